@@ -1,0 +1,105 @@
+// Guest instructions in text, as users write them (DESIGN §2, qtest syntax for I/O and memory):
+// `outb|outw|outl PORT VALUE`, `inb|inw|inl PORT`, `writeb|w|l|q GPA VALUE`, `readb|w|l|q GPA`, and x86
+// mnemonics: `cpuid LEAF`, `rdmsr MSR`, `wrmsr MSR VALUE`, `hlt`, `vmcall`, `mov crN VALUE`, ...
+
+import { OP, withReg, withSize, type Regs } from '../vmx/insn';
+
+export class AsmError extends Error {}
+
+export interface Insn {
+  /** The opcode the guest yields. */
+  op: number;
+  /** Loads the operands into the register file before the instruction executes. */
+  load(r: Regs): void;
+  /** The instruction's result as the guest sees it. */
+  result(r: Regs): number;
+  text: string;
+}
+
+const SIZES: Record<string, number> = { b: 1, w: 2, l: 4, q: 8 };
+const NO_OPERAND: Record<string, number> = {
+  hlt: OP.HLT, vmcall: OP.VMCALL, pause: OP.PAUSE, wbinvd: OP.WBINVD, invd: OP.INVD, rdtsc: OP.RDTSC, rdtscp: OP.RDTSCP,
+  monitor: OP.MONITOR, mwait: OP.MWAIT, nop: OP.NOP, rdrand: OP.RDRAND, rdseed: OP.RDSEED,
+  vmxon: OP.VMXON, vmclear: OP.VMCLEAR, vmlaunch: OP.VMLAUNCH, vmresume: OP.VMRESUME, vmptrld: OP.VMPTRLD,
+  vmptrst: OP.VMPTRST, vmread: OP.VMREAD, vmwrite: OP.VMWRITE, vmxoff: OP.VMXOFF, invept: OP.INVEPT,
+  invvpid: OP.INVVPID, vmfunc: OP.VMFUNC,
+};
+const USAGE = 'expected e.g. "outw 0xc050 0x0", "inl 0x1234", "writel 0xfec00000 0x1", "readq 0x1000", "cpuid 0x1", '
+  + '"rdmsr 0x1b", "wrmsr 0x80b 0x0", "mov cr0 0x80050033", "mov dr7 0x400", "rdpmc 0x0", "invlpg 0x1000", "xsetbv 0 0x7", "hlt", "vmcall"';
+
+function num(s: string | undefined, what: string, text: string): number {
+  if (s === undefined) throw new AsmError(`"${text}": missing ${what}; ${USAGE}`);
+  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) throw new AsmError(`"${text}": ${what} '${s}' is not a number (hex 0x… or decimal)`);
+  const n = Number(s);
+  if (!Number.isSafeInteger(n)) throw new AsmError(`"${text}": ${what} '${s}' is too large`);
+  return n;
+}
+
+export function parseInsn(text: string): Insn {
+  const words = text.trim().split(/\s+/);
+  const m = (words[0] ?? '').toLowerCase();
+  const arg = (i: number, what: string) => num(words[i], what, text);
+  const expectArgs = (n: number) => {
+    if (words.length - 1 !== n) throw new AsmError(`"${text}": '${m}' takes ${n} operand${n === 1 ? '' : 's'}; ${USAGE}`);
+  };
+  const rax = (r: Regs) => r.rax;
+  let io = /^(out|in)([bwl])$/.exec(m);
+  if (io) {
+    const size = SIZES[io[2]!]!;
+    const out = io[1] === 'out';
+    expectArgs(out ? 2 : 1);
+    const port = arg(1, 'port');
+    if (port > 0xffff) throw new AsmError(`"${text}": port 0x${port.toString(16)} is above 0xffff`);
+    const value = out ? arg(2, 'value') : 0;
+    const op = out ? [OP.OUTB, OP.OUTW, 0, OP.OUTL][size - 1]! : [OP.INB, OP.INW, 0, OP.INL][size - 1]!;
+    const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
+    return { op, text, load: (r) => { r.rdx = port; if (out) r.rax = value & mask; }, result: (r) => (out ? 0 : r.rax & mask) >>> 0 };
+  }
+  io = /^(write|read)([bwlq])$/.exec(m);
+  if (io) {
+    const size = SIZES[io[2]!]!;
+    const write = io[1] === 'write';
+    expectArgs(write ? 2 : 1);
+    const gpa = arg(1, 'guest-physical address');
+    const value = write ? arg(2, 'value') : 0;
+    return { op: withSize(write ? OP.MEM_WRITE : OP.MEM_READ, size), text, load: (r) => { r.rdi = gpa; if (write) r.rax = value; }, result: write ? () => 0 : rax };
+  }
+  switch (m) {
+    case 'cpuid': {
+      if (words.length < 2 || words.length > 3) expectArgs(1);
+      const leaf = arg(1, 'leaf');
+      const sub = words[2] !== undefined ? arg(2, 'subleaf') : 0;
+      return { op: OP.CPUID, text, load: (r) => { r.rax = leaf; r.rcx = sub; }, result: rax };
+    }
+    case 'rdmsr': { expectArgs(1); const msr = arg(1, 'MSR'); return { op: OP.RDMSR, text, load: (r) => { r.rcx = msr; }, result: (r) => (r.rdx >>> 0) * 2 ** 32 + (r.rax >>> 0) }; }
+    case 'wrmsr': {
+      expectArgs(2);
+      const msr = arg(1, 'MSR');
+      const v = arg(2, 'value');
+      return { op: OP.WRMSR, text, load: (r) => { r.rcx = msr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+    }
+    case 'rdpmc': { expectArgs(1); const c = arg(1, 'counter'); return { op: OP.RDPMC, text, load: (r) => { r.rcx = c; }, result: rax }; }
+    case 'invlpg': { expectArgs(1); const a = arg(1, 'address'); return { op: OP.INVLPG, text, load: (r) => { r.rax = a; }, result: () => 0 }; }
+    case 'xsetbv': {
+      expectArgs(2);
+      const xcr = arg(1, 'XCR'); const v = arg(2, 'value');
+      return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+    }
+    case 'mov': {
+      const reg = /^(cr|dr)(\d)$/.exec((words[1] ?? '').toLowerCase());
+      if (!reg || words.length !== 3) throw new AsmError(`"${text}": expected 'mov crN VALUE' or 'mov drN VALUE'`);
+      const n = Number(reg[2]);
+      const isCr = reg[1] === 'cr';
+      if (isCr && ![0, 3, 4, 8].includes(n)) throw new AsmError(`"${text}": CR${n} is not a writable control register (0, 3, 4, 8)`);
+      if (!isCr && n > 7) throw new AsmError(`"${text}": there is no DR${n}`);
+      const v = arg(2, 'value');
+      return { op: withReg(isCr ? OP.MOV_TO_CR : OP.MOV_TO_DR, n), text, load: (r) => { r.rax = v; }, result: () => 0 };
+    }
+    default: {
+      const op = NO_OPERAND[m];
+      if (op === undefined) throw new AsmError(`"${text}": unknown instruction '${words[0] ?? ''}'; ${USAGE}`);
+      expectArgs(0);
+      return { op, text, load: () => {}, result: rax };
+    }
+  }
+}

@@ -1,0 +1,243 @@
+// The guest kernel: boot (x2APIC, IOAPIC routing, the virtio-blk probe), the syscalls a process
+// makes, the VFS → exitfs → block layer path to the driver, the interrupt entry, and the idle loop.
+// Everything it does to the hardware is an instruction the VMX CPU executes.
+
+import { defineEvent, type Tracer } from '../trace/events';
+import { ERRNO } from '../uapi/errno';
+import { OP, type Regs } from '../vmx/insn';
+import type { GuestCode, GuestIdt } from '../vmx/cpu';
+import { BLOCK_SIZE, ExitFs, type Inode } from './fs';
+import { rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
+import { GuestRam, PageAllocator } from './memory';
+import { VirtioBlkDriver, type BlkRequest } from './virtio_blk';
+
+export const MSR_IA32_APICBASE = 0x1b;
+export const X2APIC_ENABLE = 1 << 10;
+export const APIC_BASE_ENABLE = 1 << 11;
+export const MSR_X2APIC_EOI = 0x80b;
+export const IOAPIC_BASE = 0xfec00000;
+/** Legacy INTx of the virtio-blk function: PCI INTA# routed to GSI 11, as on qemu's i440FX. */
+export const VIRTIO_BLK_GSI = 11;
+export const VIRTIO_BLK_VECTOR = 0x31;
+const IOAPIC_LEVEL_TRIGGER = 1 << 15;
+
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_CREAT = 0o100;
+export const O_DIRECT = 0o40000;
+
+/** Where the kernel page pool starts, and how much of it boot maps. */
+const POOL_START = 0x100000;
+const POOL_PREMAPPED_PAGES = 256;
+
+export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number }
+
+/** What an action returns to the harness: a syscall's value or errno. */
+export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
+export type Action = (k: GuestKernel) => KCode<ActionResult>;
+
+interface OpenFile { ino: Inode; pos: number; flags: number }
+interface Process { pid: number; fds: (OpenFile | undefined)[] }
+
+const SYSCALL_ARGS: Record<string, string[]> = {
+  openat: ['path:str', 'flags:hex'], write: ['fd', 'count'], read: ['fd', 'count'], fsync: ['fd'], close: ['fd'],
+};
+const sysIn = new Map<string, number>();
+const sysOut = new Map<string, number>();
+for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
+  sysIn.set(n, defineEvent('syscall', 'guest process', 'guest kernel', n, a));
+  sysOut.set(n, defineEvent('syscall-return', 'guest kernel', 'guest process', n, ['result']));
+}
+const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
+const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
+const EV_SUBMIT_BIO = defineEvent('call', 'guest kernel', 'guest kernel', 'submit_bio', ['sector', 'bytes']);
+const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
+const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
+
+export class GuestKernel implements GuestIdt {
+  readonly ram: GuestRam;
+  readonly pages: PageAllocator;
+  readonly fs: ExitFs;
+  readonly blk: VirtioBlkDriver;
+  private readonly proc: Process = { pid: 1, fds: [] };
+  private readonly mailbox: { action: Action; result?: ActionResult }[] = [];
+  private reqSlots: number[] = [];
+
+  constructor(readonly r: Regs, ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
+    this.ram = new GuestRam(ramBytes);
+    this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
+    this.fs = new ExitFs(cfg.diskBytes);
+    this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n));
+  }
+
+  /** The IDT: the virtio-blk INTx vector; nothing else is routed to this guest. */
+  handler(vector: number): GuestCode | undefined {
+    return vector === VIRTIO_BLK_VECTOR ? this.common_interrupt(vector) : undefined;
+  }
+
+  /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */
+  private *common_interrupt(vector: number): GuestCode {
+    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
+    yield* this.blk.vp_interrupt();
+    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+  }
+
+  /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
+  *start_kernel(): GuestCode {
+    const r = this.r;
+    // x2apic_enable: switch the local APIC to x2APIC mode.
+    const base = yield* rdmsr_safe(r, MSR_IA32_APICBASE);
+    yield* wrmsr_safe(r, MSR_IA32_APICBASE, ((base === -1 ? 0xfee00000 : base) | APIC_BASE_ENABLE | X2APIC_ENABLE) >>> 0);
+    // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
+    for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);
+    // IOAPIC: route GSI 11 (level-triggered, active high) to our vector, unmasked.
+    yield* writel(r, 0x10 + 2 * VIRTIO_BLK_GSI + 1, IOAPIC_BASE);
+    yield* writel(r, 0, IOAPIC_BASE + 0x10);
+    yield* writel(r, 0x10 + 2 * VIRTIO_BLK_GSI, IOAPIC_BASE);
+    yield* writel(r, VIRTIO_BLK_VECTOR | IOAPIC_LEVEL_TRIGGER, IOAPIC_BASE + 0x10);
+    yield* this.blk.probe();
+    // A page of virtblk_req slots: 16-byte out_hdr + status byte, 32 bytes each.
+    const reqPage = this.pages.alloc(1);
+    for (let i = 0; i < 4096 / 32; i++) this.reqSlots.push(reqPage + 32 * i);
+    yield OP.STI;
+    // The running system: take the harness's actions one by one; stop the world between them.
+    for (;;) {
+      const m = this.mailbox.find((x) => x.result === undefined);
+      if (!m) { yield OP.BREAK; continue; }
+      m.result = yield* m.action(this);
+    }
+  }
+
+  /** Queue an action; the harness runs the machine until it completes. */
+  post(action: Action): { result?: ActionResult } {
+    const m: { action: Action; result?: ActionResult } = { action };
+    this.mailbox.push(m);
+    return m;
+  }
+
+  // ------------------------------------------------------------ syscalls
+
+  /** The syscall instruction and its return: the crossing guest process ↔ guest kernel. */
+  *syscall(name: 'openat' | 'write' | 'read' | 'fsync' | 'close', a0: number, a1 = 0, body: () => KCode<number>): KCode<number> {
+    if (this.t.on) this.t.rec(sysIn.get(name)!, 0, a0, a1);
+    const r = yield* body();
+    if (this.t.on) this.t.rec(sysOut.get(name)!, 0, r);
+    return r;
+  }
+
+  *sys_openat(path: string, flags: number): KCode<number> {
+    return yield* this.syscall('openat', this.t.on ? this.t.str(path) : 0, flags, function* (this: GuestKernel) {
+      if (!path.startsWith('/')) return -ERRNO.ENOENT;
+      let ino = this.fs.lookup(path);
+      if (!ino) { if (!(flags & O_CREAT)) return -ERRNO.ENOENT; ino = this.fs.create(path); }
+      let fd = 3;
+      while (this.proc.fds[fd]) fd++;
+      this.proc.fds[fd] = { ino, pos: 0, flags };
+      return fd;
+    }.bind(this));
+  }
+
+  *sys_close(fd: number): KCode<number> {
+    return yield* this.syscall('close', fd, 0, function* (this: GuestKernel) {
+      if (!this.proc.fds[fd]) return -ERRNO.EBADF;
+      this.proc.fds[fd] = undefined;
+      return 0;
+    }.bind(this));
+  }
+
+  /** write(fd, buf, count): sys_write → vfs_write → exitfs → the block layer, synchronously (O_DIRECT-like). */
+  *sys_write(fd: number, buf: number, count: number): KCode<number> {
+    return yield* this.syscall('write', fd, count, function* (this: GuestKernel) {
+      const f = this.proc.fds[fd];
+      if (!f) return -ERRNO.EBADF;
+      if (this.t.on) this.t.rec(EV_VFS_WRITE, 0, f.pos, count);
+      const n = yield* this.exitfs_rw(f, buf, count, true);
+      if (n > 0) { f.pos += n; if (f.pos > f.ino.size) f.ino.size = f.pos; }
+      return n;
+    }.bind(this));
+  }
+
+  *sys_read(fd: number, buf: number, count: number): KCode<number> {
+    return yield* this.syscall('read', fd, count, function* (this: GuestKernel) {
+      const f = this.proc.fds[fd];
+      if (!f) return -ERRNO.EBADF;
+      if (this.t.on) this.t.rec(EV_VFS_READ, 0, f.pos, count);
+      const n = yield* this.exitfs_rw(f, buf, Math.max(0, Math.min(count, f.ino.size - f.pos)), false);
+      if (n > 0) f.pos += n;
+      return n;
+    }.bind(this));
+  }
+
+  /** fsync: writes are already on the device (O_DIRECT); flush the device's volatile cache. */
+  *sys_fsync(fd: number): KCode<number> {
+    return yield* this.syscall('fsync', fd, 0, function* (this: GuestKernel) {
+      if (!this.proc.fds[fd]) return -ERRNO.EBADF;
+      if (!(this.blk.hostFeatures & (1 << 9))) return 0;
+      return yield* this.submit_bio_wait({ op: 'flush', sector: 0, sgs: [] });
+    }.bind(this));
+  }
+
+  /**
+   * exitfs read/write: block by block. A whole, aligned block goes straight from the user's pages
+   * (direct I/O); a partial block goes through a bounce page, read first unless the block is new.
+   */
+  private *exitfs_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
+    let done = 0;
+    while (done < count) {
+      const pos = f.pos + done;
+      const bi = Math.floor(pos / BLOCK_SIZE);
+      const off = pos % BLOCK_SIZE;
+      const n = Math.min(BLOCK_SIZE - off, count - done);
+      const m = this.fs.bmap(f.ino, bi, write);
+      if (!m) { if (!write) { this.ram.bytes.fill(0, buf + done, buf + done + n); done += n; continue; } return done > 0 ? done : -ERRNO.ENOSPC; }
+      const sector = (m.block * BLOCK_SIZE) / 512;
+      let err: number;
+      if (off === 0 && n === BLOCK_SIZE) {
+        err = yield* this.submit_bio_wait({ op: write ? 'write' : 'read', sector, sgs: [{ gpa: buf + done, len: n }] });
+      } else {
+        const bounce = this.pages.alloc(1);
+        err = 0;
+        if (write && m.fresh) this.ram.bytes.fill(0, bounce, bounce + BLOCK_SIZE);
+        else err = yield* this.submit_bio_wait({ op: 'read', sector, sgs: [{ gpa: bounce, len: BLOCK_SIZE }] });
+        if (err === 0) {
+          if (write) {
+            this.ram.bytes.copyWithin(bounce + off, buf + done, buf + done + n);
+            err = yield* this.submit_bio_wait({ op: 'write', sector, sgs: [{ gpa: bounce, len: BLOCK_SIZE }] });
+          } else this.ram.bytes.copyWithin(buf + done, bounce + off, bounce + off + n);
+        }
+        this.pages.release(bounce);
+      }
+      if (err !== 0) return done > 0 ? done : err;
+      done += n;
+    }
+    return done;
+  }
+
+  /** submit_bio_wait: blk-mq → virtio_queue_rq, then sleep until the completion interrupt. */
+  private *submit_bio_wait(bio: { op: BlkRequest['op']; sector: number; sgs: BlkRequest['sgs'] }): KCode<number> {
+    const slot = this.reqSlots.pop();
+    if (slot === undefined) return -ERRNO.EAGAIN;
+    const req: BlkRequest = { ...bio, hdrGpa: slot, statusGpa: slot + 16, status: -1, done: false };
+    if (this.t.on) this.t.rec(EV_SUBMIT_BIO, 0, bio.sector, bio.sgs.reduce((s, g) => s + g.len, 0));
+    const q = yield* this.blk.virtio_queue_rq(req);
+    if (q < 0) { this.reqSlots.push(slot); return q; }
+    // wait_for_completion: nothing else is runnable, so the CPU idles until the interrupt.
+    while (!req.done) yield* this.default_idle();
+    this.reqSlots.push(slot);
+    return req.status;
+  }
+
+  /** default_idle: `sti; hlt` — an interrupt ends the halt. */
+  private *default_idle(): KCode {
+    if (this.t.on) this.t.rec(EV_IDLE, 0);
+    yield OP.CLI;
+    yield OP.STI;
+    yield OP.HLT;
+  }
+
+  /** Process memory for a buffer of `bytes` (contiguous pages of guest RAM). */
+  userBuffer(bytes: number): number { return this.pages.alloc(Math.max(1, Math.ceil(bytes / 4096))); }
+  freeUserBuffer(gpa: number, bytes: number): void {
+    for (let p = 0; p < Math.max(1, Math.ceil(bytes / 4096)); p++) this.pages.release(gpa + p * 4096);
+  }
+}

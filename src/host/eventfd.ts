@@ -1,0 +1,43 @@
+// fs/eventfd.c: a 64-bit counter that write adds to and read takes (non-semaphore mode).
+
+import { ERRNO } from '../uapi/errno';
+import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import { POLLIN, POLLOUT, wakePollers, type HostFile, type SysGen } from './file';
+import type { HostProcess } from './process';
+
+export const EFD_NONBLOCK = 0o4000;
+
+export class EventFd implements HostFile {
+  readonly owner = 'host kernel';
+  readonly name = 'anon_inode:[eventfd]';
+  count = 0;
+  readonly pollers = new Set<WaitQueue>();
+  private readonly wq: WaitQueue;
+  constructor(sched: Scheduler, private readonly nonblock: boolean) { this.wq = new WaitQueue(sched, 'eventfd'); }
+
+  /** eventfd_signal: from kernel context (AIO completion, kvm's ioeventfd). */
+  signal(n = 1): void {
+    this.count += n;
+    this.wq.wakeAll();
+    wakePollers(this);
+  }
+
+  *read(proc: HostProcess, buf: number, count: number): SysGen {
+    if (count < 8) return -ERRNO.EINVAL;
+    while (this.count === 0) {
+      if (this.nonblock) return -ERRNO.EAGAIN;
+      yield this.wq;
+    }
+    proc.mm.setU64(buf, this.count);
+    this.count = 0;
+    return 8;
+  }
+
+  *write(proc: HostProcess, buf: number, count: number): SysGen {
+    if (count < 8) return -ERRNO.EINVAL;
+    this.signal(proc.mm.u64(buf));
+    return 8;
+  }
+
+  poll(): number { return (this.count > 0 ? POLLIN : 0) | POLLOUT; }
+}

@@ -1,0 +1,224 @@
+// The host kernel's syscall layer. Every syscall a host process makes enters here; it is recorded
+// as a crossing (qemu-kvm → host kernel, or qemu-kvm → kvm for an ioctl on a kvm file), costs a
+// syscall entry and return, and returns a result or -errno as the real ABI does.
+
+import type { Clock } from '../sim/clock';
+import type { CpuProfile } from '../sim/costs';
+import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import { defineEvent, type Tracer } from '../trace/events';
+import { ERRNO } from '../uapi/errno';
+import { KVM_EXIT_NAMES, KVM_IOCTL_NAMES, KVM_RUN } from '../uapi/kvm';
+import { iovec } from '../uapi/aio';
+import { Aio } from './aio';
+import type { ImageFile } from './disk';
+import { EFD_NONBLOCK, EventFd } from './eventfd';
+import { type HostFile, type SysGen } from './file';
+import { HostProcess } from './process';
+import { RegularFile } from './regular';
+
+export const O_RDWR = 0o2;
+export const O_DIRECT = 0o40000;
+
+const SYSCALL_ARGS: Record<string, string[]> = {
+  openat: ['path:str', 'flags:hex'], close: ['fd'], ioctl: ['fd', 'request:hex'], mmap: ['length:hex', 'fd'],
+  eventfd2: ['initval', 'flags:hex'], read: ['fd', 'count'], write: ['fd', 'count'], ppoll: ['nfds'],
+  io_setup: ['nr_events'], io_submit: ['ctx:hex', 'nr'], io_getevents: ['ctx:hex', 'min_nr', 'nr'],
+  pwritev: ['fd', 'iovcnt', 'offset:hex'], preadv: ['fd', 'iovcnt', 'offset:hex'], fdatasync: ['fd'],
+};
+const sysEnter = new Map<string, number>();
+const sysExit = new Map<string, number>();
+for (const [name, args] of Object.entries(SYSCALL_ARGS)) {
+  sysEnter.set(name, defineEvent('syscall', 'qemu-kvm', 'host kernel', name, args));
+  sysExit.set(name, defineEvent('syscall-return', 'host kernel', 'qemu-kvm', name, ['result']));
+}
+const ioctlName = (req: number): string => KVM_IOCTL_NAMES.get(req) ?? `0x${req.toString(16)}`;
+const kvmIoctlEnter = new Map<number, number>();
+const kvmIoctlExit = new Map<number, number>();
+function kvmIoctlEv(req: number): number {
+  let id = kvmIoctlEnter.get(req);
+  if (id === undefined) { id = defineEvent('ioctl', 'qemu-kvm', 'kvm', ioctlName(req), ['fd', 'arg:hex']); kvmIoctlEnter.set(req, id); }
+  return id;
+}
+function kvmIoctlRetEv(req: number): number {
+  let id = kvmIoctlExit.get(req);
+  if (id === undefined) { id = defineEvent('ioctl-return', 'kvm', 'qemu-kvm', ioctlName(req), ['result']); kvmIoctlExit.set(req, id); }
+  return id;
+}
+/** KVM_RUN's return is named by kvm_run->exit_reason: the crossing ④ `KVM_EXIT_IO`. */
+const kvmRunRet: number[] = [];
+for (const [n, s] of KVM_EXIT_NAMES) kvmRunRet[n] = defineEvent('ioctl-return', 'kvm', 'qemu-kvm', `KVM_EXIT_${s}`, ['result', 'exitReason']);
+const EV_KVM_RUN_ERR = defineEvent('ioctl-return', 'kvm', 'qemu-kvm', 'KVM_RUN', ['result']);
+
+/** Run a syscall body that must not sleep; sleeping here would be a model bug. */
+function runNow(g: SysGen, name: string): number {
+  const r = g.next();
+  if (!r.done) throw new Error(`${name}: would block in a context that cannot sleep`);
+  return r.value;
+}
+
+export class HostKernel {
+  readonly aio: Aio;
+  private readonly devices = new Map<string, (p: HostProcess) => HostFile>();
+  private readonly files = new Map<string, ImageFile>();
+  private nextPid = 4000;
+
+  constructor(readonly sched: Scheduler, readonly clock: Clock, private readonly profile: CpuProfile, private readonly t: Tracer) {
+    this.aio = new Aio(sched, t, () => profile.diskLatencyNs);
+  }
+
+  /** misc_register: a character device such as /dev/kvm. */
+  registerDevice(path: string, open: (p: HostProcess) => HostFile): void { this.devices.set(path, open); }
+  /** A file on the host file system (the disk image). */
+  addFile(path: string, image: ImageFile): void { this.files.set(path, image); }
+
+  spawn(comm: string): HostProcess { return new HostProcess(this.nextPid++, comm); }
+
+  private enter(name: string, a0 = 0, a1 = 0, a2 = 0): void {
+    this.clock.spend(this.profile.cost.syscall);
+    if (this.t.on) this.t.rec(sysEnter.get(name)!, -1, a0, a1, a2);
+  }
+  private leave(name: string, r: number): number {
+    if (this.t.on) this.t.rec(sysExit.get(name)!, -1, r);
+    return r;
+  }
+
+  openat(p: HostProcess, path: string, flags: number): number {
+    this.enter('openat', this.t.on ? this.t.str(path) : 0, flags);
+    const dev = this.devices.get(path);
+    if (dev) return this.leave('openat', p.install(dev(p)));
+    const img = this.files.get(path);
+    if (!img) return this.leave('openat', -ERRNO.ENOENT);
+    return this.leave('openat', p.install(new RegularFile(path, img, (flags & O_DIRECT) !== 0)));
+  }
+
+  close(p: HostProcess, fd: number): number {
+    this.enter('close', fd);
+    return this.leave('close', p.close(fd) ? 0 : -ERRNO.EBADF);
+  }
+
+  /** ioctl: on a kvm file the crossing is qemu-kvm → kvm; KVM_RUN may block inside kvm. */
+  *ioctl(p: HostProcess, fd: number, req: number, arg: number, vcpu = -1): SysGen {
+    const f = p.file(fd);
+    if (!f?.ioctl) { this.enter('ioctl', fd, req); return this.leave('ioctl', f ? -ERRNO.EINVAL : -ERRNO.EBADF); }
+    if (f.owner !== 'kvm') { this.enter('ioctl', fd, req); return this.leave('ioctl', yield* f.ioctl(req, arg, p)); }
+    this.clock.spend(this.profile.cost.syscall);
+    if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
+    const r = yield* f.ioctl(req, arg, p);
+    if (this.t.on) {
+      if (req === KVM_RUN) {
+        const reason = r === 0 ? (f as HostFile & { exitReason(): number }).exitReason() : -1;
+        this.t.rec(r === 0 && kvmRunRet[reason] !== undefined ? kvmRunRet[reason]! : EV_KVM_RUN_ERR, vcpu, r, reason);
+      } else this.t.rec(kvmIoctlRetEv(req), vcpu, r);
+    }
+    return r;
+  }
+
+  /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
+  mmap(p: HostProcess, length: number, fd: number, name = 'anon'): number {
+    this.enter('mmap', length, fd);
+    if (fd < 0) return this.leave('mmap', p.mm.map(new Uint8Array(length), name));
+    const f = p.file(fd);
+    if (!f?.mmap) return this.leave('mmap', -ERRNO.ENODEV);
+    return this.leave('mmap', p.mm.map(f.mmap(length), f.name));
+  }
+
+  eventfd2(p: HostProcess, initval: number, flags: number): number {
+    this.enter('eventfd2', initval, flags);
+    const e = new EventFd(this.sched, (flags & EFD_NONBLOCK) !== 0);
+    e.count = initval;
+    return this.leave('eventfd2', p.install(e));
+  }
+
+  /** read on a file opened non-blocking (qemu's eventfds): never sleeps. */
+  readNow(p: HostProcess, fd: number, buf: number, count: number): number { return runNow(this.read(p, fd, buf, count), 'read'); }
+
+  /** ioctl that cannot block (anything but KVM_RUN), called from non-sleeping code. */
+  ioctlNow(p: HostProcess, fd: number, req: number, arg: number): number { return runNow(this.ioctl(p, fd, req, arg), 'ioctl'); }
+
+  *read(p: HostProcess, fd: number, buf: number, count: number): SysGen {
+    this.enter('read', fd, count);
+    const f = p.file(fd);
+    if (!f?.read) return this.leave('read', -ERRNO.EBADF);
+    return this.leave('read', yield* f.read(p, buf, count));
+  }
+
+  write(p: HostProcess, fd: number, buf: number, count: number): number {
+    this.enter('write', fd, count);
+    const f = p.file(fd);
+    if (!f?.write) return this.leave('write', -ERRNO.EBADF);
+    return this.leave('write', runNow(f.write(p, buf, count), 'write'));
+  }
+
+  /** ppoll over `struct pollfd` entries {int fd; short events; short revents} (8 bytes each), no timeout. */
+  *ppoll(p: HostProcess, fds: number, nfds: number): SysGen {
+    this.enter('ppoll', nfds);
+    const mm = p.mm;
+    const q = new WaitQueue(this.sched, 'poll');
+    const files: HostFile[] = [];
+    for (let i = 0; i < nfds; i++) {
+      const f = p.file(mm.i32(fds + 8 * i));
+      if (!f?.poll) return this.leave('ppoll', -ERRNO.EBADF);
+      files.push(f);
+    }
+    for (;;) {
+      let ready = 0;
+      files.forEach((f, i) => {
+        const revents = f.poll!() & mm.u16(fds + 8 * i + 4);
+        mm.setU16(fds + 8 * i + 6, revents);
+        if (revents) ready++;
+      });
+      if (ready > 0) {
+        for (const f of files) f.pollers?.delete(q);
+        return this.leave('ppoll', ready);
+      }
+      for (const f of files) f.pollers?.add(q);
+      yield q;
+    }
+  }
+
+  io_setup(p: HostProcess, nr: number, ctxp: number): number {
+    this.enter('io_setup', nr);
+    return this.leave('io_setup', this.aio.setup(p, nr, ctxp));
+  }
+
+  io_submit(p: HostProcess, ctx: number, nr: number, iocbpp: number): number {
+    this.enter('io_submit', ctx, nr);
+    return this.leave('io_submit', this.aio.submit(p, ctx, nr, iocbpp));
+  }
+
+  io_getevents(p: HostProcess, ctx: number, minNr: number, nr: number, events: number): number {
+    this.enter('io_getevents', ctx, minNr, nr);
+    return this.leave('io_getevents', this.aio.getevents(p, ctx, nr, events));
+  }
+
+  /** pwritev/preadv: synchronous I/O, as qemu's thread-pool workers issue it. */
+  pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): number {
+    this.enter('pwritev', fd, iovcnt, offset);
+    return this.leave('pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
+  }
+  preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): number {
+    this.enter('preadv', fd, iovcnt, offset);
+    return this.leave('preadv', this.rw(p, fd, iov, iovcnt, offset, false));
+  }
+  private rw(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number, write: boolean): number {
+    const f = p.file(fd);
+    if (!(f instanceof RegularFile)) return -ERRNO.EBADF;
+    let pos = offset;
+    for (let k = 0; k < iovcnt; k++) {
+      const base = p.mm.u64(iov + k * iovec.sizeof);
+      const len = p.mm.u64(iov + k * iovec.sizeof + iovec.iov_len);
+      if (pos + len > f.image.size) return -ERRNO.ENOSPC;
+      if (write) f.image.pwrite(pos, p.mm.slice(base, len)); else p.mm.slice(base, len).set(f.image.pread(pos, len));
+      pos += len;
+    }
+    return pos - offset;
+  }
+
+  fdatasync(p: HostProcess, fd: number): number {
+    this.enter('fdatasync', fd);
+    const f = p.file(fd);
+    if (!(f instanceof RegularFile)) return this.leave('fdatasync', -ERRNO.EBADF);
+    f.image.fdatasync();
+    return this.leave('fdatasync', 0);
+  }
+}

@@ -1,0 +1,26 @@
+// A host process: its address space and file descriptor table.
+
+import type { HostFile } from './file';
+import { Mm } from './mm';
+
+export class HostProcess {
+  readonly mm = new Mm();
+  private readonly fds: (HostFile | undefined)[] = [];
+  constructor(readonly pid: number, readonly comm: string) {}
+
+  /** The lowest free descriptor from 3 on (0-2 are the terminal). */
+  install(f: HostFile): number {
+    let fd = 3;
+    while (this.fds[fd]) fd++;
+    this.fds[fd] = f;
+    return fd;
+  }
+  file(fd: number): HostFile | undefined { return this.fds[fd]; }
+  close(fd: number): boolean {
+    const f = this.fds[fd];
+    if (!f) return false;
+    this.fds[fd] = undefined;
+    f.release?.();
+    return true;
+  }
+}

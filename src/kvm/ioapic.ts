@@ -1,0 +1,91 @@
+// arch/x86/kvm/ioapic.c: the in-kernel IOAPIC, an MMIO device at 0xfec00000 on KVM_MMIO_BUS.
+// IOREGSEL at +0x00, IOWIN at +0x10; redirection entries 0x10 + 2*pin (low) / +1 (high).
+
+import type { KvmIoDevice } from './io_bus';
+
+export const IOAPIC_DEFAULT_BASE_ADDRESS = 0xfec00000;
+export const IOAPIC_MEM_LENGTH = 0x100;
+export const IOAPIC_NUM_PINS = 24;
+const IOREGSEL = 0x00;
+const IOWIN = 0x10;
+const IOAPIC_REG_VERSION = 0x01;
+const IOAPIC_LEVEL_TRIG = 1 << 15;
+const IOAPIC_REMOTE_IRR = 1 << 14;
+const IOAPIC_MASKED = 1 << 16;
+
+export interface IoapicDelivery { deliver(vector: number, level: boolean): void }
+
+export class KvmIoapic implements KvmIoDevice {
+  readonly name = 'ioapic';
+  private ioregsel = 0;
+  /** Redirection table, low and high dwords; masked at reset. */
+  readonly redtbl = new Uint32Array(IOAPIC_NUM_PINS * 2);
+  /** Pin levels (the irr of a level-triggered pin stays set while the line is asserted). */
+  irr = 0;
+  constructor(private readonly lapic: IoapicDelivery, readonly base = IOAPIC_DEFAULT_BASE_ADDRESS) {
+    for (let p = 0; p < IOAPIC_NUM_PINS; p++) this.redtbl[2 * p] = IOAPIC_MASKED;
+  }
+
+  /** ioapic_mmio_write */
+  write(addr: number, _len: number, val: number): number {
+    const off = addr - this.base;
+    if (off === IOREGSEL) { this.ioregsel = val & 0xff; return 0; }
+    if (off === IOWIN) {
+      const r = this.ioregsel;
+      if (r >= 0x10 && r < 0x10 + 2 * IOAPIC_NUM_PINS) {
+        const i = r - 0x10;
+        this.redtbl[i] = (i & 1) === 0 ? ((val & ~IOAPIC_REMOTE_IRR) | (this.redtbl[i]! & IOAPIC_REMOTE_IRR)) >>> 0 : val >>> 0;
+        const pin = i >> 1;
+        if ((this.irr >> pin) & 1) this.service(pin);
+      }
+      return 0;
+    }
+    return 0;
+  }
+
+  /** ioapic_mmio_read */
+  read(addr: number): number | undefined {
+    const off = addr - this.base;
+    if (off === IOREGSEL) return this.ioregsel;
+    if (off !== IOWIN) return 0;
+    const r = this.ioregsel;
+    if (r === IOAPIC_REG_VERSION) return ((IOAPIC_NUM_PINS - 1) << 16) | 0x11;
+    if (r >= 0x10 && r < 0x10 + 2 * IOAPIC_NUM_PINS) return this.redtbl[r - 0x10];
+    return 0;
+  }
+
+  /** kvm_ioapic_set_irq: returns true when the interrupt was delivered now. */
+  setIrq(pin: number, level: number): boolean {
+    const bit = 1 << pin;
+    const lo = this.redtbl[2 * pin]!;
+    if (lo & IOAPIC_LEVEL_TRIG) {
+      if (level) { this.irr |= bit; return this.service(pin); }
+      this.irr &= ~bit;
+      return false;
+    }
+    const rising = level && !(this.irr & bit);
+    if (level) this.irr |= bit; else this.irr &= ~bit;
+    return rising ? this.service(pin) : false;
+  }
+
+  /** ioapic_service: deliver unless masked or a level-triggered one is still in service (Remote IRR). */
+  private service(pin: number): boolean {
+    const lo = this.redtbl[2 * pin]!;
+    const level = (lo & IOAPIC_LEVEL_TRIG) !== 0;
+    if (lo & IOAPIC_MASKED || (level && lo & IOAPIC_REMOTE_IRR)) return false;
+    if (level) this.redtbl[2 * pin] = (lo | IOAPIC_REMOTE_IRR) >>> 0;
+    else this.irr &= ~(1 << pin);
+    this.lapic.deliver(lo & 0xff, level);
+    return true;
+  }
+
+  /** kvm_ioapic_update_eoi: clear Remote IRR for pins on this vector; re-deliver a line still asserted. */
+  eoi(vector: number): void {
+    for (let pin = 0; pin < IOAPIC_NUM_PINS; pin++) {
+      const lo = this.redtbl[2 * pin]!;
+      if ((lo & 0xff) !== vector || !(lo & IOAPIC_LEVEL_TRIG)) continue;
+      this.redtbl[2 * pin] = (lo & ~IOAPIC_REMOTE_IRR) >>> 0;
+      if ((this.irr >> pin) & 1) this.service(pin);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// The vcpu's mmap area as kvm sees it: page 0 is `struct kvm_run`, page 1 the PIO data page.
+// Both kvm and qemu hold the same bytes; this is kvm's accessor.
+
+import { KVM_PIO_PAGE_OFFSET, KVM_VCPU_MMAP_SIZE, PAGE_SIZE, kvm_run } from '../uapi/kvm';
+
+export class KvmRunPage {
+  readonly bytes = new Uint8Array(KVM_VCPU_MMAP_SIZE);
+  readonly view = new DataView(this.bytes.buffer);
+  static readonly PIO_DATA = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
+
+  get exit_reason(): number { return this.view.getUint32(kvm_run.exit_reason, true); }
+  set exit_reason(v: number) { this.view.setUint32(kvm_run.exit_reason, v, true); }
+  get immediate_exit(): number { return this.view.getUint8(kvm_run.immediate_exit); }
+
+  setIo(direction: number, size: number, port: number, count: number): void {
+    const d = this.view;
+    d.setUint8(kvm_run['io.direction'], direction);
+    d.setUint8(kvm_run['io.size'], size);
+    d.setUint16(kvm_run['io.port'], port, true);
+    d.setUint32(kvm_run['io.count'], count, true);
+    d.setBigUint64(kvm_run['io.data_offset'], BigInt(KvmRunPage.PIO_DATA), true);
+  }
+
+  setMmio(gpa: number, len: number, isWrite: boolean, data: number): void {
+    const d = this.view;
+    d.setBigUint64(kvm_run['mmio.phys_addr'], BigInt(gpa), true);
+    d.setBigUint64(kvm_run['mmio.data'], BigInt.asUintN(64, BigInt(data)), true);
+    d.setUint32(kvm_run['mmio.len'], len, true);
+    d.setUint8(kvm_run['mmio.is_write'], isWrite ? 1 : 0);
+  }
+
+  mmioData(len: number): number {
+    const d = this.view;
+    const o = kvm_run['mmio.data'];
+    return len === 1 ? d.getUint8(o) : len === 2 ? d.getUint16(o, true) : len === 4 ? d.getUint32(o, true)
+      : Number(d.getBigUint64(o, true));
+  }
+
+  setInternalError(suberror: number, data: readonly number[]): void {
+    const d = this.view;
+    d.setUint32(kvm_run['internal.suberror'], suberror, true);
+    d.setUint32(kvm_run['internal.ndata'], data.length, true);
+    data.forEach((x, i) => d.setBigUint64(kvm_run['internal.data'] + 8 * i, BigInt(x), true));
+  }
+
+  setHardwareExitReason(reason: number): void {
+    this.view.setBigUint64(kvm_run['hw.hardware_exit_reason'], BigInt(reason), true);
+  }
+
+  setFailEntry(reason: number, cpu: number): void {
+    this.view.setBigUint64(kvm_run['fail_entry.hardware_entry_failure_reason'], BigInt(reason), true);
+    this.view.setUint32(kvm_run['fail_entry.cpu'], cpu, true);
+  }
+}

@@ -1,0 +1,50 @@
+// struct kvm_vcpu / struct vcpu_vmx: the per-vCPU state kvm keeps.
+
+import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import type { VmxCpu } from '../vmx/cpu';
+import type { Regs } from '../vmx/insn';
+import { Vmcs } from '../vmx/vmcs';
+import { KvmLapic } from './lapic';
+import { KvmRunPage } from './run_page';
+import type { KvmVm } from './vm';
+
+export const KVM_MP_STATE_RUNNABLE = 0;
+export const KVM_MP_STATE_HALTED = 3;
+
+/** kvm_make_request bits. */
+export const KVM_REQ_EVENT = 1 << 0;
+
+export interface PendingException { vector: number; hasError: boolean; errorCode: number }
+
+export class KvmVcpu {
+  readonly run = new KvmRunPage();
+  readonly vmcs = new Vmcs();
+  readonly wq: WaitQueue;
+  readonly apic: KvmLapic | undefined;
+  readonly arch = {
+    mp_state: KVM_MP_STATE_RUNNABLE,
+    requests: 0,
+    /** vcpu->arch.complete_userspace_io: finishes an exit to userspace on the next KVM_RUN. */
+    complete_userspace_io: null as ((v: KvmVcpu) => number) | null,
+    pio: { port: 0, size: 0, count: 0, in: false },
+    mmio: { gpa: 0, len: 0, isWrite: false, needed: false },
+    exception: null as PendingException | null,
+    /** The RIP an exit to userspace was taken at (cui_linear_rip). */
+    cui_linear_rip: 0,
+    xcr0: 1,
+    /** MSR values kvm emulates (kvm_get_msr_common / kvm_set_msr_common). */
+    msrs: new Map<number, number>(),
+  };
+  readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0 };
+  /** struct vcpu_vmx: loaded_vmcs->launched and vmx->fail (VMfailValid on the last entry). */
+  readonly vmx = { launched: false, fail: false };
+  /** The hardware exit reason of the last VM exit (vmx->exit_reason). */
+  exitReason = 0;
+
+  constructor(readonly vm: KvmVm, readonly id: number, readonly cpu: VmxCpu, sched: Scheduler, lapicInKernel: boolean) {
+    this.wq = new WaitQueue(sched, `vcpu${id}`);
+    if (lapicInKernel) this.apic = new KvmLapic(id);
+  }
+
+  get regs(): Regs { return this.cpu.regs; }
+}

@@ -1,0 +1,328 @@
+// arch/x86/kvm/x86.c (Linux 6.1): the KVM_RUN loop and the emulation helpers vendor handlers call.
+
+import { FREEZE, type Block } from '../sim/scheduler';
+import { defineEvent } from '../trace/events';
+import { ERRNO } from '../uapi/errno';
+import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from '../uapi/kvm';
+import { VMCS } from '../vmx/vmcs';
+import { kvm_cpuid } from './cpuid';
+import { KvmRunPage } from './run_page';
+import { APIC_BASE_MSR, APIC_EOI, APIC_TASKPRI, MSR_IA32_APICBASE, X2APIC_ENABLE } from './lapic';
+import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
+import { VCPU_RUN_BREAK } from './x86_ops';
+
+const EV_PIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pio', ['rw', 'port:hex', 'size', 'val:hex']);
+const EV_INJ_VIRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_virq', ['vector:hex']);
+const EV_INJ_EXCEPTION = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_exception', ['vector:hex', 'errorCode:hex']);
+const EV_MSR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_msr', ['write', 'msr:hex', 'data:hex', 'gp']);
+const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['func:hex', 'rax:hex', 'found']);
+const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex']);
+const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
+const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
+const EV_EOI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_eoi', ['vector:hex']);
+
+/** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
+export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+  const cui = vcpu.arch.complete_userspace_io;
+  if (cui) {
+    vcpu.arch.complete_userspace_io = null;
+    const r = cui(vcpu);
+    if (r <= 0) return r;
+  }
+  if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+  return yield* vcpu_run(vcpu);
+}
+
+/** vcpu_run (`__vcpu_run` before 4.x): enter the guest until a handler returns <= 0; block while halted. */
+function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+  vcpu.run.exit_reason = KVM_EXIT.UNKNOWN;
+  for (;;) {
+    let r: number;
+    if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE) {
+      r = vcpu_enter_guest(vcpu);
+      // The simulator's breakpoint: the world stops while the guest is in non-root mode.
+      if (r === VCPU_RUN_BREAK) { yield FREEZE; continue; }
+    } else {
+      r = yield* vcpu_block(vcpu);
+    }
+    if (r <= 0) return r;
+  }
+}
+
+/** vcpu_enter_guest: inject pending events, run the guest, handle the exit. */
+function vcpu_enter_guest(vcpu: KvmVcpu): number {
+  const ops = vcpu.vm.ops;
+  // After a breakpoint the guest never left non-root mode: there is nothing to inject.
+  if (!vcpu.cpu.frozen && (vcpu.arch.requests & KVM_REQ_EVENT || vcpu.arch.exception || vcpu.apic)) {
+    vcpu.arch.requests &= ~KVM_REQ_EVENT;
+    kvm_check_and_inject_events(vcpu);
+  }
+  const f = ops.vcpu_run(vcpu);
+  if (f === VCPU_RUN_BREAK) return f;
+  vcpu.stat.exits++;
+  return ops.handle_exit(vcpu);
+}
+
+/** kvm_check_and_inject_events: a queued exception first, then the highest-priority interrupt. */
+function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
+  const ops = vcpu.vm.ops;
+  const t = vcpu.vm.env.t;
+  const ex = vcpu.arch.exception;
+  if (ex) {
+    if (t.on) t.rec(EV_INJ_EXCEPTION, vcpu.id, ex.vector, ex.errorCode);
+    ops.inject_exception(vcpu);
+    vcpu.arch.exception = null;
+    return;
+  }
+  const apic = vcpu.apic;
+  if (!apic) return;
+  const vector = apic.hasInterrupt();
+  if (vector < 0) return;
+  if (ops.interrupt_allowed(vcpu)) {
+    apic.ack(vector);
+    vcpu.stat.irq_injections++;
+    if (t.on) t.rec(EV_INJ_VIRQ, vcpu.id, vector);
+    ops.inject_irq(vcpu, vector);
+  } else ops.enable_irq_window(vcpu);
+}
+
+/** kvm_vcpu_halt → kvm_vcpu_block: sleep until an event makes the vcpu runnable. */
+function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
+  const env = vcpu.vm.env;
+  if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
+  const start = env.clock.now;
+  while (!kvm_arch_vcpu_runnable(vcpu)) yield vcpu.wq;
+  vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
+  if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
+  return 1;
+}
+
+/** kvm_arch_vcpu_runnable: an interrupt the guest can take (or a pending exception). */
+export function kvm_arch_vcpu_runnable(vcpu: KvmVcpu): boolean {
+  if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE || vcpu.arch.exception) return true;
+  return !!vcpu.apic && vcpu.apic.hasInterrupt() >= 0 && vcpu.vm.ops.interrupt_allowed(vcpu);
+}
+
+/** kvm_vcpu_kick: wake a blocked vcpu (a running one would get an IPI and exit). */
+export function kvm_vcpu_kick(vcpu: KvmVcpu): void {
+  vcpu.arch.requests |= KVM_REQ_EVENT;
+  vcpu.wq.wakeAll();
+}
+
+export function kvm_skip_emulated_instruction(vcpu: KvmVcpu): number {
+  vcpu.vm.ops.skip_emulated_instruction(vcpu);
+  return 1;
+}
+
+export function kvm_queue_exception(vcpu: KvmVcpu, vector: number, errorCode?: number): void {
+  vcpu.arch.exception = { vector, hasError: errorCode !== undefined, errorCode: errorCode ?? 0 };
+}
+export const UD_VECTOR = 6;
+export const GP_VECTOR = 13;
+export const kvm_inject_gp = (vcpu: KvmVcpu, err = 0): void => kvm_queue_exception(vcpu, GP_VECTOR, err);
+
+// ---------------------------------------------------------------- port I/O
+
+/** kvm_fast_pio: OUT/IN with the port in the exit qualification, no instruction decode. */
+export function kvm_fast_pio(vcpu: KvmVcpu, size: number, port: number, isIn: boolean): number {
+  return isIn ? kvm_fast_pio_in(vcpu, size, port) : kvm_fast_pio_out(vcpu, size, port);
+}
+
+const sizeMask = (size: number): number => (size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff);
+
+function kvm_fast_pio_out(vcpu: KvmVcpu, size: number, port: number): number {
+  const val = vcpu.regs.rax & sizeMask(size);
+  const era = vcpu.vm.env.era;
+  if (era.pioSkipsBeforeUserspace) kvm_skip_emulated_instruction(vcpu);
+  const ret = emulator_pio_in_out(vcpu, size, port, val, 1, false);
+  if (ret) return era.pioSkipsBeforeUserspace ? 1 : kvm_skip_emulated_instruction(vcpu);
+  vcpu.arch.cui_linear_rip = vcpu.vmcs.read(VMCS.GUEST_RIP);
+  vcpu.arch.complete_userspace_io = complete_fast_pio_out;
+  return 0;
+}
+
+/** complete_fast_pio_out: on the next KVM_RUN, skip the OUT unless userspace moved RIP. */
+function complete_fast_pio_out(vcpu: KvmVcpu): number {
+  vcpu.arch.pio.count = 0;
+  if (vcpu.vm.env.era.pioSkipsBeforeUserspace || vcpu.vmcs.read(VMCS.GUEST_RIP) !== vcpu.arch.cui_linear_rip) return 1;
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+function kvm_fast_pio_in(vcpu: KvmVcpu, size: number, port: number): number {
+  const val = vcpu.vm.pioBus.read(port, size);
+  const t = vcpu.vm.env.t;
+  if (val !== undefined) {
+    vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmIoBusDevice);
+    if (t.on) t.rec(EV_PIO, vcpu.id, 0, port, size, val);
+    vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+    return kvm_skip_emulated_instruction(vcpu);
+  }
+  const era = vcpu.vm.env.era;
+  if (era.pioSkipsBeforeUserspace) kvm_skip_emulated_instruction(vcpu);
+  userspace_io(vcpu, size, port, 1, true);
+  vcpu.arch.cui_linear_rip = vcpu.vmcs.read(VMCS.GUEST_RIP);
+  vcpu.arch.complete_userspace_io = complete_fast_pio_in;
+  return 0;
+}
+
+/** complete_fast_pio_in → complete_emulator_pio_in: the value userspace left in the PIO page goes to RAX. */
+function complete_fast_pio_in(vcpu: KvmVcpu): number {
+  const { size, port } = vcpu.arch.pio;
+  const d = vcpu.run.view;
+  const o = KvmRunPage.PIO_DATA;
+  const val = size === 1 ? d.getUint8(o) : size === 2 ? d.getUint16(o, true) : d.getUint32(o, true);
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_PIO, vcpu.id, 0, port, size, val);
+  vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+  vcpu.arch.pio.count = 0;
+  if (vcpu.vm.env.era.pioSkipsBeforeUserspace) return 1;
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+/** An IN writes AL/AX and keeps the upper bits; a 32-bit IN zero-extends into RAX. */
+function mergeIn(rax: number, val: number, size: number): number {
+  if (size === 4) return val >>> 0;
+  const m = sizeMask(size);
+  return rax - (rax % (m + 1)) + (val & m);
+}
+
+/** emulator_pio_in_out for OUT: trace_kvm_pio, then the in-kernel devices on KVM_PIO_BUS, else userspace. */
+function emulator_pio_in_out(vcpu: KvmVcpu, size: number, port: number, val: number, count: number, isIn: boolean): number {
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_PIO, vcpu.id, 1, port, size, val);
+  const d = vcpu.run.view;
+  const o = KvmRunPage.PIO_DATA;
+  if (size === 1) d.setUint8(o, val); else if (size === 2) d.setUint16(o, val, true); else d.setUint32(o, val >>> 0, true);
+  if (vcpu.vm.pioBus.write(port, size, val) >= 0) {
+    vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmIoBusDevice);
+    return 1;
+  }
+  userspace_io(vcpu, size, port, count, isIn);
+  return 0;
+}
+
+/** The `userspace_io:` label: describe the access in kvm_run for qemu. */
+function userspace_io(vcpu: KvmVcpu, size: number, port: number, count: number, isIn: boolean): void {
+  vcpu.arch.pio.port = port;
+  vcpu.arch.pio.in = isIn;
+  vcpu.arch.pio.count = count;
+  vcpu.arch.pio.size = size;
+  vcpu.run.exit_reason = KVM_EXIT.IO;
+  vcpu.run.setIo(isIn ? KVM_EXIT_IO_IN : KVM_EXIT_IO_OUT, size, port, count);
+}
+
+// ---------------------------------------------------------------- HLT, CPUID, hypercalls
+
+/** kvm_emulate_halt → __kvm_emulate_halt: block in the kernel with an in-kernel LAPIC, else KVM_EXIT_HLT. */
+export function kvm_emulate_halt(vcpu: KvmVcpu): number {
+  kvm_skip_emulated_instruction(vcpu);
+  vcpu.stat.halt_exits++;
+  vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmEmulate);
+  if (vcpu.apic) { vcpu.arch.mp_state = KVM_MP_STATE_HALTED; return 1; }
+  vcpu.run.exit_reason = KVM_EXIT.HLT;
+  return 0;
+}
+
+export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
+  const r = vcpu.regs;
+  const func = r.rax >>> 0;
+  const res = kvm_cpuid(func, r.rcx >>> 0);
+  r.rax = res.eax; r.rbx = res.ebx; r.rcx = res.ecx; r.rdx = res.edx;
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.kvmEmulate);
+  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, res.eax, res.found ? 1 : 0);
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+export const KVM_ENOSYS = 1000;
+export const KVM_HC_VAPIC_POLL_IRQ = 1;
+export const KVM_HC_KICK_CPU = 5;
+export function kvm_emulate_hypercall(vcpu: KvmVcpu): number {
+  const r = vcpu.regs;
+  const nr = r.rax;
+  const env = vcpu.vm.env;
+  if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr);
+  env.clock.spend(env.profile.cost.kvmEmulate);
+  r.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0 : 2 ** 64 - KVM_ENOSYS;
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+// ---------------------------------------------------------------- MSRs
+
+export const MSR_IA32_TSC = 0x10;
+export const MSR_IA32_MISC_ENABLE = 0x1a0;
+export const MSR_IA32_CR_PAT = 0x277;
+export const MSR_IA32_TSC_DEADLINE = 0x6e0;
+export const MSR_EFER = 0xc0000080;
+export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b564d01;
+export const MSR_KVM_WALL_CLOCK_NEW = 0x4b564d00;
+const EMULATED_MSRS = [MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_IA32_TSC_DEADLINE, MSR_EFER, MSR_KVM_SYSTEM_TIME_NEW, MSR_KVM_WALL_CLOCK_NEW];
+
+/** kvm_get_msr_common: the value, or undefined for an MSR kvm does not emulate (→ #GP). */
+function kvm_get_msr(vcpu: KvmVcpu, msr: number): number | undefined {
+  if (msr === MSR_IA32_TSC) return vcpu.vm.env.clock.cycles;
+  if (msr === MSR_IA32_APICBASE) return vcpu.apic?.apicBase ?? 0xfee00900;
+  if (msr >= APIC_BASE_MSR && msr <= APIC_BASE_MSR + 0xff) {
+    const apic = vcpu.apic;
+    if (!apic?.x2apic) return undefined;
+    const reg = (msr - APIC_BASE_MSR) << 4;
+    return reg === APIC_TASKPRI ? apic.tpr : reg === 0x20 ? apic.id : 0;
+  }
+  if (EMULATED_MSRS.includes(msr)) return vcpu.arch.msrs.get(msr) ?? 0;
+  return undefined;
+}
+
+/** kvm_set_msr_common: false for an MSR kvm does not emulate or a value it refuses (→ #GP). */
+function kvm_set_msr(vcpu: KvmVcpu, msr: number, data: number): boolean {
+  const apic = vcpu.apic;
+  if (msr === MSR_IA32_APICBASE) { if (apic) apic.apicBase = data; return true; }
+  if (msr >= APIC_BASE_MSR && msr <= APIC_BASE_MSR + 0xff) {
+    if (!apic?.x2apic) return false;
+    return kvm_x2apic_msr_write(vcpu, (msr - APIC_BASE_MSR) << 4, data);
+  }
+  if (EMULATED_MSRS.includes(msr)) { vcpu.arch.msrs.set(msr, data); return true; }
+  return false;
+}
+
+/** kvm_x2apic_msr_write → kvm_lapic_reg_write. */
+function kvm_x2apic_msr_write(vcpu: KvmVcpu, reg: number, data: number): boolean {
+  const apic = vcpu.apic!;
+  if (reg === APIC_TASKPRI) { apic.tpr = data & 0xff; vcpu.arch.requests |= KVM_REQ_EVENT; return true; }
+  if (reg === APIC_EOI) {
+    // apic_set_eoi: retire the in-service vector; a level-triggered one tells the IOAPIC (kvm_ioapic_send_eoi).
+    const { vector, level } = apic.eoi();
+    const t = vcpu.vm.env.t;
+    if (vector >= 0 && t.on) t.rec(EV_EOI, vcpu.id, vector);
+    if (vector >= 0 && level) vcpu.vm.ioapic?.eoi(vector);
+    vcpu.arch.requests |= KVM_REQ_EVENT;
+    return true;
+  }
+  return true;
+}
+
+export function kvm_emulate_rdmsr(vcpu: KvmVcpu): number {
+  const r = vcpu.regs;
+  const msr = r.rcx >>> 0;
+  const data = kvm_get_msr(vcpu, msr);
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.kvmEmulate);
+  if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 0, msr, data ?? 0, data === undefined ? 1 : 0);
+  if (data === undefined) { kvm_inject_gp(vcpu); return 1; }
+  r.rax = data % 0x100000000;
+  r.rdx = Math.floor(data / 0x100000000);
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+export function kvm_emulate_wrmsr(vcpu: KvmVcpu): number {
+  const r = vcpu.regs;
+  const msr = r.rcx >>> 0;
+  const data = (r.rdx >>> 0) * 0x100000000 + (r.rax >>> 0);
+  const ok = kvm_set_msr(vcpu, msr, data);
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.kvmEmulate);
+  if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 1, msr, data, ok ? 0 : 1);
+  if (!ok) { kvm_inject_gp(vcpu); return 1; }
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+export { X2APIC_ENABLE };

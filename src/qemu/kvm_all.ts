@@ -1,0 +1,109 @@
+// accel/kvm/kvm-all.c: how qemu drives kvm. kvm_cpu_exec is the vCPU thread's loop: KVM_RUN, then a
+// switch on kvm_run->exit_reason read from the mmap'd kvm_run page, with the arguments taken
+// literally from its fields.
+
+import type { Block } from '../sim/scheduler';
+import { defineEvent, type Tracer } from '../trace/events';
+import { ERRNO } from '../uapi/errno';
+import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_IRQ_LINE, KVM_RUN, kvm_irq_level, kvm_run, kvmExitName } from '../uapi/kvm';
+import type { HostKernel } from '../host/kernel';
+import type { HostProcess } from '../host/process';
+import type { Heap } from './heap';
+import type { AddressSpace } from './memory';
+
+export type RunState = 'running' | 'shutdown' | 'internal-error' | 'paused';
+
+const EV_RUN_EXIT = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'kvm_run_exit', ['cpu_index', 'reason']);
+const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['reason:str']);
+
+export interface QemuNames { handleIo: string; cpuExec: string }
+
+export class KvmCpu {
+  private readonly evHandleIo: number;
+  private readonly evMmio: number;
+  constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
+    private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
+    private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
+    names: QemuNames) {
+    this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
+    this.evMmio = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'address_space_rw', ['addr:hex', 'len', 'is_write']);
+  }
+
+  /** qemu_kvm_cpu_thread_fn → kvm_cpu_exec: run until the machine stops. */
+  *kvm_cpu_exec(): Generator<Block, void, void> {
+    const mm = this.proc.mm;
+    const run = this.runHva;
+    for (;;) {
+      const r = yield* this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
+      if (r < 0) {
+        if (r === -ERRNO.EINTR || r === -ERRNO.EAGAIN) continue;
+        this.qemu.stop('internal-error', `error: kvm run failed ${ERRNO_TEXT(r)}`);
+        return;
+      }
+      this.qemu.dispatchCost();
+      const reason = mm.u32(run + kvm_run.exit_reason);
+      if (this.t.on) this.t.rec(EV_RUN_EXIT, this.index, this.index, reason);
+      switch (reason) {
+        case KVM_EXIT.IO:
+          this.kvm_handle_io(mm.u16(run + kvm_run['io.port']), run + mm.u64(run + kvm_run['io.data_offset']),
+            mm.u8(run + kvm_run['io.direction']), mm.u8(run + kvm_run['io.size']), mm.u32(run + kvm_run['io.count']));
+          break;
+        case KVM_EXIT.MMIO: {
+          const addr = mm.u64(run + kvm_run['mmio.phys_addr']);
+          const len = mm.u32(run + kvm_run['mmio.len']);
+          const isWrite = mm.u8(run + kvm_run['mmio.is_write']);
+          const data = run + kvm_run['mmio.data'];
+          if (this.t.on) this.t.rec(this.evMmio, this.index, addr, len, isWrite);
+          if (isWrite) this.memory.write(addr, readN(mm, data, len), len);
+          else writeN(mm, data, len, this.memory.read(addr, len));
+          break;
+        }
+        case KVM_EXIT.SHUTDOWN:
+          this.qemu.stop('shutdown', 'guest triple fault: system reset requested');
+          return;
+        case KVM_EXIT.INTERNAL_ERROR:
+          this.qemu.stop('internal-error', `KVM internal error. Suberror: ${mm.u32(run + kvm_run['internal.suberror'])}`);
+          return;
+        case KVM_EXIT.FAIL_ENTRY:
+          this.qemu.stop('internal-error', `KVM: entry failed, hardware error 0x${mm.u64(run + kvm_run['fail_entry.hardware_entry_failure_reason']).toString(16)}`);
+          return;
+        case KVM_EXIT.UNKNOWN:
+          this.qemu.stop('internal-error', `KVM: unknown exit, hardware reason ${mm.u64(run + kvm_run['hw.hardware_exit_reason'])}`);
+          return;
+        default:
+          this.qemu.stop('internal-error', `KVM: unhandled exit ${kvmExitName(reason)}`);
+          return;
+      }
+    }
+  }
+
+  /** kvm_handle_io: each of `count` accesses goes to the I/O address space. */
+  private kvm_handle_io(port: number, data: number, direction: number, size: number, count: number): void {
+    const mm = this.proc.mm;
+    if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
+    for (let i = 0; i < count; i++, data += size) {
+      if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
+      else writeN(mm, data, size, this.io.read(port, size));
+    }
+  }
+}
+
+/** kvm_set_irq: KVM_IRQ_LINE with a struct kvm_irq_level in qemu's memory. */
+export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmfd: number, irq: number, level: number): number {
+  const a = heap.alloc(kvm_irq_level.sizeof);
+  proc.mm.setU32(a + kvm_irq_level.irq, irq);
+  proc.mm.setU32(a + kvm_irq_level.level, level);
+  const r = host.ioctlNow(proc, vmfd, KVM_IRQ_LINE, a);
+  heap.release(a);
+  return r;
+}
+
+export function stopEvent(t: Tracer, why: string): void { if (t.on) t.rec(EV_STOP, -1, t.str(why)); }
+
+function readN(mm: HostProcess['mm'], a: number, n: number): number {
+  return n === 1 ? mm.u8(a) : n === 2 ? mm.u16(a) : n === 4 ? mm.u32(a) : mm.u64(a);
+}
+function writeN(mm: HostProcess['mm'], a: number, n: number, v: number): void {
+  if (n === 1) mm.setU8(a, v); else if (n === 2) mm.setU16(a, v); else if (n === 4) mm.setU32(a, v); else mm.setU64(a, v);
+}
+const ERRNO_TEXT = (r: number): string => `(${r})`;

@@ -1,0 +1,65 @@
+// The CPU profile: what each modelled transition costs, in cycles. Every figure is a component of
+// a published measurement (../shared/reference/exit-costs.md, section in brackets); totals such as
+// "one cpuid exit" are never typed in anywhere: they are the sum of the transitions the mechanism
+// takes, so a path that skips a box is cheaper by exactly what that box costs.
+
+export interface CpuProfile {
+  readonly name: string;
+  /** Nominal frequency: cycles per nanosecond. */
+  readonly ghz: number;
+  readonly cost: {
+    /** One guest instruction executed natively (no exit). */
+    readonly nativeInsn: number;
+    /** Hardware VM exit: guest state saved to the VMCS, host state loaded [§5: VMRESUME+exit ≈ 520-640 on Skylake-SP/Cascade Lake, split evenly]. */
+    readonly vmExit: number;
+    /** Hardware VM entry (VMLAUNCH/VMRESUME) [§5, the other half]. */
+    readonly vmEntry: number;
+    /** kvm's fixed work around every exit: vmx_vcpu_run after the exit, vmx_handle_exit dispatch, vcpu_enter_guest before the next entry [§7.3: KVM's minimal exit ≈ 1000-1550 on SKX (§3b) minus the hardware round trip]. */
+    readonly kvmExitOverhead: number;
+    /** An instruction emulated by a kvm handler without the x86 emulator (cpuid, rdmsr/wrmsr, hlt, vmcall) [§3b: cpuid 1018-1053 vs vmcall 1529-1559; a small share]. */
+    readonly kvmEmulate: number;
+    /** A port or MMIO access served by an in-kernel device on the kvm io bus [§2a: outl_to_kernel - vmcall = 553; §3a: 1.02x]. */
+    readonly kvmIoBusDevice: number;
+    /** Decoding and emulating an instruction with the x86 emulator (MMIO) [§2a: inl_from_kernel - vmcall ≈ 3300 in 2012; scaled to the modern minimal exit]. */
+    readonly kvmEmulator: number;
+    /** kvm's side of returning from KVM_RUN to userspace and coming back in [§3e: ioctl entry→VMRUN + post-VMRUN→ioctl exit ≈ 1150-1230]. */
+    readonly kvmRunRoundTrip: number;
+    /** One host syscall entry plus return (syscall/sysret with mitigations). */
+    readonly syscall: number;
+    /** qemu's KVM_RUN loop: kvm_cpu_exec's post-run work, the exit_reason switch, taking the BQL [§7.3: the rest of the 13,000-cycle userspace round trip of 2012, scaled to ≈4.5x a modern minimal exit]. */
+    readonly qemuExitDispatch: number;
+    /** A qemu device model handling one register access (memory-region dispatch) [§2a/§7: +4041 (pmtimer) or +710]. */
+    readonly qemuDeviceAccess: number;
+    /** qemu's virtio-blk: pop a request from the ring and build the I/O [device model work]. */
+    readonly qemuVirtioRequest: number;
+    /** Delivering an injected interrupt to the guest at VM entry [§7.5: interrupt delivery ≈ 1.6-3x a minimal exit, of which the exit itself is most]. */
+    readonly irqInjection: number;
+    /** Guest kernel work per syscall (entry, vfs, block layer). */
+    readonly guestSyscall: number;
+  };
+  /** Host storage latency for one request, in ns (a local NVMe SSD write). */
+  readonly diskLatencyNs: number;
+}
+
+/** Default profile: a 2.5 GHz Skylake-SP server, as in the SKX figures of exit-costs.md §3b. */
+export const SKYLAKE_SP: CpuProfile = {
+  name: 'skylake-sp-2.5ghz',
+  ghz: 2.5,
+  cost: {
+    nativeInsn: 1,
+    vmExit: 270,
+    vmEntry: 270,
+    kvmExitOverhead: 800,
+    kvmEmulate: 150,
+    kvmIoBusDevice: 400,
+    kvmEmulator: 900,
+    kvmRunRoundTrip: 1200,
+    syscall: 150,
+    qemuExitDispatch: 3500,
+    qemuDeviceAccess: 300,
+    qemuVirtioRequest: 1500,
+    irqInjection: 400,
+    guestSyscall: 300,
+  },
+  diskLatencyNs: 20_000,
+};

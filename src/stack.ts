@@ -1,0 +1,113 @@
+// The composition root: the only place that wires every layer. It builds the host kernel, kvm,
+// the VMX CPUs, the qemu-kvm process and the guest from a configuration, boots the guest, and runs
+// actions, recording what crosses each boundary.
+
+import type { VmConfig } from './config';
+import { Clock } from './sim/clock';
+import { SKYLAKE_SP, type CpuProfile } from './sim/costs';
+import { Scheduler } from './sim/scheduler';
+import { TraceRecorder } from './trace/recorder';
+import { HostKernel } from './host/kernel';
+import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
+import { KvmModule } from './kvm/kvm_main';
+import { kvmEra } from './kvm/profile';
+import { makeVmxOps } from './kvm/vmx';
+import { VmxCpu } from './vmx/cpu';
+import { QemuKvm } from './qemu/qemu';
+import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
+
+/**
+ * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
+ * CPU does for canonical addresses) so that a double holds them exactly; traces print them unsigned.
+ */
+export const KERNEL_TEXT = -0x7f000000;
+/** The path qemu opens when the disk image lives in memory. */
+export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
+
+export class StackError extends Error {}
+
+export interface ActionOutcome {
+  /** Events of this action: [from, to) in the recorder. */
+  from: number;
+  to: number;
+  result: ActionResult;
+}
+
+export interface StackOptions { traceBoot?: boolean; profile?: CpuProfile }
+
+export class Stack {
+  readonly clock: Clock;
+  readonly sched: Scheduler;
+  readonly trace: TraceRecorder;
+  readonly host: HostKernel;
+  readonly kvm: KvmModule;
+  readonly cpus: VmxCpu[] = [];
+  readonly qemu: QemuKvm;
+  readonly guest!: GuestKernel;
+  readonly image: ImageFile;
+  private bootEnd = 0;
+  private traceBoot: boolean;
+  private actions = 0;
+
+  constructor(readonly config: VmConfig, opts: StackOptions = {}) {
+    const profile = opts.profile ?? SKYLAKE_SP;
+    this.traceBoot = opts.traceBoot ?? false;
+    this.clock = new Clock(profile.ghz);
+    this.sched = new Scheduler(this.clock);
+    const t = this.trace = new TraceRecorder(this.clock);
+    this.host = new HostKernel(this.sched, this.clock, profile, t);
+    for (let i = 0; i < config.vcpus; i++) this.cpus.push(new VmxCpu(i, this.clock, profile, t));
+    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
+      makeVmxOps({ apicv: config.apicv }), { cpu: (id) => this.cpus[id]! });
+    this.host.registerDevice('/dev/kvm', () => this.kvm.open());
+
+    const diskBytes = config.disk.size_mib * 1024 * 1024;
+    if (config.disk.image) {
+      try { this.image = new RawFileImage(config.disk.image); } catch (e) {
+        throw new StackError(`disk.image: cannot open '${config.disk.image}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+    } else this.image = new MemoryImage(diskBytes);
+    const imagePath = config.disk.image ?? MEMORY_IMAGE_PATH;
+    this.host.addFile(imagePath, this.image);
+
+    const ramBytes = config.memory_mib * 1024 * 1024;
+    // The guest's code is in place when its vCPU is created (the boot loader's hand-over).
+    const cpu0 = this.cpus[0]!;
+    t.on = this.traceBoot;
+    this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t }, {
+      ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
+      irq: VIRTIO_BLK_GSI, era: config.profile,
+    }, (q) => {
+      // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
+      const ram = q.proc.mm.slice(q.ramHva, ramBytes);
+      (this as { guest: GuestKernel }).guest = new GuestKernel(cpu0.regs, ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes });
+      cpu0.reset(this.guest.start_kernel(), this.guest, KERNEL_TEXT);
+    });
+    this.sched.spawn('qemu main loop', this.qemu.mainLoop.run());
+    for (const c of this.qemu.cpus) this.sched.spawn(`CPU ${c.index}/KVM`, c.kvm_cpu_exec());
+    // Boot: run until the guest reaches its first breakpoint (the running system).
+    const r = this.sched.run();
+    t.on = false;
+    if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
+    this.bootEnd = this.traceBoot ? 0 : t.length;
+  }
+
+  /** Run one action to completion in the running guest. */
+  run(action: Action): ActionOutcome {
+    const t = this.trace;
+    const from = this.actions++ === 0 ? this.bootEnd : t.length;
+    const m = this.guest.post(action);
+    t.on = true;
+    const r = this.sched.run();
+    t.on = false;
+    if (m.result === undefined) {
+      throw new StackError(r === 'idle' ? `the action did not complete: ${this.whyStopped()}` : 'the action did not complete');
+    }
+    return { from, to: t.length, result: m.result };
+  }
+
+  private whyStopped(): string {
+    if (this.qemu.runstate !== 'running') return `the VM stopped (${this.qemu.runstate}): ${this.qemu.stopReason}`;
+    return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
+  }
+}

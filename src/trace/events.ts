@@ -1,0 +1,63 @@
+// Event types of the trace (DESIGN §3). A layer declares each crossing or tracepoint it emits once,
+// at module load, and records it with a small integer id and up to four numbers: no strings or
+// objects are built on the hot path. Names and details are formatted only when someone reads.
+
+export const LAYERS = ['guest process', 'guest kernel', 'VMX CPU', 'kvm', 'qemu-kvm', 'host kernel'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+export type Kind =
+  | 'syscall' | 'syscall-return' | 'instruction' | 'vm-exit' | 'exit-handler' | 'ioctl' | 'ioctl-return'
+  | 'vm-entry' | 'emulation-complete' | 'irq' | 'aio-complete' | 'call' | 'tracepoint' | 'eventfd';
+
+/** How a detail argument is shown: a number, a hex number, an interned string, or a named code. */
+export type ArgFormat = 'dec' | 'hex' | 'str' | ((n: number) => string | number);
+export interface ArgSpec { readonly name: string; readonly fmt: ArgFormat }
+
+export interface EventType {
+  readonly id: number;
+  readonly kind: Kind;
+  readonly from: Layer;
+  readonly to: Layer;
+  readonly name: string;
+  readonly args: readonly ArgSpec[];
+}
+
+const types: EventType[] = [];
+const byKey = new Map<string, EventType>();
+
+/**
+ * Declare an event type; declaring the same (kind, from, to, name) again returns the same id.
+ * `args` is a list like `['port:hex', 'size', 'device:str']`.
+ */
+export function defineEvent(kind: Kind, from: Layer, to: Layer, name: string,
+  args: readonly (string | ArgSpec)[] = []): number {
+  const key = `${kind}|${from}|${to}|${name}`;
+  const known = byKey.get(key);
+  if (known) return known.id;
+  if (args.length > 4) throw new Error(`event ${key}: at most 4 detail arguments`);
+  const specs = args.map((a): ArgSpec => {
+    if (typeof a !== 'string') return a;
+    const [n, f] = a.split(':');
+    return { name: n!, fmt: (f as ArgFormat | undefined) ?? 'dec' };
+  });
+  const t: EventType = { id: types.length, kind, from, to, name, args: specs };
+  types.push(t);
+  byKey.set(key, t);
+  return t.id;
+}
+
+export function eventType(id: number): EventType {
+  const t = types[id];
+  if (!t) throw new Error(`unknown event type ${id}`);
+  return t;
+}
+
+/** The sink every layer records into. `on` is false when nobody listens: then nothing is stored. */
+export interface Tracer {
+  on: boolean;
+  rec(type: number, vcpu: number, a0?: number, a1?: number, a2?: number, a3?: number): void;
+  /** Intern a string for a 'str' argument. */
+  str(s: string): number;
+}
+
+export const NULL_TRACER: Tracer = { on: false, rec() {}, str() { return 0; } };

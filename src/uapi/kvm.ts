@@ -1,0 +1,102 @@
+// The KVM userspace ABI: include/uapi/linux/kvm.h and arch/x86/include/uapi/asm/kvm.h (Linux 6.1).
+// Struct offsets are x86-64; every number here is checked against the real headers by test/abi.
+
+export const KVM_API_VERSION = 12;
+export const KVMIO = 0xae;
+
+const _IOC_WRITE = 1;
+const _IO = (nr: number): number => (KVMIO << 8) | nr;
+const _IOW = (nr: number, size: number): number => ((_IOC_WRITE << 30) | (size << 16) | (KVMIO << 8) | nr) >>> 0;
+
+export const KVM_GET_API_VERSION = _IO(0x00);
+export const KVM_CREATE_VM = _IO(0x01);
+export const KVM_GET_VCPU_MMAP_SIZE = _IO(0x04);
+export const KVM_CREATE_VCPU = _IO(0x41);
+export const KVM_SET_USER_MEMORY_REGION = _IOW(0x46, 32);
+export const KVM_CREATE_IRQCHIP = _IO(0x60);
+export const KVM_IRQ_LINE = _IOW(0x61, 8);
+export const KVM_IRQFD = _IOW(0x76, 32);
+export const KVM_IOEVENTFD = _IOW(0x79, 64);
+export const KVM_RUN = _IO(0x80);
+
+/** ioctl request numbers by name, for traces and `exitpath constants`. */
+export const KVM_IOCTLS = {
+  KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
+  KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN,
+} as const;
+export type KvmIoctlName = keyof typeof KVM_IOCTLS;
+export const KVM_IOCTL_NAMES: ReadonlyMap<number, KvmIoctlName> = new Map(
+  (Object.entries(KVM_IOCTLS) as [KvmIoctlName, number][]).map(([k, v]) => [v, k]),
+);
+
+/** `KVM_EXIT_<name>` = number (`kvm_run->exit_reason`). */
+export const KVM_EXIT = {
+  UNKNOWN: 0, EXCEPTION: 1, IO: 2, HYPERCALL: 3, DEBUG: 4, HLT: 5, MMIO: 6, IRQ_WINDOW_OPEN: 7,
+  SHUTDOWN: 8, FAIL_ENTRY: 9, INTR: 10, SET_TPR: 11, TPR_ACCESS: 12, S390_SIEIC: 13, S390_RESET: 14,
+  DCR: 15, NMI: 16, INTERNAL_ERROR: 17, OSI: 18, PAPR_HCALL: 19, S390_UCONTROL: 20, WATCHDOG: 21,
+  S390_TSCH: 22, EPR: 23, SYSTEM_EVENT: 24, S390_STSI: 25, IOAPIC_EOI: 26, HYPERV: 27, ARM_NISV: 28,
+  X86_RDMSR: 29, X86_WRMSR: 30, DIRTY_RING_FULL: 31, AP_RESET_HOLD: 32, X86_BUS_LOCK: 33, XEN: 34,
+  RISCV_SBI: 35, RISCV_CSR: 36, NOTIFY: 37,
+} as const;
+export type KvmExitName = keyof typeof KVM_EXIT;
+export const KVM_EXIT_NAMES: ReadonlyMap<number, KvmExitName> = new Map(
+  (Object.entries(KVM_EXIT) as [KvmExitName, number][]).map(([k, v]) => [v, k]),
+);
+export function kvmExitName(n: number): string {
+  const s = KVM_EXIT_NAMES.get(n);
+  return s === undefined ? `KVM_EXIT_${n}` : `KVM_EXIT_${s}`;
+}
+
+export const KVM_EXIT_IO_IN = 0;
+export const KVM_EXIT_IO_OUT = 1;
+
+export const KVM_INTERNAL_ERROR_EMULATION = 1;
+export const KVM_INTERNAL_ERROR_SIMUL_EX = 2;
+export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
+export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
+
+export const PAGE_SIZE = 4096;
+/** arch/x86/include/uapi/asm/kvm.h: the PIO data page is the 2nd page of the vcpu mmap. */
+export const KVM_PIO_PAGE_OFFSET = 1;
+/** Two pages are enough for kvm_run and the PIO data page (KVM_GET_VCPU_MMAP_SIZE reports more). */
+export const KVM_VCPU_MMAP_SIZE = 2 * PAGE_SIZE;
+
+/** `struct kvm_run` field offsets (x86-64). */
+export const kvm_run = {
+  request_interrupt_window: 0,
+  immediate_exit: 1,
+  exit_reason: 8,
+  ready_for_interrupt_injection: 12,
+  if_flag: 13,
+  flags: 14,
+  cr8: 16,
+  apic_base: 24,
+  // union, starts at 32
+  'hw.hardware_exit_reason': 32,
+  'fail_entry.hardware_entry_failure_reason': 32,
+  'fail_entry.cpu': 40,
+  'ex.exception': 32,
+  'ex.error_code': 36,
+  'io.direction': 32,
+  'io.size': 33,
+  'io.port': 34,
+  'io.count': 36,
+  'io.data_offset': 40,
+  'mmio.phys_addr': 32,
+  'mmio.data': 40,
+  'mmio.len': 48,
+  'mmio.is_write': 52,
+  'internal.suberror': 32,
+  'internal.ndata': 36,
+  'internal.data': 40,
+  kvm_valid_regs: 288,
+  kvm_dirty_regs: 296,
+} as const;
+
+/** struct kvm_userspace_memory_region (32 bytes). */
+export const kvm_userspace_memory_region = {
+  slot: 0, flags: 4, guest_phys_addr: 8, memory_size: 16, userspace_addr: 24, sizeof: 32,
+} as const;
+
+/** struct kvm_irq_level (8 bytes): union { irq; status; } and level. */
+export const kvm_irq_level = { irq: 0, level: 4, sizeof: 8 } as const;

@@ -1,0 +1,74 @@
+// Guest instructions as the VMX CPU sees them. Guest code yields an opcode (a small number) after
+// loading its operands into the register file, as compiled code would: `outw %ax,(%dx)` takes the
+// port in DX and the value in AX; `wrmsr` takes ECX and EDX:EAX; a memory access takes its address
+// in RDI. Some opcodes carry one operand in bits 8..15 (the CR/DR number, the access size).
+
+export const OP = {
+  NOP: 1, STI: 2, CLI: 3,
+  OUTB: 10, OUTW: 11, OUTL: 12, INB: 13, INW: 14, INL: 15,
+  CPUID: 20, HLT: 21, RDMSR: 22, WRMSR: 23, VMCALL: 24, INVLPG: 25, PAUSE: 26, WBINVD: 27, INVD: 28,
+  XSETBV: 29, RDTSC: 30, RDPMC: 31, MONITOR: 32, MWAIT: 33, RDTSCP: 34, RDRAND: 35, RDSEED: 36,
+  MOV_TO_CR: 40, MOV_FROM_CR: 41, MOV_TO_DR: 42, MOV_FROM_DR: 43,
+  VMXON: 50, VMCLEAR: 51, VMLAUNCH: 52, VMRESUME: 53, VMPTRLD: 54, VMPTRST: 55, VMREAD: 56, VMWRITE: 57,
+  VMXOFF: 58, INVEPT: 59, INVVPID: 60, VMFUNC: 61,
+  MEM_READ: 70, MEM_WRITE: 71,
+  /** Not an instruction: the simulator's breakpoint. The CPU stops the world without a VM exit. */
+  BREAK: 255,
+} as const;
+
+export const opcode = (op: number): number => op & 0xff;
+export const operand = (op: number): number => (op >>> 8) & 0xff;
+/** MOV to/from CRn and DRn: the register number. */
+export const withReg = (op: number, n: number): number => op | (n << 8);
+/** MEM_READ / MEM_WRITE of 1, 2, 4 or 8 bytes. */
+export const withSize = (op: number, size: number): number => op | (size << 8);
+
+const MNEMONIC: Record<number, string> = {};
+for (const [k, v] of Object.entries(OP)) MNEMONIC[v] = k.toLowerCase();
+
+/** The mnemonic shown in traces: `outw`, `cpuid`, `mov cr3`, `writel`. */
+export function mnemonic(op: number): string {
+  const c = opcode(op);
+  const n = operand(op);
+  if (c === OP.MOV_TO_CR || c === OP.MOV_FROM_CR) return `mov cr${n}`;
+  if (c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR) return `mov dr${n}`;
+  if (c === OP.MEM_READ) return `read${SIZE_SUFFIX[n] ?? n}`;
+  if (c === OP.MEM_WRITE) return `write${SIZE_SUFFIX[n] ?? n}`;
+  return MNEMONIC[c] ?? `op${c}`;
+}
+const SIZE_SUFFIX: Record<number, string> = { 1: 'b', 2: 'w', 4: 'l', 8: 'q' };
+
+/** Encoded length in bytes of the x86-64 form the guest uses (DX-form port I/O, `mov %rax,(%rdi)`). */
+export function insnLength(op: number): number {
+  switch (opcode(op)) {
+    case OP.OUTB: case OP.OUTL: case OP.INB: case OP.INL: case OP.HLT: case OP.STI: case OP.CLI: case OP.NOP: return 1;
+    case OP.OUTW: case OP.INW: case OP.CPUID: case OP.RDMSR: case OP.WRMSR: case OP.PAUSE: case OP.WBINVD:
+    case OP.INVD: case OP.RDTSC: case OP.RDPMC: return 2;
+    case OP.VMCALL: case OP.INVLPG: case OP.XSETBV: case OP.MONITOR: case OP.MWAIT: case OP.RDTSCP:
+    case OP.VMLAUNCH: case OP.VMRESUME: case OP.VMPTRLD: case OP.VMPTRST: case OP.VMREAD: case OP.VMWRITE:
+    case OP.VMXOFF: case OP.VMFUNC: case OP.MOV_TO_DR: case OP.MOV_FROM_DR: return 3;
+    case OP.RDRAND: case OP.RDSEED: return 3;
+    case OP.MOV_TO_CR: case OP.MOV_FROM_CR: return operand(op) === 8 ? 4 : 3;
+    case OP.VMXON: case OP.VMCLEAR: return 4;
+    case OP.INVEPT: case OP.INVVPID: return 5;
+    case OP.MEM_READ: case OP.MEM_WRITE: return operand(op) === 1 || operand(op) === 4 ? 2 : 3;
+    case OP.BREAK: return 0;
+    default: throw new Error(`insnLength: unknown opcode ${op}`);
+  }
+}
+
+/** Port I/O: access size in bytes and direction. */
+export function pioSize(op: number): 1 | 2 | 4 {
+  const c = opcode(op);
+  return c === OP.OUTB || c === OP.INB ? 1 : c === OP.OUTW || c === OP.INW ? 2 : 4;
+}
+export function isPio(op: number): boolean { const c = opcode(op); return c >= OP.OUTB && c <= OP.INL; }
+export function isPioIn(op: number): boolean { const c = opcode(op); return c >= OP.INB && c <= OP.INL; }
+
+/** The x86 general-purpose registers and the control state guest code runs with. */
+export class Regs {
+  rax = 0; rbx = 0; rcx = 0; rdx = 0; rsi = 0; rdi = 0; rsp = 0; rbp = 0;
+  rip = 0; rflags = 0x2;
+  cr0 = 0x80050033; cr2 = 0; cr3 = 0x1000; cr4 = 0x3706f0; cr8 = 0;
+  dr7 = 0x400;
+}

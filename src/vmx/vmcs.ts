@@ -1,0 +1,120 @@
+// The VMCS: the structure through which kvm programs VT-x and VT-x reports a VM exit.
+// Field encodings: Intel SDM Vol. 3D Appendix B, as named in arch/x86/include/asm/vmx.h.
+// Control bits: same header (Linux 6.1).
+
+export const VMCS = {
+  VIRTUAL_PROCESSOR_ID: 0x0000,
+  IO_BITMAP_A: 0x2000,
+  IO_BITMAP_B: 0x2002,
+  MSR_BITMAP: 0x2004,
+  EPT_POINTER: 0x201a,
+  GUEST_PHYSICAL_ADDRESS: 0x2400,
+  PIN_BASED_VM_EXEC_CONTROL: 0x4000,
+  CPU_BASED_VM_EXEC_CONTROL: 0x4002,
+  EXCEPTION_BITMAP: 0x4004,
+  VM_EXIT_CONTROLS: 0x400c,
+  VM_ENTRY_CONTROLS: 0x4012,
+  VM_ENTRY_INTR_INFO_FIELD: 0x4016,
+  VM_ENTRY_EXCEPTION_ERROR_CODE: 0x4018,
+  VM_ENTRY_INSTRUCTION_LEN: 0x401a,
+  TPR_THRESHOLD: 0x401c,
+  SECONDARY_VM_EXEC_CONTROL: 0x401e,
+  VM_INSTRUCTION_ERROR: 0x4400,
+  VM_EXIT_REASON: 0x4402,
+  VM_EXIT_INTR_INFO: 0x4404,
+  VM_EXIT_INTR_ERROR_CODE: 0x4406,
+  IDT_VECTORING_INFO_FIELD: 0x4408,
+  VM_EXIT_INSTRUCTION_LEN: 0x440c,
+  VMX_INSTRUCTION_INFO: 0x440e,
+  GUEST_INTERRUPTIBILITY_INFO: 0x4824,
+  GUEST_ACTIVITY_STATE: 0x4826,
+  CR0_GUEST_HOST_MASK: 0x6000,
+  CR4_GUEST_HOST_MASK: 0x6002,
+  CR0_READ_SHADOW: 0x6004,
+  CR4_READ_SHADOW: 0x6006,
+  EXIT_QUALIFICATION: 0x6400,
+  GUEST_LINEAR_ADDRESS: 0x640a,
+  GUEST_CR0: 0x6800,
+  GUEST_CR3: 0x6802,
+  GUEST_CR4: 0x6804,
+  GUEST_DR7: 0x681a,
+  GUEST_RSP: 0x681c,
+  GUEST_RIP: 0x681e,
+  GUEST_RFLAGS: 0x6820,
+} as const;
+export type VmcsFieldName = keyof typeof VMCS;
+
+// Pin-based VM-execution controls.
+export const PIN_BASED_EXT_INTR_MASK = 0x00000001;
+export const PIN_BASED_NMI_EXITING = 0x00000008;
+export const PIN_BASED_VIRTUAL_NMIS = 0x00000020;
+export const PIN_BASED_VMX_PREEMPTION_TIMER = 0x00000040;
+export const PIN_BASED_POSTED_INTR = 0x00000080;
+
+// Primary processor-based VM-execution controls.
+export const CPU_BASED_INTR_WINDOW_EXITING = 0x00000004;
+export const CPU_BASED_USE_TSC_OFFSETTING = 0x00000008;
+export const CPU_BASED_HLT_EXITING = 0x00000080;
+export const CPU_BASED_INVLPG_EXITING = 0x00000200;
+export const CPU_BASED_MWAIT_EXITING = 0x00000400;
+export const CPU_BASED_RDPMC_EXITING = 0x00000800;
+export const CPU_BASED_RDTSC_EXITING = 0x00001000;
+export const CPU_BASED_CR3_LOAD_EXITING = 0x00008000;
+export const CPU_BASED_CR3_STORE_EXITING = 0x00010000;
+export const CPU_BASED_CR8_LOAD_EXITING = 0x00080000;
+export const CPU_BASED_CR8_STORE_EXITING = 0x00100000;
+export const CPU_BASED_TPR_SHADOW = 0x00200000;
+export const CPU_BASED_NMI_WINDOW_EXITING = 0x00400000;
+export const CPU_BASED_MOV_DR_EXITING = 0x00800000;
+export const CPU_BASED_UNCOND_IO_EXITING = 0x01000000;
+export const CPU_BASED_USE_IO_BITMAPS = 0x02000000;
+export const CPU_BASED_MONITOR_TRAP_FLAG = 0x08000000;
+export const CPU_BASED_USE_MSR_BITMAPS = 0x10000000;
+export const CPU_BASED_MONITOR_EXITING = 0x20000000;
+export const CPU_BASED_PAUSE_EXITING = 0x40000000;
+export const CPU_BASED_ACTIVATE_SECONDARY_CONTROLS = 0x80000000;
+
+// Secondary processor-based VM-execution controls.
+export const SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES = 0x00000001;
+export const SECONDARY_EXEC_ENABLE_EPT = 0x00000002;
+export const SECONDARY_EXEC_DESC = 0x00000004;
+export const SECONDARY_EXEC_ENABLE_RDTSCP = 0x00000008;
+export const SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE = 0x00000010;
+export const SECONDARY_EXEC_ENABLE_VPID = 0x00000020;
+export const SECONDARY_EXEC_WBINVD_EXITING = 0x00000040;
+export const SECONDARY_EXEC_UNRESTRICTED_GUEST = 0x00000080;
+export const SECONDARY_EXEC_APIC_REGISTER_VIRT = 0x00000100;
+export const SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY = 0x00000200;
+export const SECONDARY_EXEC_PAUSE_LOOP_EXITING = 0x00000400;
+export const SECONDARY_EXEC_RDRAND_EXITING = 0x00000800;
+export const SECONDARY_EXEC_ENABLE_INVPCID = 0x00001000;
+export const SECONDARY_EXEC_ENABLE_VMFUNC = 0x00002000;
+export const SECONDARY_EXEC_RDSEED_EXITING = 0x00010000;
+export const SECONDARY_EXEC_ENABLE_PML = 0x00020000;
+export const SECONDARY_EXEC_XSAVES = 0x00100000;
+
+// VM-entry / VM-exit interruption information (SDM 24.8.3, 24.9.2).
+export const INTR_INFO_VECTOR_MASK = 0xff;
+export const INTR_INFO_INTR_TYPE_MASK = 0x700;
+export const INTR_INFO_DELIVER_CODE_MASK = 0x800;
+export const INTR_INFO_VALID_MASK = 0x80000000;
+export const INTR_TYPE_EXT_INTR = 0 << 8;
+export const INTR_TYPE_NMI_INTR = 2 << 8;
+export const INTR_TYPE_HARD_EXCEPTION = 3 << 8;
+export const INTR_TYPE_SOFT_INTR = 4 << 8;
+
+// VM-instruction error numbers (SDM 30.4).
+export const VMXERR_VMLAUNCH_NONCLEAR_VMCS = 4;
+export const VMXERR_VMRESUME_NONLAUNCHED_VMCS = 5;
+
+export const X86_EFLAGS_IF = 0x200;
+
+/** One VMCS region. Launch state is the hardware's: "clear" until a VMLAUNCH succeeds. */
+export class Vmcs {
+  private readonly f = new Map<number, number>();
+  launched = false;
+  read(field: number): number { return this.f.get(field) ?? 0; }
+  write(field: number, value: number): void { this.f.set(field, value); }
+  setBits(field: number, bits: number): void { this.write(field, (this.read(field) | bits) >>> 0); }
+  clearBits(field: number, bits: number): void { this.write(field, (this.read(field) & ~bits) >>> 0); }
+}
