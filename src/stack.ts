@@ -31,6 +31,8 @@ export interface ActionOutcome {
   from: number;
   to: number;
   result: ActionResult;
+  /** Modelled cycles from the action's start until it completed. */
+  cycles: number;
 }
 
 export interface StackOptions { traceBoot?: boolean; profile?: CpuProfile }
@@ -97,13 +99,14 @@ export class Stack {
     const t = this.trace;
     const from = this.actions++ === 0 ? this.bootEnd : t.length;
     const m = this.guest.post(action);
+    const c0 = this.clock.cycles;
     t.on = true;
     const r = this.sched.run();
     t.on = false;
     if (m.result === undefined) {
       throw new StackError(r === 'idle' ? `the action did not complete: ${this.whyStopped()}` : 'the action did not complete');
     }
-    return { from, to: t.length, result: m.result };
+    return { from, to: t.length, result: m.result, cycles: this.clock.cycles - c0 };
   }
 
   private whyStopped(): string {

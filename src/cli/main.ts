@@ -1,0 +1,80 @@
+// exitpath: the command-line front end. User errors print one line and exit with status 2.
+
+import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
+import { ActionError } from '../guest/actions';
+import { StackError } from '../stack';
+import { narrate } from '../trace/narrative';
+import { explain } from '../walk';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--format text|json] [--trace-boot] [--verbose]
+       exitpath constants --json
+
+ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
+or a guest process action: write TEXT PATH | read N PATH | fsync PATH.`;
+
+function parseArgs(argv: string[]) {
+  const positional: string[] = [];
+  const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean } =
+    { set: [], format: 'text', traceBoot: false, verbose: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--config') opts.config = value();
+    else if (a === '--set') opts.set.push(value());
+    else if (a === '--format') opts.format = value();
+    else if (a.startsWith('--format=')) opts.format = a.slice(9);
+    else if (a === '--trace-boot') opts.traceBoot = true;
+    else if (a === '--verbose') opts.verbose = true;
+    else if (a === '--json') opts.json = true;
+    else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
+    else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
+    else positional.push(a);
+  }
+  return { positional, opts };
+}
+
+function configFrom(opts: { config?: string; set: string[] }): VmConfig {
+  let c = opts.config ? loadConfigFile(opts.config) : DEFAULT_CONFIG;
+  for (const s of opts.set) c = applySet(c, s);
+  const nm = notModelled(c);
+  if (nm) throw new ConfigError(`${opts.config ?? '--set'}: ${nm} is not modelled yet`);
+  return c;
+}
+
+export function main(argv: string[]): number {
+  try {
+    const { positional, opts } = parseArgs(argv);
+    const [cmd, ...rest] = positional;
+    if (cmd === 'explain') {
+      if (rest.length !== 1) throw new UsageError('explain takes one ACTION (quote it: exitpath explain "write hello /hello.txt")');
+      if (!['text', 'json'].includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected text or json`);
+      const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot });
+      if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
+      else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose));
+      return 0;
+    }
+    if (cmd === 'constants') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { abiTable } = require('../uapi/abi') as { abiTable(): { name: string; value: number }[] };
+      const table = Object.fromEntries(abiTable().map((e) => [e.name, e.value]));
+      process.stdout.write(opts.json ? JSON.stringify(table, null, 2) + '\n' : Object.entries(table).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+      return 0;
+    }
+    throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}\n${USAGE}\n`); return 2; }
+    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError) {
+      process.stderr.write(`exitpath: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
