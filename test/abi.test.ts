@@ -83,12 +83,12 @@ function attributeErrors(stderr: string, file: string, lineOf: Map<number, AbiEn
   let lastError = '';
   for (const line of stderr.split('\n')) {
     const err = /: error: (.*)$/.exec(line);
-    if (err) lastError = err[1];
+    if (err) lastError = err[1] ?? '';
     const m = loc.exec(line);
     if (!m) continue;
     const entry = lineOf.get(Number(m[1]));
     if (!entry || out.has(entry)) continue;
-    out.set(entry, m[2] === 'error' ? m[3] : lastError);
+    out.set(entry, m[2] === 'error' ? m[3] ?? '' : lastError);
   }
   return out;
 }
@@ -214,7 +214,7 @@ test('EXIT_REASON and KVM_EXIT list every exit reason the headers define', () =>
   const macros = gcc(['-w', '-dM', '-E', path.join(dir, 'abi.c')], dir);
   expect(macros.status, macros.stderr).to.equal(0);
   const defined = (prefix: string): Map<string, string> => new Map(
-    [...macros.stdout.matchAll(new RegExp(`^#define ${prefix}(\\w+) (.*)$`, 'gm'))].map((m) => [m[1], m[2].trim()]),
+    [...macros.stdout.matchAll(new RegExp(`^#define ${prefix}(\\w+) (.*)$`, 'gm'))].map((m): [string, string] => [m[1] ?? '', (m[2] ?? '').trim()]),
   );
   const missing: string[] = [];
   for (const [k, v] of defined('EXIT_REASON_')) if (!(k in EXIT_REASON)) missing.push(`EXIT_REASON_${k} ${v} (asm/vmx.h) not in vmx.ts EXIT_REASON`);

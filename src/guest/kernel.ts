@@ -221,10 +221,14 @@ export class GuestKernel implements GuestIdt {
     if (this.t.on) this.t.rec(EV_SUBMIT_BIO, 0, bio.sector, bio.sgs.reduce((s, g) => s + g.len, 0));
     const q = yield* this.blk.virtio_queue_rq(req);
     if (q < 0) { this.reqSlots.push(slot); return q; }
-    // wait_for_completion: nothing else is runnable, so the CPU idles until the interrupt.
-    while (!req.done) yield* this.default_idle();
+    yield* this.wait_for_completion(req);
     this.reqSlots.push(slot);
     return req.status;
+  }
+
+  /** wait_for_completion: nothing else is runnable, so the CPU idles until the interrupt completes it. */
+  *wait_for_completion(req: BlkRequest): KCode {
+    while (!req.done) yield* this.default_idle();
   }
 
   /** default_idle: `sti; hlt` — an interrupt ends the halt. */
