@@ -111,6 +111,8 @@ export class Stack {
 
   private whyStopped(): string {
     if (this.qemu.runstate !== 'running') return `the VM stopped (${this.qemu.runstate}): ${this.qemu.stopReason}`;
+    const halted = this.kvm.vms[0]?.vcpus.filter((v) => v.arch.mp_state !== 0).map((v) => v.id) ?? [];
+    if (halted.length > 0) return `vCPU ${halted.join(', ')} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
     return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
   }
 }

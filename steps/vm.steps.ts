@@ -27,6 +27,5 @@ Given('the host block backend is {string}', function (this: ExitpathWorld, backe
   this.configure((c) => { c.disk.backend = backend as typeof c.disk.backend; });
 });
 Given('the boot is traced', function (this: ExitpathWorld) {
-  if (this.config && (this as unknown as { stackInstance?: unknown }).stackInstance) throw new Error('the VM is already running');
-  this.traceBoot = true;
+  this.configure(() => { this.traceBoot = true; });
 });

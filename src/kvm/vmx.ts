@@ -170,7 +170,7 @@ export const KVM_VMX_EXIT_HANDLERS: ReadonlyArray<readonly [ExitReasonName, stri
   ['VMOFF', 'handle_vmx_instruction', injectUd],
   ['VMON', 'handle_vmx_instruction', injectUd],
   ['TPR_BELOW_THRESHOLD', 'handle_tpr_below_threshold', handle_tpr_below_threshold],
-  ['APIC_ACCESS', 'handle_apic_access', handle_ept_violation_like_apic],
+  ['APIC_ACCESS', 'handle_apic_access', emulateAsNop],
   ['APIC_WRITE', 'handle_apic_write', reenter],
   ['EOI_INDUCED', 'handle_apic_eoi_induced', reenter],
   ['WBINVD', 'kvm_emulate_wbinvd', emulateAsNop],
@@ -197,9 +197,6 @@ export const KVM_VMX_EXIT_HANDLERS: ReadonlyArray<readonly [ExitReasonName, stri
   ['BUS_LOCK', 'handle_bus_lock_vmexit', handle_bus_lock_vmexit],
   ['NOTIFY', 'handle_notify', handle_notify],
 ];
-
-/** handle_apic_access: an access to the APIC-access page goes through the emulator like MMIO. */
-function handle_ept_violation_like_apic(vcpu: KvmVcpu): number { return emulateAsNop(vcpu); }
 
 // ---------------------------------------------------------------- vmx_x86_ops
 

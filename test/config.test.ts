@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, parseConfig } from '../src/config';
+import { writeAction } from '../src/guest/actions';
+import { Stack } from '../src/stack';
+
+test('configuration errors name the file, line, column, key and what was expected', () => {
+  const bad = (text: string) => { try { parseConfig(text, 'vm.yaml'); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
+  expect(bad('vcpus: 1\ndisk:\n  backnd: threads\n')).to.equal("vm.yaml:3:3: unknown key 'disk.backnd' (expected one of: transport, io_base, size_mib, backend, image)");
+  expect(bad('irqchip: kernl\n')).to.match(/^vm\.yaml:1:10: 'irqchip' must be one of "kernel", "split", "userspace"$/);
+  expect(bad('memory_mib: lots\n')).to.match(/^vm\.yaml:1:13: 'memory_mib' must be integer$/);
+  expect(bad('vcpus: [1\n')).to.match(/^vm\.yaml:\d+:\d+: YAML syntax error/);
+  expect(applySet(DEFAULT_CONFIG, 'disk.size_mib=128').disk.size_mib).to.equal(128);
+  expect(() => loadConfigFile('/nonexistent/vm.yaml')).to.throw(ConfigError, /^\/nonexistent\/vm\.yaml: cannot read configuration file \(ENOENT\)$/);
+});
+
+test('disk.image: a real raw file on the host receives the bytes', () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-')), 'disk.raw');
+  fs.writeFileSync(file, Buffer.alloc(1 << 20));
+  const s = new Stack(applySet(DEFAULT_CONFIG, `disk.image=${file}`));
+  expect(s.run(writeAction(new TextEncoder().encode('on the host'), '/a')).result.value).to.equal(11);
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(11);
+  fs.readSync(fd, b, 0, 11, 4096);
+  fs.closeSync(fd);
+  expect(b.toString()).to.equal('on the host');
+  s.image.close();
+});
