@@ -15,12 +15,22 @@ export class EventFd implements HostFile {
   private readonly wq: WaitQueue;
   constructor(sched: Scheduler, private readonly nonblock: boolean) { this.wq = new WaitQueue(sched, 'eventfd'); }
 
-  /** eventfd_signal: from kernel context (AIO completion, kvm's ioeventfd). */
+  /**
+   * Kernel-side wait-queue entries with a wake function (init_waitqueue_func_entry): kvm's irqfd
+   * registers one, so a signal runs it in the signaller's context, as irqfd_wakeup runs.
+   */
+  readonly wakeFuncs = new Set<(e: EventFd) => void>();
+
+  /** eventfd_signal: from kernel context (AIO completion, kvm's ioeventfd) or a write(2). */
   signal(n = 1): void {
     this.count += n;
     this.wq.wakeAll();
     wakePollers(this);
+    for (const f of this.wakeFuncs) f(this);
   }
+
+  /** eventfd_ctx_do_read: a kernel consumer takes the count. */
+  take(): number { const c = this.count; this.count = 0; return c; }
 
   *read(proc: HostProcess, buf: number, count: number): SysGen {
     if (count < 8) return -ERRNO.EINVAL;

@@ -5,7 +5,10 @@ import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
+  KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
 } from '../uapi/kvm';
+import { kvm_ioeventfd, kvm_irqfd } from './eventfd';
+import { kvm_set_msi } from './irq';
 import { defineEvent } from '../trace/events';
 import type { HostFile, SysGen } from '../host/file';
 import type { HostProcess } from '../host/process';
@@ -88,6 +91,25 @@ export class KvmVmFile implements HostFile {
         const t = vm.env.t;
         if (t.on) t.rec(EV_SET_IRQ, -1, gsi, level);
         vm.ioapic.setIrq(gsi, level);
+        return 0;
+      }
+      case KVM_IOEVENTFD: return kvm_ioeventfd(vm, proc, arg);
+      case KVM_IRQFD: return vm.irqchipInKernel ? kvm_irqfd(vm, proc, arg) : -ERRNO.EINVAL;
+      case KVM_SIGNAL_MSI:
+        // kvm_send_userspace_msi
+        if (!vm.irqchipInKernel) return -ERRNO.EINVAL;
+        return kvm_set_msi(vm, mm.u32(arg + kvm_msi.address_lo), mm.u32(arg + kvm_msi.data));
+      case KVM_SET_GSI_ROUTING: {
+        // kvm_set_irq_routing: replace the table; only MSI entries are modelled.
+        const nr = mm.u32(arg + kvm_irq_routing.nr);
+        vm.gsiRoutes.clear();
+        for (let i = 0; i < nr; i++) {
+          const e = arg + kvm_irq_routing.entries + i * kvm_irq_routing_entry.sizeof;
+          if (mm.u32(e + kvm_irq_routing_entry.type) !== KVM_IRQ_ROUTING_MSI) continue;
+          vm.gsiRoutes.set(mm.u32(e + kvm_irq_routing_entry.gsi), {
+            addressLo: mm.u32(e + kvm_irq_routing_entry['u.msi.address_lo']), data: mm.u32(e + kvm_irq_routing_entry['u.msi.data']),
+          });
+        }
         return 0;
       }
       case KVM_CREATE_VCPU: {

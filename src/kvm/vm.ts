@@ -11,6 +11,8 @@ import type { KvmIoapic } from './ioapic';
 import type { KvmEra } from './profile';
 import type { KvmVcpu } from './vcpu';
 import type { KvmX86Ops } from './x86_ops';
+import type { EventFd } from '../host/eventfd';
+import type { Ioeventfd } from './eventfd';
 
 export interface Memslot { slot: number; gpa: number; size: number; hva: number; bytes: Uint8Array; view: DataView }
 
@@ -32,6 +34,12 @@ export class KvmVm {
   /** KVM_CREATE_IRQCHIP was called: PIC, IOAPIC and local APICs are in the kernel. */
   irqchipInKernel = false;
   readonly vcpus: KvmVcpu[] = [];
+  /** KVM_IOEVENTFD registrations (kvm->ioeventfds). */
+  readonly ioeventfds: Ioeventfd[] = [];
+  /** KVM_IRQFD bindings: eventfd → its wake function. */
+  readonly irqfds = new Map<EventFd, (e: EventFd) => void>();
+  /** KVM_SET_GSI_ROUTING: MSI routes by GSI. */
+  readonly gsiRoutes = new Map<number, { addressLo: number; data: number }>();
   constructor(readonly env: KvmEnv, readonly ops: KvmX86Ops) {}
 
   /** gfn_to_memslot */

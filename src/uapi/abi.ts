@@ -67,6 +67,7 @@ const PREFIXED: Readonly<Record<string, string>> = {
 const RENAMED: Readonly<Record<string, string>> = {
   // ((msix_enabled) ? 24 : 20) in virtio_pci.h
   'virtio.VIRTIO_PCI_CONFIG_OFF_NO_MSIX': 'VIRTIO_PCI_CONFIG_OFF(0)',
+  'virtio.VIRTIO_PCI_CONFIG_OFF_MSIX': 'VIRTIO_PCI_CONFIG_OFF(1)',
 };
 
 /** Offset tables: exported objects named like the C struct (lower-case), `sizeof` key = sizeof. */
@@ -83,7 +84,7 @@ function headerFor(mod: string, cName: string, value: number): string | undefine
     [/^(EXIT_REASON_|VMX_EXIT_REASONS_)/, 'asm/vmx.h'],
     [/^KVM_PIO_PAGE_OFFSET$/, 'asm/kvm.h'],
     [/^(KVM|kvm_)/, 'linux/kvm.h'],
-    [/^VIRTIO_PCI_/, 'linux/virtio_pci.h'],
+    [/^VIRTIO_(PCI|MSI)_/, 'linux/virtio_pci.h'],
     [/^(VIRTIO_CONFIG_|VIRTIO_F_)/, 'linux/virtio_config.h'],
     [/^(VRING_|VIRTIO_RING_|vring_)/, 'linux/virtio_ring.h'],
     [/^(VIRTIO_BLK_|virtio_blk_)/, 'linux/virtio_blk.h'],

@@ -18,11 +18,13 @@ export const KVM_IRQ_LINE = _IOW(0x61, 8);
 export const KVM_IRQFD = _IOW(0x76, 32);
 export const KVM_IOEVENTFD = _IOW(0x79, 64);
 export const KVM_RUN = _IO(0x80);
+export const KVM_SET_GSI_ROUTING = _IOW(0x6a, 8);
+export const KVM_SIGNAL_MSI = _IOW(0xa5, 32);
 
 /** ioctl request numbers by name, for traces and `exitpath constants`. */
 export const KVM_IOCTLS = {
   KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
-  KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN,
+  KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTLS;
 export const KVM_IOCTL_NAMES: ReadonlyMap<number, KvmIoctlName> = new Map(
@@ -100,3 +102,22 @@ export const kvm_userspace_memory_region = {
 
 /** struct kvm_irq_level (8 bytes): union { irq; status; } and level. */
 export const kvm_irq_level = { irq: 0, level: 4, sizeof: 8 } as const;
+
+/** struct kvm_msi (32 bytes), for KVM_SIGNAL_MSI. */
+export const kvm_msi = { address_lo: 0, address_hi: 4, data: 8, flags: 12, devid: 16, sizeof: 32 } as const;
+
+/** struct kvm_ioeventfd (64 bytes). */
+export const kvm_ioeventfd = { datamatch: 0, addr: 8, len: 16, fd: 20, flags: 24, sizeof: 64 } as const;
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+export const KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
+
+/** struct kvm_irqfd (32 bytes). */
+export const kvm_irqfd = { fd: 0, gsi: 4, flags: 8, resamplefd: 12, sizeof: 32 } as const;
+export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0;
+
+/** struct kvm_irq_routing (header, 8 bytes) and struct kvm_irq_routing_entry (48 bytes) with its MSI member. */
+export const kvm_irq_routing = { nr: 0, flags: 4, entries: 8 } as const;
+export const kvm_irq_routing_entry = { gsi: 0, type: 4, flags: 8, 'u.msi.address_lo': 16, 'u.msi.address_hi': 20, 'u.msi.data': 24, sizeof: 48 } as const;
+export const KVM_IRQ_ROUTING_IRQCHIP = 1;
+export const KVM_IRQ_ROUTING_MSI = 2;

@@ -16,6 +16,11 @@ export const VIRTIO_PCI_ABI_VERSION = 0;
 /** Device-specific config starts here when MSI-X is off (`VIRTIO_PCI_CONFIG_OFF(false)`). */
 export const VIRTIO_PCI_CONFIG_OFF_NO_MSIX = 20;
 export const VIRTIO_PCI_ISR_CONFIG = 0x2;
+/** With MSI-X enabled the legacy BAR has two more registers and device config moves to 24. */
+export const VIRTIO_MSI_CONFIG_VECTOR = 20;
+export const VIRTIO_MSI_QUEUE_VECTOR = 22;
+export const VIRTIO_MSI_NO_VECTOR = 0xffff;
+export const VIRTIO_PCI_CONFIG_OFF_MSIX = 24;
 
 // Device status (virtio_config.h).
 export const VIRTIO_CONFIG_S_ACKNOWLEDGE = 1;
