@@ -21,6 +21,8 @@ import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './g
  * CPU does for canonical addresses) so that a double holds them exactly; traces print them unsigned.
  */
 export const KERNEL_TEXT = -0x7f000000;
+/** Where the virtio-blk function's memory BAR puts its MSI-X table (below the IOAPIC, as PCI BARs are). */
+export const MSIX_TABLE_BASE = 0xfebf1000;
 /** The path qemu opens when the disk image lives in memory. */
 export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
 
@@ -78,11 +80,13 @@ export class Stack {
     t.on = this.traceBoot;
     this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t }, {
       ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
-      irq: VIRTIO_BLK_GSI, era: config.profile,
+      irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
+      ioeventfd: config.ioeventfd, irqfd: config.irqfd,
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
-      (this as { guest: GuestKernel }).guest = new GuestKernel(cpu0.regs, ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes });
+      (this as { guest: GuestKernel }).guest = new GuestKernel(cpu0.regs, ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
+        msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null });
       cpu0.reset(this.guest.start_kernel(), this.guest, KERNEL_TEXT);
     });
     this.sched.spawn('qemu main loop', this.qemu.mainLoop.run());
@@ -91,6 +95,7 @@ export class Stack {
     const r = this.sched.run();
     t.on = false;
     if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
+    this.sched.settle();
     this.bootEnd = this.traceBoot ? 0 : t.length;
   }
 

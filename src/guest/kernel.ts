@@ -9,7 +9,7 @@ import type { GuestCode, GuestIdt } from '../vmx/cpu';
 import { BLOCK_SIZE, ExitFs, type Inode } from './fs';
 import { rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
 import { GuestRam, PageAllocator } from './memory';
-import { VirtioBlkDriver, type BlkRequest } from './virtio_blk';
+import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR, VirtioBlkDriver, type BlkRequest } from './virtio_blk';
 
 export const MSR_IA32_APICBASE = 0x1b;
 export const X2APIC_ENABLE = 1 << 10;
@@ -30,7 +30,7 @@ export const O_DIRECT = 0o40000;
 const POOL_START = 0x100000;
 const POOL_PREMAPPED_PAGES = 256;
 
-export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number }
+export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null }
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
@@ -67,12 +67,22 @@ export class GuestKernel implements GuestIdt {
     this.ram = new GuestRam(ramBytes);
     this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
     this.fs = new ExitFs(cfg.diskBytes);
-    this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n));
+    this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
+      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase });
   }
 
-  /** The IDT: the virtio-blk INTx vector; nothing else is routed to this guest. */
+  /** The IDT: the virtio-blk INTx vector, or its MSI-X vectors; nothing else is routed to this guest. */
   handler(vector: number): GuestCode | undefined {
-    return vector === VIRTIO_BLK_VECTOR ? this.common_interrupt(vector) : undefined;
+    if (vector === VIRTIO_BLK_VECTOR) return this.common_interrupt(vector);
+    if (vector === MSIX_QUEUE_VECTOR || vector === MSIX_CONFIG_VECTOR) return this.msi_interrupt(vector);
+    return undefined;
+  }
+
+  /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
+  private *msi_interrupt(vector: number): GuestCode {
+    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
+    if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
+    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
   }
 
   /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */

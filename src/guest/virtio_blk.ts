@@ -12,7 +12,12 @@ import {
   virtio_blk_outhdr, vring_size,
 } from '../uapi/virtio';
 import type { Regs } from '../vmx/insn';
-import { ioread16, ioread32, ioread8, iowrite16, iowrite32, iowrite8, type KCode } from './io';
+import { ioread16, ioread32, ioread8, iowrite16, iowrite32, iowrite8, writel, type KCode } from './io';
+import { VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_PCI_CONFIG_OFF_MSIX } from '../uapi/virtio';
+
+/** The IDT vectors Linux gives the device's two MSI-X interrupts (config changes, queue 0). */
+export const MSIX_CONFIG_VECTOR = 0x33;
+export const MSIX_QUEUE_VECTOR = 0x32;
 import type { GuestRam } from './memory';
 import { VringVirtqueue, type Sg } from './virtio_ring';
 
@@ -36,6 +41,7 @@ const EV_KICK = call('virtqueue_kick');
 const EV_VP_NOTIFY = call('vp_notify');
 const EV_IOWRITE16 = call('iowrite16');
 const EV_VP_INTERRUPT = call('vp_interrupt');
+const EV_VRING_INTERRUPT = call('vring_interrupt');
 const EV_VIRTBLK_DONE = defineEvent('call', 'guest kernel', 'guest kernel', 'virtblk_done', ['status']);
 
 export class VirtioBlkDriver {
@@ -44,9 +50,15 @@ export class VirtioBlkDriver {
   hostFeatures = 0;
 
   constructor(private readonly r: Regs, private readonly ram: GuestRam, private readonly t: Tracer,
-    readonly ioaddr: number, private readonly allocPages: (n: number) => number) {}
+    readonly ioaddr: number, private readonly allocPages: (n: number) => number,
+    /** The function's MSI-X capability, when it has one (vectors > 0): where its table is. */
+    readonly msix: { tableBase: number } | undefined) {}
 
-  /** virtio_pci_legacy_probe + virtio_dev_probe + virtblk_probe: status handshake, features, queue 0. */
+  /**
+   * virtio_pci_legacy_probe + virtio_dev_probe + virtblk_probe: status handshake, features, then
+   * vp_find_vqs — with MSI-X (vp_find_vqs_msix) the table entries are programmed and each vector
+   * is assigned through VIRTIO_MSI_CONFIG_VECTOR / VIRTIO_MSI_QUEUE_VECTOR — then the capacity.
+   */
   *probe(): KCode {
     const r = this.r;
     const io = this.ioaddr;
@@ -56,9 +68,21 @@ export class VirtioBlkDriver {
     this.hostFeatures = yield* ioread32(r, io + VIRTIO_PCI_HOST_FEATURES);
     // The driver takes only what it knows; no EVENT_IDX, no indirect descriptors on this path.
     yield* iowrite32(r, this.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), io + VIRTIO_PCI_GUEST_FEATURES);
-    const lo = yield* ioread32(r, io + VIRTIO_PCI_CONFIG_OFF_NO_MSIX);
-    const hi = yield* ioread32(r, io + VIRTIO_PCI_CONFIG_OFF_NO_MSIX + 4);
-    this.capacitySectors = hi * 0x100000000 + lo;
+    const msix = this.msix;
+    if (msix) {
+      // pci_alloc_irq_vectors → the MSI-X table in the device's memory BAR: message address (the
+      // local APIC, destination APIC ID 0), data = the vector, then unmask. (Enabling MSI-X in the
+      // PCI capability is config-space work the model leaves out: the table's unmask stands for it.)
+      const entries = [MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR];
+      for (let i = 0; i < entries.length; i++) {
+        const e = msix.tableBase + 16 * i;
+        yield* writel(r, 0xfee00000, e);
+        yield* writel(r, 0, e + 4);
+        yield* writel(r, entries[i]!, e + 8);
+        yield* writel(r, 0, e + 12);
+      }
+      yield* iowrite16(r, 0, io + VIRTIO_MSI_CONFIG_VECTOR);
+    }
     // setup_vq (legacy): select the queue, read its size, allocate the ring, tell the device its PFN.
     yield* iowrite16(r, 0, io + VIRTIO_PCI_QUEUE_SEL);
     const num = yield* ioread16(r, io + VIRTIO_PCI_QUEUE_NUM);
@@ -67,7 +91,12 @@ export class VirtioBlkDriver {
     const base = this.allocPages(pages);
     this.ram.bytes.fill(0, base, base + pages * 4096);
     yield* iowrite32(r, base / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT, io + VIRTIO_PCI_QUEUE_PFN);
+    if (msix) yield* iowrite16(r, 1, io + VIRTIO_MSI_QUEUE_VECTOR);
     this.vq = new VringVirtqueue<BlkRequest>(this.ram, 0, num, base, () => this.vp_notify());
+    const cfg = io + (msix ? VIRTIO_PCI_CONFIG_OFF_MSIX : VIRTIO_PCI_CONFIG_OFF_NO_MSIX);
+    const lo = yield* ioread32(r, cfg);
+    const hi = yield* ioread32(r, cfg + 4);
+    this.capacitySectors = hi * 0x100000000 + lo;
     yield* iowrite8(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK, io + VIRTIO_PCI_STATUS);
   }
 
@@ -99,6 +128,12 @@ export class VirtioBlkDriver {
       yield* vq.notify();
     }
     return 0;
+  }
+
+  /** vp_vring_interrupt (an MSI-X queue vector): no ISR to read, the vector says which queue. */
+  vring_interrupt(): void {
+    if (this.t.on) this.t.rec(EV_VRING_INTERRUPT, 0);
+    this.virtblk_done();
   }
 
   /** vp_interrupt (INTx): reading the ISR acknowledges it and lowers the line; bit 0 = a queue has work. */

@@ -5,14 +5,33 @@ import type { Block } from '../sim/scheduler';
 import type { HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import { POLLIN } from '../host/file';
+import { EFD_NONBLOCK } from '../host/eventfd';
 import type { Heap } from './heap';
 
 export class MainLoop {
   private readonly handlers: { fd: number; cb: () => void }[] = [];
-  constructor(private readonly host: HostKernel, private readonly proc: HostProcess, private readonly heap: Heap) {}
+  /** ctx->notifier: written by aio_notify so that a sleeping ppoll returns and sees new handlers. */
+  private readonly notifier: number;
+  private polling = false;
 
-  /** aio_set_event_notifier */
-  aio_set_event_notifier(fd: number, cb: () => void): void { this.handlers.push({ fd, cb }); }
+  constructor(private readonly host: HostKernel, private readonly proc: HostProcess, private readonly heap: Heap) {
+    this.notifier = host.eventfd2(proc, 0, EFD_NONBLOCK);
+    this.handlers.push({ fd: this.notifier, cb: () => { this.rw(this.notifier, false); } });
+  }
+
+  private rw(fd: number, write: boolean): number {
+    const a = this.heap.alloc(8);
+    if (write) this.proc.mm.setU64(a, 1);
+    const r = write ? this.host.write(this.proc, fd, a, 8) : this.host.readNow(this.proc, fd, a, 8);
+    this.heap.release(a);
+    return r;
+  }
+
+  /** aio_set_event_notifier; aio_notify wakes the loop if it is asleep in ppoll. */
+  aio_set_event_notifier(fd: number, cb: () => void): void {
+    this.handlers.push({ fd, cb });
+    if (this.polling) this.rw(this.notifier, true);
+  }
 
   /** main_loop → main_loop_wait → os_host_main_loop_wait → ppoll, then dispatch. */
   *run(): Generator<Block, void, void> {
@@ -21,7 +40,9 @@ export class MainLoop {
       const hs = this.handlers;
       const fds = this.heap.alloc(8 * Math.max(1, hs.length));
       hs.forEach((h, i) => { mm.setI32(fds + 8 * i, h.fd); mm.setU16(fds + 8 * i + 4, POLLIN); });
+      this.polling = true;
       const r = yield* this.host.ppoll(this.proc, fds, hs.length);
+      this.polling = false;
       const ready = hs.filter((_, i) => mm.u16(fds + 8 * i + 6) & POLLIN);
       this.heap.release(fds);
       if (r < 0) throw new Error(`qemu: ppoll failed: ${r}`);

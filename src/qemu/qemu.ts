@@ -16,7 +16,15 @@ import { KvmCpu, kvm_set_irq, stopEvent, type RunState } from './kvm_all';
 import { MainLoop } from './main_loop';
 import { AddressSpace } from './memory';
 import { VirtIOBlock } from './virtio_blk';
-import { VirtIOPCIProxy } from './virtio_pci';
+import { VirtIOPCIProxy, type PciPlatform } from './virtio_pci';
+import { EFD_NONBLOCK } from '../host/eventfd';
+import {
+  KVM_IOEVENTFD, KVM_IOEVENTFD_FLAG_DATAMATCH, KVM_IOEVENTFD_FLAG_PIO, KVM_IRQFD, KVM_IRQ_ROUTING_MSI, KVM_SET_GSI_ROUTING,
+  KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irq_routing_entry, kvm_irqfd, kvm_msi,
+} from '../uapi/kvm';
+
+/** GSIs 0-23 are the IOAPIC's pins; MSI routes take virqs after them (kvm_irqchip_get_virq). */
+const KVM_IRQCHIP_NUM_PINS = 24;
 
 export interface QemuConfig {
   ramBytes: number;
@@ -28,6 +36,12 @@ export interface QemuConfig {
   /** GSI the virtio-blk INTx line is routed to. */
   irq: number;
   era: 'linux-6.1' | 'qemu-kvm-2013';
+  /** -device virtio-blk-pci,vectors=N: 0 = INTx only; 2 = MSI-X for config and queue 0. */
+  vectors: number;
+  /** Guest-physical address of the MSI-X table (in the device's memory BAR). */
+  msixTableBase: number;
+  ioeventfd: boolean;
+  irqfd: boolean;
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
@@ -76,9 +90,10 @@ export class QemuKvm {
     const laio = new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit');
     const blk = new BlockBackend(imgfd, cfg.imageBytes, laio, t);
     this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
-    const proxy = new VirtIOPCIProxy(this.vblk, 'virtio-blk-pci', cfg.ioBase, t,
-      (level) => { kvm_set_irq(host, p, this.heap, this.vmfd, cfg.irq, level); });
+    const proxy = new VirtIOPCIProxy(this.vblk, 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
+      { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase });
     this.ioSpace.add(proxy.bar);
+    if (proxy.msixTable) this.memSpace.add(proxy.msixTable);
     loadGuest(this);
     // kvm_init_vcpu: KVM_CREATE_VCPU and mmap of its kvm_run area.
     const mmapSize = host.ioctlNow(p, kvmfd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -92,6 +107,60 @@ export class QemuKvm {
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
       }, names));
     }
+  }
+
+  /** The accel/kvm and util/event_notifier services the virtio-pci transport uses. */
+  private pciPlatform(cfg: QemuConfig): PciPlatform {
+    const host = this.host;
+    const p = this.proc;
+    const heap = this.heap;
+    const routes: { gsi: number; addressLo: number; data: number }[] = [];
+    let nextVirq = KVM_IRQCHIP_NUM_PINS;
+    const withStruct = (size: number, fill: (a: number) => void, call: (a: number) => number): number => {
+      const a = heap.alloc(size);
+      fill(a);
+      const r = call(a);
+      heap.release(a);
+      return r;
+    };
+    const check = (what: string, r: number) => { if (r < 0) throw new Error(`qemu: ${what} failed: ${r}`); return r; };
+    return {
+      setIrq: (level) => { kvm_set_irq(host, p, heap, this.vmfd, cfg.irq, level); },
+      sendMsi: (addressLo, data) => {
+        // kvm_send_msi
+        withStruct(kvm_msi.sizeof, (a) => { p.mm.setU32(a + kvm_msi.address_lo, addressLo); p.mm.setU32(a + kvm_msi.data, data); },
+          (a) => host.ioctlNow(p, this.vmfd, KVM_SIGNAL_MSI, a));
+      },
+      eventfd: () => check('eventfd', host.eventfd2(p, 0, EFD_NONBLOCK)),
+      eventfdSet: (fd) => { withStruct(8, (a) => p.mm.setU64(a, 1), (a) => host.write(p, fd, a, 8)); },
+      eventfdTestAndClear: (fd) => withStruct(8, () => {}, (a) => host.readNow(p, fd, a, 8)) === 8,
+      addIoeventfd: (addr, len, datamatch, fd) => {
+        // kvm_set_ioeventfd_pio
+        const s = kvm_ioeventfd;
+        check('KVM_IOEVENTFD', withStruct(s.sizeof, (a) => {
+          p.mm.setU64(a + s.datamatch, datamatch); p.mm.setU64(a + s.addr, addr); p.mm.setU32(a + s.len, len);
+          p.mm.setI32(a + s.fd, fd); p.mm.setU32(a + s.flags, KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_PIO);
+        }, (a) => host.ioctlNow(p, this.vmfd, KVM_IOEVENTFD, a)));
+      },
+      addIrqfd: (addressLo, data, fd) => {
+        // kvm_irqchip_add_msi_route + kvm_irqchip_commit_routes, then kvm_irqchip_add_irqfd_notifier_gsi.
+        const gsi = nextVirq++;
+        routes.push({ gsi, addressLo, data });
+        const e = kvm_irq_routing_entry;
+        check('KVM_SET_GSI_ROUTING', withStruct(kvm_irq_routing.entries + routes.length * e.sizeof, (a) => {
+          p.mm.setU32(a + kvm_irq_routing.nr, routes.length);
+          routes.forEach((r, i) => {
+            const o = a + kvm_irq_routing.entries + i * e.sizeof;
+            p.mm.setU32(o + e.gsi, r.gsi); p.mm.setU32(o + e.type, KVM_IRQ_ROUTING_MSI);
+            p.mm.setU32(o + e['u.msi.address_lo'], r.addressLo); p.mm.setU32(o + e['u.msi.data'], r.data);
+          });
+        }, (a) => host.ioctlNow(p, this.vmfd, KVM_SET_GSI_ROUTING, a)));
+        check('KVM_IRQFD', withStruct(kvm_irqfd.sizeof, (a) => { p.mm.setU32(a + kvm_irqfd.fd, fd); p.mm.setU32(a + kvm_irqfd.gsi, gsi); },
+          (a) => host.ioctlNow(p, this.vmfd, KVM_IRQFD, a)));
+        return gsi;
+      },
+      watch: (fd, handler) => this.mainLoop.aio_set_event_notifier(fd, handler),
+    };
   }
 
   /** vm_stop: the machine stops running; the reason is what qemu would print. */

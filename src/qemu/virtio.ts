@@ -44,7 +44,7 @@ export abstract class VirtIODevice {
   broken = false;
   readonly vqs: VirtQueue[] = [];
   /** Set by the transport: raise or lower the interrupt line to match the ISR (virtio_notify_vector). */
-  notifyTransport: (() => void) | undefined;
+  notifyTransport: ((vq: VirtQueue) => void) | undefined;
 
   constructor(readonly name: string, protected readonly mem: GuestMemory, protected readonly t: Tracer) {}
 
@@ -121,6 +121,6 @@ export abstract class VirtIODevice {
   virtio_notify(vq: VirtQueue): void {
     if (this.mem.lduw(vq.avail + vring_avail.flags) & VRING_AVAIL_F_NO_INTERRUPT) return;
     this.isr |= 1;
-    this.notifyTransport?.();
+    this.notifyTransport?.(vq);
   }
 }

@@ -114,6 +114,24 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Let the runnable threads run until each sleeps, without thawing frozen ones or advancing time
+   * (used once after boot, so the running system the first action starts in has settled).
+   */
+  settle(): void {
+    while (this.head < this.runq.length) {
+      const t = this.runq[this.head++]!;
+      const r = t.body.next();
+      if (r.done) { t.state = 'done'; continue; }
+      const b = r.value;
+      if (b === FREEZE) { t.state = 'frozen'; this.frozen.push(t); continue; }
+      t.state = 'blocked';
+      b.waiters.push(t);
+    }
+    this.runq = [];
+    this.head = 0;
+  }
+
   /** Names of blocked threads and what they wait on, for deadlock reports. */
   describeBlocked(): string[] {
     return this.threads.filter((t) => t.state === 'blocked').map((t) => t.name);
