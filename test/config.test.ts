@@ -9,7 +9,7 @@ import { Stack } from '../src/stack';
 
 test('configuration errors name the file, line, column, key and what was expected', () => {
   const bad = (text: string) => { try { parseConfig(text, 'vm.yaml'); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
-  expect(bad('vcpus: 1\ndisk:\n  backnd: threads\n')).to.equal("vm.yaml:3:3: unknown key 'disk.backnd' (expected one of: transport, io_base, size_mib, backend, image)");
+  expect(bad('vcpus: 1\ndisk:\n  backnd: threads\n')).to.match(/^vm\.yaml:3:3: unknown key 'disk\.backnd' \(expected one of: transport, io_base, size_mib, backend, image\b.*\)$/);
   expect(bad('irqchip: kernl\n')).to.match(/^vm\.yaml:1:10: 'irqchip' must be one of "kernel", "split", "userspace"$/);
   expect(bad('memory_mib: lots\n')).to.match(/^vm\.yaml:1:13: 'memory_mib' must be integer$/);
   expect(bad('vcpus: [1\n')).to.match(/^vm\.yaml:\d+:\d+: YAML syntax error/);
