@@ -135,7 +135,14 @@ export class KvmVcpuFile implements HostFile {
   constructor(readonly vcpu: KvmVcpu) {}
 
   *ioctl(req: number): SysGen {
-    if (req === KVM_RUN) return yield* kvm_arch_vcpu_ioctl_run(this.vcpu);
+    if (req === KVM_RUN) {
+      const r = yield* kvm_arch_vcpu_ioctl_run(this.vcpu);
+      // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
+      // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
+      const env = this.vcpu.vm.env;
+      env.clock.spend(env.profile.cost.kvmRunRoundTrip);
+      return r;
+    }
     return -ERRNO.EINVAL;
   }
 
