@@ -59,3 +59,7 @@ Then('every VM entry is {word}', function (this: ExitpathWorld, name: string) {
   expect(all.length, 'there is no VM entry').to.be.greaterThan(0);
   expect(all.filter((e) => e !== name)).to.deep.equal([]);
 });
+
+Then(/^the guest takes (\d+) interrupts?$/, function (this: ExitpathWorld, n: string) {
+  expect(this.last.summary.guestInterrupts).to.equal(Number(n));
+});

@@ -30,3 +30,7 @@ Then('the disk image holds {string} at byte {int}', function (this: ExitpathWorl
   const got = this.stack.image.pread(offset, want.length);
   expect(new TextDecoder().decode(got)).to.equal(text);
 });
+
+Then(/^the host makes (\d+) syscalls?$/, function (this: ExitpathWorld, n: string) {
+  expect(names(this).length, `host syscalls: ${names(this).join(', ')}`).to.equal(Number(n));
+});

@@ -5,10 +5,12 @@ import { ActionError } from '../guest/actions';
 import { StackError } from '../stack';
 import { narrate } from '../trace/narrative';
 import { explain } from '../walk';
+import { IO_PATHS, compare, formatTable } from '../compare';
 
 class UsageError extends Error {}
 
 const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--format text|json] [--trace-boot] [--verbose]
+       exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
        exitpath constants --json
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
@@ -57,6 +59,15 @@ export function main(argv: string[]): number {
       const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot });
       if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
       else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose));
+      return 0;
+    }
+    if (cmd === 'compare') {
+      if (rest.length !== 1) throw new UsageError('compare takes one ACTION (quote it: exitpath compare "write hello /hello.txt")');
+      // With --set: the default machine against that configuration; without: the I/O-path ladder.
+      const columns = opts.set.length > 0 ? [{ label: 'default', sets: [] }, { label: opts.set.join(' '), sets: opts.set }] : IO_PATHS;
+      const base = opts.config ? loadConfigFile(opts.config) : DEFAULT_CONFIG;
+      const rows = compare(rest[0]!, columns, base);
+      process.stdout.write(opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : formatTable(rest[0]!, rows));
       return 0;
     }
     if (cmd === 'constants') {

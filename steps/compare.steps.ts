@@ -1,0 +1,25 @@
+// Comparing paths: the same action on fresh VMs of each configuration of `exitpath compare`.
+
+import { Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { IO_PATHS, compare, type Row } from '../src/compare';
+import type { ExitpathWorld } from './support/world';
+
+const rowsOf = new WeakMap<ExitpathWorld, Row[]>();
+
+When('the guest process writes {string} to {string} on each path of "exitpath compare"', function (this: ExitpathWorld, text: string, path: string) {
+  rowsOf.set(this, compare(`write "${text}" ${path}`, IO_PATHS, this.config));
+});
+
+Then('each path costs fewer modelled cycles than the one before, or the same when only the kind of syscall changed', function (this: ExitpathWorld) {
+  const rows = rowsOf.get(this);
+  if (!rows) throw new Error('no comparison has run: a When … on each path step must come first');
+  for (let i = 1; i < rows.length; i++) {
+    const a = rows[i - 1]!;
+    const b = rows[i]!;
+    const sameShape = a.vmExits === b.vmExits && a.userspaceExits === b.userspaceExits && a.hostSyscalls === b.hostSyscalls;
+    const msg = `${b.label} (${b.cycles}) vs ${a.label} (${a.cycles})`;
+    if (sameShape) expect(b.cycles, msg).to.be.at.most(a.cycles);
+    else expect(b.cycles, msg).to.be.below(a.cycles);
+  }
+});
