@@ -20,34 +20,43 @@ export class KvmLapic {
 
   get x2apic(): boolean { return (this.apicBase & X2APIC_ENABLE) !== 0; }
 
-  private highest(bits: Uint8Array): number {
+  /** apic->irr_pending and apic->isr_count: how many vectors are set, so an empty register is not scanned. */
+  private irrCount = 0;
+  private isrCount = 0;
+
+  private highest(bits: Uint8Array, count: number): number {
+    if (count === 0) return -1;
     for (let v = 255; v >= 16; v--) if (bits[v]) return v;
     return -1;
   }
 
   /** __apic_accept_irq for a fixed interrupt: set IRR (and TMR for level-triggered). */
   acceptIrq(vector: number, level: boolean): void {
-    this.irr[vector] = 1;
+    if (!this.irr[vector]) { this.irr[vector] = 1; this.irrCount++; }
     this.tmr[vector] = level ? 1 : 0;
   }
 
   /** apic_update_ppr + apic_has_interrupt_for_ppr: the vector to deliver, or -1. */
   hasInterrupt(): number {
-    const irr = this.highest(this.irr);
+    const irr = this.highest(this.irr, this.irrCount);
     if (irr < 0) return -1;
-    const isr = this.highest(this.isr);
+    const isr = this.highest(this.isr, this.isrCount);
     const ppr = Math.max(this.tpr & 0xf0, isr < 0 ? 0 : isr & 0xf0);
     return (irr & 0xf0) > ppr ? irr : -1;
   }
 
   /** kvm_get_apic_interrupt: move the vector from IRR to ISR. */
-  ack(vector: number): void { this.irr[vector] = 0; this.isr[vector] = 1; }
+  ack(vector: number): void {
+    if (this.irr[vector]) { this.irr[vector] = 0; this.irrCount--; }
+    if (!this.isr[vector]) { this.isr[vector] = 1; this.isrCount++; }
+  }
 
   /** apic_set_eoi: retire the highest in-service vector; returns it and whether it was level-triggered. */
   eoi(): { vector: number; level: boolean } {
-    const v = this.highest(this.isr);
+    const v = this.highest(this.isr, this.isrCount);
     if (v < 0) return { vector: -1, level: false };
     this.isr[v] = 0;
+    this.isrCount--;
     return { vector: v, level: this.tmr[v] === 1 };
   }
 }

@@ -205,8 +205,11 @@ interface Entry { name: string; fn: Handler; ev: number }
 export function makeVmxOps(opts: VmxOptions): KvmX86Ops & { handlerName(reason: number, era: 'linux-6.1' | 'qemu-kvm-2013'): string | null } {
   // Resolved lazily per era: the table is shared, names and empty slots come from the era.
   const tables = new Map<string, (Entry | undefined)[]>();
+  let lastEra: unknown;
+  let lastTable: (Entry | undefined)[] = [];
   const table = (vcpu: KvmVcpu): (Entry | undefined)[] => {
     const era = vcpu.vm.env.era;
+    if (era === lastEra) return lastTable;
     let t = tables.get(era.era);
     if (!t) {
       t = [];
@@ -218,6 +221,8 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops & { handlerName(reason: 
       }
       tables.set(era.era, t);
     }
+    lastEra = era;
+    lastTable = t;
     return t;
   };
 

@@ -52,8 +52,9 @@ const exitEvents: number[] = [];
 for (const [n, name] of VMX_EXIT_REASONS) {
   exitEvents[n] = defineEvent('vm-exit', 'VMX CPU', 'kvm', name, ['reasonNumber', 'qualification:hex', 'rip:hex', 'instructionLength']);
 }
-const insnEvents = new Map<number, number>();
-const doneEvents = new Map<number, number>();
+// Event ids by opcode (operand byte included), plus one: 0 until the opcode is first seen.
+const insnEvents = new Int32Array(0x10000);
+const doneEvents = new Int32Array(0x10000);
 function insnArgs(op: number): string[] {
   const c = opcode(op);
   if (isPio(op)) return isPioIn(op) ? ['port:hex', 'rip:hex'] : ['port:hex', 'value:hex', 'rip:hex'];
@@ -66,13 +67,13 @@ function insnArgs(op: number): string[] {
   return ['rip:hex'];
 }
 function insnEvent(op: number): number {
-  let id = insnEvents.get(op);
-  if (id === undefined) { id = defineEvent('instruction', 'guest kernel', 'VMX CPU', mnemonic(op), insnArgs(op)); insnEvents.set(op, id); }
+  let id = insnEvents[op]! - 1;
+  if (id < 0) { id = defineEvent('instruction', 'guest kernel', 'VMX CPU', mnemonic(op), insnArgs(op)); insnEvents[op] = id + 1; }
   return id;
 }
 function doneEvent(op: number): number {
-  let id = doneEvents.get(op);
-  if (id === undefined) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents.set(op, id); }
+  let id = doneEvents[op]! - 1;
+  if (id < 0) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents[op] = id + 1; }
   return id;
 }
 

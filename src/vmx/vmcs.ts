@@ -109,12 +109,26 @@ export const VMXERR_VMRESUME_NONLAUNCHED_VMCS = 5;
 
 export const X86_EFLAGS_IF = 0x200;
 
+// Field values live in a dense array: each encoding (16 bits, SDM B.1) gets a slot the first time any
+// VMCS uses it, so a read or write on the exit path is two array loads, not a hash lookup.
+const FIELD_SLOT = new Uint8Array(0x10000);
+let fieldSlots = 0;
+function slot(field: number): number {
+  let s = FIELD_SLOT[field];
+  if (s === undefined) throw new Error(`VMCS: 0x${field.toString(16)} is not a field encoding`);
+  if (s === 0) {
+    if (fieldSlots === 255) throw new Error('VMCS: more than 255 distinct fields');
+    s = FIELD_SLOT[field] = ++fieldSlots;
+  }
+  return s;
+}
+
 /** One VMCS region. Launch state is the hardware's: "clear" until a VMLAUNCH succeeds. */
 export class Vmcs {
-  private readonly f = new Map<number, number>();
+  private readonly f = new Float64Array(256);
   launched = false;
-  read(field: number): number { return this.f.get(field) ?? 0; }
-  write(field: number, value: number): void { this.f.set(field, value); }
+  read(field: number): number { return this.f[slot(field)]!; }
+  write(field: number, value: number): void { this.f[slot(field)] = value; }
   setBits(field: number, bits: number): void { this.write(field, (this.read(field) | bits) >>> 0); }
   clearBits(field: number, bits: number): void { this.write(field, (this.read(field) & ~bits) >>> 0); }
 }
