@@ -4,7 +4,7 @@
 
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
-import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import { WaitQueue, type Block, type Scheduler } from '../sim/scheduler';
 import { defineEvent, type Tracer } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT_NAMES, KVM_IOCTL_NAMES, KVM_RUN } from '../uapi/kvm';
@@ -18,12 +18,15 @@ import { RegularFile } from './regular';
 
 export const O_RDWR = 0o2;
 export const O_DIRECT = 0o40000;
+export const FUTEX_WAIT = 0;
+export const FUTEX_WAKE = 1;
 
 const SYSCALL_ARGS: Record<string, string[]> = {
   openat: ['path:str', 'flags:hex'], close: ['fd'], ioctl: ['fd', 'request:hex'], mmap: ['length:hex', 'fd'],
   eventfd2: ['initval', 'flags:hex'], read: ['fd', 'count'], write: ['fd', 'count'], ppoll: ['nfds'],
   io_setup: ['nr_events'], io_submit: ['ctx:hex', 'nr'], io_getevents: ['ctx:hex', 'min_nr', 'nr'],
   pwritev: ['fd', 'iovcnt', 'offset:hex'], preadv: ['fd', 'iovcnt', 'offset:hex'], fdatasync: ['fd'],
+  futex: ['uaddr:hex', 'op', 'val'], clone: [],
 };
 const sysEnter = new Map<string, number>();
 const sysExit = new Map<string, number>();
@@ -191,14 +194,25 @@ export class HostKernel {
     return this.leave('io_getevents', this.aio.getevents(p, ctx, nr, events));
   }
 
-  /** pwritev/preadv: synchronous I/O, as qemu's thread-pool workers issue it. */
-  pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): number {
+  /**
+   * pwritev/preadv on an O_DIRECT file: the calling thread sleeps until the device completes the
+   * request (its latency), as a qemu thread-pool worker does.
+   */
+  *pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter('pwritev', fd, iovcnt, offset);
+    yield* this.deviceWait();
     return this.leave('pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
   }
-  preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): number {
+  *preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter('preadv', fd, iovcnt, offset);
+    yield* this.deviceWait();
     return this.leave('preadv', this.rw(p, fd, iov, iovcnt, offset, false));
+  }
+  /** Sleep for one device request's latency. */
+  private *deviceWait(): Generator<Block, void, void> {
+    const q = new WaitQueue(this.sched, 'blk');
+    this.sched.at(this.clock.now + this.profile.diskLatencyNs, () => q.wakeAll());
+    yield q;
   }
   private rw(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number, write: boolean): number {
     const f = p.file(fd);
@@ -214,11 +228,43 @@ export class HostKernel {
     return pos - offset;
   }
 
-  fdatasync(p: HostProcess, fd: number): number {
+  /** fdatasync: the device's write cache is flushed; the caller sleeps for it. */
+  *fdatasync(p: HostProcess, fd: number): SysGen {
     this.enter('fdatasync', fd);
     const f = p.file(fd);
     if (!(f instanceof RegularFile)) return this.leave('fdatasync', -ERRNO.EBADF);
+    yield* this.deviceWait();
     f.image.fdatasync();
     return this.leave('fdatasync', 0);
+  }
+
+  /**
+   * futex(FUTEX_WAIT / FUTEX_WAKE) on a 32-bit word of the caller's memory: how qemu's semaphores
+   * and events sleep and wake (qemu_futex_wait / qemu_futex_wake).
+   */
+  *futex_wait(p: HostProcess, uaddr: number, val: number): SysGen {
+    this.enter('futex', uaddr, FUTEX_WAIT, val);
+    if (p.mm.u32(uaddr) !== val) return this.leave('futex', -ERRNO.EAGAIN);
+    yield this.futexQueue(p, uaddr);
+    return this.leave('futex', 0);
+  }
+  futex_wake(p: HostProcess, uaddr: number, n: number): number {
+    this.enter('futex', uaddr, FUTEX_WAKE, n);
+    const q = this.futexes.get(`${p.pid}:${uaddr}`);
+    return this.leave('futex', q ? Math.min(n, q.wakeAll()) : 0);
+  }
+  private readonly futexes = new Map<string, WaitQueue>();
+  private futexQueue(p: HostProcess, uaddr: number): WaitQueue {
+    const k = `${p.pid}:${uaddr}`;
+    let q = this.futexes.get(k);
+    if (!q) { q = new WaitQueue(this.sched, 'futex'); this.futexes.set(k, q); }
+    return q;
+  }
+
+  /** clone(CLONE_VM | CLONE_THREAD ...): a new thread of the process, scheduled like the others. */
+  clone(p: HostProcess, name: string, body: Generator<Block, void, void>): number {
+    this.enter('clone');
+    this.sched.spawn(`${p.comm}: ${name}`, body);
+    return this.leave('clone', this.nextPid++);
   }
 }

@@ -27,6 +27,17 @@ export class MainLoop {
     return r;
   }
 
+  private readonly bhs: (() => void)[] = [];
+
+  /**
+   * qemu_bh_schedule from another thread: queue the bottom half and aio_notify, which sets the
+   * context's notifier (a write to its eventfd) so the loop wakes and runs it.
+   */
+  qemu_bh_schedule(bh: () => void): void {
+    this.bhs.push(bh);
+    this.rw(this.notifier, true);
+  }
+
   /** aio_set_event_notifier; aio_notify wakes the loop if it is asleep in ppoll. */
   aio_set_event_notifier(fd: number, cb: () => void): void {
     this.handlers.push({ fd, cb });
@@ -47,6 +58,8 @@ export class MainLoop {
       this.heap.release(fds);
       if (r < 0) throw new Error(`qemu: ppoll failed: ${r}`);
       for (const h of ready) h.cb();
+      // aio_bh_poll
+      while (this.bhs.length > 0) this.bhs.shift()!();
     }
   }
 }

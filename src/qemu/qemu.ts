@@ -10,6 +10,7 @@ import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import { BlockBackend } from './block/block_backend';
 import { LinuxAioState } from './block/linux_aio';
+import { ThreadPool } from './block/thread_pool';
 import { GuestMemory } from './dma';
 import { Heap } from './heap';
 import { KvmCpu, kvm_set_irq, stopEvent, type RunState } from './kvm_all';
@@ -42,6 +43,8 @@ export interface QemuConfig {
   msixTableBase: number;
   ioeventfd: boolean;
   irqfd: boolean;
+  /** -drive aio=native (linux-aio) or aio=threads. */
+  backend: 'linux-aio' | 'threads';
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
@@ -87,8 +90,11 @@ export class QemuKvm {
     // -drive file=IMAGE,format=raw,cache=none,aio=native -device virtio-blk-pci
     const imgfd = host.openat(p, cfg.imagePath, O_RDWR | O_DIRECT);
     if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
-    const laio = new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit');
-    const blk = new BlockBackend(imgfd, cfg.imageBytes, laio, t);
+    const laio = cfg.backend === 'linux-aio'
+      ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
+      : null;
+    const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
+    const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
     this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
     const proxy = new VirtIOPCIProxy(this.vblk, 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
       { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase });
