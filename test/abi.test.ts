@@ -199,10 +199,10 @@ test('each entry\'s header really defines it', () => {
     if (body === undefined) continue;
     const struct = /^(?:offsetof|sizeof)\(struct (\w+)/.exec(e.c);
     const ident = struct ? struct[1] : /^\w+/.exec(e.c)?.[0] ?? e.c;
-    // A struct definition, or a macro / enum constant (aio_abi.h's IOCB_CMD_* are an enum).
+    // A struct definition, or a macro / enum constant (aio_abi.h's IOCB_CMD_* and io_uring.h's IORING_OP_* are enums; the latter implicitly numbered).
     const defines = struct
       ? [new RegExp(`\\bstruct\\s+${ident}\\s*\\{`)]
-      : [new RegExp(`^[ \\t]*#[ \\t]*define[ \\t]+${ident}\\b`, 'm'), new RegExp(`^[ \\t]*${ident}[ \\t]*=[^=]`, 'm')];
+      : [new RegExp(`^[ \\t]*#[ \\t]*define[ \\t]+${ident}\\b`, 'm'), new RegExp(`^[ \\t]*${ident}[ \\t]*(=[^=]|,)`, 'm')];
     if (!defines.some((re) => re.test(body))) problems.push(`${e.name}: <${e.header}> does not define ${struct ? `struct ${ident}` : ident}`);
   }
   expect(problems, `wrong header attribution:\n  ${problems.join('\n  ')}\n`).to.deep.equal([]);

@@ -18,6 +18,7 @@
 
 import * as aio from './aio';
 import * as errno from './errno';
+import * as io_uring from './io_uring';
 import * as kvm from './kvm';
 import * as virtio from './virtio';
 import * as vmx from './vmx';
@@ -35,7 +36,7 @@ export interface AbiEntry {
   ts: string;
 }
 
-const MODULES = { aio, errno, kvm, virtio, vmx } as const;
+const MODULES = { aio, errno, io_uring, kvm, virtio, vmx } as const;
 
 /** Exports that are not defined by any Linux UAPI header, with where they do come from. */
 export const NOT_UAPI: Readonly<Record<string, string>> = {
@@ -91,6 +92,7 @@ function headerFor(mod: string, cName: string, value: number): string | undefine
     [/^VIRTIO_ID_/, 'linux/virtio_ids.h'],
     [/^(IOCB_|iocb$|io_event$)/, 'linux/aio_abi.h'],
     [/^iovec$/, 'linux/uio.h'],
+    [/^(IORING_|io_uring_|io_sqring_|io_cqring_)/, 'linux/io_uring.h'],
   ];
   for (const [re, h] of rules) if (re.test(cName)) return h;
   return undefined;
