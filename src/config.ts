@@ -75,7 +75,6 @@ const NOT_MODELLED: [(c: VmConfig) => boolean, string][] = [
   [(c) => c.irqfd && c.disk.vectors === 0, 'irqfd: true with INTx (set disk.vectors: 2 for MSI-X)'],
   [(c) => c.apicv, 'apicv: true'],
   [(c) => c.disk.transport !== 'virtio-pci-legacy', 'disk.transport other than virtio-pci-legacy'],
-  [(c) => c.disk.backend === 'io_uring', 'disk.backend: io_uring'],
 ];
 
 export function notModelled(c: VmConfig): string | undefined {

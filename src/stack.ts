@@ -81,7 +81,7 @@ export class Stack {
     this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t }, {
       ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
-      ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend === 'threads' ? 'threads' : 'linux-aio',
+      ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);

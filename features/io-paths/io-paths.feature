@@ -20,6 +20,10 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
     the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
+  - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
+    io_uring_enter; the completion is a CQE in the shared ring, read without a syscall once the
+    main loop's ppoll sees the ring fd readable. The main loop: ppoll and read for the kick,
+    io_uring_enter, ppoll for the completion, write to the irqfd: 5 syscalls.
 
   Every path takes one interrupt in the guest, and the data lands on the disk.
 
@@ -30,6 +34,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       irqfd: <irqfd>
       disk:
         vectors: <vectors>
+        backend: <backend>
       """
     When the guest process writes "hello" to "/hello.txt"
     Then there are <exits> VM exits
@@ -39,11 +44,12 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     And the disk image holds "hello" at byte 4096
 
     Examples:
-      | path                      | ioeventfd | irqfd | vectors | exits | userspace | syscalls | interrupts |
-      | seed (INTx, no ioeventfd) | false     | false | 0       | 4     | 2         | 8        | 1          |
-      | ioeventfd                 | true      | false | 0       | 4     | 1         | 9        | 1          |
-      | ioeventfd + MSI-X         | true      | false | 2       | 3     | 0         | 7        | 1          |
-      | ioeventfd + MSI-X + irqfd | true      | true  | 2       | 3     | 0         | 7        | 1          |
+      | path                      | ioeventfd | irqfd | vectors | backend   | exits | userspace | syscalls | interrupts |
+      | seed (INTx, no ioeventfd) | false     | false | 0       | linux-aio | 4     | 2         | 8        | 1          |
+      | ioeventfd                 | true      | false | 0       | linux-aio | 4     | 1         | 9        | 1          |
+      | ioeventfd + MSI-X         | true      | false | 2       | linux-aio | 3     | 0         | 7        | 1          |
+      | ioeventfd + MSI-X + irqfd | true      | true  | 2       | linux-aio | 3     | 0         | 7        | 1          |
+      | … + io_uring              | true      | true  | 2       | io_uring  | 3     | 0         | 5        | 1          |
 
   Scenario: With ioeventfd the kick never reaches userspace
     Given ioeventfd is enabled

@@ -43,3 +43,18 @@ Feature: Reads, flushes and the block backends
       | qemu-kvm      | host kernel   | write       |
       | guest kernel  | guest process | write       |
     And the disk image holds "hello" at byte 4096
+
+  Scenario: aio=io_uring: one io_uring_enter to submit, no syscall to collect the completion
+    Given the host block backend is "io_uring"
+    When the guest process writes "hello" to "/hello.txt"
+    Then the host calls io_uring_enter 1 time
+    And the host does not call io_submit
+    And the host does not call io_getevents
+    And the walk crosses, in order:
+      | from          | to            | name           |
+      | kvm           | qemu-kvm      | KVM_EXIT_IO    |
+      | qemu-kvm      | host kernel   | io_uring_enter |
+      | host kernel   | qemu-kvm      | io_uring_enter |
+      | host kernel   | qemu-kvm      | ppoll          |
+      | qemu-kvm      | kvm           | KVM_IRQ_LINE   |
+    And the disk image holds "hello" at byte 4096

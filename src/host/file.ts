@@ -21,7 +21,7 @@ export interface HostFile {
   /** Wait queues of pollers to wake when readiness changes. */
   readonly pollers?: Set<WaitQueue>;
   /** Pages for mmap of this file (the kvm_run area of a vcpu fd). */
-  mmap?(len: number): Uint8Array;
+  mmap?(len: number, offset?: number): Uint8Array;
   release?(): void;
 }
 

@@ -15,6 +15,8 @@ import { EFD_NONBLOCK, EventFd } from './eventfd';
 import { type HostFile, type SysGen } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
+import { IoUring } from './io_uring';
+import { IORING_REGISTER_EVENTFD } from '../uapi/io_uring';
 
 export const O_RDWR = 0o2;
 export const O_DIRECT = 0o40000;
@@ -27,6 +29,7 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   io_setup: ['nr_events'], io_submit: ['ctx:hex', 'nr'], io_getevents: ['ctx:hex', 'min_nr', 'nr'],
   pwritev: ['fd', 'iovcnt', 'offset:hex'], preadv: ['fd', 'iovcnt', 'offset:hex'], fdatasync: ['fd'],
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
+  io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
 };
 const sysEnter = new Map<string, number>();
 const sysExit = new Map<string, number>();
@@ -117,12 +120,42 @@ export class HostKernel {
   }
 
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
-  mmap(p: HostProcess, length: number, fd: number, name = 'anon'): number {
+  mmap(p: HostProcess, length: number, fd: number, name = 'anon', offset = 0): number {
     this.enter('mmap', length, fd);
     if (fd < 0) return this.leave('mmap', p.mm.map(new Uint8Array(length), name));
     const f = p.file(fd);
     if (!f?.mmap) return this.leave('mmap', -ERRNO.ENODEV);
-    return this.leave('mmap', p.mm.map(f.mmap(length), f.name));
+    return this.leave('mmap', p.mm.map(f.mmap(length, offset), f.name));
+  }
+
+  /** io_uring_setup: a ring of `entries` (rounded up to a power of two) SQEs and twice as many CQEs. */
+  io_uring_setup(p: HostProcess, entries: number, params: number): number {
+    this.enter('io_uring_setup', entries);
+    if (entries < 1 || entries > 32768) return this.leave('io_uring_setup', -ERRNO.EINVAL);
+    const sq = 2 ** Math.ceil(Math.log2(entries));
+    const ring = new IoUring(sq, 2 * sq);
+    ring.fillParams(p, params);
+    return this.leave('io_uring_setup', p.install(ring));
+  }
+
+  /** io_uring_enter: submit up to `toSubmit` SQEs (min_complete = 0: no waiting). */
+  io_uring_enter(p: HostProcess, fd: number, toSubmit: number, minComplete: number): number {
+    this.enter('io_uring_enter', fd, toSubmit, minComplete);
+    const f = p.file(fd);
+    if (!(f instanceof IoUring)) return this.leave('io_uring_enter', -ERRNO.EBADF);
+    return this.leave('io_uring_enter', f.submit(p, toSubmit, this.sched, this.profile.diskLatencyNs));
+  }
+
+  /** io_uring_register(IORING_REGISTER_EVENTFD): signal this eventfd on every completion. */
+  io_uring_register(p: HostProcess, fd: number, opcode: number, arg: number, nr: number): number {
+    this.enter('io_uring_register', fd, opcode, nr);
+    const f = p.file(fd);
+    if (!(f instanceof IoUring)) return this.leave('io_uring_register', -ERRNO.EBADF);
+    if (opcode !== IORING_REGISTER_EVENTFD || nr !== 1) return this.leave('io_uring_register', -ERRNO.EINVAL);
+    const e = p.file(p.mm.i32(arg));
+    if (!(e instanceof EventFd)) return this.leave('io_uring_register', -ERRNO.EBADF);
+    f.eventfd = e;
+    return this.leave('io_uring_register', 0);
   }
 
   eventfd2(p: HostProcess, initval: number, flags: number): number {

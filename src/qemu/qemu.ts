@@ -11,6 +11,7 @@ import type { HostProcess } from '../host/process';
 import { BlockBackend } from './block/block_backend';
 import { LinuxAioState } from './block/linux_aio';
 import { ThreadPool } from './block/thread_pool';
+import { LuringState } from './block/io_uring';
 import { GuestMemory } from './dma';
 import { Heap } from './heap';
 import { KvmCpu, kvm_set_irq, stopEvent, type RunState } from './kvm_all';
@@ -44,7 +45,7 @@ export interface QemuConfig {
   ioeventfd: boolean;
   irqfd: boolean;
   /** -drive aio=native (linux-aio) or aio=threads. */
-  backend: 'linux-aio' | 'threads';
+  backend: 'linux-aio' | 'threads' | 'io_uring';
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
@@ -92,7 +93,7 @@ export class QemuKvm {
     if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
     const laio = cfg.backend === 'linux-aio'
       ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
-      : null;
+      : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
     const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
     const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
     this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);

@@ -13,6 +13,7 @@ import type { Heap } from '../heap';
 import type { IoVec } from '../virtio';
 import type { Completion, LinuxAioState } from './linux_aio';
 import type { ThreadPool } from './thread_pool';
+import type { LuringState } from './io_uring';
 
 const EV_PWRITEV = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'blk_aio_pwritev', ['offset:hex', 'bytes']);
 const EV_PREADV = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'blk_aio_preadv', ['offset:hex', 'bytes']);
@@ -21,8 +22,8 @@ const EV_FLUSH = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'blk_aio_flush', []
 /** The open image as file-posix keeps it (BDRVRawState): its fd and the engines it may use. */
 export interface RawState {
   fd: number;
-  /** aio=native; null for aio=threads. */
-  aio: LinuxAioState | null;
+  /** aio=native (Linux AIO) or aio=io_uring; null for aio=threads. */
+  aio: LinuxAioState | LuringState | null;
   pool: ThreadPool;
   host: HostKernel;
   proc: HostProcess;
