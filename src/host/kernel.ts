@@ -5,7 +5,7 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import { WaitQueue, type Block, type Scheduler } from '../sim/scheduler';
-import { defineEvent, type Tracer } from '../trace/events';
+import { defineEvent, type Layer, type Tracer } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT_NAMES, KVM_IOCTL_NAMES, KVM_RUN } from '../uapi/kvm';
 import { iovec } from '../uapi/aio';
@@ -31,12 +31,16 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
 };
+// Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
 const sysEnter = new Map<string, number>();
 const sysExit = new Map<string, number>();
-for (const [name, args] of Object.entries(SYSCALL_ARGS)) {
-  sysEnter.set(name, defineEvent('syscall', 'qemu-kvm', 'host kernel', name, args));
-  sysExit.set(name, defineEvent('syscall-return', 'host kernel', 'qemu-kvm', name, ['result']));
+function sysEvents(layer: Layer): void {
+  for (const [name, args] of Object.entries(SYSCALL_ARGS)) {
+    sysEnter.set(`${layer}|${name}`, defineEvent('syscall', layer, 'host kernel', name, args));
+    sysExit.set(`${layer}|${name}`, defineEvent('syscall-return', 'host kernel', layer, name, ['result']));
+  }
 }
+sysEvents('qemu-kvm');
 const ioctlName = (req: number): string => KVM_IOCTL_NAMES.get(req) ?? `0x${req.toString(16)}`;
 const kvmIoctlEnter = new Map<number, number>();
 const kvmIoctlExit = new Map<number, number>();
@@ -77,36 +81,37 @@ export class HostKernel {
   /** A file on the host file system (the disk image). */
   addFile(path: string, image: ImageFile): void { this.files.set(path, image); }
 
-  spawn(comm: string): HostProcess { return new HostProcess(this.nextPid++, comm); }
+  /** A new process; `layer` is the box its syscalls come from in traces. */
+  spawn(comm: string, layer: Layer = 'qemu-kvm'): HostProcess { return new HostProcess(this.nextPid++, comm, layer); }
 
-  private enter(name: string, a0 = 0, a1 = 0, a2 = 0): void {
+  private enter(p: HostProcess, name: string, a0 = 0, a1 = 0, a2 = 0): void {
     this.clock.spend(this.profile.cost.syscall);
-    if (this.t.on) this.t.rec(sysEnter.get(name)!, -1, a0, a1, a2);
+    if (this.t.on) this.t.rec(sysEnter.get(`${p.layer}|${name}`)!, -1, a0, a1, a2);
   }
-  private leave(name: string, r: number): number {
-    if (this.t.on) this.t.rec(sysExit.get(name)!, -1, r);
+  private leave(p: HostProcess, name: string, r: number): number {
+    if (this.t.on) this.t.rec(sysExit.get(`${p.layer}|${name}`)!, -1, r);
     return r;
   }
 
   openat(p: HostProcess, path: string, flags: number): number {
-    this.enter('openat', this.t.on ? this.t.str(path) : 0, flags);
+    this.enter(p, 'openat', this.t.on ? this.t.str(path) : 0, flags);
     const dev = this.devices.get(path);
-    if (dev) return this.leave('openat', p.install(dev(p)));
+    if (dev) return this.leave(p, 'openat', p.install(dev(p)));
     const img = this.files.get(path);
-    if (!img) return this.leave('openat', -ERRNO.ENOENT);
-    return this.leave('openat', p.install(new RegularFile(path, img, (flags & O_DIRECT) !== 0)));
+    if (!img) return this.leave(p, 'openat', -ERRNO.ENOENT);
+    return this.leave(p, 'openat', p.install(new RegularFile(path, img, (flags & O_DIRECT) !== 0)));
   }
 
   close(p: HostProcess, fd: number): number {
-    this.enter('close', fd);
-    return this.leave('close', p.close(fd) ? 0 : -ERRNO.EBADF);
+    this.enter(p, 'close', fd);
+    return this.leave(p, 'close', p.close(fd) ? 0 : -ERRNO.EBADF);
   }
 
   /** ioctl: on a kvm file the crossing is qemu-kvm → kvm; KVM_RUN may block inside kvm. */
   *ioctl(p: HostProcess, fd: number, req: number, arg: number, vcpu = -1): SysGen {
     const f = p.file(fd);
-    if (!f?.ioctl) { this.enter('ioctl', fd, req); return this.leave('ioctl', f ? -ERRNO.EINVAL : -ERRNO.EBADF); }
-    if (f.owner !== 'kvm') { this.enter('ioctl', fd, req); return this.leave('ioctl', yield* f.ioctl(req, arg, p)); }
+    if (!f?.ioctl) { this.enter(p, 'ioctl', fd, req); return this.leave(p, 'ioctl', f ? -ERRNO.EINVAL : -ERRNO.EBADF); }
+    if (f.owner !== 'kvm') { this.enter(p, 'ioctl', fd, req); return this.leave(p, 'ioctl', yield* f.ioctl(req, arg, p)); }
     this.clock.spend(this.profile.cost.syscall);
     if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
     const r = yield* f.ioctl(req, arg, p);
@@ -121,48 +126,48 @@ export class HostKernel {
 
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
   mmap(p: HostProcess, length: number, fd: number, name = 'anon', offset = 0): number {
-    this.enter('mmap', length, fd);
-    if (fd < 0) return this.leave('mmap', p.mm.map(new Uint8Array(length), name));
+    this.enter(p, 'mmap', length, fd);
+    if (fd < 0) return this.leave(p, 'mmap', p.mm.map(new Uint8Array(length), name));
     const f = p.file(fd);
-    if (!f?.mmap) return this.leave('mmap', -ERRNO.ENODEV);
-    return this.leave('mmap', p.mm.map(f.mmap(length, offset), f.name));
+    if (!f?.mmap) return this.leave(p, 'mmap', -ERRNO.ENODEV);
+    return this.leave(p, 'mmap', p.mm.map(f.mmap(length, offset), f.name));
   }
 
   /** io_uring_setup: a ring of `entries` (rounded up to a power of two) SQEs and twice as many CQEs. */
   io_uring_setup(p: HostProcess, entries: number, params: number): number {
-    this.enter('io_uring_setup', entries);
-    if (entries < 1 || entries > 32768) return this.leave('io_uring_setup', -ERRNO.EINVAL);
+    this.enter(p, 'io_uring_setup', entries);
+    if (entries < 1 || entries > 32768) return this.leave(p, 'io_uring_setup', -ERRNO.EINVAL);
     const sq = 2 ** Math.ceil(Math.log2(entries));
     const ring = new IoUring(sq, 2 * sq);
     ring.fillParams(p, params);
-    return this.leave('io_uring_setup', p.install(ring));
+    return this.leave(p, 'io_uring_setup', p.install(ring));
   }
 
   /** io_uring_enter: submit up to `toSubmit` SQEs (min_complete = 0: no waiting). */
   io_uring_enter(p: HostProcess, fd: number, toSubmit: number, minComplete: number): number {
-    this.enter('io_uring_enter', fd, toSubmit, minComplete);
+    this.enter(p, 'io_uring_enter', fd, toSubmit, minComplete);
     const f = p.file(fd);
-    if (!(f instanceof IoUring)) return this.leave('io_uring_enter', -ERRNO.EBADF);
-    return this.leave('io_uring_enter', f.submit(p, toSubmit, this.sched, this.profile.diskLatencyNs));
+    if (!(f instanceof IoUring)) return this.leave(p, 'io_uring_enter', -ERRNO.EBADF);
+    return this.leave(p, 'io_uring_enter', f.submit(p, toSubmit, this.sched, this.profile.diskLatencyNs));
   }
 
   /** io_uring_register(IORING_REGISTER_EVENTFD): signal this eventfd on every completion. */
   io_uring_register(p: HostProcess, fd: number, opcode: number, arg: number, nr: number): number {
-    this.enter('io_uring_register', fd, opcode, nr);
+    this.enter(p, 'io_uring_register', fd, opcode, nr);
     const f = p.file(fd);
-    if (!(f instanceof IoUring)) return this.leave('io_uring_register', -ERRNO.EBADF);
-    if (opcode !== IORING_REGISTER_EVENTFD || nr !== 1) return this.leave('io_uring_register', -ERRNO.EINVAL);
+    if (!(f instanceof IoUring)) return this.leave(p, 'io_uring_register', -ERRNO.EBADF);
+    if (opcode !== IORING_REGISTER_EVENTFD || nr !== 1) return this.leave(p, 'io_uring_register', -ERRNO.EINVAL);
     const e = p.file(p.mm.i32(arg));
-    if (!(e instanceof EventFd)) return this.leave('io_uring_register', -ERRNO.EBADF);
+    if (!(e instanceof EventFd)) return this.leave(p, 'io_uring_register', -ERRNO.EBADF);
     f.eventfd = e;
-    return this.leave('io_uring_register', 0);
+    return this.leave(p, 'io_uring_register', 0);
   }
 
   eventfd2(p: HostProcess, initval: number, flags: number): number {
-    this.enter('eventfd2', initval, flags);
+    this.enter(p, 'eventfd2', initval, flags);
     const e = new EventFd(this.sched, (flags & EFD_NONBLOCK) !== 0);
     e.count = initval;
-    return this.leave('eventfd2', p.install(e));
+    return this.leave(p, 'eventfd2', p.install(e));
   }
 
   /** read on a file opened non-blocking (qemu's eventfds): never sleeps. */
@@ -172,28 +177,28 @@ export class HostKernel {
   ioctlNow(p: HostProcess, fd: number, req: number, arg: number): number { return runNow(this.ioctl(p, fd, req, arg), 'ioctl'); }
 
   *read(p: HostProcess, fd: number, buf: number, count: number): SysGen {
-    this.enter('read', fd, count);
+    this.enter(p, 'read', fd, count);
     const f = p.file(fd);
-    if (!f?.read) return this.leave('read', -ERRNO.EBADF);
-    return this.leave('read', yield* f.read(p, buf, count));
+    if (!f?.read) return this.leave(p, 'read', -ERRNO.EBADF);
+    return this.leave(p, 'read', yield* f.read(p, buf, count));
   }
 
   write(p: HostProcess, fd: number, buf: number, count: number): number {
-    this.enter('write', fd, count);
+    this.enter(p, 'write', fd, count);
     const f = p.file(fd);
-    if (!f?.write) return this.leave('write', -ERRNO.EBADF);
-    return this.leave('write', runNow(f.write(p, buf, count), 'write'));
+    if (!f?.write) return this.leave(p, 'write', -ERRNO.EBADF);
+    return this.leave(p, 'write', runNow(f.write(p, buf, count), 'write'));
   }
 
   /** ppoll over `struct pollfd` entries {int fd; short events; short revents} (8 bytes each), no timeout. */
   *ppoll(p: HostProcess, fds: number, nfds: number): SysGen {
-    this.enter('ppoll', nfds);
+    this.enter(p, 'ppoll', nfds);
     const mm = p.mm;
     const q = new WaitQueue(this.sched, 'poll');
     const files: HostFile[] = [];
     for (let i = 0; i < nfds; i++) {
       const f = p.file(mm.i32(fds + 8 * i));
-      if (!f?.poll) return this.leave('ppoll', -ERRNO.EBADF);
+      if (!f?.poll) return this.leave(p, 'ppoll', -ERRNO.EBADF);
       files.push(f);
     }
     for (;;) {
@@ -205,7 +210,7 @@ export class HostKernel {
       });
       if (ready > 0) {
         for (const f of files) f.pollers?.delete(q);
-        return this.leave('ppoll', ready);
+        return this.leave(p, 'ppoll', ready);
       }
       for (const f of files) f.pollers?.add(q);
       yield q;
@@ -213,18 +218,18 @@ export class HostKernel {
   }
 
   io_setup(p: HostProcess, nr: number, ctxp: number): number {
-    this.enter('io_setup', nr);
-    return this.leave('io_setup', this.aio.setup(p, nr, ctxp));
+    this.enter(p, 'io_setup', nr);
+    return this.leave(p, 'io_setup', this.aio.setup(p, nr, ctxp));
   }
 
   io_submit(p: HostProcess, ctx: number, nr: number, iocbpp: number): number {
-    this.enter('io_submit', ctx, nr);
-    return this.leave('io_submit', this.aio.submit(p, ctx, nr, iocbpp));
+    this.enter(p, 'io_submit', ctx, nr);
+    return this.leave(p, 'io_submit', this.aio.submit(p, ctx, nr, iocbpp));
   }
 
   io_getevents(p: HostProcess, ctx: number, minNr: number, nr: number, events: number): number {
-    this.enter('io_getevents', ctx, minNr, nr);
-    return this.leave('io_getevents', this.aio.getevents(p, ctx, nr, events));
+    this.enter(p, 'io_getevents', ctx, minNr, nr);
+    return this.leave(p, 'io_getevents', this.aio.getevents(p, ctx, nr, events));
   }
 
   /**
@@ -232,14 +237,14 @@ export class HostKernel {
    * request (its latency), as a qemu thread-pool worker does.
    */
   *pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
-    this.enter('pwritev', fd, iovcnt, offset);
+    this.enter(p, 'pwritev', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave('pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
+    return this.leave(p, 'pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
   }
   *preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
-    this.enter('preadv', fd, iovcnt, offset);
+    this.enter(p, 'preadv', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave('preadv', this.rw(p, fd, iov, iovcnt, offset, false));
+    return this.leave(p, 'preadv', this.rw(p, fd, iov, iovcnt, offset, false));
   }
   /** Sleep for one device request's latency. */
   private *deviceWait(): Generator<Block, void, void> {
@@ -263,12 +268,12 @@ export class HostKernel {
 
   /** fdatasync: the device's write cache is flushed; the caller sleeps for it. */
   *fdatasync(p: HostProcess, fd: number): SysGen {
-    this.enter('fdatasync', fd);
+    this.enter(p, 'fdatasync', fd);
     const f = p.file(fd);
-    if (!(f instanceof RegularFile)) return this.leave('fdatasync', -ERRNO.EBADF);
+    if (!(f instanceof RegularFile)) return this.leave(p, 'fdatasync', -ERRNO.EBADF);
     yield* this.deviceWait();
     f.image.fdatasync();
-    return this.leave('fdatasync', 0);
+    return this.leave(p, 'fdatasync', 0);
   }
 
   /**
@@ -276,15 +281,15 @@ export class HostKernel {
    * and events sleep and wake (qemu_futex_wait / qemu_futex_wake).
    */
   *futex_wait(p: HostProcess, uaddr: number, val: number): SysGen {
-    this.enter('futex', uaddr, FUTEX_WAIT, val);
-    if (p.mm.u32(uaddr) !== val) return this.leave('futex', -ERRNO.EAGAIN);
+    this.enter(p, 'futex', uaddr, FUTEX_WAIT, val);
+    if (p.mm.u32(uaddr) !== val) return this.leave(p, 'futex', -ERRNO.EAGAIN);
     yield this.futexQueue(p, uaddr);
-    return this.leave('futex', 0);
+    return this.leave(p, 'futex', 0);
   }
   futex_wake(p: HostProcess, uaddr: number, n: number): number {
-    this.enter('futex', uaddr, FUTEX_WAKE, n);
+    this.enter(p, 'futex', uaddr, FUTEX_WAKE, n);
     const q = this.futexes.get(`${p.pid}:${uaddr}`);
-    return this.leave('futex', q ? Math.min(n, q.wakeAll()) : 0);
+    return this.leave(p, 'futex', q ? Math.min(n, q.wakeAll()) : 0);
   }
   private readonly futexes = new Map<string, WaitQueue>();
   private futexQueue(p: HostProcess, uaddr: number): WaitQueue {
@@ -296,8 +301,8 @@ export class HostKernel {
 
   /** clone(CLONE_VM | CLONE_THREAD ...): a new thread of the process, scheduled like the others. */
   clone(p: HostProcess, name: string, body: Generator<Block, void, void>): number {
-    this.enter('clone');
+    this.enter(p, 'clone');
     this.sched.spawn(`${p.comm}: ${name}`, body);
-    return this.leave('clone', this.nextPid++);
+    return this.leave(p, 'clone', this.nextPid++);
   }
 }

@@ -2,11 +2,12 @@
 
 import type { HostFile } from './file';
 import { Mm } from './mm';
+import type { Layer } from '../trace/events';
 
 export class HostProcess {
   readonly mm = new Mm();
   private readonly fds: (HostFile | undefined)[] = [];
-  constructor(readonly pid: number, readonly comm: string) {}
+  constructor(readonly pid: number, readonly comm: string, readonly layer: Layer = 'qemu-kvm') {}
 
   /** The lowest free descriptor from 3 on (0-2 are the terminal). */
   install(f: HostFile): number {
