@@ -19,26 +19,62 @@ const WHY: Record<number, string> = {
   10: 'the system call returns to the process',
 };
 
+/** The same, in the words of the seed talk (QEMUとkvmとvt-x, 2013) for `--lang ja`. */
+const WHY_JA: Record<number, string> = {
+  1: 'システムコール: プロセスが write() を呼び、ゲストOSに処理が移る',
+  2: 'センシティブ命令: ゲストOSが PORT I/O でデバイスに「queue の要求を処理しろ」と伝える',
+  3: 'VMExit: vt-x が VMX non-root を抜けて kvm に戻る。理由は VMCS に書かれている',
+  4: 'ioctl の return: kvm の中にこのポートのデバイスはないので、kvm_run を埋めて ioctl(KVM_RUN) が qemu-kvm に返る',
+  5: 'システムコール: qemu-kvm がデバイスをエミュレートし、ホストOSに I/O を頼む',
+  6: 'システムコールの return: ホストOSから qemu-kvm に戻る',
+  7: 'ioctl: qemu-kvm がもう一度 ioctl(KVM_RUN) を呼ぶ',
+  8: 'VMEnter: kvm がゲストに戻る (2回目以降は VMRESUME)',
+  9: 'センシティブ命令のエミュレーション完: ゲストは次の命令を実行できる',
+  10: 'システムコールの return: プロセスに戻る',
+};
+
+const LAYER_JA: Record<string, string> = {
+  'guest process': 'プロセス', 'guest kernel': 'ゲストOS', 'VMX CPU': 'vt-x', kvm: 'kvm', 'qemu-kvm': 'qemu-kvm', 'host kernel': 'ホストOS',
+};
+
+export type NarrativeLang = 'en' | 'ja';
+
 function detail(e: TraceEvent): string {
   const parts = Object.entries(e.detail).filter(([k]) => k !== 'rip').map(([k, v]) => `${k}=${v}`);
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
-export function narrate(title: string, events: TraceEvent[], s: Summary, verbose = false): string {
+export function narrate(title: string, events: TraceEvent[], s: Summary, verbose = false, lang: NarrativeLang = 'en'): string {
   const out: string[] = [title, ''];
+  const ja = lang === 'ja';
+  const layer = (l: string) => (ja ? LAYER_JA[l] ?? l : l);
   for (const e of events) {
     const crossing = e.from !== e.to;
     if (!crossing && !verbose && e.kind !== 'exit-handler') continue;
     const mark = e.stage ? CIRCLED[e.stage]! : ' ';
-    const route = crossing ? `${e.from} → ${e.to}` : `  in ${e.from}`;
-    out.push(`${mark} ${route.padEnd(30)} ${e.kind.padEnd(18)} ${e.name}${detail(e)}`);
-    if (e.stage) out.push(`    ${WHY[e.stage]}`);
+    const route = crossing ? `${layer(e.from)} → ${layer(e.to)}` : ja ? `  ${layer(e.from)} の中` : `  in ${e.from}`;
+    out.push(`${mark} ${ja ? padWide(route, 24) : route.padEnd(30)} ${e.kind.padEnd(18)} ${e.name}${detail(e)}`);
+    if (e.stage) out.push(`    ${(ja ? WHY_JA : WHY)[e.stage]}`);
   }
   const up = s.exits.filter((x) => x.handledIn === 'userspace').length;
   out.push('');
+  if (ja) {
+    out.push(`VMExit: ${s.exits.length} 回 (うち qemu-kvm まで届いたもの ${up} 回): ${s.exits.map((x) => `${x.reason}→${x.handler ?? 'ハンドラなし'}${x.userspaceExit ? `→${x.userspaceExit}` : ''}`).join(', ') || 'なし'}`);
+    out.push(`VMEnter: ${s.entries.length} 回; ゲストへの割り込み: ${s.guestInterrupts} 回`);
+    out.push(`ホストのシステムコール: ${s.hostSyscalls.map((h) => h.request ? `ioctl(${h.request})` : h.name).join(', ') || 'なし'}`);
+    out.push(`ゲストでの結果: ${s.guestResult.value}${s.guestResult.errno ? ` (${s.guestResult.errno})` : ''}${s.guestResult.fault ? ` (${s.guestResult.fault} の後)` : ''}; モデル上のサイクル数: ${s.cycles}`);
+    return out.join('\n') + '\n';
+  }
   out.push(`VM exits: ${s.exits.length} (${up} reached qemu-kvm): ${s.exits.map((x) => `${x.reason}→${x.handler ?? 'no handler'}${x.userspaceExit ? `→${x.userspaceExit}` : ''}`).join(', ') || 'none'}`);
   out.push(`VM entries: ${s.entries.length}; guest interrupts: ${s.guestInterrupts}`);
   out.push(`host syscalls: ${s.hostSyscalls.map((h) => h.request ? `ioctl(${h.request})` : h.name).join(', ') || 'none'}`);
   out.push(`result in the guest: ${s.guestResult.value}${s.guestResult.errno ? ` (${s.guestResult.errno})` : ''}${s.guestResult.fault ? ` after ${s.guestResult.fault}` : ''}; modelled cycles: ${s.cycles}`);
   return out.join('\n') + '\n';
+}
+
+/** Pad to a display width where CJK characters take two columns. */
+function padWide(s: string, width: number): string {
+  let w = 0;
+  for (const ch of s) w += /[\u3000-\u9fff\uff00-\uffef]/.test(ch) ? 2 : 1;
+  return s + ' '.repeat(Math.max(0, width - w));
 }

@@ -1,0 +1,45 @@
+Feature: Whole walks, kept as golden traces
+
+  A golden trace is a whole walk, written down once and compared on every run, so that a change to
+  any box that changes the walk — a crossing that appears, vanishes or carries other values — fails
+  here with a diff, even where no other scenario asserts on that detail. The comparison is on the
+  normalised walk: the crossings of layer boundaries and kvm's exit-handler decisions, in order,
+  without simulated time, guest instruction pointers, host pointers or qemu-kvm's file descriptor
+  numbers (src/trace/golden.ts). After an intended change, rerun with UPDATE_GOLDEN=1 and review
+  the new file like any other change.
+
+  Scenario: The seed's write, the whole walk
+    The ①–⑩ of the talk, and everything the same write() does around them: the open and close, the
+    completion interrupt and the two further exits it costs (see features/seed/write-walk.feature).
+
+    When the guest process writes "hello" to "/hello.txt"
+    Then the trace matches the golden file "seed-write.yaml"
+
+  Scenario: The seed's write on the seed's own machine (qemu-kvm 0.15, Linux 3.2)
+    The same crossings in the same order; what differs at this level is the names in kvm's exit
+    handler table of the era (arch/x86/kvm/vmx.c in 3.2: handle_halt and handle_wrmsr where 6.1 has
+    kvm_emulate_halt and kvm_emulate_wrmsr).
+
+    Given the VM is configured as:
+      """
+      profile: qemu-kvm-2013
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then the trace matches the golden file "seed-write-2013.yaml"
+
+  Scenario: A read comes back through the same door
+    The request goes out with the same kick and completes with the same interrupt; seen from the
+    boundaries, the read's walk is the write's with read() in place of write() (the direction of
+    the transfer shows inside qemu-kvm, in the request it reads from the virtqueue).
+
+    Given the guest process writes "hello" to "/hello.txt"
+    When the guest process reads 5 bytes from "/hello.txt"
+    Then the trace matches the golden file "read-back.yaml"
+
+  Scenario: An exit kvm handles itself never reaches qemu-kvm
+    cpuid exits unconditionally under VT-x; kvm answers it from its CPUID table and resumes the
+    guest: the instruction, the exit, kvm_emulate_cpuid, the entry and the completion, and no
+    KVM_RUN return to qemu-kvm.
+
+    When the guest executes "cpuid 0x0"
+    Then the trace matches the golden file "cpuid.yaml"
