@@ -1,6 +1,8 @@
-// Cucumber profiles. `default` is what `npm test` runs; `report` adds the HTML report and JUnit XML.
+// Cucumber profiles. `default` is what `npm test` runs; `report` (used by `npm run report`) adds the
+// HTML report, JUnit XML, the message stream the conformance matrix is built from, and Allure results;
+// its world parameter `report` makes each scenario attach its walk (steps/support/hooks.ts).
 const common = {
-  paths: ['features/**/*.feature'],
+  paths: ['features/**/*.feature', 'features/**/*.feature.md'],
   requireModule: ['ts-node/register'],
   require: ['steps/**/*.ts'],
   format: ['progress'],
@@ -10,6 +12,10 @@ module.exports = {
   default: common,
   report: {
     ...common,
-    format: ['progress', 'html:reports/cucumber.html', 'junit:reports/junit.xml', 'message:reports/cucumber.ndjson'],
+    format: ['progress', 'html:reports/cucumber.html', 'junit:reports/junit.xml', 'message:reports/cucumber.ndjson',
+      // The Allure formatter must write to a file, or it takes stdout from the progress formatter.
+      ['allure-cucumberjs/reporter', 'reports/.allure-reporter.out']],
+    formatOptions: { resultsDir: 'reports/allure-results' },
+    worldParameters: { report: true },
   },
 };

@@ -1,0 +1,79 @@
+// A scenario's evidence for the report, made from its recorded walks: the sequence diagram, the
+// narrated walk, the trace as JSON and as kvm tracepoint text, and the labels and links Allure shows.
+// Nothing here runs the model; it only formats what the trace says.
+
+import type { VmConfig } from '../config';
+import { LAYERS, type Layer } from '../trace/events';
+import { ftraceText } from '../trace/ftrace';
+import { narrate } from '../trace/narrative';
+import type { Summary } from '../trace/query';
+import type { TraceEvent } from '../trace/recorder';
+import { sequenceSvg } from '../trace/svg';
+import { sourceLinks, type SourceLink } from './sources';
+
+export interface ScenarioWalk { action: string; events: TraceEvent[]; summary: Summary }
+
+export interface Attachment { fileName: string; mediaType: string; body: string }
+
+export interface Evidence {
+  attachments: Attachment[];
+  /** Allure labels: layer (each box the walk entered), exitReason, userspaceExit, profile, epic. */
+  labels: { name: string; value: string }[];
+  tags: string[];
+  parameters: { name: string; value: string }[];
+  links: SourceLink[];
+}
+
+/** The conformance matrix page, relative to an Allure test page (reports/allure/index.html). */
+export const MATRIX_HREF = '../conformance.html';
+
+/** The file name under which the trace JSON is attached; the matrix reads it back. */
+export const TRACE_ATTACHMENT = 'trace.json';
+
+/** Functions inside a box worth a link besides the crossings: where each box decides where to go. */
+const KEY_FUNCTIONS = new Set(['virtio_queue_rq', 'vp_notify', 'kvm_cpu_exec', 'kvm_main_loop_cpu', 'kvm_handle_io',
+  'virtio_blk_handle_output', 'laio_co_submit', 'laio_submit', 'kvm_vcpu_block']);
+
+export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks: ScenarioWalk[] }): Evidence {
+  const many = s.walks.length > 1;
+  const attachments: Attachment[] = [];
+  const era = s.config.profile;
+  s.walks.forEach((w, i) => {
+    const n = many ? `-${i + 1}` : '';
+    const title = w.action ? `${s.scenario}: ${w.action}` : s.scenario;
+    attachments.push({ fileName: `walk${n}.svg`, mediaType: 'image/svg+xml', body: sequenceSvg(w.events, { title }) });
+    attachments.push({ fileName: `walk${n}.txt`, mediaType: 'text/plain', body: narrate(`${title}  (profile ${era}, irqchip ${s.config.irqchip})`, w.events, w.summary) });
+    attachments.push({ fileName: `kvm-trace${n}.txt`, mediaType: 'text/plain', body: ftraceText(w.events, { era }) || '(no kvm tracepoint fired on this walk)\n' });
+  });
+  attachments.push({
+    fileName: TRACE_ATTACHMENT, mediaType: 'application/json',
+    body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }, null, 1),
+  });
+
+  const entered = new Set<Layer>();
+  const exits = new Set<string>();
+  const userspace = new Set<string>();
+  const names = new Set<string>();
+  for (const w of s.walks) {
+    for (const e of w.events) {
+      if (e.from !== e.to) entered.add(e.to);
+      if (e.from !== e.to || e.kind === 'exit-handler' || KEY_FUNCTIONS.has(e.name)) names.add(e.name);
+    }
+    for (const x of w.summary.exits) {
+      exits.add(x.reason);
+      if (x.userspaceExit) userspace.add(x.userspaceExit);
+    }
+  }
+  const deepest = [...LAYERS].reverse().find((l) => entered.has(l) && l !== 'guest process' && l !== 'guest kernel') ?? 'guest kernel';
+  const labels = [
+    ...LAYERS.filter((l) => entered.has(l)).map((l) => ({ name: 'layer', value: l })),
+    ...[...exits].map((r) => ({ name: 'exitReason', value: r })),
+    ...[...userspace].map((u) => ({ name: 'userspaceExit', value: u })),
+    { name: 'profile', value: era },
+    { name: 'epic', value: `the walk reaches ${deepest}` },
+  ];
+  const tags = [...[...exits].map((r) => `exit:${r}`), ...userspace, `profile:${era}`];
+  const parameters = [{ name: 'profile', value: era }];
+  const links = [{ name: 'conformance matrix', url: MATRIX_HREF }, ...sourceLinks(names, era)];
+  return { attachments, labels, tags, parameters, links };
+}

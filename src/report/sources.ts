@@ -1,0 +1,108 @@
+// Where the real code lives for the names a walk shows: kvm's handlers and run loop, qemu's device
+// models, the host's syscalls, the guest driver. The report links each scenario to the files its walk
+// went through, at the versions the profile follows: Linux 6.1 with QEMU 7.2 (the pair Debian 12
+// ships) for `linux-6.1`, and the seed's Linux 3.2 (Fedora 15's 2.6.42) with QEMU 0.15 for
+// `qemu-kvm-2013` (qemu-kvm 0.15 was a fork of it; its own qemu-kvm.c is not linked). The guest
+// kernel is modelled on Linux 6.1 in both profiles.
+
+export type Codebase = 'linux' | 'qemu';
+export type Era = 'linux-6.1' | 'qemu-kvm-2013';
+
+interface Place { codebase: Codebase; path: string; guest?: boolean }
+
+const L = (path: string): Place => ({ codebase: 'linux', path });
+const G = (path: string): Place => ({ codebase: 'linux', path, guest: true });
+const Q = (path: string): Place => ({ codebase: 'qemu', path });
+
+/** Linux 6.1 / QEMU 7.2 paths, by the name the trace shows. */
+const MODERN: Record<string, Place> = {
+  // the guest (Linux 6.1 in both profiles)
+  write: G('fs/read_write.c'), read: G('fs/read_write.c'), openat: G('fs/open.c'), close: G('fs/open.c'),
+  fsync: G('fs/sync.c'), vfs_write: G('fs/read_write.c'), vfs_read: G('fs/read_write.c'), submit_bio: G('block/blk-core.c'),
+  virtio_queue_rq: G('drivers/block/virtio_blk.c'), virtblk_done: G('drivers/block/virtio_blk.c'),
+  virtqueue_add_sgs: G('drivers/virtio/virtio_ring.c'), virtqueue_kick: G('drivers/virtio/virtio_ring.c'),
+  vp_notify: G('drivers/virtio/virtio_pci_common.c'), vp_interrupt: G('drivers/virtio/virtio_pci_common.c'),
+  iowrite16: G('lib/iomap.c'), common_interrupt: G('arch/x86/kernel/irq.c'), default_idle: G('arch/x86/kernel/process.c'),
+  // VT-x entry and exit, and kvm
+  VMLAUNCH: L('arch/x86/kvm/vmx/vmenter.S'), VMRESUME: L('arch/x86/kvm/vmx/vmenter.S'),
+  KVM_RUN: L('virt/kvm/kvm_main.c'), KVM_IRQ_LINE: L('arch/x86/kvm/x86.c'), kvm_set_irq: L('arch/x86/kvm/irq_comm.c'),
+  kvm_pio: L('arch/x86/kvm/x86.c'), kvm_msr: L('arch/x86/kvm/x86.c'), kvm_inj_virq: L('arch/x86/kvm/vmx/vmx.c'),
+  kvm_vcpu_block: L('virt/kvm/kvm_main.c'), kvm_eoi: L('arch/x86/kvm/lapic.c'), kvm_mmio: L('arch/x86/kvm/x86.c'),
+  kvm_page_fault: L('arch/x86/kvm/mmu/mmu.c'), kvm_tdp_mmu_map: L('arch/x86/kvm/mmu/tdp_mmu.c'),
+  kvm_emulate_cpuid: L('arch/x86/kvm/cpuid.c'), kvm_emulate_halt: L('arch/x86/kvm/x86.c'),
+  kvm_emulate_rdmsr: L('arch/x86/kvm/x86.c'), kvm_emulate_wrmsr: L('arch/x86/kvm/x86.c'),
+  kvm_emulate_hypercall: L('arch/x86/kvm/x86.c'), kvm_emulate_invd: L('arch/x86/kvm/x86.c'),
+  kvm_emulate_wbinvd: L('arch/x86/kvm/x86.c'), kvm_emulate_xsetbv: L('arch/x86/kvm/x86.c'),
+  kvm_emulate_rdpmc: L('arch/x86/kvm/x86.c'), kvm_emulate_mwait: L('arch/x86/kvm/x86.c'),
+  kvm_emulate_monitor: L('arch/x86/kvm/x86.c'), kvm_handle_invalid_op: L('arch/x86/kvm/x86.c'),
+  // qemu
+  kvm_run_exit: Q('accel/kvm/kvm-all.c'), kvm_cpu_exec: Q('accel/kvm/kvm-all.c'), kvm_handle_io: Q('accel/kvm/kvm-all.c'),
+  address_space_rw: Q('softmmu/physmem.c'),
+  memory_region_dispatch_write: Q('softmmu/memory.c'), memory_region_dispatch_read: Q('softmmu/memory.c'),
+  virtio_queue_notify: Q('hw/virtio/virtio.c'), virtqueue_pop: Q('hw/virtio/virtio.c'), virtqueue_flush: Q('hw/virtio/virtio.c'),
+  virtio_pci_notify: Q('hw/virtio/virtio-pci.c'),
+  virtio_blk_handle_output: Q('hw/block/virtio-blk.c'), virtio_blk_handle_write: Q('hw/block/virtio-blk.c'),
+  virtio_blk_handle_read: Q('hw/block/virtio-blk.c'), virtio_blk_rw_complete: Q('hw/block/virtio-blk.c'),
+  virtio_blk_req_complete: Q('hw/block/virtio-blk.c'),
+  blk_aio_pwritev: Q('block/block-backend.c'), blk_aio_preadv: Q('block/block-backend.c'), blk_aio_flush: Q('block/block-backend.c'),
+  laio_co_submit: Q('block/linux-aio.c'), qemu_laio_completion_cb: Q('block/linux-aio.c'),
+  // the host kernel
+  io_submit: L('fs/aio.c'), io_getevents: L('fs/aio.c'), io_setup: L('fs/aio.c'), aio_complete: L('fs/aio.c'),
+  eventfd2: L('fs/eventfd.c'), ppoll: L('fs/select.c'), pwritev: L('fs/read_write.c'), preadv: L('fs/read_write.c'),
+  fdatasync: L('fs/sync.c'), ioctl: L('fs/ioctl.c'),
+};
+
+/** What moved by 2013 (Linux 3.2, QEMU 0.15); null = not in that tree under a name worth linking. */
+const SEED_ERA: Record<string, Place | null> = {
+  VMLAUNCH: L('arch/x86/kvm/vmx.c'), VMRESUME: L('arch/x86/kvm/vmx.c'), kvm_inj_virq: L('arch/x86/kvm/vmx.c'),
+  kvm_emulate_cpuid: null, kvm_emulate_halt: null, kvm_emulate_rdmsr: null, kvm_emulate_wrmsr: null,
+  kvm_emulate_hypercall: null, kvm_emulate_invd: null, kvm_emulate_wbinvd: null, kvm_emulate_xsetbv: null,
+  kvm_emulate_rdpmc: null, kvm_emulate_mwait: null, kvm_emulate_monitor: null, kvm_handle_invalid_op: null,
+  kvm_page_fault: L('arch/x86/kvm/mmu.c'), kvm_tdp_mmu_map: null, kvm_set_irq: L('virt/kvm/irq_comm.c'),
+  kvm_run_exit: null, kvm_cpu_exec: Q('kvm-all.c'), kvm_main_loop_cpu: null, kvm_handle_io: Q('kvm-all.c'),
+  address_space_rw: null, memory_region_dispatch_write: null, memory_region_dispatch_read: null,
+  virtio_queue_notify: Q('hw/virtio.c'), virtqueue_pop: Q('hw/virtio.c'), virtqueue_flush: Q('hw/virtio.c'),
+  virtio_pci_notify: Q('hw/virtio-pci.c'),
+  virtio_blk_handle_output: Q('hw/virtio-blk.c'), virtio_blk_handle_write: Q('hw/virtio-blk.c'),
+  virtio_blk_handle_read: Q('hw/virtio-blk.c'), virtio_blk_rw_complete: Q('hw/virtio-blk.c'), virtio_blk_req_complete: Q('hw/virtio-blk.c'),
+  blk_aio_pwritev: null, blk_aio_preadv: null, blk_aio_flush: null,
+  laio_submit: Q('linux-aio.c'), laio_co_submit: null, qemu_laio_completion_cb: Q('linux-aio.c'),
+};
+
+/** 6.1 handler names live in vmx/vmx.c unless listed above; 3.2 handler names (handle_*) in vmx.c. */
+function handlerPlace(name: string, era: Era): Place | undefined {
+  if (!/^handle_/.test(name)) return undefined;
+  return L(era === 'linux-6.1' ? 'arch/x86/kvm/vmx/vmx.c' : 'arch/x86/kvm/vmx.c');
+}
+
+export function placeOf(name: string, era: Era): Place | undefined {
+  const base = MODERN[name];
+  if (era === 'qemu-kvm-2013' && !(base?.guest)) {
+    if (name in SEED_ERA) return SEED_ERA[name] ?? undefined;
+  }
+  return base ?? handlerPlace(name, era);
+}
+
+export function sourceUrl(p: Place, era: Era): string {
+  if (p.codebase === 'linux') return `https://github.com/torvalds/linux/blob/${era === 'linux-6.1' || p.guest ? 'v6.1' : 'v3.2'}/${p.path}`;
+  return `https://github.com/qemu/qemu/blob/${era === 'linux-6.1' ? 'v7.2.0' : 'v0.15.0'}/${p.path}`;
+}
+
+export interface SourceLink { name: string; url: string }
+
+/** One link per real file the names went through, named by the file and the first names seen in it. */
+export function sourceLinks(names: Iterable<string>, era: Era): SourceLink[] {
+  const byUrl = new Map<string, { path: string; names: string[]; guest: boolean }>();
+  for (const n of names) {
+    const p = placeOf(n, era);
+    if (!p) continue;
+    const url = sourceUrl(p, era);
+    const e = byUrl.get(url) ?? { path: p.path, names: [], guest: !!p.guest };
+    if (!e.names.includes(n)) e.names.push(n);
+    byUrl.set(url, e);
+  }
+  return [...byUrl].map(([url, e]) => {
+    const shown = e.names.slice(0, 3).join(', ') + (e.names.length > 3 ? ', …' : '');
+    return { url, name: `${e.guest ? 'guest: ' : ''}${e.path}: ${shown}` };
+  });
+}
