@@ -74,7 +74,6 @@ const NOT_MODELLED: [(c: VmConfig) => boolean, string][] = [
   // qemu binds irqfds to MSI routes (kvm_virtio_pci_vector_use); INTx irqfd with resample is not modelled.
   [(c) => c.irqfd && c.disk.vectors === 0, 'irqfd: true with INTx (set disk.vectors: 2 for MSI-X)'],
   [(c) => c.apicv, 'apicv: true'],
-  [(c) => c.disk.transport !== 'virtio-pci-legacy', 'disk.transport other than virtio-pci-legacy'],
 ];
 
 export function notModelled(c: VmConfig): string | undefined {

@@ -23,6 +23,8 @@ import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './g
 export const KERNEL_TEXT = -0x7f000000;
 /** Where the virtio-blk function's memory BAR puts its MSI-X table (below the IOAPIC, as PCI BARs are). */
 export const MSIX_TABLE_BASE = 0xfebf1000;
+/** The virtio-pci function's modern memory BAR (common, ISR, device and notify regions, 4 KiB each). */
+export const MODERN_BAR = 0xfe000000;
 /** The path qemu opens when the disk image lives in memory. */
 export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
 
@@ -82,11 +84,13 @@ export class Stack {
       ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
+      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
       (this as { guest: GuestKernel }).guest = new GuestKernel(cpu0.regs, ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
-        msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null });
+        msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
+        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
       cpu0.reset(this.guest.start_kernel(), this.guest, KERNEL_TEXT);
     });
     this.sched.spawn('qemu main loop', this.qemu.mainLoop.run());

@@ -83,3 +83,28 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
 
     When the guest process writes "hello" to "/hello.txt" on each path of "exitpath compare"
     Then each path costs fewer modelled cycles than the one before, or the same when only the kind of syscall changed
+
+  Scenario: virtio-pci modern: the kick is an MMIO write that kvm serves on the fast MMIO bus
+    The modern interface puts the notify register in a memory BAR. kvm keeps no memslot there, so
+    the first access (the boot's partition scan) faulted (EPT_VIOLATION) and left an MMIO SPTE: a
+    deliberately misconfigured EPT entry. Every later kick exits as EPT_MISCONFIG, and with
+    ioeventfd, handle_ept_misconfig finds the length-0 ioeventfd on KVM_FAST_MMIO_BUS before any
+    instruction decoding and signals it.
+
+    Given the VM is configured as:
+      """
+      ioeventfd: true
+      disk:
+        transport: virtio-pci-modern
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then the VM exit reason is EPT_MISCONFIG
+    And kvm handles the exit with handle_ept_misconfig
+    And the exit is handled in the kernel
+    And the walk crosses, in order:
+      | from         | to           | name          |
+      | guest kernel | VMX CPU      | writew        |
+      | VMX CPU      | kvm          | EPT_MISCONFIG |
+      | kvm          | VMX CPU      | VMRESUME      |
+      | qemu-kvm     | host kernel  | io_submit     |
+    And the disk image holds "hello" at byte 4096

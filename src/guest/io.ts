@@ -15,6 +15,10 @@ export function* inw(r: Regs, port: number): KCode<number> { r.rdx = port; yield
 export function* inl(r: Regs, port: number): KCode<number> { r.rdx = port; yield OP.INL; return r.rax >>> 0; }
 /** writel to MMIO: `mov %eax,(%rdi)`. */
 export function* writel(r: Regs, value: number, addr: number): KCode { r.rax = value >>> 0; r.rdi = addr; yield withSize(OP.MEM_WRITE, 4); }
+export function* writew(r: Regs, value: number, addr: number): KCode { r.rax = value & 0xffff; r.rdi = addr; yield withSize(OP.MEM_WRITE, 2); }
+export function* writeb(r: Regs, value: number, addr: number): KCode { r.rax = value & 0xff; r.rdi = addr; yield withSize(OP.MEM_WRITE, 1); }
+export function* readw(r: Regs, addr: number): KCode<number> { r.rdi = addr; yield withSize(OP.MEM_READ, 2); return r.rax & 0xffff; }
+export function* readb(r: Regs, addr: number): KCode<number> { r.rdi = addr; yield withSize(OP.MEM_READ, 1); return r.rax & 0xff; }
 export function* readl(r: Regs, addr: number): KCode<number> { r.rdi = addr; yield withSize(OP.MEM_READ, 4); return r.rax >>> 0; }
 export function* writeq(r: Regs, value: number, addr: number): KCode { r.rax = value; r.rdi = addr; yield withSize(OP.MEM_WRITE, 8); }
 /** rdmsr: returns the value, or -1 when it faulted (#GP fixed up as rdmsr_safe does). */

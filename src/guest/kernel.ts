@@ -30,7 +30,7 @@ export const O_DIRECT = 0o40000;
 const POOL_START = 0x100000;
 const POOL_PREMAPPED_PAGES = 256;
 
-export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null }
+export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null }
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
@@ -68,7 +68,7 @@ export class GuestKernel implements GuestIdt {
     this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
     this.fs = new ExitFs(cfg.diskBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
-      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase });
+      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar);
   }
 
   /** The IDT: the virtio-blk INTx vector, or its MSI-X vectors; nothing else is routed to this guest. */
@@ -110,6 +110,11 @@ export class GuestKernel implements GuestIdt {
     const reqPage = this.pages.alloc(1);
     for (let i = 0; i < 4096 / 32; i++) this.reqSlots.push(reqPage + 32 * i);
     yield OP.STI;
+    // The partition scan (blk_add_partitions) reads sector 0: the device has been used once by the
+    // time the system is up.
+    const buf = this.pages.alloc(1);
+    yield* this.submit_bio_wait({ op: 'read', sector: 0, sgs: [{ gpa: buf, len: 512 }] });
+    this.pages.release(buf);
     // The running system: take the harness's actions one by one; stop the world between them.
     for (;;) {
       const m = this.mailbox.find((x) => x.result === undefined);

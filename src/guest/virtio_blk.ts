@@ -12,7 +12,21 @@ import {
   virtio_blk_outhdr, vring_size,
 } from '../uapi/virtio';
 import type { Regs } from '../vmx/insn';
-import { ioread16, ioread32, ioread8, iowrite16, iowrite32, iowrite8, writel, type KCode } from './io';
+import { ioread16, ioread32, ioread8, iowrite16, iowrite32, iowrite8, readb, readl, readw, writeb, writel, writew, type KCode } from './io';
+import {
+  VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_PCI_COMMON_DF, VIRTIO_PCI_COMMON_DFSELECT, VIRTIO_PCI_COMMON_GF, VIRTIO_PCI_COMMON_GFSELECT,
+  VIRTIO_PCI_COMMON_MSIX, VIRTIO_PCI_COMMON_Q_AVAILHI, VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_DESCHI,
+  VIRTIO_PCI_COMMON_Q_DESCLO, VIRTIO_PCI_COMMON_Q_ENABLE, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_PCI_COMMON_Q_NOFF,
+  VIRTIO_PCI_COMMON_Q_SELECT, VIRTIO_PCI_COMMON_Q_SIZE, VIRTIO_PCI_COMMON_Q_USEDHI, VIRTIO_PCI_COMMON_Q_USEDLO,
+  VIRTIO_PCI_COMMON_STATUS, vringLayout,
+} from '../uapi/virtio';
+
+/** The modern BAR's layout as qemu sets it up (hw/virtio/virtio-pci.c virtio_pci_realize). */
+const MODERN_COMMON = 0x0000;
+const MODERN_ISR = 0x1000;
+const MODERN_DEVICE = 0x2000;
+const MODERN_NOTIFY = 0x3000;
+const MODERN_NOTIFY_MULT = 4;
 import { VIRTIO_MSI_CONFIG_VECTOR, VIRTIO_MSI_QUEUE_VECTOR, VIRTIO_PCI_CONFIG_OFF_MSIX } from '../uapi/virtio';
 
 /** The IDT vectors Linux gives the device's two MSI-X interrupts (config changes, queue 0). */
@@ -52,7 +66,77 @@ export class VirtioBlkDriver {
   constructor(private readonly r: Regs, private readonly ram: GuestRam, private readonly t: Tracer,
     readonly ioaddr: number, private readonly allocPages: (n: number) => number,
     /** The function's MSI-X capability, when it has one (vectors > 0): where its table is. */
-    readonly msix: { tableBase: number } | undefined) {}
+    readonly msix: { tableBase: number } | undefined,
+    /** The modern (virtio 1.0) memory BAR when the driver binds through it (virtio_pci_modern), else null. */
+    readonly modernBar: number | null = null) {}
+
+  private notifyAddr = 0;
+
+  /**
+   * virtio_pci_modern_probe + vp_modern_find_vqs: the same handshake through the common
+   * configuration structure in the memory BAR (MMIO), VIRTIO_F_VERSION_1 negotiated, the three ring
+   * addresses given separately, the queue enabled, and its notify address computed from
+   * queue_notify_off × notify_off_multiplier. (Finding the capabilities in PCI config space is left out.)
+   */
+  private *probe_modern(bar: number): KCode {
+    const r = this.r;
+    const c = bar + MODERN_COMMON;
+    yield* writeb(r, 0, c + VIRTIO_PCI_COMMON_STATUS);
+    yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE, c + VIRTIO_PCI_COMMON_STATUS);
+    yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, c + VIRTIO_PCI_COMMON_STATUS);
+    yield* writel(r, 0, c + VIRTIO_PCI_COMMON_DFSELECT);
+    this.hostFeatures = yield* readl(r, c + VIRTIO_PCI_COMMON_DF);
+    yield* writel(r, 1, c + VIRTIO_PCI_COMMON_DFSELECT);
+    const hi = yield* readl(r, c + VIRTIO_PCI_COMMON_DF);
+    if (!(hi & 1)) throw new Error('virtio_pci_modern: device lacks VIRTIO_F_VERSION_1');
+    yield* writel(r, 0, c + VIRTIO_PCI_COMMON_GFSELECT);
+    yield* writel(r, this.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), c + VIRTIO_PCI_COMMON_GF);
+    yield* writel(r, 1, c + VIRTIO_PCI_COMMON_GFSELECT);
+    yield* writel(r, 1, c + VIRTIO_PCI_COMMON_GF);
+    yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK, c + VIRTIO_PCI_COMMON_STATUS);
+    yield* this.program_msix(true);
+    yield* writew(r, 0, c + VIRTIO_PCI_COMMON_Q_SELECT);
+    const num = yield* readw(r, c + VIRTIO_PCI_COMMON_Q_SIZE);
+    if (num === 0) throw new Error('virtio_blk: queue 0 does not exist');
+    const pages = Math.ceil(vring_size(num, VIRTIO_PCI_VRING_ALIGN) / 4096);
+    const base = this.allocPages(pages);
+    this.ram.bytes.fill(0, base, base + pages * 4096);
+    const l = vringLayout(base, num);
+    yield* writel(r, l.desc, c + VIRTIO_PCI_COMMON_Q_DESCLO);
+    yield* writel(r, 0, c + VIRTIO_PCI_COMMON_Q_DESCHI);
+    yield* writel(r, l.avail, c + VIRTIO_PCI_COMMON_Q_AVAILLO);
+    yield* writel(r, 0, c + VIRTIO_PCI_COMMON_Q_AVAILHI);
+    yield* writel(r, l.used, c + VIRTIO_PCI_COMMON_Q_USEDLO);
+    yield* writel(r, 0, c + VIRTIO_PCI_COMMON_Q_USEDHI);
+    if (this.msix) yield* writew(r, 1, c + VIRTIO_PCI_COMMON_Q_MSIX);
+    const noff = yield* readw(r, c + VIRTIO_PCI_COMMON_Q_NOFF);
+    this.notifyAddr = bar + MODERN_NOTIFY + noff * MODERN_NOTIFY_MULT;
+    yield* writew(r, 1, c + VIRTIO_PCI_COMMON_Q_ENABLE);
+    this.vq = new VringVirtqueue<BlkRequest>(this.ram, 0, num, base, () => this.vp_notify());
+    const lo = yield* readl(r, bar + MODERN_DEVICE);
+    const chi = yield* readl(r, bar + MODERN_DEVICE + 4);
+    this.capacitySectors = chi * 0x100000000 + lo;
+    yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, c + VIRTIO_PCI_COMMON_STATUS);
+  }
+
+  /** pci_alloc_irq_vectors: the MSI-X table entries, then the config vector through the transport. */
+  private *program_msix(modern: boolean): KCode {
+    const msix = this.msix;
+    if (!msix) return;
+    const r = this.r;
+    // The message address is the local APIC (destination APIC ID 0), the data the vector. (Enabling
+    // MSI-X in the PCI capability is config-space work the model leaves out: the unmask stands for it.)
+    const entries = [MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR];
+    for (let i = 0; i < entries.length; i++) {
+      const e = msix.tableBase + 16 * i;
+      yield* writel(r, 0xfee00000, e);
+      yield* writel(r, 0, e + 4);
+      yield* writel(r, entries[i]!, e + 8);
+      yield* writel(r, 0, e + 12);
+    }
+    if (modern) yield* writew(r, 0, this.modernBar! + MODERN_COMMON + VIRTIO_PCI_COMMON_MSIX);
+    else yield* iowrite16(r, 0, this.ioaddr + VIRTIO_MSI_CONFIG_VECTOR);
+  }
 
   /**
    * virtio_pci_legacy_probe + virtio_dev_probe + virtblk_probe: status handshake, features, then
@@ -60,6 +144,7 @@ export class VirtioBlkDriver {
    * is assigned through VIRTIO_MSI_CONFIG_VECTOR / VIRTIO_MSI_QUEUE_VECTOR — then the capacity.
    */
   *probe(): KCode {
+    if (this.modernBar !== null) { yield* this.probe_modern(this.modernBar); return; }
     const r = this.r;
     const io = this.ioaddr;
     yield* iowrite8(r, 0, io + VIRTIO_PCI_STATUS);                                    // reset
@@ -69,20 +154,7 @@ export class VirtioBlkDriver {
     // The driver takes only what it knows; no EVENT_IDX, no indirect descriptors on this path.
     yield* iowrite32(r, this.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), io + VIRTIO_PCI_GUEST_FEATURES);
     const msix = this.msix;
-    if (msix) {
-      // pci_alloc_irq_vectors → the MSI-X table in the device's memory BAR: message address (the
-      // local APIC, destination APIC ID 0), data = the vector, then unmask. (Enabling MSI-X in the
-      // PCI capability is config-space work the model leaves out: the table's unmask stands for it.)
-      const entries = [MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR];
-      for (let i = 0; i < entries.length; i++) {
-        const e = msix.tableBase + 16 * i;
-        yield* writel(r, 0xfee00000, e);
-        yield* writel(r, 0, e + 4);
-        yield* writel(r, entries[i]!, e + 8);
-        yield* writel(r, 0, e + 12);
-      }
-      yield* iowrite16(r, 0, io + VIRTIO_MSI_CONFIG_VECTOR);
-    }
+    yield* this.program_msix(false);
     // setup_vq (legacy): select the queue, read its size, allocate the ring, tell the device its PFN.
     yield* iowrite16(r, 0, io + VIRTIO_PCI_QUEUE_SEL);
     const num = yield* ioread16(r, io + VIRTIO_PCI_QUEUE_NUM);
@@ -103,7 +175,9 @@ export class VirtioBlkDriver {
   /** vp_notify: iowrite16(vq->index, vq->priv), priv = ioaddr + VIRTIO_PCI_QUEUE_NOTIFY: the `outw`. */
   *vp_notify(): KCode {
     if (this.t.on) { this.t.rec(EV_VP_NOTIFY, 0); this.t.rec(EV_IOWRITE16, 0); }
-    yield* iowrite16(this.r, this.vq!.index, this.ioaddr + VIRTIO_PCI_QUEUE_NOTIFY);
+    // Legacy: the notify register is an I/O port (outw). Modern: an MMIO address (a 16-bit store).
+    if (this.modernBar !== null) yield* writew(this.r, this.vq!.index, this.notifyAddr);
+    else yield* iowrite16(this.r, this.vq!.index, this.ioaddr + VIRTIO_PCI_QUEUE_NOTIFY);
   }
 
   /** virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req → virtqueue_add_sgs, then virtqueue_notify. */
@@ -139,7 +213,7 @@ export class VirtioBlkDriver {
   /** vp_interrupt (INTx): reading the ISR acknowledges it and lowers the line; bit 0 = a queue has work. */
   *vp_interrupt(): KCode {
     if (this.t.on) this.t.rec(EV_VP_INTERRUPT, 0);
-    const isr = yield* ioread8(this.r, this.ioaddr + VIRTIO_PCI_ISR);
+    const isr = this.modernBar !== null ? yield* readb(this.r, this.modernBar + MODERN_ISR) : yield* ioread8(this.r, this.ioaddr + VIRTIO_PCI_ISR);
     if (isr & 1) this.virtblk_done();
   }
 

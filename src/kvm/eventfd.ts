@@ -44,16 +44,18 @@ export function kvm_ioeventfd(vm: KvmVm, proc: HostProcess, arg: number): number
   const f = proc.file(mm.i32(arg + KVM_IOEVENTFD_S.fd));
   if (!(f instanceof EventFd)) return -ERRNO.EBADF;
   const addr = mm.u64(arg + KVM_IOEVENTFD_S.addr);
-  const bus = flags & KVM_IOEVENTFD_FLAG_PIO ? vm.pioBus : len === 0 ? vm.fastMmioBus : vm.mmioBus;
+  // kvm_assign_ioeventfd: an MMIO ioeventfd of length 0 goes on KVM_MMIO_BUS and also on
+  // KVM_FAST_MMIO_BUS, which handle_ept_misconfig tries before any instruction decode.
+  const buses = flags & KVM_IOEVENTFD_FLAG_PIO ? [vm.pioBus] : len === 0 ? [vm.mmioBus, vm.fastMmioBus] : [vm.mmioBus];
   if (flags & KVM_IOEVENTFD_FLAG_DEASSIGN) {
     const dev = vm.ioeventfds.find((d) => d.addr === addr && d.eventfd === f);
     if (!dev) return -ERRNO.ENOENT;
-    bus.unregister(dev);
+    for (const bus of buses) bus.unregister(dev);
     vm.ioeventfds.splice(vm.ioeventfds.indexOf(dev), 1);
     return 0;
   }
   const dev = new Ioeventfd(vm, addr, len, flags & KVM_IOEVENTFD_FLAG_DATAMATCH ? mm.u64(arg + KVM_IOEVENTFD_S.datamatch) : null, f);
-  bus.register(addr, len, dev);
+  for (const bus of buses) bus.register(addr, len, dev);
   vm.ioeventfds.push(dev);
   return 0;
 }

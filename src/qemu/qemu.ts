@@ -42,6 +42,8 @@ export interface QemuConfig {
   vectors: number;
   /** Guest-physical address of the MSI-X table (in the device's memory BAR). */
   msixTableBase: number;
+  /** The modern virtio-pci memory BAR, or null when the guest uses the legacy interface. */
+  modernBar: number | null;
   ioeventfd: boolean;
   irqfd: boolean;
   /** -drive aio=native (linux-aio) or aio=threads. */
@@ -98,9 +100,10 @@ export class QemuKvm {
     const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
     this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
     const proxy = new VirtIOPCIProxy(this.vblk, 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
-      { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase });
+      { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
     this.ioSpace.add(proxy.bar);
     if (proxy.msixTable) this.memSpace.add(proxy.msixTable);
+    for (const r of proxy.modernRegions) this.memSpace.add(r);
     loadGuest(this);
     // kvm_init_vcpu: KVM_CREATE_VCPU and mmap of its kvm_run area.
     const mmapSize = host.ioctlNow(p, kvmfd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -142,11 +145,12 @@ export class QemuKvm {
       eventfdSet: (fd) => { withStruct(8, (a) => p.mm.setU64(a, 1), (a) => host.write(p, fd, a, 8)); },
       eventfdTestAndClear: (fd) => withStruct(8, () => {}, (a) => host.readNow(p, fd, a, 8)) === 8,
       addIoeventfd: (addr, len, datamatch, fd) => {
-        // kvm_set_ioeventfd_pio
+        // kvm_set_ioeventfd_pio (port, datamatch) or kvm_set_ioeventfd_mmio (no datamatch)
         const s = kvm_ioeventfd;
+        const flags = datamatch === null ? 0 : KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_PIO;
         check('KVM_IOEVENTFD', withStruct(s.sizeof, (a) => {
-          p.mm.setU64(a + s.datamatch, datamatch); p.mm.setU64(a + s.addr, addr); p.mm.setU32(a + s.len, len);
-          p.mm.setI32(a + s.fd, fd); p.mm.setU32(a + s.flags, KVM_IOEVENTFD_FLAG_DATAMATCH | KVM_IOEVENTFD_FLAG_PIO);
+          p.mm.setU64(a + s.datamatch, datamatch ?? 0); p.mm.setU64(a + s.addr, addr); p.mm.setU32(a + s.len, len);
+          p.mm.setI32(a + s.fd, fd); p.mm.setU32(a + s.flags, flags);
         }, (a) => host.ioctlNow(p, this.vmfd, KVM_IOEVENTFD, a)));
       },
       addIrqfd: (addressLo, data, fd) => {

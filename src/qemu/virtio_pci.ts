@@ -13,6 +13,13 @@ import {
   VIRTIO_PCI_QUEUE_SEL, VIRTIO_PCI_STATUS,
 } from '../uapi/virtio';
 import type { MemoryRegion } from './memory';
+import {
+  VIRTIO_F_VERSION_1, VIRTIO_PCI_COMMON_CFGGENERATION, VIRTIO_PCI_COMMON_DF, VIRTIO_PCI_COMMON_DFSELECT, VIRTIO_PCI_COMMON_GF,
+  VIRTIO_PCI_COMMON_GFSELECT, VIRTIO_PCI_COMMON_MSIX, VIRTIO_PCI_COMMON_NUMQ, VIRTIO_PCI_COMMON_Q_AVAILHI,
+  VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_DESCHI, VIRTIO_PCI_COMMON_Q_DESCLO, VIRTIO_PCI_COMMON_Q_ENABLE,
+  VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_PCI_COMMON_Q_NOFF, VIRTIO_PCI_COMMON_Q_SELECT, VIRTIO_PCI_COMMON_Q_SIZE,
+  VIRTIO_PCI_COMMON_Q_USEDHI, VIRTIO_PCI_COMMON_Q_USEDLO, VIRTIO_PCI_COMMON_STATUS,
+} from '../uapi/virtio';
 import { VIRTIO_QUEUE_MAX, type VirtIODevice, type VirtQueue } from './virtio';
 
 const EV_QUEUE_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_queue_notify', ['queue']);
@@ -39,15 +46,30 @@ export interface PciPlatform {
   eventfdSet(fd: number): void;
   /** event_notifier_test_and_clear: read(2) from it; true if it was set. */
   eventfdTestAndClear(fd: number): boolean;
-  /** memory_region_add_eventfd on the I/O BAR → kvm_set_ioeventfd_pio (KVM_IOEVENTFD). */
-  addIoeventfd(addr: number, len: number, datamatch: number, fd: number): void;
+  /**
+   * memory_region_add_eventfd → kvm_set_ioeventfd_pio (port, with datamatch) or kvm_set_ioeventfd_mmio
+   * (datamatch null, length 0: any write) → KVM_IOEVENTFD.
+   */
+  addIoeventfd(addr: number, len: number, datamatch: number | null, fd: number): void;
   /** kvm_irqchip_add_msi_route + kvm_irqchip_add_irqfd_notifier_gsi (KVM_SET_GSI_ROUTING, KVM_IRQFD); returns the GSI. */
   addIrqfd(addressLo: number, data: number, fd: number): number;
   /** aio_set_event_notifier on the main loop. */
   watch(fd: number, handler: () => void): void;
 }
 
-export interface ProxyOptions { vectors: number; ioeventfd: boolean; irqfd: boolean; msixTableBase: number }
+export interface ProxyOptions {
+  vectors: number; ioeventfd: boolean; irqfd: boolean; msixTableBase: number;
+  /** The modern interface's memory BAR (virtio 1.0 capabilities), or null for a legacy-only setup. */
+  modernBar: number | null;
+}
+
+/** Where qemu lays out the modern capabilities in the memory BAR (virtio_pci_realize): 4 KiB each. */
+export const MODERN_COMMON = 0x0000;
+export const MODERN_ISR = 0x1000;
+export const MODERN_DEVICE = 0x2000;
+export const MODERN_NOTIFY = 0x3000;
+/** notify_off_multiplier: QEMU_VIRTIO_PCI_QUEUE_MEM_MULT without page-per-vq is 4. */
+export const MODERN_NOTIFY_MULT = 4;
 
 export class VirtIOPCIProxy {
   private irqLevel = 0;
@@ -75,6 +97,92 @@ export class VirtIOPCIProxy {
       };
     }
     vdev.notifyTransport = (vq) => this.virtio_pci_notify(vq);
+    if (opts.modernBar !== null) {
+      const b = opts.modernBar;
+      const region = (name: string, off: number, size: number, ops: MemoryRegion['ops']): MemoryRegion =>
+        ({ name, owner: typeName, base: b + off, size, ops });
+      this.modernRegions = [
+        region('virtio-pci-common-virtio-blk', MODERN_COMMON, 0x1000, { read: (a, s) => this.virtio_pci_common_read(a, s), write: (a, v) => this.virtio_pci_common_write(a, v) }),
+        region('virtio-pci-isr-virtio-blk', MODERN_ISR, 0x1000, { read: () => this.isrReadAndClear(), write: () => {} }),
+        region('virtio-pci-device-virtio-blk', MODERN_DEVICE, 0x1000, { read: (a, s) => this.vdev.configRead(a, s), write: () => {} }),
+        region('virtio-pci-notify-virtio-blk', MODERN_NOTIFY, MODERN_NOTIFY_MULT * VIRTIO_QUEUE_MAX, { read: () => 0, write: (a, v) => this.virtio_pci_notify_write(a, v) }),
+      ];
+    }
+  }
+
+  /** The modern BAR's regions (common, ISR, device, notify), for the memory address space. */
+  readonly modernRegions: MemoryRegion[] = [];
+  private dfselect = 0;
+  private gfselect = 0;
+  private readonly guestFeaturesHi = { v: 0 };
+
+  /** virtio_pci_common_read */
+  private virtio_pci_common_read(addr: number, _size: number): number {
+    const vdev = this.vdev;
+    const vq = vdev.vqs[vdev.queueSel];
+    switch (addr) {
+      case VIRTIO_PCI_COMMON_DFSELECT: return this.dfselect;
+      // VIRTIO_F_VERSION_1 (bit 32) is offered by every modern device.
+      case VIRTIO_PCI_COMMON_DF: return this.dfselect === 0 ? vdev.hostFeatures >>> 0 : this.dfselect === 1 ? 1 << (VIRTIO_F_VERSION_1 - 32) : 0;
+      case VIRTIO_PCI_COMMON_GFSELECT: return this.gfselect;
+      case VIRTIO_PCI_COMMON_GF: return this.gfselect === 0 ? vdev.guestFeatures >>> 0 : this.guestFeaturesHi.v;
+      case VIRTIO_PCI_COMMON_MSIX: return this.msixEnabled ? this.configVector : VIRTIO_MSI_NO_VECTOR;
+      case VIRTIO_PCI_COMMON_NUMQ: return vdev.vqs.length;
+      case VIRTIO_PCI_COMMON_STATUS: return vdev.status;
+      case VIRTIO_PCI_COMMON_CFGGENERATION: return 0;
+      case VIRTIO_PCI_COMMON_Q_SELECT: return vdev.queueSel;
+      case VIRTIO_PCI_COMMON_Q_SIZE: return vq?.num ?? 0;
+      case VIRTIO_PCI_COMMON_Q_MSIX: return this.queueVector[vdev.queueSel] ?? VIRTIO_MSI_NO_VECTOR;
+      case VIRTIO_PCI_COMMON_Q_ENABLE: return vq?.ready ? 1 : 0;
+      case VIRTIO_PCI_COMMON_Q_NOFF: return vdev.queueSel; // queue_notify_off = the queue index
+      default: return 0;
+    }
+  }
+
+  /** virtio_pci_common_write: the queue's three ring addresses arrive separately; queue_enable commits them. */
+  private virtio_pci_common_write(addr: number, val: number): void {
+    const vdev = this.vdev;
+    const vq = vdev.vqs[vdev.queueSel];
+    const q = this.pendingRing;
+    switch (addr) {
+      case VIRTIO_PCI_COMMON_DFSELECT: this.dfselect = val; break;
+      case VIRTIO_PCI_COMMON_GFSELECT: this.gfselect = val; break;
+      case VIRTIO_PCI_COMMON_GF:
+        if (this.gfselect === 0) vdev.guestFeatures = val & vdev.hostFeatures; else if (this.gfselect === 1) this.guestFeaturesHi.v = val & 1;
+        break;
+      case VIRTIO_PCI_COMMON_MSIX: if (this.msixEnabled) this.configVector = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; break;
+      case VIRTIO_PCI_COMMON_STATUS: this.config_write(VIRTIO_PCI_STATUS, val, 1); break;
+      case VIRTIO_PCI_COMMON_Q_SELECT: if (val < VIRTIO_QUEUE_MAX) vdev.queueSel = val; break;
+      case VIRTIO_PCI_COMMON_Q_SIZE: if (vq && val > 0 && val <= vq.maxNum) vq.num = val; break;
+      case VIRTIO_PCI_COMMON_Q_MSIX: if (this.msixEnabled) this.queueVector[vdev.queueSel] = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; break;
+      case VIRTIO_PCI_COMMON_Q_DESCLO: q.desc = val; break;
+      case VIRTIO_PCI_COMMON_Q_AVAILLO: q.avail = val; break;
+      case VIRTIO_PCI_COMMON_Q_USEDLO: q.used = val; break;
+      case VIRTIO_PCI_COMMON_Q_DESCHI: case VIRTIO_PCI_COMMON_Q_AVAILHI: case VIRTIO_PCI_COMMON_Q_USEDHI:
+        // Guest RAM is below 4 GiB here; a high half other than 0 would point outside it.
+        if (val !== 0) vdev.virtio_error('ring address above guest RAM');
+        break;
+      case VIRTIO_PCI_COMMON_Q_ENABLE:
+        if (vq && val === 1) { vq.desc = q.desc; vq.avail = q.avail; vq.used = q.used; }
+        break;
+      default: break;
+    }
+  }
+  private readonly pendingRing = { desc: 0, avail: 0, used: 0 };
+
+  /** virtio_pci_notify_write: the queue is the offset divided by the multiplier. */
+  private virtio_pci_notify_write(addr: number, _val: number): void {
+    const queue = Math.floor(addr / MODERN_NOTIFY_MULT);
+    if (queue >= VIRTIO_QUEUE_MAX) return;
+    if (this.t.on) this.t.rec(EV_QUEUE_NOTIFY, -1, queue);
+    this.vdev.virtio_queue_notify(queue);
+  }
+
+  private isrReadAndClear(): number {
+    const isr = this.vdev.isr;
+    this.vdev.isr = 0;
+    this.pci_set_irq(0);
+    return isr;
   }
 
   private get msixEnabled(): boolean { return this.opts.vectors > 0; }
@@ -119,7 +227,10 @@ export class VirtIOPCIProxy {
     for (const vq of this.vdev.vqs) {
       if (!vq.ready) continue;
       const fd = this.pf.eventfd();
-      this.pf.addIoeventfd(this.bar.base + VIRTIO_PCI_QUEUE_NOTIFY, 2, vq.index, fd);
+      // Legacy: a PIO ioeventfd, 2 bytes, datamatch = queue index. Modern: an MMIO ioeventfd of
+      // length 0 at the queue's notify address — kvm puts it on the fast MMIO bus.
+      if (this.opts.modernBar !== null) this.pf.addIoeventfd(this.opts.modernBar + MODERN_NOTIFY + MODERN_NOTIFY_MULT * vq.index, 0, null, fd);
+      else this.pf.addIoeventfd(this.bar.base + VIRTIO_PCI_QUEUE_NOTIFY, 2, vq.index, fd);
       this.pf.watch(fd, () => {
         // virtio_queue_host_notifier_read
         if (!this.pf.eventfdTestAndClear(fd)) return;

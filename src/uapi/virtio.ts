@@ -22,6 +22,28 @@ export const VIRTIO_MSI_QUEUE_VECTOR = 22;
 export const VIRTIO_MSI_NO_VECTOR = 0xffff;
 export const VIRTIO_PCI_CONFIG_OFF_MSIX = 24;
 
+// Modern (virtio 1.0) virtio-pci: the common configuration structure's fields.
+export const VIRTIO_PCI_COMMON_DFSELECT = 0;
+export const VIRTIO_PCI_COMMON_DF = 4;
+export const VIRTIO_PCI_COMMON_GFSELECT = 8;
+export const VIRTIO_PCI_COMMON_GF = 12;
+export const VIRTIO_PCI_COMMON_MSIX = 16;
+export const VIRTIO_PCI_COMMON_NUMQ = 18;
+export const VIRTIO_PCI_COMMON_STATUS = 20;
+export const VIRTIO_PCI_COMMON_CFGGENERATION = 21;
+export const VIRTIO_PCI_COMMON_Q_SELECT = 22;
+export const VIRTIO_PCI_COMMON_Q_SIZE = 24;
+export const VIRTIO_PCI_COMMON_Q_MSIX = 26;
+export const VIRTIO_PCI_COMMON_Q_ENABLE = 28;
+export const VIRTIO_PCI_COMMON_Q_NOFF = 30;
+export const VIRTIO_PCI_COMMON_Q_DESCLO = 32;
+export const VIRTIO_PCI_COMMON_Q_DESCHI = 36;
+export const VIRTIO_PCI_COMMON_Q_AVAILLO = 40;
+export const VIRTIO_PCI_COMMON_Q_AVAILHI = 44;
+export const VIRTIO_PCI_COMMON_Q_USEDLO = 48;
+export const VIRTIO_PCI_COMMON_Q_USEDHI = 52;
+export const VIRTIO_F_VERSION_1 = 32;
+
 // Device status (virtio_config.h).
 export const VIRTIO_CONFIG_S_ACKNOWLEDGE = 1;
 export const VIRTIO_CONFIG_S_DRIVER = 2;
