@@ -34,3 +34,8 @@ Then('the disk image holds {string} at byte {int}', function (this: ExitpathWorl
 Then(/^the host makes (\d+) syscalls?$/, function (this: ExitpathWorld, n: string) {
   expect(names(this).length, `host syscalls: ${names(this).join(', ')}`).to.equal(Number(n));
 });
+
+Then('the disk image is blank at byte {int}', function (this: ExitpathWorld, offset: number) {
+  const block = this.stack.image.pread(offset, 4096);
+  expect(block.every((b) => b === 0), 'the 4 KiB there hold data').to.equal(true);
+});

@@ -43,3 +43,8 @@ Then('qemu-kvm dispatches it to the {string} device', function (this: ExitpathWo
   expect(d.length, 'qemu-kvm dispatched no device access').to.be.greaterThan(0);
   expect(d[0]!.detail.device, `devices: ${d.map((e) => e.detail.device).join(', ')}`).to.equal(device);
 });
+
+Then(/^the guest kicks the device (\d+) times?$/, function (this: ExitpathWorld, n: string) {
+  const kicks = this.last.events.filter((e) => e.name === 'virtqueue_kick');
+  expect(kicks.length).to.equal(Number(n));
+});

@@ -9,6 +9,7 @@ import type { GuestCode, GuestIdt } from '../vmx/cpu';
 import { BLOCK_SIZE, ExitFs, type Inode } from './fs';
 import { rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
 import { GuestRam, PageAllocator } from './memory';
+import { PageCache } from './page_cache';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR, VirtioBlkDriver, type BlkRequest } from './virtio_blk';
 
 export const MSR_IA32_APICBASE = 0x1b;
@@ -59,6 +60,7 @@ export class GuestKernel implements GuestIdt {
   readonly pages: PageAllocator;
   readonly fs: ExitFs;
   readonly blk: VirtioBlkDriver;
+  readonly cache = new PageCache();
   private readonly proc: Process = { pid: 1, fds: [] };
   private readonly mailbox: { action: Action; result?: ActionResult }[] = [];
   private reqSlots: number[] = [];
@@ -166,7 +168,7 @@ export class GuestKernel implements GuestIdt {
       const f = this.proc.fds[fd];
       if (!f) return -ERRNO.EBADF;
       if (this.t.on) this.t.rec(EV_VFS_WRITE, 0, f.pos, count);
-      const n = yield* this.exitfs_rw(f, buf, count, true);
+      const n = f.flags & O_DIRECT ? yield* this.exitfs_rw(f, buf, count, true) : yield* this.cached_rw(f, buf, count, true);
       if (n > 0) { f.pos += n; if (f.pos > f.ino.size) f.ino.size = f.pos; }
       return n;
     }.bind(this));
@@ -177,19 +179,86 @@ export class GuestKernel implements GuestIdt {
       const f = this.proc.fds[fd];
       if (!f) return -ERRNO.EBADF;
       if (this.t.on) this.t.rec(EV_VFS_READ, 0, f.pos, count);
-      const n = yield* this.exitfs_rw(f, buf, Math.max(0, Math.min(count, f.ino.size - f.pos)), false);
+      const len = Math.max(0, Math.min(count, f.ino.size - f.pos));
+      const n = f.flags & O_DIRECT ? yield* this.exitfs_rw(f, buf, len, false) : yield* this.cached_rw(f, buf, len, false);
       if (n > 0) f.pos += n;
       return n;
     }.bind(this));
   }
 
-  /** fsync: writes are already on the device (O_DIRECT); flush the device's volatile cache. */
+  /**
+   * fsync → file_write_and_wait_range: write the file's dirty pages back (all queued, one kick for
+   * the batch, as blk-mq's plug does), wait for them, then flush the device's volatile cache
+   * (blkdev_issue_flush) when it has one (VIRTIO_BLK_F_FLUSH).
+   */
   *sys_fsync(fd: number): KCode<number> {
     return yield* this.syscall('fsync', fd, 0, function* (this: GuestKernel) {
-      if (!this.proc.fds[fd]) return -ERRNO.EBADF;
+      const f = this.proc.fds[fd];
+      if (!f) return -ERRNO.EBADF;
+      const err = yield* this.writeback(f.ino);
+      if (err < 0) return err;
       if (!(this.blk.hostFeatures & (1 << 9))) return 0;
       return yield* this.submit_bio_wait({ op: 'flush', sector: 0, sgs: [] });
     }.bind(this));
+  }
+
+  /** do_writepages for one file: every dirty page becomes a write request; one kick for them all. */
+  private *writeback(ino: Inode): KCode<number> {
+    const dirty = this.cache.dirty(ino);
+    if (dirty.length === 0) return 0;
+    const reqs: BlkRequest[] = [];
+    for (const [index, page] of dirty) {
+      const m = this.fs.bmap(ino, index, true);
+      if (!m) return -ERRNO.ENOSPC;
+      const slot = this.reqSlots.pop();
+      if (slot === undefined) break;
+      const req: BlkRequest = { op: 'write', sector: (m.block * BLOCK_SIZE) / 512, sgs: [{ gpa: page.gpa, len: BLOCK_SIZE }],
+        hdrGpa: slot, statusGpa: slot + 16, status: -1, done: false };
+      if (this.t.on) this.t.rec(EV_SUBMIT_BIO, 0, req.sector, BLOCK_SIZE);
+      const q = yield* this.blk.virtio_queue_rq(req, false);
+      if (q < 0) { this.reqSlots.push(slot); break; }
+      page.dirty = false;
+      reqs.push(req);
+    }
+    // virtio_commit_rqs: the batch's one kick.
+    yield* this.blk.kick();
+    let err = 0;
+    for (const req of reqs) {
+      yield* this.wait_for_completion(req);
+      this.reqSlots.push(req.hdrGpa);
+      if (req.status !== 0 && err === 0) err = req.status;
+    }
+    return err;
+  }
+
+  /**
+   * Buffered read/write (no O_DIRECT): through the page cache. A write copies into cached pages
+   * (reading a block in first only when it exists on disk and is written in part) and marks them
+   * dirty; it does no I/O. A read is served from the cache, filling it from the disk on a miss.
+   */
+  private *cached_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
+    let done = 0;
+    while (done < count) {
+      const pos = f.pos + done;
+      const index = Math.floor(pos / BLOCK_SIZE);
+      const off = pos % BLOCK_SIZE;
+      const n = Math.min(BLOCK_SIZE - off, count - done);
+      let page = this.cache.find(f.ino, index);
+      if (!page) {
+        const gpa = this.pages.alloc(1);
+        this.ram.bytes.fill(0, gpa, gpa + BLOCK_SIZE);
+        const m = this.fs.bmap(f.ino, index, false);
+        if (m && !(write && off === 0 && n === BLOCK_SIZE)) {
+          const err = yield* this.submit_bio_wait({ op: 'read', sector: (m.block * BLOCK_SIZE) / 512, sgs: [{ gpa, len: BLOCK_SIZE }] });
+          if (err < 0) { this.pages.release(gpa); return done > 0 ? done : err; }
+        }
+        page = this.cache.add(f.ino, index, gpa);
+      }
+      if (write) { this.ram.bytes.copyWithin(page.gpa + off, buf + done, buf + done + n); page.dirty = true; }
+      else this.ram.bytes.copyWithin(buf + done, page.gpa + off, page.gpa + off + n);
+      done += n;
+    }
+    return done;
   }
 
   /**
@@ -201,6 +270,12 @@ export class GuestKernel implements GuestIdt {
     while (done < count) {
       const pos = f.pos + done;
       const bi = Math.floor(pos / BLOCK_SIZE);
+      // Direct I/O and the page cache stay coherent: a cached copy is written back first, then dropped.
+      const cached = this.cache.find(f.ino, bi);
+      if (cached) {
+        if (cached.dirty) { const e = yield* this.writeback(f.ino); if (e < 0) return done > 0 ? done : e; }
+        this.pages.release(this.cache.invalidate(f.ino, bi)!.gpa);
+      }
       const off = pos % BLOCK_SIZE;
       const n = Math.min(BLOCK_SIZE - off, count - done);
       const m = this.fs.bmap(f.ino, bi, write);

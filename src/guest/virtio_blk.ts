@@ -181,7 +181,7 @@ export class VirtioBlkDriver {
   }
 
   /** virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req → virtqueue_add_sgs, then virtqueue_notify. */
-  *virtio_queue_rq(req: BlkRequest): KCode<number> {
+  *virtio_queue_rq(req: BlkRequest, last = true): KCode<number> {
     const type = req.op === 'write' ? VIRTIO_BLK_T_OUT : req.op === 'read' ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_FLUSH;
     if (this.t.on) this.t.rec(EV_QUEUE_RQ, 0, req.sector, type);
     const ram = this.ram;
@@ -197,11 +197,17 @@ export class VirtioBlkDriver {
     if (this.t.on) this.t.rec(EV_ADD_SGS, 0);
     const vq = this.vq!;
     if (vq.add_sgs(out, inp, req) < 0) return -28;
-    if (vq.kick_prepare()) {
-      if (this.t.on) this.t.rec(EV_KICK, 0);
-      yield* vq.notify();
-    }
+    // `bd->last`: only the last request of a batch kicks (virtio_commit_rqs kicks for the rest).
+    if (last) yield* this.kick();
     return 0;
+  }
+
+  /** virtqueue_kick_prepare + virtqueue_notify. */
+  *kick(): KCode {
+    const vq = this.vq!;
+    if (!vq.kick_prepare()) return;
+    if (this.t.on) this.t.rec(EV_KICK, 0);
+    yield* vq.notify();
   }
 
   /** vp_vring_interrupt (an MSI-X queue vector): no ISR to read, the vector says which queue. */
