@@ -66,6 +66,10 @@ export class TraceRecorder implements Tracer {
   on = false;
   private chunks: Chunk[] = [];
   private cur: Chunk | undefined;
+  private colT = new Float64Array(0);
+  private colType = new Uint16Array(0);
+  private colVcpu = new Int8Array(0);
+  private colA = new Int32Array(0);
   private pos = CHUNK;
   /** Events recorded so far. */
   length = 0;
@@ -79,23 +83,34 @@ export class TraceRecorder implements Tracer {
   constructor(private readonly clock: Clock) {}
 
   rec(type: number, vcpu: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): void {
-    if (this.pos === CHUNK) { this.cur = new Chunk(); this.chunks.push(this.cur); this.pos = 0; }
-    const c = this.cur!;
+    if (this.pos === CHUNK) this.grow();
     const i = this.pos++;
-    c.t[i] = this.clock.now;
-    c.type[i] = type;
-    c.vcpu[i] = vcpu;
-    const a = c.a;
+    this.colT[i] = this.clock.now;
+    this.colType[i] = type;
+    this.colVcpu[i] = vcpu;
+    const a = this.colA;
     const j = i << 2;
-    if (fits(a0)) a[j] = a0; else this.escape(c, j, a0);
-    if (fits(a1)) a[j + 1] = a1; else this.escape(c, j + 1, a1);
-    if (fits(a2)) a[j + 2] = a2; else this.escape(c, j + 2, a2);
-    if (fits(a3)) a[j + 3] = a3; else this.escape(c, j + 3, a3);
+    if (fits(a0)) a[j] = a0; else this.escape(j, a0);
+    if (fits(a1)) a[j + 1] = a1; else this.escape(j + 1, a1);
+    if (fits(a2)) a[j + 2] = a2; else this.escape(j + 2, a2);
+    if (fits(a3)) a[j + 3] = a3; else this.escape(j + 3, a3);
     this.length++;
     if (this.onEvent !== undefined) this.onEvent(this, this.length - 1);
   }
 
-  private escape(c: Chunk, j: number, v: number): void {
+  /** Start a new chunk; the current one's columns are kept on the recorder so `rec` reaches them directly. */
+  private grow(): void {
+    const c = this.cur = new Chunk();
+    this.chunks.push(c);
+    this.colT = c.t;
+    this.colType = c.type;
+    this.colVcpu = c.vcpu;
+    this.colA = c.a;
+    this.pos = 0;
+  }
+
+  private escape(j: number, v: number): void {
+    const c = this.cur!;
     c.a[j] = ESCAPE;
     c.escSlot.push(j);
     c.escVal.push(v);
@@ -111,6 +126,15 @@ export class TraceRecorder implements Tracer {
       this.stringChars += s.length;
     }
     return id;
+  }
+
+  /** Drop every recorded event (interned strings stay, so ids handed out remain valid). */
+  clear(): void {
+    this.chunks = [];
+    this.cur = undefined;
+    this.pos = CHUNK;
+    this.length = 0;
+    this.escapes = 0;
   }
 
   private chunk(seq: number): Chunk {
