@@ -55,6 +55,54 @@ export function instructionAction(text: string): Action {
   })();
 }
 
+/**
+ * One instruction executed `n` times by the guest kernel without returning to the harness: a
+ * workload (an exit storm). Stops at the first fault; the result is that of the last instruction.
+ */
+export function loopAction(text: string, n: number): Action {
+  const insn = parseInsn(text);
+  return (k) => (function* (): KCode<ActionResult> {
+    const r = k.r;
+    const op = insn.op;
+    for (let i = 0; i < n; i++) {
+      insn.load(r);
+      const f = yield op;
+      if (f !== 0) return { value: -1, errno: null, fault: f & 0xff };
+    }
+    return { value: insn.result(r), errno: null };
+  })();
+}
+
+/**
+ * A process writes `blocks` blocks of `kib` KiB to `path` (created if needed) with O_DIRECT: one
+ * open, `blocks` write() calls of one buffer each, one close. The result is the total written, or
+ * the first error. Write i fills its buffer with one letter, 'A' + i mod 26, so the image shows
+ * which write landed where.
+ */
+export function writeBlocksAction(blocks: number, kib: number, path: string): Action {
+  const len = kib * 1024;
+  return (k) => withFile(k, path, O_CREAT | O_WRONLY | O_DIRECT, function* (fd) {
+    const buf = k.userBuffer(len);
+    let total = 0;
+    for (let i = 0; i < blocks; i++) {
+      k.ram.bytes.fill(0x41 + (i % 26), buf, buf + len);
+      const n = yield* k.sys_write(fd, buf, len);
+      if (n < 0) { k.freeUserBuffer(buf, len); return res(total > 0 ? total : n); }
+      total += n;
+      if (n < len) break;
+    }
+    k.freeUserBuffer(buf, len);
+    return res(total);
+  });
+}
+
+/** A count in an ACTION: a whole number from 1 to 1,000,000,000. */
+function count(s: string, text: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 1e9) throw new ActionError(`action "${text}": ${s} is not a count from 1 to 1000000000`);
+  return n;
+}
+
 /** Parse an ACTION as `exitpath explain` takes it. */
 export function parseAction(text: string): Action {
   const t = text.trim();
@@ -64,8 +112,18 @@ export function parseAction(text: string): Action {
   if (m) return readAction(Number(m[1]), m[2]!);
   m = /^fsync\s+(\/\S*)$/.exec(t);
   if (m) return fsyncAction(m[1]!);
-  if (/^(write|read|fsync)\b/.test(t)) {
-    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'read N PATH' or 'fsync PATH' (PATH starts with /)`);
+  m = /^write-blocks\s+(\d+)\s+(\d+)\s*(?:KiB)?\s+(\/\S*)$/.exec(t);
+  if (m) return writeBlocksAction(count(m[1]!, text), count(m[2]!, text), m[3]!);
+  m = /^loop\s+(\d+)\s+(.+)$/.exec(t);
+  if (m) {
+    const n = count(m[1]!, text);
+    try { return loopAction(m[2]!, n); } catch (e) {
+      if (e instanceof AsmError) throw new ActionError(`action ${e.message}`);
+      throw e;
+    }
+  }
+  if (/^(write|read|fsync|write-blocks|loop)\b/.test(t)) {
+    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'read N PATH', 'fsync PATH', 'write-blocks N KIB PATH' or 'loop N INSTRUCTION' (PATH starts with /)`);
   }
   try { return instructionAction(t); } catch (e) {
     if (e instanceof AsmError) throw new ActionError(`action ${e.message}`);

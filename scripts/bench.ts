@@ -1,0 +1,415 @@
+// npm run bench: how fast the simulator runs, with the trace recording. Each figure is a warm-up run
+// and then RUNS measured runs on a fresh VM; the median is reported. Speed is never asserted here or
+// in a test: the figures go to stdout as a table and to reports/bench.json, next to the targets of
+// issue 7, and the machine they ran on. `--quick` runs every measurement once on tiny sizes, to
+// prove the benchmark still works (npm test does that); its figures mean nothing.
+//
+//   npm run bench [-- --quick] [-- --out FILE] [-- --only NAME[,NAME]]
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { DEFAULT_CONFIG, applySet, type VmConfig } from '../src/config';
+import { loopAction, writeBlocksAction } from '../src/guest/actions';
+import type { Action } from '../src/guest/kernel';
+import { Stack } from '../src/stack';
+import { COLUMN_BYTES } from '../src/trace/recorder';
+
+const ROOT = path.resolve(__dirname, '..');
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Figures to measure (all when absent). */
+  only?: readonly FigureName[];
+  /** Progress lines (stderr by default). */
+  log?: (line: string) => void;
+}
+
+export const FIGURES = [
+  'inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec', 'traceBytesPerEvent',
+  'inKernelExitVsBaseline', 'suiteSeconds', 'explainColdSeconds',
+] as const;
+export type FigureName = (typeof FIGURES)[number];
+
+/** The targets of issue 7 on the reference 2-core machine. */
+export const TARGETS: Record<FigureName, { op: '>=' | '<='; value: number; unit: string }> = {
+  inKernelExitsPerSec: { op: '>=', value: 2_000_000, unit: 'exits/s' },
+  userspaceRoundTripsPerSec: { op: '>=', value: 500_000, unit: 'round trips/s' },
+  writeWalksPerSec: { op: '>=', value: 100_000, unit: 'walks/s' },
+  traceBytesPerEvent: { op: '<=', value: 64, unit: 'bytes/event' },
+  inKernelExitVsBaseline: { op: '<=', value: 30, unit: '× baseline' },
+  suiteSeconds: { op: '<=', value: 10, unit: 's' },
+  explainColdSeconds: { op: '<=', value: 1, unit: 's' },
+};
+
+export interface Figure {
+  /** The median of the measured runs (null when it could not be measured, with `note` saying why). */
+  value: number | null;
+  runs: number[];
+  target: string;
+  met: boolean | null;
+  note?: string;
+  [extra: string]: unknown;
+}
+
+export interface BenchReport {
+  mode: 'full' | 'quick';
+  machine: { nproc: number; cpuModel: string; node: string; os: string; loadAverage: number[]; totalMemMiB: number };
+  /** The headline numbers, one per figure (null when not measured). */
+  inKernelExitsPerSec: number | null;
+  userspaceRoundTripsPerSec: number | null;
+  writeWalksPerSec: number | null;
+  traceBytesPerEvent: number | null;
+  inKernelExitVsBaseline: number | null;
+  recordsPerExit: number | null;
+  baselineRecordsPerSec: number | null;
+  suiteSeconds: number | null;
+  explainColdSeconds: number | null;
+  figures: Partial<Record<FigureName, Figure>>;
+}
+
+// ------------------------------------------------------------------ helpers
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function gcFunction(): () => void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g;
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+function figure(name: FigureName, runs: number[], extra: Record<string, unknown> = {}): Figure {
+  const t = TARGETS[name];
+  const value = runs.length ? median(runs) : null;
+  const met = value === null ? null : t.op === '>=' ? value >= t.value : value <= t.value;
+  return { value, runs, target: `${t.op} ${t.value.toLocaleString('en-US')} ${t.unit}`, met, ...extra };
+}
+
+const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
+
+interface Timed { seconds: number; cpuSeconds: number; events: number; stack: Stack }
+
+/** Run one action on a fresh VM (its creation and boot are not timed). */
+function timeAction(config: VmConfig, action: Action, expect: (events: number, value: number) => string | null): Timed {
+  const stack = new Stack(config);
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const o = stack.run(action);
+  const s = seconds(t0);
+  const c = process.cpuUsage(c0);
+  const bad = expect(o.to - o.from, o.result.value);
+  if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
+  return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from, stack };
+}
+
+/** Warm-up, then `runs` measured runs of `one`; returns rates (per second of wall time). */
+function repeat(runs: number, n: number, one: () => Timed): { rates: number[]; cpuRates: number[]; events: number } {
+  one();
+  const rates: number[] = [];
+  const cpuRates: number[] = [];
+  let events = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = one();
+    rates.push(Math.round(n / r.seconds));
+    cpuRates.push(Math.round(n / r.cpuSeconds));
+    events = r.events;
+  }
+  return { rates, cpuRates, events };
+}
+
+/** Events one iteration of a loop records: what N iterations record beyond one iteration, over N - 1. */
+function eventsPerIteration(config: VmConfig, make: (n: number) => Action, n: number): number {
+  const one = new Stack(config).run(make(1));
+  const many = new Stack(config).run(make(n));
+  const per = ((many.to - many.from) - (one.to - one.from)) / (n - 1);
+  if (!Number.isInteger(per)) throw new Error(`a loop iteration records ${per} events: not a whole number`);
+  return per;
+}
+
+// ------------------------------------------------------------------ the figures
+
+interface Sizes { runs: number; exits: number; roundTrips: number; walks: number; traceEvents: number }
+const FULL: Sizes = { runs: 5, exits: 400_000, roundTrips: 150_000, walks: 10_000, traceEvents: 1_000_000 };
+const QUICK: Sizes = { runs: 2, exits: 2_000, roundTrips: 1_000, walks: 50, traceEvents: 20_000 };
+
+/** The default VM, with a disk big enough for `blocks` 4 KiB writes. */
+function benchConfig(blocks = 0): VmConfig {
+  return applySet(DEFAULT_CONFIG, `disk.size_mib=${Math.max(64, Math.ceil((blocks + 64) / 256))}`);
+}
+
+function inKernelExits(z: Sizes): { figure: Figure; secondsPerExit: number; recordsPerExit: number } {
+  const config = benchConfig();
+  const recordsPerExit = eventsPerIteration(config, (n) => loopAction('cpuid 0x0', n), 100);
+  const { rates, cpuRates } = repeat(z.runs, z.exits, () => timeAction(config, loopAction('cpuid 0x0', z.exits),
+    (ev, v) => (ev < z.exits * recordsPerExit ? `${ev} events for ${z.exits} exits` : v !== 0xd ? `cpuid 0 returned ${v}` : null)));
+  const f = figure('inKernelExitsPerSec', rates, {
+    workload: `cpuid 0x0 executed ${z.exits.toLocaleString('en-US')} times in one guest loop (kvm_emulate_cpuid, VMRESUME), trace on`,
+    recordsPerExit, cpuTimeRates: cpuRates,
+  });
+  return { figure: f, secondsPerExit: 1 / f.value!, recordsPerExit };
+}
+
+function userspaceRoundTrips(z: Sizes): Figure {
+  const config = benchConfig();
+  const per = eventsPerIteration(config, (n) => loopAction('inl 0x1234', n), 100);
+  const { rates, cpuRates } = repeat(z.runs, z.roundTrips, () => timeAction(config, loopAction('inl 0x1234', z.roundTrips),
+    (ev) => (ev < z.roundTrips * per ? `${ev} events for ${z.roundTrips} round trips` : null)));
+  return figure('userspaceRoundTripsPerSec', rates, {
+    workload: `inl 0x1234 executed ${z.roundTrips.toLocaleString('en-US')} times (KVM_EXIT_IO to qemu-kvm, unassigned port, KVM_RUN again), trace on`,
+    eventsPerRoundTrip: per, cpuTimeRates: cpuRates,
+  });
+}
+
+function writeWalks(z: Sizes): Figure {
+  const config = benchConfig(z.walks);
+  const per = eventsPerIteration(config, (n) => writeBlocksAction(n, 4, '/bench'), 20);
+  const { rates, cpuRates } = repeat(z.runs, z.walks, () => timeAction(config, writeBlocksAction(z.walks, 4, '/bench'),
+    (ev, v) => (v !== z.walks * 4096 ? `wrote ${v} bytes, not ${z.walks * 4096}` : ev < z.walks * per ? `${ev} events` : null)));
+  return figure('writeWalksPerSec', rates, {
+    workload: `${z.walks.toLocaleString('en-US')} write() calls of 4 KiB with O_DIRECT in one process (each: outw kick → KVM_EXIT_IO → virtio-blk → io_submit → AIO completion → irq → EOI), trace on`,
+    eventsPerWalk: per, cpuTimeRates: cpuRates,
+  });
+}
+
+/**
+ * Resident bytes per event: run a write workload until the trace holds `traceEvents` events, then
+ * measure (after a full GC) what the heap and array buffers shrink by when the store drops its
+ * events. The same run also gives the growth of the whole process per event, simulation included.
+ */
+function traceBytes(z: Sizes): Figure {
+  const gc = gcFunction();
+  const per = eventsPerIteration(benchConfig(), (n) => writeBlocksAction(n, 4, '/bench'), 20);
+  const walks = Math.ceil(z.traceEvents / per);
+  const config = benchConfig(walks);
+  const runs: number[] = [];
+  let detail: Record<string, unknown> = {};
+  for (let i = 0; i < Math.max(1, z.runs - 2); i++) {
+    const stack = new Stack(config);
+    const mem = () => { gc(); gc(); const m = process.memoryUsage(); return { heap: m.heapUsed, buffers: m.arrayBuffers, rss: m.rss }; };
+    const m0 = mem();
+    const o = stack.run(writeBlocksAction(walks, 4, '/bench'));
+    const m1 = mem();
+    const events = stack.trace.length;
+    const accounting = stack.trace.residentBytes();
+    stack.trace.clear();
+    const m2 = mem();
+    const held = (m1.heap + m1.buffers) - (m2.heap + m2.buffers);
+    runs.push(+(held / events).toFixed(2));
+    detail = {
+      events, actionEvents: o.to - o.from,
+      storeAccountingBytesPerEvent: +(accounting.total / events).toFixed(2),
+      storeAccounting: accounting, columnBytesPerEvent: COLUMN_BYTES,
+      processGrowthBytesPerEvent: +(((m1.heap + m1.buffers) - (m0.heap + m0.buffers)) / events).toFixed(2),
+      rssGrowthBytesPerEvent: +((m1.rss - m0.rss) / events).toFixed(2),
+    };
+  }
+  return figure('traceBytesPerEvent', runs, {
+    workload: `${walks.toLocaleString('en-US')} 4 KiB O_DIRECT writes; bytes the heap and array buffers give back when the store drops its events, after a full GC`,
+    ...detail,
+  });
+}
+
+/**
+ * The floor of any recording simulator: appending fixed-size records (the store's own layout:
+ * float64 time, uint16 type, int8 vcpu, four int32 arguments) to preallocated typed arrays.
+ */
+function baselineRecordsPerSec(z: Sizes, records: number): number[] {
+  const t = new Float64Array(records);
+  const ty = new Uint16Array(records);
+  const cpu = new Int8Array(records);
+  const a = new Int32Array(records * 4);
+  const once = (): number => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < records; i++) {
+      t[i] = i * 0.4;
+      ty[i] = i & 7;
+      cpu[i] = 0;
+      const j = i << 2;
+      a[j] = i; a[j + 1] = 0x1f; a[j + 2] = -0x7f000000 + i; a[j + 3] = 2;
+    }
+    const s = seconds(t0);
+    if (a[(records - 1) << 2] !== records - 1) throw new Error('baseline did not write');
+    return s;
+  };
+  once();
+  const rates: number[] = [];
+  for (let i = 0; i < z.runs; i++) rates.push(Math.round(records / once()));
+  return rates;
+}
+
+function vsBaseline(z: Sizes, exits: { secondsPerExit: number; recordsPerExit: number }): { figure: Figure; baseline: number } {
+  const rates = baselineRecordsPerSec(z, z.exits * exits.recordsPerExit);
+  const baseline = median(rates);
+  const ratio = exits.secondsPerExit / (exits.recordsPerExit / baseline);
+  return {
+    figure: figure('inKernelExitVsBaseline', [+ratio.toFixed(2)], {
+      recordsPerExit: exits.recordsPerExit, baselineRecordsPerSec: baseline, baselineRuns: rates,
+      meaning: 'time per simulated in-kernel exit ÷ time to append recordsPerExit records to preallocated typed arrays',
+    }),
+    baseline,
+  };
+}
+
+function spawnSeconds(runs: number, warm: boolean, cmd: string, args: string[], env: NodeJS.ProcessEnv): number[] {
+  const once = (): number => {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const s = seconds(t0);
+    if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    return s;
+  };
+  if (warm) once();
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) out.push(+once().toFixed(3));
+  return out;
+}
+
+const CUCUMBER = path.join(ROOT, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js');
+
+function suite(z: Sizes, quick: boolean): Figure {
+  const env = { TS_NODE_TRANSPILE_ONLY: 'true' };
+  if (quick) {
+    // Proves the measurement works: cucumber loads every feature and step, and runs none.
+    const runs = spawnSeconds(1, false, process.execPath, [CUCUMBER, '--dry-run'], env);
+    return figure('suiteSeconds', runs, { command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js --dry-run', note: 'quick mode: a dry run' });
+  }
+  const serial = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER], env);
+  const parallel = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER, '--parallel', '2'], env);
+  return figure('suiteSeconds', serial, {
+    command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js (every feature, progress formatter, no report)',
+    parallel2Seconds: median(parallel), parallel2Runs: parallel,
+  });
+}
+
+function explainCold(z: Sizes, quick: boolean): Figure {
+  const bin = path.join(ROOT, 'bin', 'exitpath.js');
+  if (!quick) execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'))) {
+    return { ...figure('explainColdSeconds', []), note: 'not built (npm run build)' };
+  }
+  const runs = spawnSeconds(quick ? 1 : z.runs, !quick, process.execPath, [bin, 'explain', 'cpuid 0x0'], {});
+  return figure('explainColdSeconds', runs, { command: 'node bin/exitpath.js explain "cpuid 0x0"' });
+}
+
+// ------------------------------------------------------------------ the report
+
+function machine(): BenchReport['machine'] {
+  let cpuModel = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpuModel = m[1]!.trim();
+  } catch { /* not Linux */ }
+  return {
+    nproc: os.availableParallelism(), cpuModel, node: process.version, os: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg().map((x) => +x.toFixed(2)), totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+  };
+}
+
+export function runBench(opts: BenchOptions): BenchReport {
+  const z = opts.quick ? QUICK : FULL;
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  const want = (f: FigureName) => !opts.only || opts.only.includes(f);
+  const figures: BenchReport['figures'] = {};
+  const report: BenchReport = {
+    mode: opts.quick ? 'quick' : 'full', machine: machine(),
+    inKernelExitsPerSec: null, userspaceRoundTripsPerSec: null, writeWalksPerSec: null, traceBytesPerEvent: null,
+    inKernelExitVsBaseline: null, recordsPerExit: null, baselineRecordsPerSec: null, suiteSeconds: null, explainColdSeconds: null,
+    figures,
+  };
+  const step = <T>(name: string, fn: () => T): T => {
+    const t0 = process.hrtime.bigint();
+    const r = fn();
+    log(`bench: ${name} (${seconds(t0).toFixed(1)} s)`);
+    return r;
+  };
+
+  if (want('inKernelExitsPerSec') || want('inKernelExitVsBaseline')) {
+    const k = step('in-kernel exits', () => inKernelExits(z));
+    figures.inKernelExitsPerSec = k.figure;
+    report.inKernelExitsPerSec = k.figure.value;
+    report.recordsPerExit = k.recordsPerExit;
+    if (want('inKernelExitVsBaseline')) {
+      const b = step('baseline', () => vsBaseline(z, k));
+      figures.inKernelExitVsBaseline = b.figure;
+      report.inKernelExitVsBaseline = b.figure.value;
+      report.baselineRecordsPerSec = b.baseline;
+    }
+  }
+  if (want('userspaceRoundTripsPerSec')) {
+    figures.userspaceRoundTripsPerSec = step('userspace round trips', () => userspaceRoundTrips(z));
+    report.userspaceRoundTripsPerSec = figures.userspaceRoundTripsPerSec.value;
+  }
+  if (want('writeWalksPerSec')) {
+    figures.writeWalksPerSec = step('write walks', () => writeWalks(z));
+    report.writeWalksPerSec = figures.writeWalksPerSec.value;
+  }
+  if (want('traceBytesPerEvent')) {
+    figures.traceBytesPerEvent = step('trace bytes per event', () => traceBytes(z));
+    report.traceBytesPerEvent = figures.traceBytesPerEvent.value;
+  }
+  if (want('suiteSeconds')) {
+    figures.suiteSeconds = step('suite', () => suite(z, opts.quick));
+    report.suiteSeconds = figures.suiteSeconds.value;
+  }
+  if (want('explainColdSeconds')) {
+    figures.explainColdSeconds = step('explain cold', () => explainCold(z, opts.quick));
+    report.explainColdSeconds = figures.explainColdSeconds.value;
+  }
+  return report;
+}
+
+const fmt = (v: number | null): string => (v === null ? '—' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : String(+v.toFixed(2)));
+
+export function formatTable(r: BenchReport): string {
+  const rows: string[][] = [['figure', 'median', 'target', 'met', 'runs']];
+  for (const name of FIGURES) {
+    const f = r.figures[name];
+    if (!f) continue;
+    rows.push([name, fmt(f.value), f.target, f.met === null ? '—' : f.met ? 'yes' : 'NO', f.runs.map(fmt).join(' ')]);
+  }
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
+  const m = r.machine;
+  const out = [
+    `exitpath bench (${r.mode}) on ${m.nproc} × ${m.cpuModel}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
+    '',
+    line(rows[0]!),
+    line(w.map((n) => '-'.repeat(n))),
+    ...rows.slice(1).map(line),
+  ];
+  if (r.recordsPerExit !== null) out.push('', `records per in-kernel exit: ${r.recordsPerExit}; baseline: ${fmt(r.baselineRecordsPerSec)} records/s`);
+  const p = r.figures.suiteSeconds?.parallel2Seconds;
+  if (typeof p === 'number') out.push(`suite with --parallel 2: ${fmt(p)} s`);
+  if (r.mode === 'quick') out.push('', 'quick mode: tiny sizes, one run each: these figures prove the benchmark runs, nothing more.');
+  return out.join('\n') + '\n';
+}
+
+function main(argv: string[]): void {
+  let quick = false;
+  let out = path.join(ROOT, 'reports', 'bench.json');
+  let only: FigureName[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--out') out = path.resolve(argv[++i] ?? '');
+    else if (a === '--only') {
+      only = (argv[++i] ?? '').split(',') as FigureName[];
+      const bad = only.filter((f) => !FIGURES.includes(f));
+      if (bad.length) throw new Error(`--only: unknown figure ${bad.join(', ')} (one of ${FIGURES.join(', ')})`);
+    } else throw new Error(`bench: unknown argument ${a} (--quick, --out FILE, --only NAME,…)`);
+  }
+  const r = runBench({ quick, only });
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(r, null, 2) + '\n');
+  process.stdout.write(formatTable(r) + `\nJSON: ${path.relative(process.cwd(), out) || out}\n`);
+}
+
+if (require.main === module) main(process.argv.slice(2));
