@@ -6,10 +6,13 @@ import { StackError } from '../stack';
 import { narrate } from '../trace/narrative';
 import { explain } from '../walk';
 import { IO_PATHS, compare, formatTable } from '../compare';
+import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWalk } from './reports';
 
 class UsageError extends Error {}
 
-const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--format text|json] [--trace-boot] [--verbose]
+const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
+       exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
+       exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
        exitpath constants --json
 
@@ -18,8 +21,8 @@ or a guest process action: write TEXT PATH | read N PATH | fsync PATH.`;
 
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
-  const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean } =
-    { set: [], format: 'text', traceBoot: false, verbose: false, json: false };
+  const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string; from?: string; gaps: boolean } =
+    { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -34,6 +37,9 @@ function parseArgs(argv: string[]) {
     else if (a === '--trace-boot') opts.traceBoot = true;
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--json') opts.json = true;
+    else if (a === '--lang') opts.lang = value();
+    else if (a === '--from') opts.from = value();
+    else if (a === '--gaps') opts.gaps = true;
     else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
@@ -55,10 +61,13 @@ export function main(argv: string[]): number {
     const [cmd, ...rest] = positional;
     if (cmd === 'explain') {
       if (rest.length !== 1) throw new UsageError('explain takes one ACTION (quote it: exitpath explain "write hello /hello.txt")');
-      if (!['text', 'json'].includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected text or json`);
+      if (!(WALK_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected ${WALK_FORMATS.join(', ')}`);
+      if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
       const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot });
-      if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
-      else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose));
+      const other = formatWalk(w, opts.format);
+      if (other !== null) process.stdout.write(other);
+      else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
+      else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
       return 0;
     }
     if (cmd === 'compare') {
@@ -68,6 +77,17 @@ export function main(argv: string[]): number {
       const base = opts.config ? loadConfigFile(opts.config) : DEFAULT_CONFIG;
       const rows = compare(rest[0]!, columns, base);
       process.stdout.write(opts.format === 'json' ? JSON.stringify(rows, null, 2) + '\n' : formatTable(rest[0]!, rows));
+      return 0;
+    }
+    if (cmd === 'diff') {
+      if (rest.length !== 2) throw new UsageError('diff takes two trace files: exitpath diff before.yaml after.json');
+      const d = diffCommand(rest[0]!, rest[1]!);
+      process.stdout.write(d.text);
+      return d.status;
+    }
+    if (cmd === 'coverage') {
+      if (rest.length !== 0) throw new UsageError('coverage takes no arguments (--from FILE to read another message stream)');
+      process.stdout.write(coverageCommand(opts.from ?? 'reports/cucumber.ndjson', opts.gaps, !!process.stdout.isTTY));
       return 0;
     }
     if (cmd === 'constants') {
@@ -80,7 +100,7 @@ export function main(argv: string[]): number {
     throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}\n${USAGE}\n`); return 2; }
-    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError) {
+    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError) {
       process.stderr.write(`exitpath: ${e.message}\n`);
       return 2;
     }

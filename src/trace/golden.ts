@@ -104,7 +104,7 @@ export function parseTraceFile(text: string, file: string): GoldenTrace {
   const fail = (n: Node | null | undefined, msg: string): never => { throw new GoldenFormatError(`${file}:${lineOf(n)}: ${msg}`); };
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    throw new GoldenFormatError(`${file}:${e.linePos?.[0]?.line ?? 1}: not YAML or JSON (${e.code})`);
+    throw new GoldenFormatError(`${file}:${e.linePos?.[0]?.line ?? 1}: not YAML or JSON: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
   }
   const root = doc.contents;
   let seq: Node | null = null;

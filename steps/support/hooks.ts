@@ -4,10 +4,12 @@
 // sources. This only observes: nothing here changes what a scenario asserts. It is on when the
 // cucumber profile sets the world parameter `report` (the `report` profile does).
 
+import * as fs from 'node:fs';
 import { AfterStep, Before, BeforeStep, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
 import 'allure-cucumberjs';
 import * as allure from 'allure-js-commons';
 import type { Action } from '../../src/guest/kernel';
+import { chapterLesson, isChapter } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
 import { ExitpathWorld, type LastWalk } from './world';
 
@@ -63,4 +65,9 @@ AfterStep(async function (this: ExitpathWorld, { pickle, pickleStep, result }: I
   await allure.tags(...ev.tags);
   for (const p of ev.parameters) await allure.parameter(p.name, p.value);
   await allure.links(...ev.links.map((l) => ({ url: l.url, name: l.name, type: 'link' })));
+  // A literate chapter's scenario carries the lesson written before it.
+  if (isChapter(pickle.uri)) {
+    const lesson = chapterLesson(fs.readFileSync(pickle.uri, 'utf8'), pickle.name);
+    if (lesson) await allure.description(lesson);
+  }
 });

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import * as fs from 'node:fs';
+import { expect } from 'chai';
+import { DEFAULT_CONFIG, type VmConfig } from '../src/config';
+import { explain } from '../src/walk';
+import { sequenceSvg } from '../src/trace/svg';
+import { ftraceText } from '../src/trace/ftrace';
+import { narrate } from '../src/trace/narrative';
+import { buildMatrix, isGap, knownRows } from '../src/report/matrix';
+import { matrixHtml } from '../src/report/html';
+import { coverageText } from '../src/report/terminal';
+import { chapterLesson } from '../src/report/chapter';
+import { scenarioEvidence } from '../src/report/evidence';
+import { VOCABULARY } from '../src/report/vocabulary';
+import { EXIT_REASON } from '../src/uapi/vmx';
+import { KVM_EXIT } from '../src/uapi/kvm';
+
+const seed = (config: VmConfig = DEFAULT_CONFIG) => explain(config, 'write hello /hello.txt');
+
+test('the diagram of the seed walk has the six lifelines and the ten numbered arrows, in order', () => {
+  const svg = sequenceSvg(seed().events, { title: 'seed' });
+  const lifelines = [...svg.matchAll(/<g class="lifeline" data-layer="([^"]+)">/g)].map((m) => m[1]);
+  expect(lifelines).to.deep.equal(['guest process', 'guest kernel', 'VMX CPU', 'kvm', 'qemu-kvm', 'host kernel']);
+  const stages = [...svg.matchAll(/<g class="arrow stage"[^>]* data-stage="(\d+)">/g)].map((m) => Number(m[1]));
+  expect(stages).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  expect(svg).to.match(/data-name="KVM_EXIT_IO" data-stage="4"/);
+  // VMX root and non-root are both shaded, and the CPU's bar changes mode at each exit and entry.
+  expect(svg).to.contain('VMX non-root (the guest)').and.to.contain('VMX root (the host)');
+  const modes = [...svg.matchAll(/class="mode (root|non-root)"/g)].map((m) => m[1]);
+  expect(modes.filter((m) => m === 'root')).to.have.length(seed().summary.exits.length);
+});
+
+test('the kvm tracepoint text prints the seed walk as Linux 6.1 and Linux 3.2 would', () => {
+  const modern = ftraceText(seed().events, { era: 'linux-6.1' });
+  expect(modern).to.match(/kvm_exit: vcpu 0 reason IO_INSTRUCTION rip 0xffffffff81[0-9a-f]{6} info1 0x00000000c0500001 info2 0x0000000000000000 intr_info 0x00000000 error_code 0x00000000\n/);
+  expect(modern).to.contain('kvm_pio: pio_write at 0xc050 size 2 count 1 val 0x0 \n');
+  expect(modern).to.contain('kvm_userspace_exit: reason KVM_EXIT_IO (2)\n');
+  expect(modern).to.match(/kvm_entry: vcpu 0, rip 0xffffffff81/);
+  expect(modern).to.match(/^ +CPU 0\/KVM-\d+ +\[000\] \.\.\.\.\. +0\.\d{6}: kvm_exit/m);
+  // One kvm_exit and one kvm_entry per exit and entry of the walk.
+  const s = seed().summary;
+  expect(modern.match(/kvm_exit:/g)).to.have.length(s.exits.length);
+  expect(modern.match(/kvm_entry:/g)).to.have.length(s.entries.length);
+  expect(modern.match(/kvm_userspace_exit:/g)).to.have.length(s.exits.filter((x) => x.handledIn === 'userspace').length);
+
+  const old = ftraceText(seed({ ...DEFAULT_CONFIG, profile: 'qemu-kvm-2013' }).events, { era: 'qemu-kvm-2013' });
+  expect(old).to.match(/kvm_exit: reason IO_INSTRUCTION rip 0xffffffff81[0-9a-f]{6} info c0500001 0\n/);
+  expect(old).to.match(/kvm_entry: vcpu 0\n/);
+  expect(old).to.match(/kvm_inj_virq: irq 49\n/);
+});
+
+test('the narrative speaks Japanese with --lang ja, in the seed talk\'s words', () => {
+  const w = seed();
+  const text = narrate('seed', w.events, w.summary, false, 'ja');
+  expect(text).to.contain('① プロセス → ゲストOS');
+  expect(text).to.contain('③ vt-x → kvm');
+  expect(text).to.contain('VMExit: 4 回 (うち qemu-kvm まで届いたもの 2 回)');
+  expect(text).to.contain('センシティブ命令のエミュレーション完');
+});
+
+test('every step phrase the matrix reads exists as an English step definition', () => {
+  const sources = fs.readdirSync('steps').filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(`steps/${f}`, 'utf8')).join('\n');
+  for (const [concept, p] of Object.entries(VOCABULARY)) {
+    const en = p.en.startsWith('/') ? p.en : `'${p.en}'`;
+    expect(sources.includes(en), `${concept}: ${en} is not defined in steps/*.ts`).to.equal(true);
+  }
+});
+
+test('the matrix lists every exit reason, KVM_EXIT code and kvm handler the model knows', () => {
+  const rows = knownRows();
+  const names = (k: string) => rows.filter((r) => r.kind === k).map((r) => r.name);
+  expect(names('exit reason')).to.have.members(Object.keys(EXIT_REASON));
+  expect(names('KVM_EXIT')).to.have.members(Object.keys(KVM_EXIT).map((k) => `KVM_EXIT_${k}`));
+  expect(names('handler')).to.include.members(['handle_io', 'kvm_emulate_cpuid', 'handle_cpuid', 'kvm_emulate_halt', 'handle_halt']);
+  expect(names('host syscall')).to.include.members(['io_submit', 'io_getevents', 'KVM_RUN', 'KVM_IRQ_LINE']);
+});
+
+/** A cucumber message stream for two scenarios, as the message formatter writes it. */
+function messages(): object[] {
+  const w = seed();
+  const trace = JSON.stringify({ config: w.config, walks: [{ action: '', events: w.events, summary: w.summary }] });
+  return [
+    { stepDefinition: { id: 'd1', pattern: { source: 'the VM exit reason is {exitReason}', type: 'CUCUMBER_EXPRESSION' } } },
+    { stepDefinition: { id: 'd2', pattern: { source: 'the host does not call {word}', type: 'CUCUMBER_EXPRESSION' } } },
+    { stepDefinition: { id: 'd3', pattern: { source: 'VMExit は {word} として qemu-kvm に届く', type: 'CUCUMBER_EXPRESSION' } } },
+    { pickle: { id: 'p1', name: 'seed', uri: 'features/a.feature', astNodeIds: ['s1'], steps: [{ id: 'ps1', text: 'the VM exit reason is 30' }] } },
+    { pickle: { id: 'p2', name: 'ja', uri: 'features/b.feature', astNodeIds: ['s2'], steps: [{ id: 'ps2', text: 'x' }, { id: 'ps3', text: 'y' }] } },
+    { testCase: { id: 't1', pickleId: 'p1', testSteps: [{ id: 'ts1', pickleStepId: 'ps1', stepDefinitionIds: ['d1'], stepMatchArgumentsLists: [{ stepMatchArguments: [{ group: { value: '30' } }] }] }] } },
+    { testCase: { id: 't2', pickleId: 'p2', testSteps: [
+      { id: 'ts2', pickleStepId: 'ps2', stepDefinitionIds: ['d3'], stepMatchArgumentsLists: [{ stepMatchArguments: [{ group: { value: 'KVM_EXIT_IO' } }] }] },
+      { id: 'ts3', pickleStepId: 'ps3', stepDefinitionIds: ['d2'], stepMatchArgumentsLists: [{ stepMatchArguments: [{ group: { value: 'pwritev' } }] }] }] } },
+    { testCaseStarted: { id: 'c1', testCaseId: 't1' } },
+    { testStepFinished: { testCaseStartedId: 'c1', testStepId: 'ts1', testStepResult: { status: 'PASSED' } } },
+    { attachment: { testCaseStartedId: 'c1', fileName: 'trace.json', body: trace, contentEncoding: 'IDENTITY' } },
+    { testCaseStarted: { id: 'c2', testCaseId: 't2' } },
+    { testStepFinished: { testCaseStartedId: 'c2', testStepId: 'ts2', testStepResult: { status: 'FAILED' } } },
+  ];
+}
+
+test('the matrix marks what scenarios specify, what they only walk through, and what nobody covers', () => {
+  const m = buildMatrix(messages() as never);
+  const row = (kind: string, name: string) => m.rows.find((r) => r.kind === kind && r.name === name)!;
+  expect(m.scenarios.map((s) => [s.name, s.status])).to.deep.equal([['seed', 'passed'], ['ja', 'failed']]);
+  expect(row('exit reason', 'IO_INSTRUCTION').cells).to.deep.equal([{ scenario: 'p1', how: 'specified' }]);
+  expect(row('KVM_EXIT', 'KVM_EXIT_IO').cells.map((c) => [c.scenario, c.how])).to.have.deep.members([['p1', 'exercised'], ['p2', 'specified']]);
+  expect(row('host syscall', 'pwritev').cells).to.deep.equal([{ scenario: 'p2', how: 'not called' }]);
+  expect(row('exit reason', 'HLT').cells).to.deep.equal([{ scenario: 'p1', how: 'exercised' }]);
+  expect(isGap(row('exit reason', 'HLT'))).to.equal(true);
+  expect(isGap(row('exit reason', 'CPUID'))).to.equal(true);
+  expect(isGap(row('KVM_EXIT', 'KVM_EXIT_S390_SIEIC'))).to.equal(false);
+  const total = m.totals['exit reason'];
+  expect(total.specified).to.equal(1);
+  expect(total.exercisedOnly).to.equal(seed().summary.exits.map((x) => x.reason).filter((r, i, a) => r !== 'IO_INSTRUCTION' && a.indexOf(r) === i).length);
+  expect(total.specified + total.exercisedOnly + total.uncovered).to.equal(Object.keys(EXIT_REASON).length);
+
+  const html = matrixHtml(m, { allure: 'allure/index.html' });
+  expect(html).to.match(/<tr class="row gap" data-name="CPUID">/);
+  expect(html).to.match(/<tr class="row" data-name="IO_INSTRUCTION">/);
+  const text = coverageText(m);
+  expect(text).to.match(/✔ IO_INSTRUCTION \(30\)\s+specified by S1/);
+  expect(text).to.match(/✘ KVM_EXIT_IO \(2\)\s+specified by S2/);
+  expect(text).to.match(/✗ CPUID \(10\)\s+no scenario/);
+});
+
+test('each scenario gets its diagram, narrative, trace and tracepoint text, with labels and source links', () => {
+  const w = seed();
+  const ev = scenarioEvidence({ scenario: 'seed', config: w.config, walks: [{ action: 'write', events: w.events, summary: w.summary }] });
+  expect(ev.attachments.map((a) => a.fileName)).to.deep.equal(['walk.svg', 'walk.txt', 'kvm-trace.txt', 'trace.json']);
+  expect(ev.labels).to.deep.include({ name: 'exitReason', value: 'IO_INSTRUCTION' });
+  expect(ev.labels).to.deep.include({ name: 'userspaceExit', value: 'KVM_EXIT_IO' });
+  expect(ev.labels).to.deep.include({ name: 'layer', value: 'host kernel' });
+  expect(ev.labels).to.deep.include({ name: 'profile', value: 'linux-6.1' });
+  const urls = ev.links.map((l) => l.url);
+  expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/arch/x86/kvm/vmx/vmx.c');
+  expect(urls).to.include('https://github.com/qemu/qemu/blob/v7.2.0/accel/kvm/kvm-all.c');
+  expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/fs/aio.c');
+});
+
+test('a literate chapter gives each scenario the prose written before it', () => {
+  const md = '# Feature: F\n\nIntro.\n\n## Scenario: A\n\n* When x\n\nBetween A and B.\n\n  | a |\n\nMore about B.\n\n## Scenario: B\n* Then y\n';
+  expect(chapterLesson(md, 'A')).to.equal('Intro.');
+  expect(chapterLesson(md, 'B')).to.equal('More about B.');
+  expect(chapterLesson(md, 'C')).to.equal(null);
+});
