@@ -1,13 +1,14 @@
 // The layer rules of DESIGN §1: a layer imports itself, its neighbours' interfaces, sim/, trace/
 // and the constants (uapi/); src/ never imports steps/, features/ or cucumber. stack.ts, walk.ts
 // and cli/ are the composition root and may import every layer.
-const layers = ['guest', 'vmx', 'kvm', 'qemu', 'host'];
+const layers = ['guest', 'vmx', 'kvm', 'qemu', 'vhost', 'host'];
 // Who may import whom (besides sim/, trace/, uapi/, and itself).
 const allowed = {
   guest: ['vmx'],          // guest code yields instructions to the CPU (vmx/insn, the GuestCode type)
   vmx: [],                 // the CPU knows nothing of kvm or the guest
   kvm: ['vmx', 'host'],    // kvm programs VT-x; it implements the host kernel's file interface
   qemu: ['host'],          // qemu talks to kvm only through host syscalls and the uapi
+  vhost: ['host'],         // a vhost-user backend is another host process: syscalls only
   host: [],
 };
 const forbidden = [];

@@ -19,8 +19,16 @@ export interface VmConfig {
     size_mib: number;
     backend: 'linux-aio' | 'threads' | 'io_uring';
     image: string | null;
+    /** -drive cache= (absent: none, the seed's). linux-aio needs none or directsync (O_DIRECT). */
+    cache?: 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+    /** -drive werror= (absent: enospc, qemu's default). */
+    werror?: 'report' | 'ignore' | 'stop' | 'enospc';
+    /** -drive rerror= (absent: report, qemu's default). */
+    rerror?: 'report' | 'ignore' | 'stop';
     /** qemu's virtio-blk-pci `vectors`: 0 = legacy INTx (the seed's path), 2 = MSI-X (config + queue). */
     vectors: number;
+    /** virtio-blk (qemu serves the queue) or vhost-user-blk (a qemu-storage-daemon process does). */
+    device: 'virtio-blk' | 'vhost-user-blk';
   };
 }
 
@@ -32,7 +40,7 @@ export const DEFAULT_CONFIG: VmConfig = {
   ioeventfd: false,
   irqfd: false,
   apicv: false,
-  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0 },
+  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk' },
 };
 
 const SCHEMA = {
@@ -55,7 +63,11 @@ const SCHEMA = {
         size_mib: { type: 'integer', minimum: 1, maximum: 65536 },
         backend: { enum: ['linux-aio', 'threads', 'io_uring'] },
         image: { type: ['string', 'null'], minLength: 1 },
+        cache: { enum: ['none', 'writeback', 'writethrough', 'directsync', 'unsafe'] },
+        werror: { enum: ['report', 'ignore', 'stop', 'enospc'] },
+        rerror: { enum: ['report', 'ignore', 'stop'] },
         vectors: { enum: [0, 2] },
+        device: { enum: ['virtio-blk', 'vhost-user-blk'] },
       },
     },
   },
@@ -73,6 +85,10 @@ const NOT_MODELLED: [(c: VmConfig) => boolean, string][] = [
   [(c) => c.irqchip !== 'kernel', `irqchip other than 'kernel'`],
   // qemu binds irqfds to MSI routes (kvm_virtio_pci_vector_use); INTx irqfd with resample is not modelled.
   [(c) => c.irqfd && c.disk.vectors === 0, 'irqfd: true with INTx (set disk.vectors: 2 for MSI-X)'],
+  // The backend gets its kicks from an ioeventfd and raises interrupts through an irqfd on an MSI-X vector.
+  [(c) => c.disk.device === 'vhost-user-blk' && !(c.ioeventfd && c.irqfd && c.disk.vectors === 2),
+    'disk.device: vhost-user-blk without ioeventfd: true, irqfd: true and disk.vectors: 2'],
+  [(c) => c.disk.device === 'vhost-user-blk' && c.disk.backend !== 'linux-aio', 'a vhost-user-blk backend other than linux-aio'],
   [(c) => c.apicv, 'apicv: true'],
 ];
 
@@ -144,7 +160,16 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
     }
     throw new ConfigError(`${keyLoc}: ${describe(e, key)}`);
   }
-  return merge(base, data as Record<string, unknown>);
+  const merged = merge(base, data as Record<string, unknown>);
+  // block/file-posix.c raw_open_common: Linux AIO needs O_DIRECT, which only cache=none|directsync give.
+  const cache = merged.disk.cache ?? 'none';
+  if (merged.disk.backend === 'linux-aio' && cache !== 'none' && cache !== 'directsync') {
+    const node = nodeAt(doc, ['disk', 'cache']) ?? nodeAt(doc, ['disk', 'backend']);
+    const loc = node?.range ? pos(node.range[0]) : `${where}:1:1`;
+    throw new ConfigError(`${loc}: 'disk.cache' ${cache} needs 'disk.backend' threads or io_uring: `
+      + 'qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)');
+  }
+  return merged;
 }
 
 export function loadConfigFile(path: string, base: VmConfig = DEFAULT_CONFIG): VmConfig {

@@ -14,6 +14,7 @@ import { kvmEra } from './kvm/profile';
 import { makeVmxOps } from './kvm/vmx';
 import { VmxCpu } from './vmx/cpu';
 import { QemuKvm } from './qemu/qemu';
+import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 
 /**
@@ -51,6 +52,8 @@ export class Stack {
   readonly qemu: QemuKvm;
   readonly guest!: GuestKernel;
   readonly image: ImageFile;
+  /** The vhost-user-blk backend process, when the disk is served by one. */
+  vhost: VhostUserBlkServer | undefined;
   private bootEnd = 0;
   private traceBoot: boolean;
   private actions = 0;
@@ -84,7 +87,7 @@ export class Stack {
       ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
-      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
+      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device,
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
@@ -93,6 +96,12 @@ export class Stack {
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
       cpu0.reset(this.guest.start_kernel(), this.guest, KERNEL_TEXT);
     });
+    if (config.disk.device === 'vhost-user-blk') {
+      // The management layer starts the backend with the other end of qemu's socket pair.
+      const q = this.qemu;
+      this.vhost = new VhostUserBlkServer(this.host, t, imagePath, this.image.size, (dp) => this.host.transferFd(q.proc, q.vhostPeerFd, dp));
+      this.sched.spawn('qemu-storage-daemon', this.vhost.run());
+    }
     this.sched.spawn('qemu main loop', this.qemu.mainLoop.run());
     for (const c of this.qemu.cpus) this.sched.spawn(`CPU ${c.index}/KVM`, c.kvm_cpu_exec());
     // Boot: run until the guest reaches its first breakpoint (the running system).

@@ -39,3 +39,14 @@ Then('the disk image is blank at byte {int}', function (this: ExitpathWorld, off
   const block = this.stack.image.pread(offset, 4096);
   expect(block.every((b) => b === 0), 'the 4 KiB there hold data').to.equal(true);
 });
+
+Then(/^(qemu-kvm|the vhost-user-blk backend) makes no syscall$/, function (this: ExitpathWorld, who: string) {
+  const proc = who === 'qemu-kvm' ? 'qemu-kvm' : 'vhost-user-blk';
+  const mine = this.last.summary.hostSyscalls.filter((s) => s.process === proc).map((s) => (s.request ? `ioctl(${s.request})` : s.name));
+  expect(mine, `${who}'s syscalls`).to.deep.equal([]);
+});
+
+Then(/^the vhost-user-blk backend calls (\w+)$/, function (this: ExitpathWorld, name: string) {
+  const mine = this.last.summary.hostSyscalls.filter((s) => s.process === 'vhost-user-blk');
+  expect(mine.map((s) => s.name), 'the backend\'s syscalls').to.include(name);
+});

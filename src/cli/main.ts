@@ -1,10 +1,12 @@
 // exitpath: the command-line front end. User errors print one line and exit with status 2.
 
+import * as fs from 'node:fs';
 import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { ActionError } from '../guest/actions';
 import { StackError } from '../stack';
 import { narrate } from '../trace/narrative';
-import { explain } from '../walk';
+import type { Summary } from '../trace/query';
+import { explain, runWalk, writeTraceNdjson, writeWalkJson } from '../walk';
 import { IO_PATHS, compare, formatTable } from '../compare';
 import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWalk } from './reports';
 
@@ -17,10 +19,15 @@ const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE].
        exitpath constants --json
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
-or a guest process action: write TEXT PATH | read N PATH | fsync PATH.`;
+or a guest process action: write TEXT PATH | read N PATH | fsync PATH,
+or a workload in one action: loop N INSTRUCTION | write-blocks N KIB PATH (N writes of KIB KiB each).
+
+explain --trace-out FILE writes the action's events to FILE as ndjson, one event a line, and prints
+only the summary: for runs of millions of events.`;
 
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
+  let traceOut: string | undefined;
   const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string; from?: string; gaps: boolean } =
     { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false };
   for (let i = 0; i < argv.length; i++) {
@@ -35,6 +42,7 @@ function parseArgs(argv: string[]) {
     else if (a === '--format') opts.format = value();
     else if (a.startsWith('--format=')) opts.format = a.slice(9);
     else if (a === '--trace-boot') opts.traceBoot = true;
+    else if (a === '--trace-out') traceOut = value();
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--json') opts.json = true;
     else if (a === '--lang') opts.lang = value();
@@ -44,7 +52,7 @@ function parseArgs(argv: string[]) {
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { positional, opts };
+  return { positional, opts, traceOut };
 }
 
 function configFrom(opts: { config?: string; set: string[] }): VmConfig {
@@ -55,14 +63,61 @@ function configFrom(opts: { config?: string; set: string[] }): VmConfig {
   return c;
 }
 
+/** How often each distinct item occurs, in order of first appearance: `3× a, 1× b`. */
+function counted(items: string[]): string {
+  const n = new Map<string, number>();
+  for (const x of items) n.set(x, (n.get(x) ?? 0) + 1);
+  return [...n].map(([x, k]) => `${k}× ${x}`).join(', ') || 'none';
+}
+
+/** The summary of a large run, with repeated exits, entries and syscalls counted rather than listed. */
+function countedSummary(title: string, s: Summary): string {
+  const up = s.exits.filter((x) => x.handledIn === 'userspace').length;
+  return [
+    title, '',
+    `VM exits: ${s.exits.length} (${up} reached qemu-kvm): ${counted(s.exits.map((x) => `${x.reason}→${x.handler ?? 'no handler'}${x.userspaceExit ? `→${x.userspaceExit}` : ''}`))}`,
+    `VM entries: ${counted(s.entries)}; guest interrupts: ${s.guestInterrupts}`,
+    `host syscalls: ${counted(s.hostSyscalls.map((h) => (h.request ? `ioctl(${h.request})` : h.name)))}`,
+    `result in the guest: ${s.guestResult.value}${s.guestResult.errno ? ` (${s.guestResult.errno})` : ''}${s.guestResult.fault ? ` after ${s.guestResult.fault}` : ''}; modelled cycles: ${s.cycles}`,
+  ].join('\n') + '\n';
+}
+
+/**
+ * explain with its events written as they are decoded: `--format json` to stdout, or with
+ * `--trace-out FILE` as ndjson to FILE while stdout gets the summary alone.
+ */
+function explainStreamed(config: VmConfig, action: string, opts: { format: string; traceBoot: boolean; lang: string }, traceOut: string | undefined): number {
+  if (traceOut !== undefined && opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--trace-out goes with --format text or json, not ${opts.format}`);
+  let fd: number | undefined;
+  if (traceOut !== undefined) {
+    try { fd = fs.openSync(traceOut, 'w'); } catch (e) {
+      throw new UsageError(`--trace-out ${traceOut}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+  }
+  try {
+    const run = runWalk(config, action, { traceBoot: opts.traceBoot });
+    const stdout = (s: string) => { process.stdout.write(s); };
+    if (fd === undefined) { writeWalkJson(run, stdout); return 0; }
+    const out = fd;
+    const events = writeTraceNdjson(run, (s) => { fs.writeSync(out, s); });
+    const trace = { file: traceOut!, events };
+    if (opts.format === 'json') stdout(JSON.stringify({ config: run.config, trace, summary: run.summary }, null, 2) + '\n');
+    else stdout(countedSummary(`exitpath explain "${action}"  (profile ${config.profile}, irqchip ${config.irqchip})`, run.summary) + `trace: ${events} events in ${traceOut}\n`);
+    return 0;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 export function main(argv: string[]): number {
   try {
-    const { positional, opts } = parseArgs(argv);
+    const { positional, opts, traceOut } = parseArgs(argv);
     const [cmd, ...rest] = positional;
     if (cmd === 'explain') {
       if (rest.length !== 1) throw new UsageError('explain takes one ACTION (quote it: exitpath explain "write hello /hello.txt")');
       if (!(WALK_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected ${WALK_FORMATS.join(', ')}`);
       if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
+      if (traceOut !== undefined || opts.format === 'json') return explainStreamed(configFrom(opts), rest[0]!, opts, traceOut);
       const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot });
       const other = formatWalk(w, opts.format);
       if (other !== null) process.stdout.write(other);

@@ -16,6 +16,7 @@ import { type HostFile, type SysGen } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
 import { IoUring } from './io_uring';
+import { MemFd, UnixSocket } from './unix_socket';
 import { IORING_REGISTER_EVENTFD } from '../uapi/io_uring';
 
 export const O_RDWR = 0o2;
@@ -29,6 +30,7 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   io_setup: ['nr_events'], io_submit: ['ctx:hex', 'nr'], io_getevents: ['ctx:hex', 'min_nr', 'nr'],
   pwritev: ['fd', 'iovcnt', 'offset:hex'], preadv: ['fd', 'iovcnt', 'offset:hex'], fdatasync: ['fd'],
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
+  memfd_create: ['name:str', 'size:hex'], socketpair: [], sendmsg: ['fd', 'len', 'nfds'], recvmsg: ['fd', 'maxlen'],
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
 };
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
@@ -41,6 +43,7 @@ function sysEvents(layer: Layer): void {
   }
 }
 sysEvents('qemu-kvm');
+sysEvents('vhost-user-blk');
 const ioctlName = (req: number): string => KVM_IOCTL_NAMES.get(req) ?? `0x${req.toString(16)}`;
 const kvmIoctlEnter = new Map<number, number>();
 const kvmIoctlExit = new Map<number, number>();
@@ -131,6 +134,54 @@ export class HostKernel {
     const f = p.file(fd);
     if (!f?.mmap) return this.leave(p, 'mmap', -ERRNO.ENODEV);
     return this.leave(p, 'mmap', p.mm.map(f.mmap(length, offset), f.name));
+  }
+
+  /** memfd_create + ftruncate: shareable anonymous memory (qemu's memory-backend-memfd,share=on). */
+  memfd_create(p: HostProcess, name: string, size: number): number {
+    this.enter(p, 'memfd_create', this.t.on ? this.t.str(name) : 0, size);
+    return this.leave(p, 'memfd_create', p.install(new MemFd(`memfd:${name}`, new Uint8Array(size))));
+  }
+
+  /** socketpair(AF_UNIX, SOCK_STREAM): two connected sockets in the caller's fd table. */
+  socketpair(p: HostProcess, sv: number): number {
+    this.enter(p, 'socketpair');
+    const [a, b] = UnixSocket.pair();
+    p.mm.setI32(sv, p.install(a));
+    p.mm.setI32(sv + 4, p.install(b));
+    return this.leave(p, 'socketpair', 0);
+  }
+
+  /** Move a file to another process (as passing an fd over a unix socket, or inheriting it, would). */
+  transferFd(from: HostProcess, fd: number, to: HostProcess): number {
+    const f = from.file(fd);
+    if (!f) return -ERRNO.EBADF;
+    from.close(fd);
+    return to.install(f);
+  }
+
+  /** sendmsg with SCM_RIGHTS: `len` bytes at `buf`, and the files behind `fds`. */
+  sendmsg(p: HostProcess, fd: number, buf: number, len: number, fds: number[]): number {
+    this.enter(p, 'sendmsg', fd, len, fds.length);
+    const s = p.file(fd);
+    if (!(s instanceof UnixSocket) || !s.peer) return this.leave(p, 'sendmsg', -ERRNO.EBADF);
+    const files: HostFile[] = [];
+    for (const f of fds) { const file = p.file(f); if (!file) return this.leave(p, 'sendmsg', -ERRNO.EBADF); files.push(file); }
+    s.deliver(p.mm.slice(buf, len), files);
+    return this.leave(p, 'sendmsg', len);
+  }
+
+  /** recvmsg (non-blocking): one message into `buf`; its passed files are installed, their fds written at `fdsOut`. */
+  recvmsg(p: HostProcess, fd: number, buf: number, maxlen: number, fdsOut: number, maxFds: number): number {
+    this.enter(p, 'recvmsg', fd, maxlen);
+    const s = p.file(fd);
+    if (!(s instanceof UnixSocket)) return this.leave(p, 'recvmsg', -ERRNO.EBADF);
+    const m = s.queue.shift();
+    if (!m) return this.leave(p, 'recvmsg', -ERRNO.EAGAIN);
+    const n = Math.min(maxlen, m.bytes.length);
+    p.mm.slice(buf, n).set(m.bytes.subarray(0, n));
+    m.files.slice(0, maxFds).forEach((f, i) => p.mm.setI32(fdsOut + 4 * i, p.install(f)));
+    p.mm.setI32(fdsOut + 4 * Math.min(maxFds, m.files.length), -1);
+    return this.leave(p, 'recvmsg', n);
   }
 
   /** io_uring_setup: a ring of `entries` (rounded up to a power of two) SQEs and twice as many CQEs. */

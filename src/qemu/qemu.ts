@@ -18,6 +18,7 @@ import { KvmCpu, kvm_set_irq, stopEvent, type RunState } from './kvm_all';
 import { MainLoop } from './main_loop';
 import { AddressSpace } from './memory';
 import { VirtIOBlock } from './virtio_blk';
+import { VhostUserBlk } from './vhost_user_blk';
 import { VirtIOPCIProxy, type PciPlatform } from './virtio_pci';
 import { EFD_NONBLOCK } from '../host/eventfd';
 import {
@@ -48,6 +49,8 @@ export interface QemuConfig {
   irqfd: boolean;
   /** -drive aio=native (linux-aio) or aio=threads. */
   backend: 'linux-aio' | 'threads' | 'io_uring';
+  /** -device virtio-blk-pci (qemu serves the queue) or vhost-user-blk-pci (a backend process does). */
+  device: 'virtio-blk' | 'vhost-user-blk';
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
@@ -58,7 +61,10 @@ export class QemuKvm {
   readonly ioSpace: AddressSpace;
   readonly memSpace: AddressSpace;
   readonly mem: GuestMemory;
-  readonly vblk: VirtIOBlock;
+  readonly vblk: VirtIOBlock | VhostUserBlk;
+  /** With vhost-user-blk: the memfd behind guest RAM, and the socket end meant for the backend. */
+  readonly ramFd: number = -1;
+  readonly vhostPeerFd: number = -1;
   readonly cpus: KvmCpu[] = [];
   readonly mainLoop: MainLoop;
   readonly vmfd: number;
@@ -76,7 +82,11 @@ export class QemuKvm {
     const kvmfd = host.openat(p, '/dev/kvm', O_RDWR);
     if (kvmfd < 0) throw new Error(`qemu: could not open /dev/kvm: ${kvmfd}`);
     this.vmfd = host.ioctlNow(p, kvmfd, KVM_CREATE_VM, 0);
-    this.ramHva = host.mmap(p, cfg.ramBytes, -1, 'pc.ram');
+    // A vhost-user backend must map guest RAM too: memory-backend-memfd,share=on.
+    if (cfg.device === 'vhost-user-blk') {
+      this.ramFd = host.memfd_create(p, 'pc.ram', cfg.ramBytes);
+      this.ramHva = host.mmap(p, cfg.ramBytes, this.ramFd, 'pc.ram');
+    } else this.ramHva = host.mmap(p, cfg.ramBytes, -1, 'pc.ram');
     const region = this.heap.alloc(kvm_userspace_memory_region.sizeof);
     const s = kvm_userspace_memory_region;
     p.mm.setU32(region + s.slot, 0);
@@ -90,16 +100,28 @@ export class QemuKvm {
     this.memSpace = new AddressSpace('memory', t);
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
     this.mainLoop = new MainLoop(host, p, this.heap);
-    // -drive file=IMAGE,format=raw,cache=none,aio=native -device virtio-blk-pci
-    const imgfd = host.openat(p, cfg.imagePath, O_RDWR | O_DIRECT);
-    if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
-    const laio = cfg.backend === 'linux-aio'
-      ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
-      : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
-    const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
-    const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
-    this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
-    const proxy = new VirtIOPCIProxy(this.vblk, 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
+    if (cfg.device === 'vhost-user-blk') {
+      // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
+      // connected socket pair; the management layer hands the other to the backend.
+      const sv = this.heap.alloc(8);
+      if (host.socketpair(p, sv) < 0) throw new Error('qemu: socketpair failed');
+      const sock = p.mm.i32(sv);
+      this.vhostPeerFd = p.mm.i32(sv + 4);
+      this.heap.release(sv);
+      this.vblk = new VhostUserBlk(this.mem, t, cfg.imageBytes,
+        { host, proc: p, heap: this.heap, sock, ramFd: this.ramFd, ramBytes: cfg.ramBytes, ramHva: this.ramHva });
+    } else {
+      // -drive file=IMAGE,format=raw,cache=none,aio=native -device virtio-blk-pci
+      const imgfd = host.openat(p, cfg.imagePath, O_RDWR | O_DIRECT);
+      if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
+      const laio = cfg.backend === 'linux-aio'
+        ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
+        : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
+      const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
+      const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
+      this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
+    }
+    const proxy = new VirtIOPCIProxy(this.vblk, cfg.device === 'vhost-user-blk' ? 'vhost-user-blk-pci' : 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
       { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
     this.ioSpace.add(proxy.bar);
     if (proxy.msixTable) this.memSpace.add(proxy.msixTable);

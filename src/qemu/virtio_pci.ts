@@ -22,6 +22,9 @@ import {
 } from '../uapi/virtio';
 import { VIRTIO_QUEUE_MAX, type VirtIODevice, type VirtQueue } from './virtio';
 
+/** A device whose data path is a vhost backend (vhost_dev_start hands it the eventfds). */
+export interface VhostDevice { vhostStart(kick: (vq: VirtQueue) => number, call: (vq: VirtQueue) => number): void }
+
 const EV_QUEUE_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_queue_notify', ['queue']);
 const EV_PCI_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_notify', ['vector']);
 const EV_HOST_NOTIFIER = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_queue_host_notifier_read', ['queue']);
@@ -240,6 +243,24 @@ export class VirtIOPCIProxy {
     }
   }
 
+  /**
+   * vhost_dev_start's transport half: a host notifier per queue registered with kvm as an ioeventfd
+   * but not watched by qemu, and the vectors' irqfds; the backend gets both eventfds.
+   */
+  private vhost_start(v: VirtIODevice & VhostDevice): void {
+    this.virtio_pci_set_guest_notifiers();
+    v.vhostStart((vq) => {
+      const fd = this.pf.eventfd();
+      if (this.opts.modernBar !== null) this.pf.addIoeventfd(this.opts.modernBar + MODERN_NOTIFY + MODERN_NOTIFY_MULT * vq.index, 0, null, fd);
+      else this.pf.addIoeventfd(this.bar.base + VIRTIO_PCI_QUEUE_NOTIFY, 2, vq.index, fd);
+      return fd;
+    }, (vq) => {
+      const fd = this.vectorIrqfd.get(this.queueVector[vq.index] ?? VIRTIO_MSI_NO_VECTOR);
+      if (fd === undefined) throw new Error('vhost-user-blk: the queue has no MSI-X vector with an irqfd');
+      return fd;
+    });
+  }
+
   /** virtio_pci_set_guest_notifiers with irqfd: one eventfd per vector in use, routed to its MSI message. */
   private virtio_pci_set_guest_notifiers(): void {
     for (const vector of new Set(this.queueVector)) {
@@ -275,8 +296,12 @@ export class VirtIOPCIProxy {
         vdev.status = val & 0xff;
         if (val === 0) { vdev.reset(); this.pci_set_irq(0); }
         if (val & VIRTIO_CONFIG_S_DRIVER_OK) {
-          if (this.opts.irqfd) this.virtio_pci_set_guest_notifiers();
-          if (this.opts.ioeventfd) this.virtio_pci_start_ioeventfd();
+          const vhost = this.vdev as VirtIODevice & Partial<VhostDevice>;
+          if (vhost.vhostStart) this.vhost_start(vhost as VirtIODevice & VhostDevice);
+          else {
+            if (this.opts.irqfd) this.virtio_pci_set_guest_notifiers();
+            if (this.opts.ioeventfd) this.virtio_pci_start_ioeventfd();
+          }
         }
         break;
       case VIRTIO_MSI_CONFIG_VECTOR:

@@ -2,7 +2,11 @@
 // at module load, and records it with a small integer id and up to four numbers: no strings or
 // objects are built on the hot path. Names and details are formatted only when someone reads.
 
-export const LAYERS = ['guest process', 'guest kernel', 'VMX CPU', 'kvm', 'qemu-kvm', 'host kernel'] as const;
+/**
+ * The boxes, top to bottom. The seed's six are on every walk; 'vhost-user-blk' is a separate host
+ * process (a qemu-storage-daemon serving the disk over vhost-user) that appears only on that path.
+ */
+export const LAYERS = ['guest process', 'guest kernel', 'VMX CPU', 'kvm', 'qemu-kvm', 'vhost-user-blk', 'host kernel'] as const;
 export type Layer = (typeof LAYERS)[number];
 
 export type Kind =

@@ -18,7 +18,8 @@ export interface ExitSummary {
 export interface Summary {
   exits: ExitSummary[];
   entries: string[];
-  hostSyscalls: { name: string; request?: string; result: number }[];
+  /** Every syscall a host process made (qemu-kvm, or a vhost-user backend), with its result. */
+  hostSyscalls: { name: string; request?: string; result: number; process: string }[];
   stages: number[];
   guestResult: { value: number; errno: string | null; fault?: string };
   guestInterrupts: number;
@@ -98,9 +99,9 @@ export function summarize(events: TraceEvent[], result: { value: number; errno: 
   }
   const hostSyscalls: Summary['hostSyscalls'] = [];
   for (const e of events) {
-    if (e.kind === 'syscall-return' && e.from === 'host kernel') hostSyscalls.push({ name: e.name, result: Number(e.detail.result) });
+    if (e.kind === 'syscall-return' && e.from === 'host kernel') hostSyscalls.push({ name: e.name, result: Number(e.detail.result), process: e.to });
     else if (e.kind === 'ioctl-return' && e.from === 'kvm') {
-      hostSyscalls.push({ name: 'ioctl', request: e.name.startsWith('KVM_EXIT_') ? 'KVM_RUN' : e.name, result: Number(e.detail.result) });
+      hostSyscalls.push({ name: 'ioctl', request: e.name.startsWith('KVM_EXIT_') ? 'KVM_RUN' : e.name, result: Number(e.detail.result), process: e.to });
     }
   }
   const stages = events.filter((e) => e.stage !== undefined).map((e) => e.stage!).sort((a, b) => a - b);
