@@ -23,3 +23,70 @@ export function explain(config: VmConfig, actionText: string, opts: { traceBoot?
   const events = walkEvents(stack, o.from, o.to);
   return { config, action: actionText, events, summary: summarize(events, o.result, o.cycles, errnoName) };
 }
+
+// ------------------------------------------------------------------ large runs
+
+/**
+ * What `explain` ran, with its events left in the compact trace store and decoded one at a time
+ * when written out: a run of a million events is written without holding a million objects or
+ * one giant string. The summary and the stage marks are computed once, over the decoded walk.
+ */
+export interface WalkRun { config: VmConfig; action: string; stack: Stack; from: number; to: number; summary: Summary; stages: ReadonlyMap<number, number> }
+
+export function runWalk(config: VmConfig, actionText: string, opts: { traceBoot?: boolean } = {}): WalkRun {
+  const action = parseAction(actionText);
+  const stack = new Stack(config, opts);
+  const o = stack.run(action);
+  const events = walkEvents(stack, o.from, o.to);
+  const summary = summarize(events, o.result, o.cycles, errnoName);
+  const stages = new Map<number, number>();
+  for (const e of events) if (e.stage !== undefined) stages.set(e.seq, e.stage);
+  return { config, action: actionText, stack, from: o.from, to: o.to, summary, stages };
+}
+
+/** Event `seq` of a run, decoded as in `Walk.events` (stage included). */
+export function runEvent(run: WalkRun, seq: number): TraceEvent {
+  const e = run.stack.trace.get(seq);
+  const stage = run.stages.get(seq);
+  if (stage !== undefined) e.stage = stage;
+  return e;
+}
+
+/** Collects text and hands it on in blocks of about a megabyte. */
+class BlockWriter {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly sink: (s: string) => void) {}
+  push(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.size === 0) return;
+    this.sink(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+/** The run's events as ndjson: one event object a line, as in `--format json`; returns how many. */
+export function writeTraceNdjson(run: WalkRun, sink: (s: string) => void): number {
+  const out = new BlockWriter(sink);
+  for (let seq = run.from; seq < run.to; seq++) out.push(JSON.stringify(runEvent(run, seq)) + '\n');
+  out.flush();
+  return run.to - run.from;
+}
+
+/**
+ * `{ config, events, summary }` exactly as `JSON.stringify(walk, null, 2)` prints it, written in
+ * blocks, so that the size of the output is not bounded by the largest string the engine can hold.
+ */
+export function writeWalkJson(run: WalkRun, sink: (s: string) => void): void {
+  const nested = (v: unknown, indent: string) => JSON.stringify(v, null, 2).replace(/\n/g, '\n' + indent);
+  const out = new BlockWriter(sink);
+  out.push(`{\n  "config": ${nested(run.config, '  ')},\n  "events": [`);
+  for (let seq = run.from; seq < run.to; seq++) out.push(`${seq === run.from ? '' : ','}\n    ${nested(runEvent(run, seq), '    ')}`);
+  out.push(`${run.to > run.from ? '\n  ' : ''}],\n  "summary": ${nested(run.summary, '  ')}\n}\n`);
+  out.flush();
+}
