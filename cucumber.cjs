@@ -10,6 +10,8 @@ const common = {
 };
 module.exports = {
   default: common,
+  // The same suite on two workers (`npx cucumber-js --profile parallel`): scenarios share no state.
+  parallel: { ...common, parallel: 2 },
   report: {
     ...common,
     format: ['progress', 'html:reports/cucumber.html', 'junit:reports/junit.xml', 'message:reports/cucumber.ndjson',
