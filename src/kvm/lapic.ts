@@ -1,22 +1,61 @@
 // arch/x86/kvm/lapic.c, reduced to what interrupt delivery needs: IRR/ISR/TMR, priority, EOI,
-// x2APIC MSR access. The in-kernel local APIC of `irqchip: kernel | split`.
+// x2APIC MSR access, the xAPIC MMIO registers. The in-kernel local APIC of `irqchip: kernel | split`.
+// Its register page (apic->regs) is also the virtual-APIC page VT-x reads TPR from (TPR shadow).
+
+import { defineEvent } from '../trace/events';
+import { KVM_REQ_EVENT } from './kvm_host';
+import type { KvmVcpu } from './vcpu';
 
 export const APIC_DEFAULT_PHYS_BASE = 0xfee00000;
 export const MSR_IA32_APICBASE = 0x1b;
+export const MSR_IA32_APICBASE_BSP = 1 << 8;
 export const MSR_IA32_APICBASE_ENABLE = 1 << 11;
 export const X2APIC_ENABLE = 1 << 10;
 export const APIC_BASE_MSR = 0x800;
+export const APIC_ID = 0x20;
+export const APIC_LVR = 0x30;
 export const APIC_TASKPRI = 0x80;
+export const APIC_PROCPRI = 0xa0;
 export const APIC_EOI = 0xb0;
+export const APIC_LDR = 0xd0;
+export const APIC_DFR = 0xe0;
+export const APIC_SPIV = 0xf0;
+export const APIC_ISR = 0x100;
+export const APIC_TMR = 0x180;
+export const APIC_IRR = 0x200;
+export const APIC_ESR = 0x280;
 export const APIC_ICR = 0x300;
+export const APIC_ICR2 = 0x310;
+export const APIC_LVTT = 0x320;
+export const APIC_TMCCT = 0x390;
+export const APIC_SELF_IPI = 0x3f0;
+/** Version 0x14 with six LVT entries (KVM_APIC_LVT_NUM), as kvm_apic_set_version reports. */
+export const APIC_VERSION = 0x14 | ((6 - 1) << 16);
+
+/** The local APIC modes of kvm_get_apic_mode (lapic.h). */
+export const LAPIC_MODE_DISABLED = 0;
+export const LAPIC_MODE_INVALID = X2APIC_ENABLE;
+export const LAPIC_MODE_XAPIC = MSR_IA32_APICBASE_ENABLE;
+export const LAPIC_MODE_X2APIC = MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE;
+export const apicMode = (base: number): number => base & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE);
 
 export class KvmLapic {
   readonly irr = new Uint8Array(256);
   readonly isr = new Uint8Array(256);
   readonly tmr = new Uint8Array(256);
-  apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE) >>> 0;
-  tpr = 0;
-  constructor(readonly id: number) {}
+  apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | MSR_IA32_APICBASE_BSP) >>> 0;
+  /** apic->regs: the 4 KiB register page; VT-x's virtual-APIC page when the TPR shadow is on. */
+  readonly regs = new DataView(new ArrayBuffer(4096));
+  constructor(readonly id: number) {
+    this.regs.setUint32(APIC_ID, id << 24, true);
+    this.regs.setUint32(APIC_LVR, APIC_VERSION, true);
+    this.regs.setUint32(APIC_DFR, 0xffffffff, true);
+    this.regs.setUint32(APIC_SPIV, 0xff, true);
+  }
+
+  /** The task-priority register, kept in the register page where the CPU's TPR shadow reads and writes it. */
+  get tpr(): number { return this.regs.getUint8(APIC_TASKPRI); }
+  set tpr(v: number) { this.regs.setUint32(APIC_TASKPRI, v & 0xff, true); }
 
   get x2apic(): boolean { return (this.apicBase & X2APIC_ENABLE) !== 0; }
 
@@ -51,6 +90,35 @@ export class KvmLapic {
     if (!this.isr[vector]) { this.isr[vector] = 1; this.isrCount++; }
   }
 
+  /** apic_find_highest_irr, for update_cr8_intercept and the TPR threshold. */
+  highestIrr(): number { return this.highest(this.irr, this.irrCount); }
+
+  /** __apic_update_ppr: PPR from TPR and the highest in-service vector. */
+  ppr(): number {
+    const isr = this.highest(this.isr, this.isrCount);
+    const tpr = this.tpr;
+    const isrv = isr < 0 ? 0 : isr & 0xf0;
+    return (tpr & 0xf0) >= isrv ? tpr : isrv;
+  }
+
+  /** kvm_lapic_reg_read: a register as the xAPIC page or an x2APIC MSR shows it. */
+  readReg(offset: number): number {
+    if (offset === APIC_PROCPRI) return this.ppr();
+    if (offset === APIC_ID && this.x2apic) return this.id;
+    if (offset >= APIC_ISR && offset < APIC_IRR + 0x80) {
+      const bits = offset < APIC_TMR ? this.isr : offset < APIC_IRR ? this.tmr : this.irr;
+      const base = ((offset - (offset < APIC_TMR ? APIC_ISR : offset < APIC_IRR ? APIC_TMR : APIC_IRR)) >> 4) * 32;
+      let v = 0;
+      for (let i = 0; i < 32; i++) if (bits[base + i]) v |= 1 << i;
+      return v >>> 0;
+    }
+    if (offset === APIC_TMCCT) return 0;
+    return this.regs.getUint32(offset & 0xff0, true);
+  }
+
+  /** Retire one in-service vector (an EOI the CPU virtualized). */
+  eoiVector(vector: number): void { if (this.isr[vector]) { this.isr[vector] = 0; this.isrCount--; } }
+
   /** apic_set_eoi: retire the highest in-service vector; returns it and whether it was level-triggered. */
   eoi(): { vector: number; level: boolean } {
     const v = this.highest(this.isr, this.isrCount);
@@ -59,4 +127,134 @@ export class KvmLapic {
     this.isrCount--;
     return { vector: v, level: this.tmr[v] === 1 };
   }
+}
+
+// ---------------------------------------------------------------- lapic.c: register writes, EOI, base
+
+const EV_EOI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_eoi', ['vector:hex']);
+const EV_APIC = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_apic', ['rw', 'reg:hex', 'val:hex']);
+
+/** apic_update_ppr / kvm_apic_update_ppr: a lower priority may let a pending interrupt through. */
+export function kvm_apic_update_ppr(vcpu: KvmVcpu): void {
+  const apic = vcpu.apic;
+  if (apic && apic.hasInterrupt() >= 0) vcpu.arch.requests |= KVM_REQ_EVENT;
+}
+
+/** kvm_lapic_set_tpr */
+export function kvm_lapic_set_tpr(vcpu: KvmVcpu, cr8: number): void {
+  vcpu.apic!.tpr = (cr8 & 0x0f) << 4;
+  kvm_apic_update_ppr(vcpu);
+}
+
+/** apic_set_eoi: retire the highest in-service vector; a level-triggered one goes to the IOAPIC (kvm_ioapic_send_eoi). */
+export function apic_set_eoi(vcpu: KvmVcpu): number {
+  const { vector, level } = vcpu.apic!.eoi();
+  const t = vcpu.vm.env.t;
+  if (vector >= 0 && t.on) t.rec(EV_EOI, vcpu.id, vector);
+  if (vector >= 0 && level) kvm_ioapic_send_eoi(vcpu, vector);
+  vcpu.arch.requests |= KVM_REQ_EVENT;
+  return vector;
+}
+
+/** kvm_ioapic_send_eoi: the in-kernel IOAPIC clears Remote IRR; with a split irqchip, userspace's IOAPIC is told. */
+export function kvm_ioapic_send_eoi(vcpu: KvmVcpu, vector: number): void {
+  if (vcpu.vm.ioapic) { vcpu.vm.ioapic.eoi(vector); return; }
+  if (vcpu.vm.irqchipSplit) {
+    // KVM_REQ_IOAPIC_EOI_EXIT: the next vcpu_enter_guest exits with KVM_EXIT_IOAPIC_EOI.
+    vcpu.arch.pending_ioapic_eoi = vector;
+  }
+}
+
+/** kvm_apic_set_eoi_accelerated: the EOI-induced exit of APICv (the CPU already retired the vector). */
+export function kvm_apic_set_eoi_accelerated(vcpu: KvmVcpu, vector: number): void {
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_EOI, vcpu.id, vector);
+  const apic = vcpu.apic!;
+  if (apic.isr[vector]) apic.eoiVector(vector);
+  kvm_ioapic_send_eoi(vcpu, vector);
+  vcpu.arch.requests |= KVM_REQ_EVENT;
+}
+
+/** kvm_lapic_reg_write: a write to a register, from an x2APIC MSR or the xAPIC page. */
+export function kvm_lapic_reg_write(vcpu: KvmVcpu, reg: number, val: number): number {
+  const apic = vcpu.apic!;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_APIC, vcpu.id, 1, reg, val);
+  switch (reg) {
+    case APIC_ID: if (!apic.x2apic) apic.regs.setUint32(APIC_ID, val, true); return 0;
+    case APIC_TASKPRI: kvm_lapic_set_tpr(vcpu, (val & 0xff) >> 4); apic.tpr = val & 0xff; return 0;
+    case APIC_EOI: apic_set_eoi(vcpu); return 0;
+    case APIC_LDR: case APIC_DFR: case APIC_SPIV: case APIC_ESR: case APIC_ICR2:
+      apic.regs.setUint32(reg, val >>> 0, true); return 0;
+    case APIC_ICR:
+      // apic_send_ipi: a fixed IPI to ourselves (the only vCPU) is an interrupt request.
+      apic.regs.setUint32(reg, (val & ~(1 << 12)) >>> 0, true);
+      if (((val >> 8) & 7) === 0 && (val & 0xff) >= 16) { apic.acceptIrq(val & 0xff, false); vcpu.arch.requests |= KVM_REQ_EVENT; }
+      return 0;
+    case APIC_SELF_IPI:
+      if (!apic.x2apic) return 1;
+      apic.acceptIrq(val & 0xff, false);
+      vcpu.arch.requests |= KVM_REQ_EVENT;
+      return 0;
+    default:
+      if (reg >= APIC_LVTT && reg <= 0x3e0) { apic.regs.setUint32(reg, val >>> 0, true); return 0; }
+      return 1;
+  }
+}
+
+/** kvm_apic_write_nodecode: the APIC-write exit of APICv; the CPU already put the value in the page. */
+export function kvm_apic_write_nodecode(vcpu: KvmVcpu, offset: number): void {
+  kvm_lapic_reg_write(vcpu, offset & 0xff0, vcpu.apic!.regs.getUint32(offset & 0xff0, true));
+}
+
+/** The xAPIC MMIO window, apic_mmio_in_range. */
+export function apic_mmio_in_range(apic: KvmLapic, addr: number): boolean {
+  const base = apic.apicBase - (apic.apicBase % 4096);
+  return addr >= base && addr < base + 4096;
+}
+
+/**
+ * apic_mmio_write: with the local APIC disabled or in x2APIC mode the page is a hole
+ * (KVM_X86_QUIRK_LAPIC_MMIO_HOLE): writes are dropped. Returns 0 when the LAPIC took it.
+ */
+export function apic_mmio_write(vcpu: KvmVcpu, addr: number, len: number, val: number): number {
+  const apic = vcpu.apic;
+  if (!apic || !apic_mmio_in_range(apic, addr)) return -1;
+  if (!(apic.apicBase & MSR_IA32_APICBASE_ENABLE) || apic.x2apic) return 0;
+  const offset = addr % 4096;
+  if (len !== 4 || offset & 0xf) return 0;
+  kvm_lapic_reg_write(vcpu, offset & 0xff0, val);
+  return 0;
+}
+
+/** apic_mmio_read: all ones through the hole (disabled or x2APIC mode). */
+export function apic_mmio_read(vcpu: KvmVcpu, addr: number, len: number): number | undefined {
+  const apic = vcpu.apic;
+  if (!apic || !apic_mmio_in_range(apic, addr)) return undefined;
+  if (!(apic.apicBase & MSR_IA32_APICBASE_ENABLE) || apic.x2apic) return len === 4 ? 0xffffffff : len === 2 ? 0xffff : len === 1 ? 0xff : 2 ** 53 - 1;
+  const val = apic.readReg((addr % 4096) & 0xff0);
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_APIC, vcpu.id, 0, (addr % 4096) & 0xff0, val);
+  return val;
+}
+
+/**
+ * kvm_set_apic_base (x86.c) → kvm_lapic_set_base: reserved bits and the x2APIC transitions the
+ * SDM forbids are #GP; a mode change reprograms VT-x's APIC virtualization (vmx_set_virtual_apic_mode).
+ * Returns 1 for #GP.
+ */
+export function kvm_set_apic_base(vcpu: KvmVcpu, data: number, x2apicInCpuid: boolean): number {
+  const apic = vcpu.apic;
+  const oldBase = apic ? apic.apicBase : vcpu.arch.apic_base;
+  const oldMode = apicMode(oldBase);
+  const newMode = apicMode(data);
+  const reserved = 0x2ff | (x2apicInCpuid ? 0 : X2APIC_ENABLE);
+  if ((data % 4096) & reserved || newMode === LAPIC_MODE_INVALID) return 1;
+  if (oldMode === LAPIC_MODE_X2APIC && newMode === LAPIC_MODE_XAPIC) return 1;
+  if (oldMode === LAPIC_MODE_DISABLED && newMode === LAPIC_MODE_X2APIC) return 1;
+  vcpu.arch.apic_base = data;
+  if (!apic) return 0;
+  apic.apicBase = data;
+  if (newMode !== oldMode) vcpu.vm.ops.set_virtual_apic_mode(vcpu);
+  return 0;
 }

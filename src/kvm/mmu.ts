@@ -1,101 +1,62 @@
-// arch/x86/kvm/mmu/mmu.c and the x86 emulator's MMIO path, reduced to the decisions that matter:
-// a fault on RAM maps the page and re-enters (the instruction restarts); a fault on an address with
-// no memslot installs an MMIO SPTE (an EPT misconfiguration, so later accesses exit as EPT_MISCONFIG)
-// and emulates the access: an in-kernel device on KVM_MMIO_BUS, or KVM_EXIT_MMIO to userspace.
+// arch/x86/kvm/mmu/mmu.c (Linux 6.1), reduced to the decisions that matter: a fault on RAM maps the
+// page and re-enters (the instruction restarts); a fault on an address with no memslot installs an
+// MMIO SPTE (an EPT misconfiguration, so later accesses exit as EPT_MISCONFIG) and emulates the
+// access (emulate.ts: an in-kernel device, or KVM_EXIT_MMIO to userspace). The APIC-access page's
+// private memslot is mapped only while APICv is active; otherwise each access is emulated against
+// the in-kernel local APIC (kvm_faultin_pfn: RET_PF_EMULATE, no MMIO SPTE).
 
 import { defineEvent } from '../trace/events';
-import { KVM_EXIT } from '../uapi/kvm';
 import { EPT_EXEC, EPT_MISCONFIG_WX, EPT_READ, EPT_WRITE } from '../vmx/ept';
-import { OP, opcode, operand } from '../vmx/insn';
 import { VMCS } from '../vmx/vmcs';
+import { EMULTYPE_NONE, x86_emulate_instruction } from './emulate';
 import type { KvmVcpu } from './vcpu';
+import { APIC_ACCESS_PAGE_PRIVATE_MEMSLOT } from './vm';
 import { kvm_skip_emulated_instruction } from './x86';
 
 const EV_PAGE_FAULT = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_page_fault', ['address:hex', 'errorCode:hex']);
-const EV_MMIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_mmio', ['type', 'len', 'gpa:hex', 'val:hex']);
 const EV_FAST_MMIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_fast_mmio', ['gpa:hex']);
 const EV_MAP = defineEvent('call', 'kvm', 'kvm', 'kvm_tdp_mmu_map', ['gfn:hex']);
 
-export const PFERR_PRESENT_MASK = 1;
-export const PFERR_WRITE_MASK = 2;
-export const PFERR_RSVD_MASK = 8;
-export const KVM_TRACE_MMIO_READ = 1;
-export const KVM_TRACE_MMIO_WRITE = 2;
+export const PFERR_PRESENT_MASK = 1 << 0;
+export const PFERR_WRITE_MASK = 1 << 1;
+export const PFERR_USER_MASK = 1 << 2;
+export const PFERR_RSVD_MASK = 1 << 3;
+export const PFERR_FETCH_MASK = 1 << 4;
+export const PFERR_GUEST_FINAL_MASK = 2 ** 32;
+export const PFERR_GUEST_PAGE_MASK = 2 ** 33;
 
-/** kvm_mmu_page_fault */
+// EPT-violation exit qualification (arch/x86/include/asm/vmx.h).
+const EPT_VIOLATION_ACC_READ = 1 << 0;
+const EPT_VIOLATION_ACC_WRITE = 1 << 1;
+const EPT_VIOLATION_ACC_INSTR = 1 << 2;
+const EPT_VIOLATION_RWX_MASK = 7 << 3;
+const EPT_VIOLATION_GVA_TRANSLATED = 1 << 8;
+
+/** kvm_mmu_page_fault → kvm_tdp_page_fault: map RAM; emulate everything else. */
 export function kvm_mmu_page_fault(vcpu: KvmVcpu, gpa: number, errorCode: number): number {
   const vm = vcpu.vm;
   const env = vm.env;
-  if (env.t.on) env.t.rec(EV_PAGE_FAULT, vcpu.id, gpa, errorCode);
   const gfn = Math.floor(gpa / 4096);
-  if (vm.memslotFor(gpa)) {
+  const slot = vm.memslotFor(gpa);
+  if (slot && !(slot.slot === APIC_ACCESS_PAGE_PRIVATE_MEMSLOT && vm.apicvInhibitReasons !== 0)) {
     env.clock.spend(env.profile.cost.kvmEmulate);
     vm.ept.set(gfn, EPT_READ | EPT_WRITE | EPT_EXEC);
     if (env.t.on) env.t.rec(EV_MAP, vcpu.id, gfn);
     return 1;
   }
-  vm.ept.set(gfn, EPT_MISCONFIG_WX);
-  return x86_emulate_mmio(vcpu, gpa);
+  if (!slot) vm.ept.set(gfn, EPT_MISCONFIG_WX);
+  return x86_emulate_instruction(vcpu, EMULTYPE_NONE, gpa);
 }
 
-/**
- * x86_emulate_instruction for an MMIO access. The real emulator fetches and decodes the bytes at
- * RIP; here the decode is the instruction the CPU was executing (opcode, size, RDI, RAX).
- */
-function x86_emulate_mmio(vcpu: KvmVcpu, gpa: number): number {
-  const env = vcpu.vm.env;
-  env.clock.spend(env.profile.cost.kvmEmulator);
-  const op = vcpu.cpu.pendingInsn();
-  const c = opcode(op);
-  if (c !== OP.MEM_READ && c !== OP.MEM_WRITE) {
-    throw new Error(`kvm emulator: MMIO fault on an instruction it cannot decode (op ${op})`);
-  }
-  const len = operand(op);
-  const isWrite = c === OP.MEM_WRITE;
-  const r = vcpu.regs;
-  if (isWrite) {
-    const val = r.rax;
-    if (env.t.on) env.t.rec(EV_MMIO, vcpu.id, KVM_TRACE_MMIO_WRITE, len, gpa, val);
-    if (vcpu.vm.mmioBus.write(gpa, len, val) >= 0) {
-      env.clock.spend(env.profile.cost.kvmIoBusDevice);
-      return kvm_skip_emulated_instruction(vcpu);
-    }
-  } else {
-    const val = vcpu.vm.mmioBus.read(gpa, len);
-    if (val !== undefined) {
-      env.clock.spend(env.profile.cost.kvmIoBusDevice);
-      if (env.t.on) env.t.rec(EV_MMIO, vcpu.id, KVM_TRACE_MMIO_READ, len, gpa, val);
-      r.rax = val;
-      return kvm_skip_emulated_instruction(vcpu);
-    }
-  }
-  vcpu.stat.mmio_exits++;
-  vcpu.arch.mmio = { gpa, len, isWrite, needed: true };
-  vcpu.run.exit_reason = KVM_EXIT.MMIO;
-  vcpu.run.setMmio(gpa, len, isWrite, isWrite ? r.rax : 0);
-  vcpu.arch.complete_userspace_io = complete_emulated_mmio;
-  return 0;
-}
-
-/** complete_emulated_mmio: a read takes the data userspace left in kvm_run->mmio.data. */
-function complete_emulated_mmio(vcpu: KvmVcpu): number {
-  const m = vcpu.arch.mmio;
-  m.needed = false;
-  const env = vcpu.vm.env;
-  if (!m.isWrite) {
-    const val = vcpu.run.mmioData(m.len);
-    if (env.t.on) env.t.rec(EV_MMIO, vcpu.id, KVM_TRACE_MMIO_READ, m.len, m.gpa, val);
-    vcpu.regs.rax = val;
-  }
-  return kvm_skip_emulated_instruction(vcpu);
-}
-
-/** handle_ept_violation */
+/** handle_ept_violation: the qualification's access and permission bits become a #PF-style error code. */
 export function handle_ept_violation(vcpu: KvmVcpu): number {
   const q = vcpu.vmcs.read(VMCS.EXIT_QUALIFICATION);
   const gpa = vcpu.vmcs.read(VMCS.GUEST_PHYSICAL_ADDRESS);
-  const errorCode = (q & 2 ? PFERR_WRITE_MASK : 0) | (q & 0x38 ? PFERR_PRESENT_MASK : 0);
-  return kvm_mmu_page_fault(vcpu, gpa, errorCode);
+  const env = vcpu.vm.env;
+  if (env.t.on) env.t.rec(EV_PAGE_FAULT, vcpu.id, gpa, q);
+  const errorCode = (q & EPT_VIOLATION_ACC_READ ? PFERR_USER_MASK : 0) | (q & EPT_VIOLATION_ACC_WRITE ? PFERR_WRITE_MASK : 0)
+    | (q & EPT_VIOLATION_ACC_INSTR ? PFERR_FETCH_MASK : 0) | (q & EPT_VIOLATION_RWX_MASK ? PFERR_PRESENT_MASK : 0);
+  return kvm_mmu_page_fault(vcpu, gpa, errorCode + (q & EPT_VIOLATION_GVA_TRANSLATED ? PFERR_GUEST_FINAL_MASK : PFERR_GUEST_PAGE_MASK));
 }
 
 /** handle_ept_misconfig: the fast MMIO bus (ioeventfds of length 0) first, else emulate. */
@@ -108,3 +69,9 @@ export function handle_ept_misconfig(vcpu: KvmVcpu): number {
   }
   return kvm_mmu_page_fault(vcpu, gpa, PFERR_RSVD_MASK);
 }
+
+/**
+ * kvm_mmu_invlpg: drop a guest virtual address from kvm's shadow page tables. With EPT there are
+ * none for the guest's own mappings, and INVLPG does not exit in the first place.
+ */
+export function kvm_mmu_invlpg(_vcpu: KvmVcpu, _gva: number): void {}

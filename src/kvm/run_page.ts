@@ -43,6 +43,43 @@ export class KvmRunPage {
     data.forEach((x, i) => d.setBigUint64(kvm_run['internal.data'] + 8 * i, BigInt(x), true));
   }
 
+  /** kvm_run->flags (KVM_RUN_X86_BUS_LOCK, …) */
+  get flags(): number { return this.view.getUint16(kvm_run.flags, true); }
+  set flags(v: number) { this.view.setUint16(kvm_run.flags, v, true); }
+  get request_interrupt_window(): number { return this.view.getUint8(kvm_run.request_interrupt_window); }
+
+  /** post_kvm_run_save: what userspace needs to decide on injecting an interrupt itself. */
+  setPostRun(ifFlag: boolean, ready: boolean, cr8: number, apicBase: number): void {
+    const d = this.view;
+    d.setUint8(kvm_run.if_flag, ifFlag ? 1 : 0);
+    d.setUint8(kvm_run.ready_for_interrupt_injection, ready ? 1 : 0);
+    d.setBigUint64(kvm_run.cr8, BigInt(cr8), true);
+    d.setBigUint64(kvm_run.apic_base, BigInt(apicBase), true);
+  }
+
+  /** KVM_EXIT_EXCEPTION */
+  setException(exception: number, errorCode: number): void {
+    this.view.setUint32(kvm_run['ex.exception'], exception, true);
+    this.view.setUint32(kvm_run['ex.error_code'], errorCode, true);
+  }
+
+  /** KVM_EXIT_IOAPIC_EOI */
+  setIoapicEoi(vector: number): void { this.view.setUint8(kvm_run['eoi.vector'], vector); }
+
+  /** KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR */
+  setMsr(reason: number, index: number, data: number): void {
+    const d = this.view;
+    d.setUint8(kvm_run['msr.error'], 0);
+    d.setUint32(kvm_run['msr.reason'], reason, true);
+    d.setUint32(kvm_run['msr.index'], index, true);
+    d.setBigUint64(kvm_run['msr.data'], BigInt(data), true);
+  }
+  get msrError(): number { return this.view.getUint8(kvm_run['msr.error']); }
+  get msrData(): number { return Number(this.view.getBigUint64(kvm_run['msr.data'], true)); }
+
+  /** KVM_EXIT_NOTIFY */
+  setNotify(flags: number): void { this.view.setUint32(kvm_run['notify.flags'], flags, true); }
+
   setHardwareExitReason(reason: number): void {
     this.view.setBigUint64(kvm_run['hw.hardware_exit_reason'], BigInt(reason), true);
   }

@@ -8,11 +8,8 @@ import { KvmLapic } from './lapic';
 import { KvmRunPage } from './run_page';
 import type { KvmVm } from './vm';
 
-export const KVM_MP_STATE_RUNNABLE = 0;
-export const KVM_MP_STATE_HALTED = 3;
-
-/** kvm_make_request bits. */
-export const KVM_REQ_EVENT = 1 << 0;
+import { KVM_MP_STATE_RUNNABLE } from './kvm_host';
+export { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT } from './kvm_host';
 
 export interface PendingException { vector: number; hasError: boolean; errorCode: number }
 
@@ -34,8 +31,21 @@ export class KvmVcpu {
     xcr0: 1,
     /** MSR values kvm emulates (kvm_get_msr_common / kvm_set_msr_common). */
     msrs: new Map<number, number>(),
+    /** vcpu->arch.apic_base when the local APIC is in userspace (no in-kernel LAPIC to keep it). */
+    apic_base: 0xfee00900,
+    /** NMIs: queued by KVM_NMI, pending (at most two), one being injected (process_nmi). */
+    nmi_queued: 0,
+    nmi_pending: 0,
+    nmi_injected: false,
+    /** KVM_INTERRUPT with a userspace irqchip: the vector to inject (vcpu->arch.interrupt). */
+    interrupt: -1,
+    /** KVM_DEBUGREG_* bits (vcpu->arch.switch_db_regs). */
+    switch_db_regs: 0,
+    /** A level-triggered EOI for a userspace IOAPIC (split irqchip), or -1. */
+    pending_ioapic_eoi: -1,
   };
-  readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0 };
+  readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0, irq_exits: 0,
+    irq_window_exits: 0, nmi_window_exits: 0, nmi_injections: 0, request_irq_exits: 0, hypercalls: 0 };
   /** struct vcpu_vmx: loaded_vmcs->launched and vmx->fail (VMfailValid on the last entry). */
   readonly vmx = { launched: false, fail: false };
   /** The hardware exit reason of the last VM exit (vmx->exit_reason). */

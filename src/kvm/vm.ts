@@ -14,6 +14,9 @@ import type { KvmX86Ops } from './x86_ops';
 import type { EventFd } from '../host/eventfd';
 import type { Ioeventfd } from './eventfd';
 
+/** KVM_USER_MEM_SLOTS + 1: the private slot of the APIC-access page (arch/x86/include/asm/kvm_host.h). */
+export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = 32764 + 1;
+
 export interface Memslot { slot: number; gpa: number; size: number; hva: number; bytes: Uint8Array; view: DataView }
 
 export interface KvmEnv {
@@ -33,6 +36,17 @@ export class KvmVm {
   ioapic: KvmIoapic | undefined;
   /** KVM_CREATE_IRQCHIP was called: PIC, IOAPIC and local APICs are in the kernel. */
   irqchipInKernel = false;
+  /** kvm->arch.apicv_inhibit_reasons: non-zero (APICV_INHIBIT_REASON_DISABLE) when APICv is off. */
+  apicvInhibitReasons = 1;
+  /** KVM_CAP_SPLIT_IRQCHIP was enabled: local APICs in the kernel, PIC and IOAPIC in userspace. */
+  irqchipSplit = false;
+  /** kvm->arch: userspace MSR exits (KVM_CAP_X86_USER_SPACE_MSR) and the MSRs KVM_X86_SET_MSR_FILTER denies to reads. */
+  userSpaceMsrMask = 0;
+  readonly msrFilterDenyRead = new Set<number>();
+  /** KVM_CAP_X86_BUS_LOCK_EXIT and KVM_CAP_X86_NOTIFY_VMEXIT, as userspace enabled them. */
+  busLockDetectionEnabled = false;
+  notifyVmexitFlags = 0;
+  notifyWindow = 0;
   readonly vcpus: KvmVcpu[] = [];
   /** KVM_IOEVENTFD registrations (kvm->ioeventfds). */
   readonly ioeventfds: Ioeventfd[] = [];
@@ -41,6 +55,20 @@ export class KvmVm {
   /** KVM_SET_GSI_ROUTING: MSI routes by GSI. */
   readonly gsiRoutes = new Map<number, { addressLo: number; data: number }>();
   constructor(readonly env: KvmEnv, readonly ops: KvmX86Ops) {}
+
+  /**
+   * kvm_alloc_apic_access_page: the APIC-access page is a private memslot (one 4 KiB page at the
+   * APIC's default base, APIC_ACCESS_PAGE_PRIVATE_MEMSLOT), made once per VM.
+   */
+  allocApicAccessPage(): Memslot {
+    let s = this.memslots.find((m) => m.slot === APIC_ACCESS_PAGE_PRIVATE_MEMSLOT);
+    if (!s) {
+      const bytes = new Uint8Array(4096);
+      s = { slot: APIC_ACCESS_PAGE_PRIVATE_MEMSLOT, gpa: 0xfee00000, size: 4096, hva: 0, bytes, view: new DataView(bytes.buffer) };
+      this.memslots.push(s);
+    }
+    return s;
+  }
 
   /** gfn_to_memslot */
   memslotFor(gpa: number): Memslot | undefined {

@@ -3,11 +3,12 @@
 import { FREEZE, type Block } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
-import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from '../uapi/kvm';
-import { VMCS } from '../vmx/vmcs';
+import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
+import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
 import { kvm_cpuid } from './cpuid';
+import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI } from './kvm_host';
 import { KvmRunPage } from './run_page';
-import { APIC_BASE_MSR, APIC_EOI, APIC_TASKPRI, MSR_IA32_APICBASE, X2APIC_ENABLE } from './lapic';
+import { APIC_BASE_MSR, MSR_IA32_APICBASE, X2APIC_ENABLE, kvm_lapic_reg_write, kvm_set_apic_base } from './lapic';
 import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
 import { VCPU_RUN_BREAK } from './x86_ops';
 
@@ -19,7 +20,10 @@ const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['func:hex
 const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex']);
 const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
 const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
-const EV_EOI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_eoi', ['vector:hex']);
+const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
+const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
+/** RESCHEDULE_VECTOR (arch/x86/include/asm/irq_vectors.h): the IPI kvm_vcpu_kick sends a vCPU in guest mode. */
+const RESCHEDULE_VECTOR = 0xfd;
 
 /** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
@@ -30,7 +34,26 @@ export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number
     if (r <= 0) return r;
   }
   if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-  return yield* vcpu_run(vcpu);
+  const r = yield* vcpu_run(vcpu);
+  post_kvm_run_save(vcpu);
+  return r;
+}
+
+/** post_kvm_run_save: IF, "ready for injection", CR8 and the APIC base, for a userspace irqchip. */
+function post_kvm_run_save(vcpu: KvmVcpu): void {
+  const ifFlag = (vcpu.vm.ops.get_rflags(vcpu) & X86_EFLAGS_IF) !== 0;
+  const cr8 = vcpu.apic ? vcpu.apic.tpr >> 4 : vcpu.regs.cr8;
+  vcpu.run.setPostRun(ifFlag, kvm_vcpu_ready_for_interrupt_injection(vcpu), cr8, vcpu.apic ? vcpu.apic.apicBase : vcpu.arch.apic_base);
+}
+
+/** kvm_vcpu_ready_for_interrupt_injection: userspace may KVM_INTERRUPT now (no LAPIC in the kernel). */
+function kvm_vcpu_ready_for_interrupt_injection(vcpu: KvmVcpu): boolean {
+  return !vcpu.apic && vcpu.vm.ops.interrupt_allowed(vcpu) && vcpu.arch.interrupt < 0;
+}
+
+/** dm_request_for_irq_injection: userspace asked to be told when the guest can take an interrupt. */
+function dm_request_for_irq_injection(vcpu: KvmVcpu): boolean {
+  return vcpu.run.request_interrupt_window !== 0 && !vcpu.apic;
 }
 
 /** vcpu_run (`__vcpu_run` before 4.x): enter the guest until a handler returns <= 0; block while halted. */
@@ -46,6 +69,11 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
       r = yield* vcpu_block(vcpu);
     }
     if (r <= 0) return r;
+    if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
+      vcpu.run.exit_reason = KVM_EXIT.IRQ_WINDOW_OPEN;
+      vcpu.stat.request_irq_exits++;
+      return 0;
+    }
   }
 }
 
@@ -53,14 +81,35 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
 function vcpu_enter_guest(vcpu: KvmVcpu): number {
   const ops = vcpu.vm.ops;
   // After a breakpoint the guest never left non-root mode: there is nothing to inject.
-  if (!vcpu.cpu.frozen && (vcpu.arch.requests & KVM_REQ_EVENT || vcpu.arch.exception || vcpu.apic)) {
+  if (!vcpu.cpu.frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || vcpu.apic
+    || vcpu.arch.interrupt >= 0 || vcpu.arch.nmi_pending > 0)) {
     vcpu.arch.requests &= ~KVM_REQ_EVENT;
     kvm_check_and_inject_events(vcpu);
   }
+  // KVM_REQ_IOAPIC_EOI_EXIT: a level-triggered EOI for userspace's IOAPIC (split irqchip).
+  if (vcpu.arch.pending_ioapic_eoi >= 0) {
+    vcpu.run.exit_reason = KVM_EXIT.IOAPIC_EOI;
+    vcpu.run.setIoapicEoi(vcpu.arch.pending_ioapic_eoi);
+    vcpu.arch.pending_ioapic_eoi = -1;
+    return 0;
+  }
+  // With a userspace irqchip, ask for an exit when the guest can take the interrupt userspace has.
+  if (dm_request_for_irq_injection(vcpu) && !ops.interrupt_allowed(vcpu)) ops.enable_irq_window(vcpu);
+  if (vcpu.apic) update_cr8_intercept(vcpu);
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK) return f;
   vcpu.stat.exits++;
+  // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
+  if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
   return ops.handle_exit(vcpu);
+}
+
+/** update_cr8_intercept: the TPR threshold tracks the highest pending vector the TPR masks. */
+function update_cr8_intercept(vcpu: KvmVcpu): void {
+  const apic = vcpu.apic!;
+  let irr = apic.highestIrr();
+  if (irr !== -1) irr >>= 4;
+  vcpu.vm.ops.update_cr8_intercept(vcpu, apic.tpr >> 4, irr);
 }
 
 /** kvm_check_and_inject_events: a queued exception first, then the highest-priority interrupt. */
@@ -72,6 +121,34 @@ function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
     if (t.on) t.rec(EV_INJ_EXCEPTION, vcpu.id, ex.vector, ex.errorCode);
     ops.inject_exception(vcpu);
     vcpu.arch.exception = null;
+    return;
+  }
+  // process_nmi: at most two NMIs pending (one running, one latched); then NMIs before interrupts.
+  if (vcpu.arch.requests & KVM_REQ_NMI) {
+    vcpu.arch.requests &= ~KVM_REQ_NMI;
+    const limit = ops.nmi_allowed(vcpu) ? 2 : 1;
+    vcpu.arch.nmi_pending = Math.min(vcpu.arch.nmi_pending + vcpu.arch.nmi_queued, limit);
+    vcpu.arch.nmi_queued = 0;
+  }
+  if (vcpu.arch.nmi_pending > 0) {
+    if (ops.nmi_allowed(vcpu)) {
+      vcpu.arch.nmi_pending--;
+      vcpu.arch.nmi_injected = true;
+      if (t.on) t.rec(EV_INJ_NMI, vcpu.id);
+      ops.inject_nmi(vcpu);
+      if (vcpu.arch.nmi_pending > 0) ops.enable_nmi_window(vcpu);
+      return;
+    }
+    ops.enable_nmi_window(vcpu);
+  }
+  // KVM_INTERRUPT from userspace (no in-kernel LAPIC): inject it when the guest can take it.
+  if (!vcpu.apic && vcpu.arch.interrupt >= 0) {
+    if (ops.interrupt_allowed(vcpu)) {
+      vcpu.stat.irq_injections++;
+      if (t.on) t.rec(EV_INJ_VIRQ, vcpu.id, vcpu.arch.interrupt);
+      ops.inject_irq(vcpu, vcpu.arch.interrupt);
+      vcpu.arch.interrupt = -1;
+    } else ops.enable_irq_window(vcpu);
     return;
   }
   const apic = vcpu.apic;
@@ -100,13 +177,24 @@ function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
 /** kvm_arch_vcpu_runnable: an interrupt the guest can take (or a pending exception). */
 export function kvm_arch_vcpu_runnable(vcpu: KvmVcpu): boolean {
   if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE || vcpu.arch.exception) return true;
+  if (vcpu.arch.nmi_pending > 0 || vcpu.arch.nmi_queued > 0) return true;
   return !!vcpu.apic && vcpu.apic.hasInterrupt() >= 0 && vcpu.vm.ops.interrupt_allowed(vcpu);
 }
 
-/** kvm_vcpu_kick: wake a blocked vcpu (a running one would get an IPI and exit). */
+/**
+ * kvm_vcpu_kick: wake a blocked vcpu; a vcpu in guest mode (here: stopped inside the guest between
+ * actions) gets a reschedule IPI, which its CPU takes as an EXTERNAL_INTERRUPT exit.
+ */
 export function kvm_vcpu_kick(vcpu: KvmVcpu): void {
   vcpu.arch.requests |= KVM_REQ_EVENT;
-  vcpu.wq.wakeAll();
+  if (vcpu.wq.wakeAll() === 0 && vcpu.cpu.frozen) vcpu.cpu.hostInterrupt(RESCHEDULE_VECTOR);
+}
+
+/** kvm_inject_nmi (KVM_NMI): queue an NMI; process_nmi makes it pending at the next entry. */
+export function kvm_inject_nmi(vcpu: KvmVcpu): void {
+  vcpu.arch.nmi_queued++;
+  vcpu.arch.requests |= KVM_REQ_NMI;
+  kvm_vcpu_kick(vcpu);
 }
 
 export function kvm_skip_emulated_instruction(vcpu: KvmVcpu): number {
@@ -226,7 +314,7 @@ export function kvm_emulate_halt(vcpu: KvmVcpu): number {
 export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const func = r.rax >>> 0;
-  const res = kvm_cpuid(func, r.rcx >>> 0);
+  const res = kvm_cpuid(vcpu, func, r.rcx >>> 0);
   r.rax = res.eax; r.rbx = res.ebx; r.rcx = res.ecx; r.rdx = res.edx;
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
@@ -261,12 +349,12 @@ const EMULATED_MSRS = [MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_IA32_TSC_DEADL
 /** kvm_get_msr_common: the value, or undefined for an MSR kvm does not emulate (→ #GP). */
 function kvm_get_msr(vcpu: KvmVcpu, msr: number): number | undefined {
   if (msr === MSR_IA32_TSC) return vcpu.vm.env.clock.cycles;
-  if (msr === MSR_IA32_APICBASE) return vcpu.apic?.apicBase ?? 0xfee00900;
+  if (msr === MSR_IA32_APICBASE) return vcpu.apic?.apicBase ?? vcpu.arch.apic_base;
   if (msr >= APIC_BASE_MSR && msr <= APIC_BASE_MSR + 0xff) {
+    // kvm_x2apic_msr_read → kvm_lapic_reg_read
     const apic = vcpu.apic;
     if (!apic?.x2apic) return undefined;
-    const reg = (msr - APIC_BASE_MSR) << 4;
-    return reg === APIC_TASKPRI ? apic.tpr : reg === 0x20 ? apic.id : 0;
+    return apic.readReg((msr - APIC_BASE_MSR) << 4);
   }
   if (EMULATED_MSRS.includes(msr)) return vcpu.arch.msrs.get(msr) ?? 0;
   return undefined;
@@ -275,41 +363,54 @@ function kvm_get_msr(vcpu: KvmVcpu, msr: number): number | undefined {
 /** kvm_set_msr_common: false for an MSR kvm does not emulate or a value it refuses (→ #GP). */
 function kvm_set_msr(vcpu: KvmVcpu, msr: number, data: number): boolean {
   const apic = vcpu.apic;
-  if (msr === MSR_IA32_APICBASE) { if (apic) apic.apicBase = data; return true; }
+  if (msr === MSR_IA32_APICBASE) return kvm_set_apic_base(vcpu, data, ((kvm_cpuid(vcpu, 1, 0).ecx >>> 21) & 1) === 1) === 0;
   if (msr >= APIC_BASE_MSR && msr <= APIC_BASE_MSR + 0xff) {
+    // kvm_x2apic_msr_write → kvm_lapic_reg_write
     if (!apic?.x2apic) return false;
-    return kvm_x2apic_msr_write(vcpu, (msr - APIC_BASE_MSR) << 4, data);
+    return kvm_lapic_reg_write(vcpu, (msr - APIC_BASE_MSR) << 4, data) === 0;
   }
   if (EMULATED_MSRS.includes(msr)) { vcpu.arch.msrs.set(msr, data); return true; }
   return false;
 }
 
-/** kvm_x2apic_msr_write → kvm_lapic_reg_write. */
-function kvm_x2apic_msr_write(vcpu: KvmVcpu, reg: number, data: number): boolean {
-  const apic = vcpu.apic!;
-  if (reg === APIC_TASKPRI) { apic.tpr = data & 0xff; vcpu.arch.requests |= KVM_REQ_EVENT; return true; }
-  if (reg === APIC_EOI) {
-    // apic_set_eoi: retire the in-service vector; a level-triggered one tells the IOAPIC (kvm_ioapic_send_eoi).
-    const { vector, level } = apic.eoi();
-    const t = vcpu.vm.env.t;
-    if (vector >= 0 && t.on) t.rec(EV_EOI, vcpu.id, vector);
-    if (vector >= 0 && level) vcpu.vm.ioapic?.eoi(vector);
-    vcpu.arch.requests |= KVM_REQ_EVENT;
-    return true;
-  }
-  return true;
-}
-
+/**
+ * kvm_emulate_rdmsr: an MSR userspace's filter denies (KVM_X86_SET_MSR_FILTER) goes to userspace as
+ * KVM_EXIT_X86_RDMSR when it asked for filter exits (KVM_CAP_X86_USER_SPACE_MSR); else #GP.
+ */
 export function kvm_emulate_rdmsr(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const msr = r.rcx >>> 0;
-  const data = kvm_get_msr(vcpu, msr);
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
+  if (vcpu.vm.msrFilterDenyRead.has(msr)) {
+    // kvm_get_msr_with_filter → KVM_MSR_RET_FILTERED → kvm_msr_user_space
+    if (vcpu.vm.userSpaceMsrMask & KVM_MSR_EXIT_REASON_FILTER) {
+      if (env.t.on) env.t.rec(EV_USERSPACE_MSR, vcpu.id, msr, KVM_MSR_EXIT_REASON_FILTER);
+      vcpu.run.exit_reason = KVM_EXIT.X86_RDMSR;
+      vcpu.run.setMsr(KVM_MSR_EXIT_REASON_FILTER, msr, 0);
+      vcpu.arch.complete_userspace_io = complete_fast_rdmsr;
+      return 0;
+    }
+    if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 0, msr, 0, 1);
+    kvm_inject_gp(vcpu);
+    return 1;
+  }
+  const data = kvm_get_msr(vcpu, msr);
   if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 0, msr, data ?? 0, data === undefined ? 1 : 0);
   if (data === undefined) { kvm_inject_gp(vcpu); return 1; }
   r.rax = data % 0x100000000;
   r.rdx = Math.floor(data / 0x100000000);
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
+/** complete_fast_rdmsr: the value userspace put in kvm_run->msr.data, or #GP if it set msr.error. */
+function complete_fast_rdmsr(vcpu: KvmVcpu): number {
+  const run = vcpu.run;
+  const env = vcpu.vm.env;
+  if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 0, vcpu.regs.rcx >>> 0, run.msrData, run.msrError ? 1 : 0);
+  if (run.msrError) { kvm_inject_gp(vcpu); return 1; }
+  vcpu.regs.rax = run.msrData % 0x100000000;
+  vcpu.regs.rdx = Math.floor(run.msrData / 0x100000000);
   return kvm_skip_emulated_instruction(vcpu);
 }
 

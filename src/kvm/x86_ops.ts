@@ -15,6 +15,19 @@ export interface KvmX86Ops {
   inject_exception(vcpu: KvmVcpu): void;
   enable_irq_window(vcpu: KvmVcpu): void;
   interrupt_allowed(vcpu: KvmVcpu): boolean;
+  /** vmx_inject_nmi, vmx_nmi_allowed, vmx_enable_nmi_window */
+  inject_nmi(vcpu: KvmVcpu): void;
+  nmi_allowed(vcpu: KvmVcpu): boolean;
+  enable_nmi_window(vcpu: KvmVcpu): void;
+  /** vmx_set_cr0 / vmx_set_cr4: the value the guest reads (read shadow) and the one VT-x runs with. */
+  set_cr0(vcpu: KvmVcpu, cr0: number): void;
+  set_cr4(vcpu: KvmVcpu, cr4: number): void;
+  /** vmx_set_virtual_apic_mode: xAPIC ↔ x2APIC changes which APIC virtualization VT-x does. */
+  set_virtual_apic_mode(vcpu: KvmVcpu): void;
+  /** vmx_update_cr8_intercept: the TPR threshold below which a TPR write exits. */
+  update_cr8_intercept(vcpu: KvmVcpu, tpr: number, irr: number): void;
+  /** vmx_sync_dirty_debug_regs: take DR7 back from the guest and intercept MOV DR again. */
+  sync_dirty_debug_regs(vcpu: KvmVcpu): void;
 }
 
 /** vcpu_run result when the simulator's breakpoint stopped the world inside the guest. */

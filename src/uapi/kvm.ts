@@ -20,11 +20,18 @@ export const KVM_IOEVENTFD = _IOW(0x79, 64);
 export const KVM_RUN = _IO(0x80);
 export const KVM_SET_GSI_ROUTING = _IOW(0x6a, 8);
 export const KVM_SIGNAL_MSI = _IOW(0xa5, 32);
+export const KVM_INTERRUPT = _IOW(0x86, 4);
+export const KVM_NMI = _IO(0x9a);
+export const KVM_ENABLE_CAP = _IOW(0xa3, 104);
+export const KVM_CREATE_PIT2 = _IOW(0x77, 64);
+export const KVM_SET_CPUID2 = _IOW(0x90, 8);
+export const KVM_X86_SET_MSR_FILTER = _IOW(0xc6, 392);
 
 /** ioctl request numbers by name, for traces and `exitpath constants`. */
 export const KVM_IOCTLS = {
   KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
   KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
+  KVM_INTERRUPT, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTLS;
 export const KVM_IOCTL_NAMES: ReadonlyMap<number, KvmIoctlName> = new Map(
@@ -56,6 +63,32 @@ export const KVM_INTERNAL_ERROR_EMULATION = 1;
 export const KVM_INTERNAL_ERROR_SIMUL_EX = 2;
 export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
+
+/** Capabilities userspace enables with KVM_ENABLE_CAP, and their arguments. */
+export const KVM_CAP_SPLIT_IRQCHIP = 121;
+export const KVM_CAP_X86_USER_SPACE_MSR = 188;
+export const KVM_CAP_X86_BUS_LOCK_EXIT = 193;
+export const KVM_CAP_X86_NOTIFY_VMEXIT = 219;
+export const KVM_MSR_EXIT_REASON_INVAL = 1 << 0;
+export const KVM_MSR_EXIT_REASON_UNKNOWN = 1 << 1;
+export const KVM_MSR_EXIT_REASON_FILTER = 1 << 2;
+export const KVM_MSR_FILTER_READ = 1 << 0;
+export const KVM_MSR_FILTER_WRITE = 1 << 1;
+export const KVM_MSR_FILTER_DEFAULT_ALLOW = 0;
+export const KVM_MSR_FILTER_DEFAULT_DENY = 1;
+export const KVM_BUS_LOCK_DETECTION_OFF = 1 << 0;
+export const KVM_BUS_LOCK_DETECTION_EXIT = 1 << 1;
+export const KVM_X86_NOTIFY_VMEXIT_ENABLED = 1 << 0;
+export const KVM_X86_NOTIFY_VMEXIT_USER = 1 << 1;
+export const KVM_NOTIFY_CONTEXT_INVALID = 1 << 0;
+/** kvm_run->flags (arch/x86/include/uapi/asm/kvm.h). */
+export const KVM_RUN_X86_SMM = 1 << 0;
+export const KVM_RUN_X86_BUS_LOCK = 1 << 1;
+export const KVM_PIT_SPEAKER_DUMMY = 1;
+/** KVM_IRQ_ROUTING_IRQCHIP chips (asm/kvm.h). */
+export const KVM_IRQCHIP_PIC_MASTER = 0;
+export const KVM_IRQCHIP_PIC_SLAVE = 1;
+export const KVM_IRQCHIP_IOAPIC = 2;
 
 export const PAGE_SIZE = 4096;
 /** arch/x86/include/uapi/asm/kvm.h: the PIO data page is the 2nd page of the vcpu mmap. */
@@ -91,6 +124,12 @@ export const kvm_run = {
   'internal.suberror': 32,
   'internal.ndata': 36,
   'internal.data': 40,
+  'eoi.vector': 32,
+  'msr.error': 32,
+  'msr.reason': 40,
+  'msr.index': 44,
+  'msr.data': 48,
+  'notify.flags': 32,
   kvm_valid_regs: 288,
   kvm_dirty_regs: 296,
 } as const;
@@ -121,3 +160,21 @@ export const kvm_irq_routing = { nr: 0, flags: 4, entries: 8 } as const;
 export const kvm_irq_routing_entry = { gsi: 0, type: 4, flags: 8, 'u.msi.address_lo': 16, 'u.msi.address_hi': 20, 'u.msi.data': 24, sizeof: 48 } as const;
 export const KVM_IRQ_ROUTING_IRQCHIP = 1;
 export const KVM_IRQ_ROUTING_MSI = 2;
+
+/** struct kvm_interrupt: KVM_INTERRUPT's vector, with a userspace irqchip. */
+export const kvm_interrupt = { irq: 0, sizeof: 4 } as const;
+
+/** struct kvm_enable_cap (104 bytes). */
+export const kvm_enable_cap = { cap: 0, flags: 4, args: 8, sizeof: 104 } as const;
+
+/** struct kvm_pit_config (64 bytes): KVM_CREATE_PIT2. */
+export const kvm_pit_config = { flags: 0, sizeof: 64 } as const;
+
+/** struct kvm_cpuid2 and struct kvm_cpuid_entry2 (40 bytes each): KVM_SET_CPUID2. */
+export const kvm_cpuid2 = { nent: 0, padding: 4, entries: 8, sizeof: 8 } as const;
+export const kvm_cpuid_entry2 = { function: 0, index: 4, flags: 8, eax: 12, ebx: 16, ecx: 20, edx: 24, sizeof: 40 } as const;
+export const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1 << 0;
+
+/** struct kvm_msr_filter (16 ranges) and struct kvm_msr_filter_range: KVM_X86_SET_MSR_FILTER. */
+export const kvm_msr_filter = { flags: 0, ranges: 8, sizeof: 392 } as const;
+export const kvm_msr_filter_range = { flags: 0, nmsrs: 4, base: 8, bitmap: 16, sizeof: 24 } as const;

@@ -11,7 +11,14 @@ export const OP = {
   MOV_TO_CR: 40, MOV_FROM_CR: 41, MOV_TO_DR: 42, MOV_FROM_DR: 43,
   VMXON: 50, VMCLEAR: 51, VMLAUNCH: 52, VMRESUME: 53, VMPTRLD: 54, VMPTRST: 55, VMREAD: 56, VMWRITE: 57,
   VMXOFF: 58, INVEPT: 59, INVVPID: 60, VMFUNC: 61,
-  MEM_READ: 70, MEM_WRITE: 71,
+  MEM_READ: 70, MEM_WRITE: 71, LOCK_ADD: 72,
+  UD2: 80, INT3: 81, SGDT: 82, SIDT: 83, LGDT: 84, LIDT: 85, SLDT: 86, STR: 87, LLDT: 88, LTR: 89,
+  XSAVES: 90, XRSTORS: 91, INVPCID: 92,
+  /**
+   * Not one instruction: a stretch of non-sensitive code the CPU runs natively, RCX cycles long
+   * (the guest computing). It takes no exit of its own, but time passes inside it.
+   */
+  WORK: 254,
   /** Not an instruction: the simulator's breakpoint. The CPU stops the world without a VM exit. */
   BREAK: 255,
 } as const;
@@ -34,6 +41,7 @@ export function mnemonic(op: number): string {
   if (c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR) return `mov dr${n}`;
   if (c === OP.MEM_READ) return `read${SIZE_SUFFIX[n] ?? n}`;
   if (c === OP.MEM_WRITE) return `write${SIZE_SUFFIX[n] ?? n}`;
+  if (c === OP.LOCK_ADD) return `lock add${SIZE_SUFFIX[n] ?? n}`;
   return MNEMONIC[c] ?? `op${c}`;
 }
 const SIZE_SUFFIX: Record<number, string> = { 1: 'b', 2: 'w', 4: 'l', 8: 'q' };
@@ -52,7 +60,13 @@ export function insnLength(op: number): number {
     case OP.VMXON: case OP.VMCLEAR: return 4;
     case OP.INVEPT: case OP.INVVPID: return 5;
     case OP.MEM_READ: case OP.MEM_WRITE: return operand(op) === 1 || operand(op) === 4 ? 2 : 3;
-    case OP.BREAK: return 0;
+    case OP.INT3: return 1;
+    case OP.UD2: return 2;
+    case OP.SGDT: case OP.SIDT: case OP.LGDT: case OP.LIDT: case OP.SLDT: case OP.STR: case OP.LLDT: case OP.LTR: return 3;
+    case OP.LOCK_ADD: return operand(op) === 8 ? 4 : 3;
+    case OP.XSAVES: case OP.XRSTORS: return 4;
+    case OP.INVPCID: return 5;
+    case OP.BREAK: case OP.WORK: return 0;
     default: throw new Error(`insnLength: unknown opcode ${op}`);
   }
 }
@@ -64,6 +78,17 @@ export function pioSize(op: number): 1 | 2 | 4 {
 }
 export function isPio(op: number): boolean { const c = opcode(op); return c >= OP.OUTB && c <= OP.INL; }
 export function isPioIn(op: number): boolean { const c = opcode(op); return c >= OP.INB && c <= OP.INL; }
+/** Instructions whose memory operand (address in RDI) the CPU reads or writes through the EPT. */
+export function memAccess(op: number): { size: number; write: boolean } | null {
+  switch (opcode(op)) {
+    case OP.MEM_READ: return { size: operand(op), write: false };
+    case OP.MEM_WRITE: return { size: operand(op), write: true };
+    case OP.LOCK_ADD: return { size: operand(op), write: true };
+    case OP.LGDT: case OP.LIDT: return { size: 10, write: false };
+    case OP.SGDT: case OP.SIDT: return { size: 10, write: true };
+    default: return null;
+  }
+}
 
 /** The x86 general-purpose registers and the control state guest code runs with. */
 export class Regs {
@@ -71,4 +96,6 @@ export class Regs {
   rip = 0; rflags = 0x2;
   cr0 = 0x80050033; cr2 = 0; cr3 = 0x1000; cr4 = 0x3706f0; cr8 = 0;
   dr7 = 0x400;
+  /** Descriptor-table registers: GDTR and IDTR (base, limit), LDTR and TR selectors. */
+  gdtrBase = 0; gdtrLimit = 0xffff; idtrBase = 0; idtrLimit = 0xffff; ldtr = 0; tr = 0;
 }

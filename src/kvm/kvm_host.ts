@@ -1,0 +1,15 @@
+// include/linux/kvm_host.h and arch/x86/include/asm/kvm_host.h: the request bits and run states a
+// vcpu carries, shared by the run loop, the vendor code and the in-kernel irqchip.
+
+export const KVM_MP_STATE_RUNNABLE = 0;
+export const KVM_MP_STATE_HALTED = 3;
+
+/** kvm_make_request bits. */
+export const KVM_REQ_EVENT = 1 << 0;
+/** KVM_REQ_NMI: process_nmi moves queued NMIs to pending before the next entry. */
+export const KVM_REQ_NMI = 1 << 1;
+/** KVM_REQ_IOAPIC_EOI_EXIT: tell a userspace IOAPIC (split irqchip) about an EOI. */
+export const KVM_REQ_IOAPIC_EOI_EXIT = 1 << 2;
+
+/** vcpu->arch.switch_db_regs: KVM_DEBUGREG_WONT_EXIT, the guest owns DR0-7 until the next exit. */
+export const KVM_DEBUGREG_WONT_EXIT = 2;
