@@ -1,25 +1,220 @@
-// The disk image behind the virtio-blk device: in host memory (sparse, so a 64 MiB disk costs only
-// what is written) or a real raw file on the host's file system.
+// The disk image behind the virtio-blk device, as the host kernel holds it:
+//  - the block device: its media, and its volatile write cache. A disk with its write cache on
+//    acknowledges a write once the data is in that cache; only a cache flush (blkdev_issue_flush,
+//    REQ_PREFLUSH) makes it durable (block/blk-flush.c).
+//  - the image file's page cache (mm/filemap.c): a buffered write dirties pages and returns; they
+//    reach the device at writeback (filemap_write_and_wait_range), which fdatasync forces
+//    (fs/sync.c: vfs_fsync_range → file_write_and_wait_range, then the flush).
+// O_DIRECT I/O bypasses the page cache but still lands in the device's write cache.
+// A power loss drops the page cache and the write cache: what remains is the media. The model drops
+// every byte that was not durable — the worst case a real disk is allowed (it may have destaged some).
+//
+// The bytes live in memory (sparse: a 64 MiB disk costs what is written) or in a real raw file on
+// the host, which always holds what the device would return; writes not yet durable keep their
+// durable pre-image per sector, so a power loss can restore it.
+//
+// Every access goes through one bounds-checked path: a range outside [0, size) is refused and
+// counted as a violation. The host kernel never forwards such a request (it returns -ENOSPC or a
+// short count first); tests assert the count stays zero.
 
 import * as fs from 'node:fs';
+
+export const SECTOR = 512;
+export const PAGE = 4096;
+
+/** Where the newest copy of a byte range lives, from least to most durable. */
+export type Durability = 'host page cache' | 'disk write cache' | 'stable storage';
 
 export interface ImageFile {
   readonly size: number;
   readonly path: string | null;
+  /** Accesses refused because they fell outside the image (the guard rail; expected to stay 0). */
+  readonly violations: number;
+  /** hdparm -W: the device's volatile write cache is on (as shipped) or off. */
+  writeCache: boolean;
+  /** Device write (O_DIRECT, or page-cache writeback): held in the write cache until a flush. */
   pwrite(offset: number, data: Uint8Array): void;
+  /** Device read: what the disk returns (its write cache over its media). No side effects. */
   pread(offset: number, len: number): Uint8Array;
+  /** fdatasync: write back the file's dirty pages, then flush the device's write cache. */
   fdatasync(): void;
+  /** Buffered write into the page cache (generic_perform_write): the pages become dirty. */
+  bufferedWrite(offset: number, data: Uint8Array): void;
+  /** Buffered read (filemap_read): cached pages, the rest read from the device and kept. */
+  bufferedRead(offset: number, len: number): Uint8Array;
+  /** filemap_write_and_wait_range: dirty pages overlapping the range go to the device. */
+  writebackRange(offset: number, len: number): void;
+  /** invalidate_inode_pages2_range: drop cached pages overlapping the range (after writeback). */
+  invalidateRange(offset: number, len: number): void;
+  /** What a process on the host reading the file now sees (page cache over the device). No side effects. */
+  peek(offset: number, len: number): Uint8Array;
+  /** The media alone: what survives a power loss now. */
+  stable(offset: number, len: number): Uint8Array;
+  /** The least durable place any byte of the range is held in. */
+  durability(offset: number, len: number): Durability;
+  /** Power loss: the page cache and the device's write cache are gone. */
+  powerLoss(): void;
   close(): void;
+}
+
+interface Page { data: Uint8Array; dirty: boolean }
+
+abstract class StorageStack implements ImageFile {
+  violations = 0;
+  writeCache = true;
+  /** sector → its durable content, for sectors written since the last flush (the write cache). */
+  private readonly preImages = new Map<number, Uint8Array>();
+  /** page index → cached page (the file's address_space). */
+  private readonly pages = new Map<number, Page>();
+  abstract readonly size: number;
+  abstract readonly path: string | null;
+
+  /** The backing bytes: what the device returns. Callers have checked the range. */
+  protected abstract rawRead(offset: number, len: number): Uint8Array;
+  protected abstract rawWrite(offset: number, data: Uint8Array): void;
+  abstract close(): void;
+
+  /** The one bounds check every access passes. */
+  private ok(offset: number, len: number): boolean {
+    if (Number.isSafeInteger(offset) && Number.isSafeInteger(len) && offset >= 0 && len >= 0 && offset + len <= this.size) return true;
+    this.violations++;
+    return false;
+  }
+
+  pwrite(offset: number, data: Uint8Array): void {
+    if (!this.ok(offset, data.length)) return;
+    if (this.writeCache) {
+      const end = offset + data.length;
+      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) {
+        if (!this.preImages.has(s)) this.preImages.set(s, this.rawRead(s * SECTOR, Math.min(SECTOR, this.size - s * SECTOR)));
+      }
+    }
+    this.rawWrite(offset, data);
+  }
+
+  pread(offset: number, len: number): Uint8Array {
+    if (!this.ok(offset, len)) return new Uint8Array(Math.max(0, Math.min(len, 1 << 20)));
+    return this.rawRead(offset, len);
+  }
+
+  /** blkdev_issue_flush: everything in the write cache reaches the media. */
+  private flushDevice(): void { this.preImages.clear(); }
+
+  fdatasync(): void {
+    this.writebackRange(0, this.size);
+    this.flushDevice();
+  }
+
+  private pageOf(index: number, load: boolean): Page | undefined {
+    let p = this.pages.get(index);
+    if (!p && load) {
+      const start = index * PAGE;
+      const data = new Uint8Array(PAGE);
+      data.set(this.rawRead(start, Math.min(PAGE, this.size - start)));
+      p = { data, dirty: false };
+      this.pages.set(index, p);
+    }
+    return p;
+  }
+
+  bufferedWrite(offset: number, data: Uint8Array): void {
+    if (!this.ok(offset, data.length)) return;
+    let done = 0;
+    while (done < data.length) {
+      const pos = offset + done;
+      const idx = Math.floor(pos / PAGE);
+      const off = pos % PAGE;
+      const n = Math.min(PAGE - off, data.length - done);
+      // write_begin reads the page first unless the write covers it whole.
+      const whole = off === 0 && (n === PAGE || pos + n === this.size);
+      const p = this.pageOf(idx, !whole) ?? { data: new Uint8Array(PAGE), dirty: false };
+      p.data.set(data.subarray(done, done + n), off);
+      p.dirty = true;
+      this.pages.set(idx, p);
+      done += n;
+    }
+  }
+
+  bufferedRead(offset: number, len: number): Uint8Array {
+    if (!this.ok(offset, len)) return new Uint8Array(Math.max(0, Math.min(len, 1 << 20)));
+    const out = new Uint8Array(len);
+    let done = 0;
+    while (done < len) {
+      const pos = offset + done;
+      const off = pos % PAGE;
+      const n = Math.min(PAGE - off, len - done);
+      out.set(this.pageOf(Math.floor(pos / PAGE), true)!.data.subarray(off, off + n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  writebackRange(offset: number, len: number): void {
+    if (!this.ok(offset, len) || this.pages.size === 0) return;
+    const first = Math.floor(offset / PAGE);
+    const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
+    for (const [idx, p] of [...this.pages].sort((a, b) => a[0] - b[0])) {
+      if (idx < first || idx > last || !p.dirty) continue;
+      const start = idx * PAGE;
+      this.pwrite(start, p.data.subarray(0, Math.min(PAGE, this.size - start)));
+      p.dirty = false;
+    }
+  }
+
+  invalidateRange(offset: number, len: number): void {
+    if (!this.ok(offset, len) || this.pages.size === 0) return;
+    const first = Math.floor(offset / PAGE);
+    const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
+    for (const idx of [...this.pages.keys()]) if (idx >= first && idx <= last) this.pages.delete(idx);
+  }
+
+  peek(offset: number, len: number): Uint8Array {
+    if (!this.ok(offset, len)) return new Uint8Array(0);
+    const out = this.rawRead(offset, len);
+    for (const [idx, p] of this.pages) {
+      const start = idx * PAGE;
+      const a = Math.max(start, offset);
+      const b = Math.min(start + PAGE, offset + len);
+      if (a < b) out.set(p.data.subarray(a - start, b - start), a - offset);
+    }
+    return out;
+  }
+
+  stable(offset: number, len: number): Uint8Array {
+    if (!this.ok(offset, len)) return new Uint8Array(0);
+    const out = this.rawRead(offset, len);
+    for (const [s, pre] of this.preImages) {
+      const start = s * SECTOR;
+      const a = Math.max(start, offset);
+      const b = Math.min(start + pre.length, offset + len);
+      if (a < b) out.set(pre.subarray(a - start, b - start), a - offset);
+    }
+    return out;
+  }
+
+  durability(offset: number, len: number): Durability {
+    if (!this.ok(offset, len)) return 'stable storage';
+    const end = offset + Math.max(len, 1);
+    for (let i = Math.floor(offset / PAGE); i * PAGE < end; i++) if (this.pages.get(i)?.dirty) return 'host page cache';
+    for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) if (this.preImages.has(s)) return 'disk write cache';
+    return 'stable storage';
+  }
+
+  powerLoss(): void {
+    this.pages.clear();
+    for (const [s, pre] of this.preImages) this.rawWrite(s * SECTOR, pre);
+    this.preImages.clear();
+  }
 }
 
 const CHUNK = 64 * 1024;
 
-export class MemoryImage implements ImageFile {
+export class MemoryImage extends StorageStack {
   readonly path = null;
   private chunks = new Map<number, Uint8Array>();
-  constructor(readonly size: number) {}
+  constructor(readonly size: number) { super(); }
 
-  pwrite(offset: number, data: Uint8Array): void {
+  protected rawWrite(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
@@ -33,7 +228,7 @@ export class MemoryImage implements ImageFile {
     }
   }
 
-  pread(offset: number, len: number): Uint8Array {
+  protected rawRead(offset: number, len: number): Uint8Array {
     const out = new Uint8Array(len);
     let done = 0;
     while (done < len) {
@@ -48,24 +243,23 @@ export class MemoryImage implements ImageFile {
     return out;
   }
 
-  fdatasync(): void {}
   close(): void {}
 }
 
-export class RawFileImage implements ImageFile {
+export class RawFileImage extends StorageStack {
   private readonly fd: number;
   readonly size: number;
   /** Opens an existing raw image; its size is the file's. */
   constructor(readonly path: string) {
+    super();
     this.fd = fs.openSync(path, 'r+');
     this.size = fs.fstatSync(this.fd).size;
   }
-  pwrite(offset: number, data: Uint8Array): void { fs.writeSync(this.fd, data, 0, data.length, offset); }
-  pread(offset: number, len: number): Uint8Array {
+  protected rawWrite(offset: number, data: Uint8Array): void { fs.writeSync(this.fd, data, 0, data.length, offset); }
+  protected rawRead(offset: number, len: number): Uint8Array {
     const b = new Uint8Array(len);
     fs.readSync(this.fd, b, 0, len, offset);
     return b;
   }
-  fdatasync(): void { fs.fdatasyncSync(this.fd); }
   close(): void { fs.closeSync(this.fd); }
 }

@@ -311,13 +311,21 @@ export class HostKernel {
       const base = p.mm.u64(iov + k * iovec.sizeof);
       const len = p.mm.u64(iov + k * iovec.sizeof + iovec.iov_len);
       if (pos + len > f.image.size) return -ERRNO.ENOSPC;
-      if (write) f.image.pwrite(pos, p.mm.slice(base, len)); else p.mm.slice(base, len).set(f.image.pread(pos, len));
+      const img = f.image;
+      // O_DIRECT goes to the device, after writing back and dropping cached pages of the range
+      // (generic_file_direct_write); buffered I/O goes through the page cache.
+      if (f.direct) {
+        img.writebackRange(pos, len);
+        if (write) { img.pwrite(pos, p.mm.slice(base, len)); img.invalidateRange(pos, len); }
+        else p.mm.slice(base, len).set(img.pread(pos, len));
+      } else if (write) img.bufferedWrite(pos, p.mm.slice(base, len));
+      else p.mm.slice(base, len).set(img.bufferedRead(pos, len));
       pos += len;
     }
     return pos - offset;
   }
 
-  /** fdatasync: the device's write cache is flushed; the caller sleeps for it. */
+  /** fdatasync: the file's dirty pages are written back and the device's write cache flushed; the caller sleeps for it. */
   *fdatasync(p: HostProcess, fd: number): SysGen {
     this.enter(p, 'fdatasync', fd);
     const f = p.file(fd);

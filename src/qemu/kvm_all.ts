@@ -2,7 +2,7 @@
 // switch on kvm_run->exit_reason read from the mmap'd kvm_run page, with the arguments taken
 // literally from its fields.
 
-import type { Block } from '../sim/scheduler';
+import type { Block, WaitQueue } from '../sim/scheduler';
 import { defineEvent, type Tracer } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_IRQ_LINE, KVM_RUN, kvm_irq_level, kvm_run, kvmExitName } from '../uapi/kvm';
@@ -11,7 +11,10 @@ import type { HostProcess } from '../host/process';
 import type { Heap } from './heap';
 import type { AddressSpace } from './memory';
 
-export type RunState = 'running' | 'shutdown' | 'internal-error' | 'paused';
+export type RunState = 'running' | 'shutdown' | 'internal-error' | 'paused' | 'io-error';
+
+/** What a vCPU thread needs from the machine to pause (cpus.c: cpu_can_run, cpu->halt_cond). */
+export interface VcpuRunControl { cpu_can_run(): boolean; readonly haltCond: WaitQueue }
 
 const EV_RUN_EXIT = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'kvm_run_exit', ['cpu_index', 'reason']);
 const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['reason:str']);
@@ -19,6 +22,10 @@ const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['r
 export interface QemuNames { handleIo: string; cpuExec: string }
 
 export class KvmCpu {
+  /** cpu->exit_request: set by qemu_cpu_kick so that the thread leaves KVM_RUN and looks at cpu->stop. */
+  exitRequest = false;
+  /** Set by the machine: pause control (vm_stop / vm_start). */
+  runControl: VcpuRunControl | undefined;
   private readonly evHandleIo: number;
   private readonly evMmio: number;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
@@ -34,9 +41,17 @@ export class KvmCpu {
     const mm = this.proc.mm;
     const run = this.runHva;
     for (;;) {
+      yield* this.qemu_wait_io_event();
+      // kvm_cpu_kick_self: a pending exit request makes KVM_RUN return at once (run->immediate_exit).
+      if (this.exitRequest) mm.setU8(run + kvm_run.immediate_exit, 1);
       const r = yield* this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
       if (r < 0) {
-        if (r === -ERRNO.EINTR || r === -ERRNO.EAGAIN) continue;
+        if (r === -ERRNO.EINTR || r === -ERRNO.EAGAIN) {
+          // kvm_eat_signals; EXCP_INTERRUPT: back to qemu_kvm_cpu_thread_fn, which waits while the VM is stopped.
+          mm.setU8(run + kvm_run.immediate_exit, 0);
+          this.exitRequest = false;
+          continue;
+        }
         this.qemu.stop('internal-error', `error: kvm run failed ${ERRNO_TEXT(r)}`);
         return;
       }
@@ -77,6 +92,22 @@ export class KvmCpu {
     }
   }
 
+  /**
+   * qemu_cpu_kick (kvm_cpu_kick): ask the thread to leave KVM_RUN. A thread in userspace sees it at
+   * its next KVM_RUN (immediate_exit). (Simplification: the SIG_IPI that also interrupts a vCPU
+   * asleep in kvm_vcpu_block is not modelled; such a vCPU stays in KVM_RUN until an interrupt wakes it.)
+   */
+  qemu_cpu_kick(): void {
+    this.exitRequest = true;
+    this.proc.mm.setU8(this.runHva + kvm_run.immediate_exit, 1);
+  }
+
+  /** qemu_wait_io_event: while the VM is stopped the thread sleeps on its halt condition. */
+  private *qemu_wait_io_event(): Generator<Block, void, void> {
+    const c = this.runControl;
+    while (c && !c.cpu_can_run()) yield c.haltCond;
+  }
+
   /** kvm_handle_io: each of `count` accesses goes to the I/O address space. */
   private kvm_handle_io(port: number, data: number, direction: number, size: number, count: number): void {
     const mm = this.proc.mm;
@@ -99,6 +130,9 @@ export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmf
 }
 
 export function stopEvent(t: Tracer, why: string): void { if (t.on) t.rec(EV_STOP, -1, t.str(why)); }
+
+const EV_START = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_start', []);
+export function startEvent(t: Tracer): void { if (t.on) t.rec(EV_START, -1); }
 
 function readN(mm: HostProcess['mm'], a: number, n: number): number {
   return n === 1 ? mm.u8(a) : n === 2 ? mm.u16(a) : n === 4 ? mm.u32(a) : mm.u64(a);

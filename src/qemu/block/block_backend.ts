@@ -3,6 +3,12 @@
 // laio_co_submit), aio=threads: the thread pool (raw_thread_pool_submit(handle_aiocb_rw)) — and a
 // flush always goes to the thread pool, whose worker calls fdatasync (raw_co_flush_to_disk →
 // handle_aiocb_flush; qemu ≥ 9.0 can submit IOCB_CMD_FDSYNC instead, which this model does not).
+// The drive's cache= mode (block.c: bdrv_parse_cache_mode) decides three things: whether the image is
+// opened O_DIRECT (none, directsync), whether the drive has a write cache the guest must flush
+// (none, writeback, unsafe; writethrough and directsync flush after every write: block/io.c,
+// BDRV_REQ_FUA emulated by bdrv_co_flush), and whether a flush reaches the host at all (unsafe:
+// BDRV_O_NO_FLUSH). A flush with no write since the last one is skipped (bs->flushed_gen == write_gen).
+// I/O errors go through the drive's rerror/werror policy (blk_get_error_action, blk_error_action).
 
 import { defineEvent, type Tracer } from '../../trace/events';
 import { ERRNO } from '../../uapi/errno';
@@ -30,13 +36,85 @@ export interface RawState {
   heap: Heap;
 }
 
+/** -drive cache= */
+export type CacheMode = 'none' | 'writeback' | 'writethrough' | 'directsync' | 'unsafe';
+/** BlockdevOnError: -drive werror= / rerror= (enospc for writes only). */
+export type BlockdevOnError = 'report' | 'ignore' | 'stop' | 'enospc';
+/** BlockErrorAction */
+export type BlockErrorAction = 'report' | 'ignore' | 'stop';
+
+/** bdrv_parse_cache_mode: BDRV_O_NOCACHE (O_DIRECT), !writethrough (a write cache), BDRV_O_NO_FLUSH. */
+export function bdrv_parse_cache_mode(mode: CacheMode): { nocache: boolean; writeback: boolean; noFlush: boolean } {
+  switch (mode) {
+    case 'none': return { nocache: true, writeback: true, noFlush: false };
+    case 'directsync': return { nocache: true, writeback: false, noFlush: false };
+    case 'writeback': return { nocache: false, writeback: true, noFlush: false };
+    case 'unsafe': return { nocache: false, writeback: true, noFlush: true };
+    case 'writethrough': return { nocache: false, writeback: false, noFlush: false };
+  }
+}
+
+/** How the drive was configured (-drive cache=,werror=,rerror=), and the hooks the block layer needs from qemu. */
+export interface BlockConf {
+  cache: CacheMode;
+  werror: BlockdevOnError;
+  rerror: BlockdevOnError;
+  /** qemu_system_vmstop_request(RUN_STATE_IO_ERROR) */
+  vmstopRequest?: () => void;
+  /** A bottom half on the main loop: completions that need no I/O are delivered from one (blk_aio_complete_bh). */
+  bh?: (fn: () => void) => void;
+}
+
+/** qemu's defaults for -drive: cache=writeback, werror=enospc, rerror=report (the seed runs cache=none). */
+export const DEFAULT_BLOCK_CONF: BlockConf = { cache: 'none', werror: 'enospc', rerror: 'report' };
+
+const EV_ERROR_ACTION = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'BLOCK_IO_ERROR', ['action:str', 'is_read', 'error']);
+const EV_FLUSH_SKIPPED = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bdrv_co_flush', ['flushed']);
+
+/** A backend engine that can batch submissions (defer_call: laio_deferred_fn, luring_deferred_fn). */
+interface Deferrable { defer_call_begin?(): void; defer_call_end?(): void }
+
 export class BlockBackend {
   readonly fd: number;
-  constructor(private readonly s: RawState, readonly size: number, private readonly t: Tracer) { this.fd = s.fd; }
+  private readonly cacheFlags: { nocache: boolean; writeback: boolean; noFlush: boolean };
+  /** bs->write_gen and bs->flushed_gen */
+  private writeGen = 0;
+  private flushedGen = 0;
+  constructor(private readonly s: RawState, readonly size: number, private readonly t: Tracer, readonly conf: BlockConf = DEFAULT_BLOCK_CONF) {
+    this.fd = s.fd;
+    this.cacheFlags = bdrv_parse_cache_mode(conf.cache);
+  }
+
+  /** blk_enable_write_cache: the guest sees a volatile write cache (VIRTIO_BLK_F_FLUSH). */
+  blk_enable_write_cache(): boolean { return this.cacheFlags.writeback; }
+
+  /** blk_get_error_action: what the drive's policy does with this errno. */
+  blk_get_error_action(isRead: boolean, error: number): BlockErrorAction {
+    const onErr = isRead ? this.conf.rerror : this.conf.werror;
+    if (onErr === 'enospc') return error === ERRNO.ENOSPC ? 'stop' : 'report';
+    return onErr;
+  }
+
+  /** blk_error_action: the BLOCK_IO_ERROR event; for stop, the VM stop request (after the event). */
+  blk_error_action(action: BlockErrorAction, isRead: boolean, error: number): void {
+    if (this.t.on) this.t.rec(EV_ERROR_ACTION, -1, this.t.str(action), isRead ? 1 : 0, error);
+    if (action === 'stop') this.conf.vmstopRequest?.();
+  }
+
+  /** defer_call_begin/end (util/defer-call.c): submissions inside the section go to the host together. */
+  defer_call_begin(): void { (this.s.aio as Deferrable | null)?.defer_call_begin?.(); }
+  defer_call_end(): void { (this.s.aio as Deferrable | null)?.defer_call_end?.(); }
+
+  private bh(fn: () => void): void { if (this.conf.bh) this.conf.bh(fn); else fn(); }
 
   blk_aio_pwritev(offset: number, qiov: IoVec[], cb: Completion): void {
     if (this.t.on) this.t.rec(EV_PWRITEV, -1, offset, qiov.reduce((s, v) => s + v.len, 0));
-    this.raw_co_prw(offset, qiov, 'write', cb);
+    this.raw_co_prw(offset, qiov, 'write', (ret) => {
+      this.writeGen++;                                   // bdrv_co_write_req_finish
+      // No write cache on the drive: BDRV_REQ_FUA, emulated with a flush after the write (bdrv_driver_pwritev).
+      if (ret === 0 && !this.cacheFlags.writeback) this.bdrv_co_flush(cb);
+      else cb(ret);
+    });
   }
   blk_aio_preadv(offset: number, qiov: IoVec[], cb: Completion): void {
     if (this.t.on) this.t.rec(EV_PREADV, -1, offset, qiov.reduce((s, v) => s + v.len, 0));
@@ -44,9 +122,28 @@ export class BlockBackend {
   }
   blk_aio_flush(cb: Completion): void {
     if (this.t.on) this.t.rec(EV_FLUSH, -1);
-    // raw_co_flush_to_disk → raw_thread_pool_submit(handle_aiocb_flush) → qemu_fdatasync
+    this.bdrv_co_flush(cb);
+  }
+
+  /**
+   * bdrv_co_flush: not with cache=unsafe (BDRV_O_NO_FLUSH), not when nothing was written since the
+   * last flush; otherwise raw_co_flush_to_disk → raw_thread_pool_submit(handle_aiocb_flush) → qemu_fdatasync.
+   */
+  /** bdrv_flush (bdrv_flush_all at vm_stop). */
+  bdrv_flush(cb: Completion): void { this.bdrv_co_flush(cb); }
+
+  private bdrv_co_flush(cb: Completion): void {
+    const gen = this.writeGen;
+    if (this.cacheFlags.noFlush || this.flushedGen === gen) {
+      if (this.t.on) this.t.rec(EV_FLUSH_SKIPPED, -1, 0);
+      this.bh(() => cb(0));
+      return;
+    }
     const { host, proc, fd } = this.s;
-    this.s.pool.submit(() => host.fdatasync(proc, fd), cb);
+    this.s.pool.submit(() => host.fdatasync(proc, fd), (ret) => {
+      if (ret === 0) this.flushedGen = gen;
+      cb(ret);
+    });
   }
 
   /** raw_co_prw: Linux AIO, or the thread pool; a failed submission completes at once with its error. */
