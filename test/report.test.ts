@@ -136,9 +136,9 @@ test('each scenario gets its diagram, narrative, trace and tracepoint text, with
   expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/fs/aio.c');
 });
 
-test('a literate chapter gives each scenario the prose written before it', () => {
-  const md = '# Feature: F\n\nIntro.\n\n## Scenario: A\n\n* When x\n\nBetween A and B.\n\n  | a |\n\nMore about B.\n\n## Scenario: B\n* Then y\n';
-  expect(chapterLesson(md, 'A')).to.equal('Intro.');
-  expect(chapterLesson(md, 'B')).to.equal('More about B.');
+test('a literate chapter gives each scenario the lesson written in its section, before its steps', () => {
+  const md = '# Feature: F\n\nIntro.\n\n## Scenario: A\n\n```c\nx();\n```\n\nAbout A.\n\n* When x\n\nAfter A.\n\n## Scenario: B\n* Then y\n';
+  expect(chapterLesson(md, 'A')).to.equal('```c\nx();\n```\n\nAbout A.');
+  expect(chapterLesson(md, 'B')).to.equal(null);
   expect(chapterLesson(md, 'C')).to.equal(null);
 });

@@ -1,20 +1,21 @@
-// Literate chapters (features/**/*.feature.md): the prose a chapter puts before a scenario is the
-// lesson that scenario checks. The report shows it with the scenario, so a reader of one test page
-// sees the explanation next to the walk it explains.
+// Literate chapters (features/**/*.feature.md): each scenario's section opens with an excerpt of the
+// real code and the prose that explains it, before its steps. In Markdown Gherkin a description starts
+// at a line that is not a heading, step, table or blank, so each section opens with a fenced excerpt
+// (a bare ``` fence: the Markdown Gherkin tokenizer tracks fences with a language tag unreliably);
+// cucumber's HTML report then shows the section as written. The Allure report gets the same text as
+// the scenario's description (see chapterLesson).
 
 const STEP = /^\s*[*+-]\s+\S/;
-const TABLE = /^\s{2,5}\|/;
 
-/** The Markdown between the previous scenario's last step (or table) and this scenario's heading. */
+/** The Markdown between a scenario's heading and its first step: the lesson that scenario checks. */
 export function chapterLesson(markdown: string, scenarioName: string): string | null {
   const lines = markdown.split('\n');
   const esc = scenarioName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const at = lines.findIndex((l) => new RegExp(`^#{2,6}\\s+(Scenario|Example):\\s*${esc}\\s*$`).test(l));
   if (at < 0) return null;
-  let from = at;
-  while (from > 0 && !STEP.test(lines[from - 1]!) && !TABLE.test(lines[from - 1]!)) from--;
-  // Skip the chapter's title line: its prose is the introduction, which belongs to the first lesson.
-  const text = lines.slice(from, at).filter((l) => !/^#\s+Feature:/.test(l)).join('\n').trim();
+  let end = at + 1;
+  while (end < lines.length && !STEP.test(lines[end]!) && !/^#{1,6}\s/.test(lines[end]!)) end++;
+  const text = lines.slice(at + 1, end).join('\n').trim();
   return text || null;
 }
 

@@ -31,7 +31,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 2px}p.what{marg
 nav a{margin-right:16px}.cards{display:flex;gap:12px;margin:16px 0}.card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;font-size:13px;min-width:180px}
 .card b{font-size:15px}.gapn{color:#c62828;font-weight:bold}
 table.matrix{border-collapse:collapse;font-size:12px}table.matrix td,table.matrix th{border:1px solid #ddd;padding:2px 5px}
-table.matrix th.sc{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;max-height:230px;font-weight:normal;text-align:left;padding:4px 2px}
+table.matrix th.sc{writing-mode:vertical-rl;white-space:nowrap;max-height:230px;font-weight:normal;text-align:left;vertical-align:bottom;padding:4px 2px}
 td.name{font-family:"DejaVu Sans Mono",monospace;white-space:nowrap}td.num{text-align:right;color:#555}td.note{color:#666;font-size:11px;max-width:260px}
 td.cell{text-align:center;width:18px;font-size:13px}tr.gap td.name,tr.gap td.num{background:#fde8e8}tr.gap td.name::after{content:" no scenario";color:#c62828;font-size:10px;font-family:"DejaVu Sans",sans-serif}
 tr.oos td{color:#aaa}tr.exonly td.name{background:#fff6e0}

@@ -6,8 +6,7 @@
 
 import * as fs from 'node:fs';
 import { AfterStep, Before, BeforeStep, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
-import 'allure-cucumberjs';
-import * as allure from 'allure-js-commons';
+import type { Label, Link, Parameter } from 'allure-js-commons';
 import type { Action } from '../../src/guest/kernel';
 import { chapterLesson, isChapter } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
@@ -21,6 +20,9 @@ export interface ScenarioContext {
   step: string;
   reported: boolean;
 }
+
+/** allure-js-commons' ALLURE_RUNTIME_MESSAGE_CONTENT_TYPE: how runtime metadata reaches the allure formatter. */
+const ALLURE_RUNTIME_MESSAGE_CONTENT_TYPE = 'application/vnd.allure.message+json';
 
 const contexts = new WeakMap<ExitpathWorld, ScenarioContext>();
 
@@ -60,14 +62,19 @@ AfterStep(async function (this: ExitpathWorld, { pickle, pickleStep, result }: I
     config: this.config,
     walks: ctx.walks.map(({ walk, action }) => ({ events: walk.events, summary: walk.summary, action })),
   });
-  for (const a of ev.attachments) await this.attach(a.body, { mediaType: a.mediaType, fileName: a.fileName });
-  await allure.labels(...ev.labels);
-  await allure.tags(...ev.tags);
-  for (const p of ev.parameters) await allure.parameter(p.name, p.value);
-  await allure.links(...ev.links.map((l) => ({ url: l.url, name: l.name, type: 'link' })));
-  // A literate chapter's scenario carries the lesson written before it.
-  if (isChapter(pickle.uri)) {
-    const lesson = chapterLesson(fs.readFileSync(pickle.uri, 'utf8'), pickle.name);
-    if (lesson) await allure.description(lesson);
+  for (const a of ev.attachments) {
+    // Images travel base64-encoded (a Buffer), which cucumber's HTML report needs to show them.
+    const meta = { mediaType: a.mediaType, fileName: a.fileName };
+    if (a.mediaType.startsWith('image/')) await this.attach(Buffer.from(a.body), meta);
+    else await this.attach(a.body, meta);
   }
+  // Allure's metadata travels as one runtime message on this step (the allure-cucumberjs formatter
+  // applies it to the test; from an After hook it would be refused as fixture metadata).
+  const labels: Label[] = [...ev.labels, ...ev.tags.map((t) => ({ name: 'tag', value: t }))];
+  const links: Link[] = ev.links.map((l) => ({ url: l.url, name: l.name, type: 'link' }));
+  const parameters: Parameter[] = ev.parameters;
+  // A literate chapter's scenario carries the lesson written in its section.
+  const lesson = isChapter(pickle.uri) ? chapterLesson(fs.readFileSync(pickle.uri, 'utf8'), pickle.name) : null;
+  const metadata = { type: 'metadata', data: { labels, links, parameters, ...(lesson ? { description: lesson } : {}) } };
+  await this.attach(JSON.stringify(metadata), ALLURE_RUNTIME_MESSAGE_CONTENT_TYPE);
 });
