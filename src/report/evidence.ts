@@ -47,7 +47,7 @@ export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks:
   });
   attachments.push({
     fileName: TRACE_ATTACHMENT, mediaType: 'application/json',
-    body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }, null, 1),
+    body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
   });
 
   const entered = new Set<Layer>();

@@ -5,9 +5,8 @@
 // cucumber profile sets the world parameter `report` (the `report` profile does).
 
 import * as fs from 'node:fs';
-import { AfterStep, Before, BeforeStep, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
+import { AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
 import type { Label, Link, Parameter } from 'allure-js-commons';
-import type { Action } from '../../src/guest/kernel';
 import { chapterLesson, isChapter } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
 import { ExitpathWorld, type LastWalk } from './world';
@@ -17,7 +16,6 @@ export interface ScenarioContext {
   uri: string;
   /** Every action's walk, in order, with the step that ran it. */
   walks: { walk: LastWalk; action: string }[];
-  step: string;
   reported: boolean;
 }
 
@@ -33,26 +31,21 @@ export function scenarioOf(w: ExitpathWorld): ScenarioContext {
 }
 
 Before(function (this: ExitpathWorld, { pickle }: ITestCaseHookParameter) {
-  const ctx: ScenarioContext = { name: pickle.name, uri: pickle.uri, walks: [], step: '', reported: false };
-  contexts.set(this, ctx);
-  const run = this.run.bind(this);
-  // Observe each walk as it is recorded; the world's own behaviour is unchanged.
-  this.run = (action: Action): LastWalk => {
-    const walk = run(action);
-    ctx.walks.push({ walk, action: ctx.step });
-    return walk;
-  };
+  contexts.set(this, { name: pickle.name, uri: pickle.uri, walks: [], reported: false });
 });
 
-BeforeStep(function (this: ExitpathWorld, { pickleStep }: ITestStepHookParameter) {
-  const ctx = contexts.get(this);
-  if (ctx) ctx.step = pickleStep.text;
-});
+/** Keep each new walk the world recorded, with the step that ran it. */
+function observe(w: ExitpathWorld, ctx: ScenarioContext, step: string): void {
+  let walk: LastWalk | undefined;
+  try { walk = w.last; } catch { return; }
+  if (ctx.walks[ctx.walks.length - 1]?.walk !== walk) ctx.walks.push({ walk, action: step });
+}
 
 AfterStep(async function (this: ExitpathWorld, { pickle, pickleStep, result }: ITestStepHookParameter) {
-  if (!(this.parameters as { report?: boolean }).report) return;
   const ctx = contexts.get(this);
-  if (!ctx || ctx.reported) return;
+  if (!ctx) return;
+  observe(this, ctx, pickleStep.text);
+  if (!(this.parameters as { report?: boolean }).report || ctx.reported) return;
   const last = pickle.steps[pickle.steps.length - 1]?.id === pickleStep.id;
   if (!last && result.status === Status.PASSED) return;
   ctx.reported = true;
