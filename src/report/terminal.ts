@@ -27,7 +27,7 @@ export function coverageText(m: Matrix, opts: CoverageOptions = {}): string {
       const gap = isGap(r);
       if (opts.gapsOnly && !gap) continue;
       if (r.outOfScope && r.cells.length === 0 && !opts.gapsOnly) continue;
-      const spec = r.cells.filter((x) => x.how !== 'exercised');
+      const spec = r.cells.filter((x) => x.how !== 'exercised').sort((a, b) => num.get(a.scenario)! - num.get(b.scenario)!);
       const ex = r.cells.filter((x) => x.how === 'exercised');
       const bad = spec.some((x) => status.get(x.scenario) !== 'passed');
       const mark = gap ? (r.cells.length ? '○' : c('31', '✗')) : bad ? c('31', '✘') : c('32', '✔');
