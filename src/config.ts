@@ -29,6 +29,8 @@ export interface VmConfig {
     vectors: number;
     /** virtio-blk (qemu serves the queue) or vhost-user-blk (a qemu-storage-daemon process does). */
     device: 'virtio-blk' | 'vhost-user-blk';
+    /** qemu's `event_idx` property: offer VIRTIO_RING_F_EVENT_IDX (on by default, as in qemu). */
+    event_idx: boolean;
   };
 }
 
@@ -40,7 +42,7 @@ export const DEFAULT_CONFIG: VmConfig = {
   ioeventfd: false,
   irqfd: false,
   apicv: false,
-  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk' },
+  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk', event_idx: true },
 };
 
 const SCHEMA = {
@@ -68,6 +70,7 @@ const SCHEMA = {
         rerror: { enum: ['report', 'ignore', 'stop'] },
         vectors: { enum: [0, 2] },
         device: { enum: ['virtio-blk', 'vhost-user-blk'] },
+        event_idx: { type: 'boolean' },
       },
     },
   },

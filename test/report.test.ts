@@ -9,7 +9,7 @@ import { narrate } from '../src/trace/narrative';
 import { buildMatrix, isGap, knownRows } from '../src/report/matrix';
 import { matrixHtml } from '../src/report/html';
 import { coverageText } from '../src/report/terminal';
-import { chapterLesson } from '../src/report/chapter';
+import { chapterLesson, lessonHtml } from '../src/report/chapter';
 import { scenarioEvidence } from '../src/report/evidence';
 import { VOCABULARY } from '../src/report/vocabulary';
 import { EXIT_REASON } from '../src/uapi/vmx';
@@ -141,4 +141,6 @@ test('a literate chapter gives each scenario the lesson written in its section, 
   expect(chapterLesson(md, 'A')).to.equal('```c\nx();\n```\n\nAbout A.');
   expect(chapterLesson(md, 'B')).to.equal(null);
   expect(chapterLesson(md, 'C')).to.equal(null);
+  expect(lessonHtml(chapterLesson(md, 'A')!)).to.equal('<pre><code>x();</code></pre>\n<p>About A.</p>');
+  expect(lessonHtml('a `b<c>`\nd\n\ne')).to.equal('<p>a <code>b&lt;c&gt;</code> d</p>\n<p>e</p>');
 });

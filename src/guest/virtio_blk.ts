@@ -18,7 +18,7 @@ import {
   VIRTIO_PCI_COMMON_MSIX, VIRTIO_PCI_COMMON_Q_AVAILHI, VIRTIO_PCI_COMMON_Q_AVAILLO, VIRTIO_PCI_COMMON_Q_DESCHI,
   VIRTIO_PCI_COMMON_Q_DESCLO, VIRTIO_PCI_COMMON_Q_ENABLE, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_PCI_COMMON_Q_NOFF,
   VIRTIO_PCI_COMMON_Q_SELECT, VIRTIO_PCI_COMMON_Q_SIZE, VIRTIO_PCI_COMMON_Q_USEDHI, VIRTIO_PCI_COMMON_Q_USEDLO,
-  VIRTIO_PCI_COMMON_STATUS, vringLayout,
+  VIRTIO_PCI_COMMON_STATUS, VIRTIO_RING_F_EVENT_IDX, vringLayout,
 } from '../uapi/virtio';
 
 /** The modern BAR's layout as qemu sets it up (hw/virtio/virtio-pci.c virtio_pci_realize). */
@@ -71,6 +71,8 @@ export class VirtioBlkDriver {
     readonly modernBar: number | null = null) {}
 
   private notifyAddr = 0;
+  /** The features this driver knows and takes when offered. */
+  private readonly wanted = (1 << VIRTIO_BLK_F_FLUSH) | (1 << VIRTIO_RING_F_EVENT_IDX);
 
   /**
    * virtio_pci_modern_probe + vp_modern_find_vqs: the same handshake through the common
@@ -90,7 +92,7 @@ export class VirtioBlkDriver {
     const hi = yield* readl(r, c + VIRTIO_PCI_COMMON_DF);
     if (!(hi & 1)) throw new Error('virtio_pci_modern: device lacks VIRTIO_F_VERSION_1');
     yield* writel(r, 0, c + VIRTIO_PCI_COMMON_GFSELECT);
-    yield* writel(r, this.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), c + VIRTIO_PCI_COMMON_GF);
+    yield* writel(r, this.hostFeatures & this.wanted, c + VIRTIO_PCI_COMMON_GF);
     yield* writel(r, 1, c + VIRTIO_PCI_COMMON_GFSELECT);
     yield* writel(r, 1, c + VIRTIO_PCI_COMMON_GF);
     yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK, c + VIRTIO_PCI_COMMON_STATUS);
@@ -113,6 +115,7 @@ export class VirtioBlkDriver {
     this.notifyAddr = bar + MODERN_NOTIFY + noff * MODERN_NOTIFY_MULT;
     yield* writew(r, 1, c + VIRTIO_PCI_COMMON_Q_ENABLE);
     this.vq = new VringVirtqueue<BlkRequest>(this.ram, 0, num, base, () => this.vp_notify());
+    this.vq.eventIdx = (this.hostFeatures & this.wanted & (1 << VIRTIO_RING_F_EVENT_IDX)) !== 0;
     const lo = yield* readl(r, bar + MODERN_DEVICE);
     const chi = yield* readl(r, bar + MODERN_DEVICE + 4);
     this.capacitySectors = chi * 0x100000000 + lo;
@@ -151,8 +154,8 @@ export class VirtioBlkDriver {
     yield* iowrite8(r, VIRTIO_CONFIG_S_ACKNOWLEDGE, io + VIRTIO_PCI_STATUS);
     yield* iowrite8(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, io + VIRTIO_PCI_STATUS);
     this.hostFeatures = yield* ioread32(r, io + VIRTIO_PCI_HOST_FEATURES);
-    // The driver takes only what it knows; no EVENT_IDX, no indirect descriptors on this path.
-    yield* iowrite32(r, this.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), io + VIRTIO_PCI_GUEST_FEATURES);
+    // The driver takes what it knows: FLUSH, and EVENT_IDX (no indirect descriptors on this path).
+    yield* iowrite32(r, this.hostFeatures & this.wanted, io + VIRTIO_PCI_GUEST_FEATURES);
     const msix = this.msix;
     yield* this.program_msix(false);
     // setup_vq (legacy): select the queue, read its size, allocate the ring, tell the device its PFN.
@@ -165,6 +168,7 @@ export class VirtioBlkDriver {
     yield* iowrite32(r, base / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT, io + VIRTIO_PCI_QUEUE_PFN);
     if (msix) yield* iowrite16(r, 1, io + VIRTIO_MSI_QUEUE_VECTOR);
     this.vq = new VringVirtqueue<BlkRequest>(this.ram, 0, num, base, () => this.vp_notify());
+    this.vq.eventIdx = (this.hostFeatures & this.wanted & (1 << VIRTIO_RING_F_EVENT_IDX)) !== 0;
     const cfg = io + (msix ? VIRTIO_PCI_CONFIG_OFF_MSIX : VIRTIO_PCI_CONFIG_OFF_NO_MSIX);
     const lo = yield* ioread32(r, cfg);
     const hi = yield* ioread32(r, cfg + 4);
@@ -223,7 +227,7 @@ export class VirtioBlkDriver {
     if (isr & 1) this.virtblk_done();
   }
 
-  /** virtblk_done: every used chain completes its request (blk_mq_complete_request). */
+  /** virtblk_done: every used chain completes its request (blk_mq_complete_request), then callbacks are re-enabled. */
   private virtblk_done(): void {
     const vq = this.vq!;
     for (let b = vq.get_buf(); b; b = vq.get_buf()) {
@@ -234,6 +238,8 @@ export class VirtioBlkDriver {
       req.status = st === VIRTIO_BLK_S_OK ? 0 : st === 2 ? -95 : -5;
       req.done = true;
     }
+    // virtqueue_enable_cb: with EVENT_IDX, ask for the next interrupt after what was just consumed.
+    vq.enable_cb();
   }
 
   get sectorSize(): number { return SECTOR_SIZE; }

@@ -56,13 +56,35 @@ export class VringVirtqueue<T> {
     const slot = this.availIdxShadow % this.num;
     ram.setU16(this.avail + vring_avail.ring + 2 * slot, head);
     this.availIdxShadow = (this.availIdxShadow + 1) & 0xffff;
+    this.numAdded++;
     ram.setU16(this.avail + vring_avail.idx, this.availIdxShadow);
     return 0;
   }
 
-  /** virtqueue_kick_prepare_split without EVENT_IDX: kick unless the device set VRING_USED_F_NO_NOTIFY. */
+  /** VIRTIO_RING_F_EVENT_IDX was negotiated: kicks and interrupts are suppressed by index. */
+  eventIdx = false;
+  /** Buffers added since the last kick (vq->num_added). */
+  private numAdded = 0;
+
+  /**
+   * virtqueue_kick_prepare_split: with EVENT_IDX, kick only if the new avail index passed the
+   * device's avail_event (vring_need_event); without it, unless the device set VRING_USED_F_NO_NOTIFY.
+   */
   kick_prepare(): boolean {
+    const added = this.numAdded;
+    this.numAdded = 0;
+    if (this.eventIdx) {
+      const now = this.availIdxShadow;
+      const old = (now - added) & 0xffff;
+      const availEvent = this.ram.u16(this.used + vring_used.ring + vring_used_elem.sizeof * this.num);
+      return ((now - availEvent - 1) & 0xffff) < ((now - old) & 0xffff);
+    }
     return (this.ram.u16(this.used + vring_used.flags) & VRING_USED_F_NO_NOTIFY) === 0;
+  }
+
+  /** virtqueue_enable_cb_prepare_split: with EVENT_IDX, tell the device which used index to interrupt for (used_event). */
+  enable_cb(): void {
+    if (this.eventIdx) this.ram.setU16(this.avail + vring_avail.ring + 2 * this.num, this.lastUsedIdx);
   }
 
   /** virtqueue_get_buf: the next used chain's token and written length, or undefined. */

@@ -19,6 +19,7 @@ import { MainLoop } from './main_loop';
 import { AddressSpace } from './memory';
 import { VirtIOBlock } from './virtio_blk';
 import { VhostUserBlk } from './vhost_user_blk';
+import { VIRTIO_RING_F_EVENT_IDX } from '../uapi/virtio';
 import { VirtIOPCIProxy, type PciPlatform } from './virtio_pci';
 import { EFD_NONBLOCK } from '../host/eventfd';
 import {
@@ -51,6 +52,8 @@ export interface QemuConfig {
   backend: 'linux-aio' | 'threads' | 'io_uring';
   /** -device virtio-blk-pci (qemu serves the queue) or vhost-user-blk-pci (a backend process does). */
   device: 'virtio-blk' | 'vhost-user-blk';
+  /** -device …,event_idx=on|off */
+  eventIdx: boolean;
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
@@ -121,6 +124,8 @@ export class QemuKvm {
       const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
       this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
     }
+    // DEFINE_PROP_BIT64("event_idx", VirtIODevice, host_features, VIRTIO_RING_F_EVENT_IDX, true)
+    if (!cfg.eventIdx) this.vblk.hostFeatures &= ~(1 << VIRTIO_RING_F_EVENT_IDX);
     const proxy = new VirtIOPCIProxy(this.vblk, cfg.device === 'vhost-user-blk' ? 'vhost-user-blk-pci' : 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
       { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
     this.ioSpace.add(proxy.bar);

@@ -52,6 +52,9 @@ export class VirtQueue {
   inuse = 0;
   /** vq->notification: the device wants kicks (virtio_queue_set_notification). */
   notification = true;
+  /** vq->signalled_used / signalled_used_valid: the used index the driver was last interrupted for. */
+  signalledUsed = 0;
+  signalledUsedValid = false;
   /** The region caches, and the ring geometry they were built for. */
   caches: VRingMemoryRegionCaches | undefined;
   private cachedFor = '';
@@ -133,6 +136,7 @@ export abstract class VirtIODevice {
     for (const vq of this.vqs) {
       vq.desc = vq.avail = vq.used = 0;
       vq.lastAvailIdx = vq.shadowAvailIdx = vq.usedIdx = vq.inuse = 0;
+      vq.signalledUsed = 0; vq.signalledUsedValid = false;
       vq.num = vq.maxNum; vq.notification = true;
       vq.caches = undefined; vq.markCached();
     }
@@ -346,9 +350,27 @@ export abstract class VirtIODevice {
     vq.inuse -= count;
   }
 
-  /** virtio_notify: unless the driver suppressed interrupts, set ISR bit 0 and tell the transport. */
+  /**
+   * virtio_split_should_notify: with EVENT_IDX, only when the used index has just passed the
+   * driver's used_event (vring_need_event); without it, unless the driver set NO_INTERRUPT.
+   * (VIRTIO_F_NOTIFY_ON_EMPTY's "notify when the queue ran empty" is not modelled.)
+   */
+  protected virtio_should_notify(vq: VirtQueue): boolean {
+    if (!this.virtio_vdev_has_feature(VIRTIO_RING_F_EVENT_IDX)) return !(this.vring_avail_flags(vq) & VRING_AVAIL_F_NO_INTERRUPT);
+    const old = vq.signalledUsed;
+    const valid = vq.signalledUsedValid;
+    vq.signalledUsed = vq.usedIdx;
+    vq.signalledUsedValid = true;
+    if (!valid) return true;
+    const c = this.vring_get_region_caches(vq);
+    // vring_get_used_event: avail->ring[num]
+    const usedEvent = c ? this.mem.lduw_cached(c.avail, vring_avail.ring + 2 * vq.num, 'vring_get_used_event') : 0;
+    return ((vq.usedIdx - usedEvent - 1) & 0xffff) < ((vq.usedIdx - old) & 0xffff);
+  }
+
+  /** virtio_notify: if the driver wants it (virtio_should_notify), set ISR bit 0 and tell the transport. */
   virtio_notify(vq: VirtQueue): void {
-    if (this.vring_avail_flags(vq) & VRING_AVAIL_F_NO_INTERRUPT) return;
+    if (!this.virtio_should_notify(vq)) return;
     this.isr |= 1;
     this.notifyTransport?.(vq);
   }

@@ -20,3 +20,24 @@ export function chapterLesson(markdown: string, scenarioName: string): string | 
 }
 
 export const isChapter = (uri: string): boolean => uri.endsWith('.feature.md');
+
+const escHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The lesson as HTML for Allure: fenced code as <pre>, paragraphs joined, `code` and **bold** inline. */
+export function lessonHtml(markdown: string): string {
+  const out: string[] = [];
+  let para: string[] = [];
+  let code: string[] | null = null;
+  const inline = (s: string) => escHtml(s).replace(/`([^`]+)`/g, '<code>$1</code>').replace(/\*\*([^*]+)\*\*/g, '<b>$1</b>');
+  const flush = () => { if (para.length) out.push(`<p>${inline(para.join(' '))}</p>`); para = []; };
+  for (const line of markdown.split('\n')) {
+    if (/^```/.test(line)) {
+      if (code) { out.push(`<pre><code>${escHtml(code.join('\n'))}</code></pre>`); code = null; } else { flush(); code = []; }
+    } else if (code) code.push(line);
+    else if (line.trim() === '') flush();
+    else para.push(line.trim());
+  }
+  if (code) out.push(`<pre><code>${escHtml(code.join('\n'))}</code></pre>`);
+  flush();
+  return out.join('\n');
+}

@@ -19,7 +19,7 @@ export interface SvgOptions {
 const COL = 170;
 const X0 = 104;
 const TOP = 120;
-const ROW = 28;
+const ROW = 30;
 const STAGE_COLOUR = '#b3261e';
 const NON_ROOT = '#e6f4ea';
 const ROOT = '#e8eef9';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
 import type { Label, Link, Parameter } from 'allure-js-commons';
-import { chapterLesson, isChapter } from '../../src/report/chapter';
+import { chapterLesson, isChapter, lessonHtml } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
 import { ExitpathWorld, type LastWalk } from './world';
 
@@ -68,6 +68,6 @@ AfterStep(async function (this: ExitpathWorld, { pickle, pickleStep, result }: I
   const parameters: Parameter[] = ev.parameters;
   // A literate chapter's scenario carries the lesson written in its section.
   const lesson = isChapter(pickle.uri) ? chapterLesson(fs.readFileSync(pickle.uri, 'utf8'), pickle.name) : null;
-  const metadata = { type: 'metadata', data: { labels, links, parameters, ...(lesson ? { description: lesson } : {}) } };
+  const metadata = { type: 'metadata', data: { labels, links, parameters, ...(lesson ? { descriptionHtml: lessonHtml(lesson) } : {}) } };
   await this.attach(JSON.stringify(metadata), ALLURE_RUNTIME_MESSAGE_CONTENT_TYPE);
 });
