@@ -1,8 +1,9 @@
 // A compact, append-only trace store: columns of typed arrays in fixed-size chunks, so recording
 // an event is a handful of stores and no allocation; decoding into objects happens only on read.
-// An event takes 27 bytes: time (float64), type (uint16), vcpu (int8) and four int32 arguments.
-// An argument an int32 cannot hold exactly (a 64-bit address, a fraction, -0) is kept on the side,
-// in the chunk's escape list, and its column holds ESCAPE.
+// An event takes 28 bytes: time (float64), type (uint16), vcpu (int8), four int32 arguments and a
+// tag byte that says, two bits an argument, how to read each one back: as an int32, as a uint32
+// (0x80000000..0xffffffff: exit qualifications, 32-bit register values), or from the chunk's
+// escape list, which keeps anything else exactly (a 64-bit address, a fraction, -0).
 
 import type { Clock } from '../sim/clock';
 import { eventType, type Tracer, type Layer, type Kind } from './events';
@@ -10,9 +11,12 @@ import { eventType, type Tracer, type Layer, type Kind } from './events';
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
-const ESCAPE = -0x80000000;
+/** Argument tags. */
+const AS_INT32 = 0;
+const AS_UINT32 = 1;
+const ESCAPED = 2;
 /** Bytes per event in the columns. */
-export const COLUMN_BYTES = 8 + 2 + 1 + 4 * 4;
+export const COLUMN_BYTES = 8 + 2 + 1 + 4 * 4 + 1;
 
 /** Hex as C prints an unsigned 64-bit value: negative numbers are two's complement. */
 export function hex(v: number): string {
@@ -24,13 +28,15 @@ class Chunk {
   readonly type = new Uint16Array(CHUNK);
   readonly vcpu = new Int8Array(CHUNK);
   readonly a = new Int32Array(CHUNK * 4);
-  /** Argument slots (event index * 4 + k) holding ESCAPE, ascending, and their values. */
+  readonly tag = new Uint8Array(CHUNK);
+  /** Escaped argument slots (event index * 4 + k), ascending, and their values. */
   readonly escSlot: number[] = [];
   readonly escVal: number[] = [];
 
   arg(j: number): number {
-    const v = this.a[j]!;
-    if (v !== ESCAPE) return v;
+    const tag = (this.tag[j >>> 2]! >>> ((j & 3) << 1)) & 3;
+    if (tag === AS_INT32) return this.a[j]!;
+    if (tag === AS_UINT32) return this.a[j]! >>> 0;
     const s = this.escSlot;
     let lo = 0;
     let hi = s.length - 1;
@@ -44,9 +50,10 @@ class Chunk {
   }
 }
 
-/** True when `v` survives a round trip through an int32 column (and is not the escape marker or -0). */
-function fits(v: number): boolean {
-  return (v | 0) === v && v !== ESCAPE && (v !== 0 || 1 / v > 0);
+/** How an argument is kept: as an int32 (not -0), as a uint32 above the int32 range, or escaped. */
+function tagOf(v: number): number {
+  if ((v | 0) === v) return v !== 0 || 1 / v > 0 ? AS_INT32 : ESCAPED;
+  return (v >>> 0) === v ? AS_UINT32 : ESCAPED;
 }
 
 /** A decoded event, DESIGN §3. */
@@ -90,10 +97,16 @@ export class TraceRecorder implements Tracer {
     this.colVcpu[i] = vcpu;
     const a = this.colA;
     const j = i << 2;
-    if (fits(a0)) a[j] = a0; else this.escape(j, a0);
-    if (fits(a1)) a[j + 1] = a1; else this.escape(j + 1, a1);
-    if (fits(a2)) a[j + 2] = a2; else this.escape(j + 2, a2);
-    if (fits(a3)) a[j + 3] = a3; else this.escape(j + 3, a3);
+    a[j] = a0;
+    a[j + 1] = a1;
+    a[j + 2] = a2;
+    a[j + 3] = a3;
+    // The common case, four int32 arguments: the tag stays 0 (the column is zeroed).
+    if (a[j] !== a0 || a[j + 1] !== a1 || a[j + 2] !== a2 || a[j + 3] !== a3
+      || Object.is(a0, -0) || Object.is(a1, -0) || Object.is(a2, -0) || Object.is(a3, -0)) {
+      const tag = tagOf(a0) | (tagOf(a1) << 2) | (tagOf(a2) << 4) | (tagOf(a3) << 6);
+      if (tag !== 0) this.retag(j, tag, a0, a1, a2, a3);
+    }
     this.length++;
     if (this.onEvent !== undefined) this.onEvent(this, this.length - 1);
   }
@@ -109,12 +122,17 @@ export class TraceRecorder implements Tracer {
     this.pos = 0;
   }
 
-  private escape(j: number, v: number): void {
+  /** An event with an argument that is not a plain int32: tag it, and keep escaped values aside. */
+  private retag(j: number, tag: number, a0: number, a1: number, a2: number, a3: number): void {
     const c = this.cur!;
-    c.a[j] = ESCAPE;
-    c.escSlot.push(j);
-    c.escVal.push(v);
-    this.escapes++;
+    c.tag[j >>> 2] = tag;
+    for (let k = 0; k < 4; k++) {
+      if (((tag >>> (k << 1)) & 3) !== ESCAPED) continue;
+      c.a[j + k] = 0;
+      c.escSlot.push(j + k);
+      c.escVal.push(k === 0 ? a0 : k === 1 ? a1 : k === 2 ? a2 : a3);
+      this.escapes++;
+    }
   }
 
   str(s: string): number {
