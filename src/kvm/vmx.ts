@@ -391,8 +391,11 @@ export const KVM_VMX_EXIT_HANDLERS: ReadonlyArray<readonly [ExitReasonName, stri
 
 interface Entry { name: string; fn: Handler; ev: number }
 const tables = new Map<string, (Entry | undefined)[]>();
+let lastEra: KvmEra | undefined;
+let lastTable: (Entry | undefined)[] = [];
 /** The era's table, indexed by basic exit reason (kvm_vmx_exit_handlers[]). */
 function exitTable(era: KvmEra): (Entry | undefined)[] {
+  if (era === lastEra) return lastTable;
   let t = tables.get(era.era);
   if (!t) {
     t = [];
@@ -403,6 +406,8 @@ function exitTable(era: KvmEra): (Entry | undefined)[] {
     }
     tables.set(era.era, t);
   }
+  lastEra = era;
+  lastTable = t;
   return t;
 }
 

@@ -111,8 +111,9 @@ for (const [n, name] of VMX_EXIT_REASONS) {
     : n === EXIT_REASON.EPT_VIOLATION || n === EXIT_REASON.EPT_MISCONFIG ? 'gpa:hex' : 'instructionLength';
   exitEvents[n] = defineEvent('vm-exit', 'VMX CPU', 'kvm', name, ['reasonNumber', 'qualification:hex', 'rip:hex', last]);
 }
-const insnEvents = new Map<number, number>();
-const doneEvents = new Map<number, number>();
+// Event ids by opcode (operand byte included), plus one: 0 until the opcode is first seen.
+const insnEvents = new Int32Array(0x10000);
+const doneEvents = new Int32Array(0x10000);
 function insnArgs(op: number): string[] {
   const c = opcode(op);
   if (isPio(op)) return isPioIn(op) ? ['port:hex', 'rip:hex'] : ['port:hex', 'value:hex', 'rip:hex'];
@@ -125,13 +126,13 @@ function insnArgs(op: number): string[] {
   return ['rip:hex'];
 }
 function insnEvent(op: number): number {
-  let id = insnEvents.get(op);
-  if (id === undefined) { id = defineEvent('instruction', 'guest kernel', 'VMX CPU', mnemonic(op), insnArgs(op)); insnEvents.set(op, id); }
+  let id = insnEvents[op]! - 1;
+  if (id < 0) { id = defineEvent('instruction', 'guest kernel', 'VMX CPU', mnemonic(op), insnArgs(op)); insnEvents[op] = id + 1; }
   return id;
 }
 function doneEvent(op: number): number {
-  let id = doneEvents.get(op);
-  if (id === undefined) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents.set(op, id); }
+  let id = doneEvents[op]! - 1;
+  if (id < 0) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents[op] = id + 1; }
   return id;
 }
 
@@ -204,20 +205,22 @@ export class VmxCpu {
     return { pin: v.read(VMCS.PIN_BASED_VM_EXEC_CONTROL), cpu, sec: cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS ? v.read(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0 };
   }
 
+  /** VMfailValid: the error number goes to the current VMCS and the guest is not entered. */
+  private vmfail(v: Vmcs, err: number): number {
+    v.write(VMCS.VM_INSTRUCTION_ERROR, err);
+    if (this.t.on) this.t.rec(EV_VMFAIL, this.id, err);
+    return ENTER_VMFAIL;
+  }
+
   private enter(launch: boolean): number {
     const v = this.vmcs;
     if (!v) throw new Error('VMX CPU: VM entry with no current VMCS');
-    const fail = (err: number): number => {
-      v.write(VMCS.VM_INSTRUCTION_ERROR, err);
-      if (this.t.on) this.t.rec(EV_VMFAIL, this.id, err);
-      return ENTER_VMFAIL;
-    };
-    if (launch === v.launched) return fail(launch ? VMXERR_VMLAUNCH_NONCLEAR_VMCS : VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    if (launch === v.launched) return this.vmfail(v, launch ? VMXERR_VMLAUNCH_NONCLEAR_VMCS : VMXERR_VMRESUME_NONLAUNCHED_VMCS);
     const { pin, sec } = this.controls();
     // Checks on the VM-execution control fields (SDM 26.2.1.1): VMfailValid, the guest is not entered.
     if ((sec & SECONDARY_EXEC_ENABLE_VPID && v.read(VMCS.VIRTUAL_PROCESSOR_ID) === 0)
       || (sec & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE && sec & SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES)) {
-      return fail(VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+      return this.vmfail(v, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
     }
     const r = this.regs;
     const intr = v.read(VMCS.VM_ENTRY_INTR_INFO_FIELD);
