@@ -31,7 +31,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 2px}p.what{marg
 nav a{margin-right:16px}.cards{display:flex;gap:12px;margin:16px 0}.card{border:1px solid #ccc;border-radius:6px;padding:8px 12px;font-size:13px;min-width:180px}
 .card b{font-size:15px}.gapn{color:#c62828;font-weight:bold}
 table.matrix{border-collapse:collapse;font-size:12px}table.matrix td,table.matrix th{border:1px solid #ddd;padding:2px 5px}
-table.matrix th.sc{writing-mode:vertical-rl;white-space:nowrap;max-height:230px;font-weight:normal;text-align:left;vertical-align:bottom;padding:4px 2px}
+table.matrix th.sc{font-weight:normal;text-align:left;vertical-align:bottom;padding:4px 2px}table.matrix th.sc div{writing-mode:vertical-rl;white-space:nowrap;max-height:220px;overflow:hidden}
 td.name{font-family:"DejaVu Sans Mono",monospace;white-space:nowrap}td.num{text-align:right;color:#555}td.note{color:#666;font-size:11px;max-width:260px}
 td.cell{text-align:center;width:18px;font-size:13px}tr.gap td.name,tr.gap td.num{background:#fde8e8}tr.gap td.name::after{content:" no scenario";color:#c62828;font-size:10px;font-family:"DejaVu Sans",sans-serif}
 tr.oos td{color:#aaa}tr.exonly td.name{background:#fff6e0}
@@ -54,7 +54,7 @@ table.scen{border-collapse:collapse;font-size:12px;margin-top:8px}table.scen td{
   if (m.warnings.length) o.push(`<p style="color:#c62828">${m.warnings.map(esc).join('<br>')}</p>`);
 
   const head = '<tr><th>name</th><th>#</th><th>note</th>' + m.scenarios.map((s, i) =>
-    `<th class="sc" title="${esc(`${s.name} — ${s.uri}:${s.line} (${s.status})`)}" style="color:${STATUS_COLOUR[s.status]}">S${i + 1} ${esc(short(s.name, 34))}</th>`).join('') + '</tr>';
+    `<th class="sc" title="${esc(`${s.name} — ${s.uri}:${s.line} (${s.status})`)}" style="color:${STATUS_COLOUR[s.status]}"><div>S${i + 1} ${esc(short(s.name, 34))}</div></th>`).join('') + '</tr>';
   for (const k of KINDS) {
     o.push(`<h2>${esc(k.title)}</h2><p class="what">${esc(k.what)}</p>`);
     o.push(`<table class="matrix" id="matrix-${k.kind.replace(/\W+/g, '-')}" data-kind="${esc(k.kind)}"><thead>${head}</thead><tbody>`);
