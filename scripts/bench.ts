@@ -16,7 +16,7 @@ import { DEFAULT_CONFIG, applySet, type VmConfig } from '../src/config';
 import { loopAction, writeBlocksAction } from '../src/guest/actions';
 import type { Action } from '../src/guest/kernel';
 import { Stack } from '../src/stack';
-import { COLUMN_BYTES } from '../src/trace/recorder';
+import { COLUMN_BYTES, releaseSpareChunks } from '../src/trace/recorder';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -95,10 +95,15 @@ function figure(name: FigureName, runs: number[], extra: Record<string, unknown>
 
 const seconds = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e9;
 
-interface Timed { seconds: number; cpuSeconds: number; events: number; stack: Stack }
+interface Timed { seconds: number; cpuSeconds: number; events: number }
 
-/** Run one action on a fresh VM (its creation and boot are not timed). */
-function timeAction(config: VmConfig, action: Action, expect: (events: number, value: number) => string | null): Timed {
+/**
+ * Run one action on a fresh VM (its creation and boot are not timed), then drop its trace. With
+ * `reuse`, the store's memory goes to the next run's store, as in any process that runs action
+ * after action; without, every run's store starts on fresh pages from the kernel.
+ */
+function timeAction(config: VmConfig, action: Action, expect: (events: number, value: number) => string | null, reuse: boolean): Timed {
+  if (!reuse) releaseSpareChunks();
   const stack = new Stack(config);
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -107,22 +112,29 @@ function timeAction(config: VmConfig, action: Action, expect: (events: number, v
   const c = process.cpuUsage(c0);
   const bad = expect(o.to - o.from, o.result.value);
   if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
-  return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from, stack };
+  stack.trace.clear(reuse);
+  return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from };
 }
 
-/** Warm-up, then `runs` measured runs of `one`; returns rates (per second of wall time). */
-function repeat(runs: number, n: number, one: () => Timed): { rates: number[]; cpuRates: number[]; events: number } {
-  one();
-  const rates: number[] = [];
-  const cpuRates: number[] = [];
-  let events = 0;
-  for (let i = 0; i < runs; i++) {
-    const r = one();
-    rates.push(Math.round(n / r.seconds));
-    cpuRates.push(Math.round(n / r.cpuSeconds));
-    events = r.events;
-  }
-  return { rates, cpuRates, events };
+/**
+ * Warm-up, then `runs` measured runs of `one`; returns rates per second of wall time (and of the
+ * process's CPU time, all threads, GC included). Then the same on fresh memory, for comparison.
+ */
+function repeat(runs: number, n: number, one: (reuse: boolean) => Timed): { rates: number[]; cpuRates: number[]; freshMemoryRates: number[] } {
+  const measure = (reuse: boolean) => {
+    one(reuse);
+    const rates: number[] = [];
+    const cpuRates: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = one(reuse);
+      rates.push(Math.round(n / r.seconds));
+      cpuRates.push(Math.round(n / r.cpuSeconds));
+    }
+    return { rates, cpuRates };
+  };
+  const warm = measure(true);
+  const fresh = measure(false);
+  return { ...warm, freshMemoryRates: fresh.rates };
 }
 
 /** Events one iteration of a loop records: what N iterations record beyond one iteration, over N - 1. */
@@ -148,11 +160,11 @@ function benchConfig(blocks = 0): VmConfig {
 function inKernelExits(z: Sizes): { figure: Figure; secondsPerExit: number; recordsPerExit: number } {
   const config = benchConfig();
   const recordsPerExit = eventsPerIteration(config, (n) => loopAction('cpuid 0x0', n), 100);
-  const { rates, cpuRates } = repeat(z.runs, z.exits, () => timeAction(config, loopAction('cpuid 0x0', z.exits),
-    (ev, v) => (ev < z.exits * recordsPerExit ? `${ev} events for ${z.exits} exits` : v !== 0xd ? `cpuid 0 returned ${v}` : null)));
+  const { rates, cpuRates, freshMemoryRates } = repeat(z.runs, z.exits, (reuse) => timeAction(config, loopAction('cpuid 0x0', z.exits),
+    (ev, v) => (ev < z.exits * recordsPerExit ? `${ev} events for ${z.exits} exits` : v !== 0xd ? `cpuid 0 returned ${v}` : null), reuse));
   const f = figure('inKernelExitsPerSec', rates, {
     workload: `cpuid 0x0 executed ${z.exits.toLocaleString('en-US')} times in one guest loop (kvm_emulate_cpuid, VMRESUME), trace on`,
-    recordsPerExit, cpuTimeRates: cpuRates,
+    recordsPerExit, cpuTimeRates: cpuRates, freshMemory: median(freshMemoryRates), freshMemoryRuns: freshMemoryRates,
   });
   return { figure: f, secondsPerExit: 1 / f.value!, recordsPerExit };
 }
@@ -160,22 +172,22 @@ function inKernelExits(z: Sizes): { figure: Figure; secondsPerExit: number; reco
 function userspaceRoundTrips(z: Sizes): Figure {
   const config = benchConfig();
   const per = eventsPerIteration(config, (n) => loopAction('inl 0x1234', n), 100);
-  const { rates, cpuRates } = repeat(z.runs, z.roundTrips, () => timeAction(config, loopAction('inl 0x1234', z.roundTrips),
-    (ev) => (ev < z.roundTrips * per ? `${ev} events for ${z.roundTrips} round trips` : null)));
+  const { rates, cpuRates, freshMemoryRates } = repeat(z.runs, z.roundTrips, (reuse) => timeAction(config, loopAction('inl 0x1234', z.roundTrips),
+    (ev) => (ev < z.roundTrips * per ? `${ev} events for ${z.roundTrips} round trips` : null), reuse));
   return figure('userspaceRoundTripsPerSec', rates, {
     workload: `inl 0x1234 executed ${z.roundTrips.toLocaleString('en-US')} times (KVM_EXIT_IO to qemu-kvm, unassigned port, KVM_RUN again), trace on`,
-    eventsPerRoundTrip: per, cpuTimeRates: cpuRates,
+    eventsPerRoundTrip: per, cpuTimeRates: cpuRates, freshMemory: median(freshMemoryRates), freshMemoryRuns: freshMemoryRates,
   });
 }
 
 function writeWalks(z: Sizes): Figure {
   const config = benchConfig(z.walks);
   const per = eventsPerIteration(config, (n) => writeBlocksAction(n, 4, '/bench'), 20);
-  const { rates, cpuRates } = repeat(z.runs, z.walks, () => timeAction(config, writeBlocksAction(z.walks, 4, '/bench'),
-    (ev, v) => (v !== z.walks * 4096 ? `wrote ${v} bytes, not ${z.walks * 4096}` : ev < z.walks * per ? `${ev} events` : null)));
+  const { rates, cpuRates, freshMemoryRates } = repeat(z.runs, z.walks, (reuse) => timeAction(config, writeBlocksAction(z.walks, 4, '/bench'),
+    (ev, v) => (v !== z.walks * 4096 ? `wrote ${v} bytes, not ${z.walks * 4096}` : ev < z.walks * per ? `${ev} events` : null), reuse));
   return figure('writeWalksPerSec', rates, {
     workload: `${z.walks.toLocaleString('en-US')} write() calls of 4 KiB with O_DIRECT in one process (each: outw kick → KVM_EXIT_IO → virtio-blk → io_submit → AIO completion → irq → EOI), trace on`,
-    eventsPerWalk: per, cpuTimeRates: cpuRates,
+    eventsPerWalk: per, cpuTimeRates: cpuRates, freshMemory: median(freshMemoryRates), freshMemoryRuns: freshMemoryRates,
   });
 }
 
@@ -199,7 +211,7 @@ function traceBytes(z: Sizes): Figure {
     const m1 = mem();
     const events = stack.trace.length;
     const accounting = stack.trace.residentBytes();
-    stack.trace.clear();
+    stack.trace.clear(false);
     const m2 = mem();
     const held = (m1.heap + m1.buffers) - (m2.heap + m2.buffers);
     runs.push(+(held / events).toFixed(2));
@@ -385,7 +397,10 @@ export function formatTable(r: BenchReport): string {
     line(w.map((n) => '-'.repeat(n))),
     ...rows.slice(1).map(line),
   ];
-  if (r.recordsPerExit !== null) out.push('', `records per in-kernel exit: ${r.recordsPerExit}; baseline: ${fmt(r.baselineRecordsPerSec)} records/s`);
+  const fresh = (['inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec'] as const)
+    .map((n) => [n, r.figures[n]?.freshMemory] as const).filter(([, v]) => typeof v === 'number');
+  if (fresh.length) out.push('', `each run's trace store on fresh pages (no reuse): ${fresh.map(([n, v]) => `${n} ${fmt(v as number)}`).join(', ')}`);
+  if (r.recordsPerExit !== null) out.push(`records per in-kernel exit: ${r.recordsPerExit}; baseline: ${fmt(r.baselineRecordsPerSec)} records/s`);
   const p = r.figures.suiteSeconds?.parallel2Seconds;
   if (typeof p === 'number') out.push(`suite with --parallel 2: ${fmt(p)} s`);
   if (r.mode === 'quick') out.push('', 'quick mode: tiny sizes, one run each: these figures prove the benchmark runs, nothing more.');

@@ -50,6 +50,27 @@ class Chunk {
   }
 }
 
+/**
+ * Chunks of cleared stores, kept for the next store to fill: writing into memory the process has
+ * touched before costs a fraction of taking fresh pages from the kernel. At most SPARE_CHUNKS.
+ */
+const spare: Chunk[] = [];
+const SPARE_CHUNKS = 32;
+
+/** Let the engine have the spare chunks back (the next store starts on fresh memory). */
+export function releaseSpareChunks(): void {
+  spare.length = 0;
+}
+
+function takeChunk(): Chunk {
+  const c = spare.pop();
+  if (c === undefined) return new Chunk();
+  c.tag.fill(0);
+  c.escSlot.length = 0;
+  c.escVal.length = 0;
+  return c;
+}
+
 /** How an argument is kept: as an int32 (not -0), as a uint32 above the int32 range, or escaped. */
 function tagOf(v: number): number {
   if ((v | 0) === v) return v !== 0 || 1 / v > 0 ? AS_INT32 : ESCAPED;
@@ -113,7 +134,7 @@ export class TraceRecorder implements Tracer {
 
   /** Start a new chunk; the current one's columns are kept on the recorder so `rec` reaches them directly. */
   private grow(): void {
-    const c = this.cur = new Chunk();
+    const c = this.cur = takeChunk();
     this.chunks.push(c);
     this.colT = c.t;
     this.colType = c.type;
@@ -146,8 +167,12 @@ export class TraceRecorder implements Tracer {
     return id;
   }
 
-  /** Drop every recorded event (interned strings stay, so ids handed out remain valid). */
-  clear(): void {
+  /**
+   * Drop every recorded event (interned strings stay, so ids handed out remain valid). The chunks
+   * are kept for reuse by the next store that needs one, unless `keepMemory` is false.
+   */
+  clear(keepMemory = true): void {
+    if (keepMemory) for (const c of this.chunks) if (spare.length < SPARE_CHUNKS) spare.push(c);
     this.chunks = [];
     this.cur = undefined;
     this.pos = CHUNK;
