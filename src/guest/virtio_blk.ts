@@ -99,10 +99,7 @@ export class VirtioBlkDriver {
     yield* this.program_msix(true);
     yield* writew(r, 0, c + VIRTIO_PCI_COMMON_Q_SELECT);
     const num = yield* readw(r, c + VIRTIO_PCI_COMMON_Q_SIZE);
-    if (num === 0) throw new Error('virtio_blk: queue 0 does not exist');
-    const pages = Math.ceil(vring_size(num, VIRTIO_PCI_VRING_ALIGN) / 4096);
-    const base = this.allocPages(pages);
-    this.ram.bytes.fill(0, base, base + pages * 4096);
+    const base = this.alloc_vring(num);
     const l = vringLayout(base, num);
     yield* writel(r, l.desc, c + VIRTIO_PCI_COMMON_Q_DESCLO);
     yield* writel(r, 0, c + VIRTIO_PCI_COMMON_Q_DESCHI);
@@ -120,6 +117,15 @@ export class VirtioBlkDriver {
     const chi = yield* readl(r, bar + MODERN_DEVICE + 4);
     this.capacitySectors = chi * 0x100000000 + lo;
     yield* writeb(r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, c + VIRTIO_PCI_COMMON_STATUS);
+  }
+
+  /** vring_create_virtqueue_split: zeroed pages for a ring of `num` entries in the legacy layout. */
+  private alloc_vring(num: number): number {
+    if (num === 0) throw new Error('virtio_blk: queue 0 does not exist');
+    const pages = Math.ceil(vring_size(num, VIRTIO_PCI_VRING_ALIGN) / 4096);
+    const base = this.allocPages(pages);
+    this.ram.bytes.fill(0, base, base + pages * 4096);
+    return base;
   }
 
   /** pci_alloc_irq_vectors: the MSI-X table entries, then the config vector through the transport. */
@@ -161,10 +167,7 @@ export class VirtioBlkDriver {
     // setup_vq (legacy): select the queue, read its size, allocate the ring, tell the device its PFN.
     yield* iowrite16(r, 0, io + VIRTIO_PCI_QUEUE_SEL);
     const num = yield* ioread16(r, io + VIRTIO_PCI_QUEUE_NUM);
-    if (num === 0) throw new Error('virtio_blk: queue 0 does not exist');
-    const pages = Math.ceil(vring_size(num, VIRTIO_PCI_VRING_ALIGN) / 4096);
-    const base = this.allocPages(pages);
-    this.ram.bytes.fill(0, base, base + pages * 4096);
+    const base = this.alloc_vring(num);
     yield* iowrite32(r, base / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT, io + VIRTIO_PCI_QUEUE_PFN);
     if (msix) yield* iowrite16(r, 1, io + VIRTIO_MSI_QUEUE_VECTOR);
     this.vq = new VringVirtqueue<BlkRequest>(this.ram, 0, num, base, () => this.vp_notify());

@@ -12,13 +12,13 @@
 
 import { defineEvent, type Tracer } from '../../trace/events';
 import { ERRNO } from '../../uapi/errno';
-import { iovec } from '../../uapi/aio';
 import type { HostKernel } from '../../host/kernel';
 import type { HostProcess } from '../../host/process';
 import type { Heap } from '../heap';
 import type { IoVec } from '../virtio';
 import type { Completion, LinuxAioState } from './linux_aio';
 import type { ThreadPool } from './thread_pool';
+import { iovecArray } from './iov';
 import type { LuringState } from './io_uring';
 
 const EV_PWRITEV = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'blk_aio_pwritev', ['offset:hex', 'bytes']);
@@ -160,15 +160,9 @@ export class BlockBackend {
   /** handle_aiocb_rw (on a worker thread): one preadv/pwritev over the request's iovec array. */
   private *handle_aiocb_rw(offset: number, qiov: IoVec[], type: 'write' | 'read') {
     const { host, proc, heap, fd } = this.s;
-    const iov = heap.alloc(Math.max(1, qiov.length) * iovec.sizeof);
-    let nbytes = 0;
-    qiov.forEach((v, i) => {
-      proc.mm.setU64(iov + i * iovec.sizeof + iovec.iov_base, v.hva);
-      proc.mm.setU64(iov + i * iovec.sizeof + iovec.iov_len, v.len);
-      nbytes += v.len;
-    });
+    const { iov, nbytes } = iovecArray(heap, qiov);
     const r = type === 'write' ? yield* host.pwritev(proc, fd, iov, qiov.length, offset) : yield* host.preadv(proc, fd, iov, qiov.length, offset);
-    heap.release(iov);
+    if (iov) heap.release(iov);
     return r === nbytes ? 0 : r < 0 ? r : -ERRNO.ENOSPC;
   }
 }

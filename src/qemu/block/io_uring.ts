@@ -5,7 +5,6 @@
 
 import { defineEvent, type Tracer } from '../../trace/events';
 import { ERRNO } from '../../uapi/errno';
-import { iovec } from '../../uapi/aio';
 import {
   IORING_FSYNC_DATASYNC, IORING_OFF_SQES, IORING_OFF_SQ_RING, IORING_OP_FSYNC, IORING_OP_READV, IORING_OP_WRITEV,
   io_cqring_offsets, io_sqring_offsets, io_uring_cqe, io_uring_params, io_uring_sqe,
@@ -16,6 +15,7 @@ import type { Heap } from '../heap';
 import type { MainLoop } from '../main_loop';
 import type { IoVec } from '../virtio';
 import type { Completion } from './linux_aio';
+import { iovecArray } from './iov';
 
 export const MAX_ENTRIES = 128;
 
@@ -55,13 +55,7 @@ export class LuringState {
   /** luring_co_submit → luring_do_submit (io_uring_prep_*) → ioq_submit → io_uring_submit. */
   submit(fd: number, offset: number, qiov: IoVec[], type: 'write' | 'read' | 'flush', cb: Completion): number {
     const mm = this.proc.mm;
-    const iov = qiov.length > 0 ? this.heap.alloc(qiov.length * iovec.sizeof) : 0;
-    let nbytes = 0;
-    qiov.forEach((v, i) => {
-      mm.setU64(iov + i * iovec.sizeof + iovec.iov_base, v.hva);
-      mm.setU64(iov + i * iovec.sizeof + iovec.iov_len, v.len);
-      nbytes += v.len;
-    });
+    const { iov, nbytes } = iovecArray(this.heap, qiov);
     const opcode = type === 'write' ? IORING_OP_WRITEV : type === 'read' ? IORING_OP_READV : IORING_OP_FSYNC;
     if (this.t.on) this.t.rec(EV_SUBMIT, -1, offset, nbytes, opcode);
     const mask = mm.u32(this.rings + this.sq.ring_mask);

@@ -12,7 +12,7 @@
 // mapped in its memory, io_getevents_peek; this model, like 2.8, makes the io_getevents syscall.)
 
 import { defineEvent, type Tracer } from '../../trace/events';
-import { IOCB_CMD_FDSYNC, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV, IOCB_FLAG_RESFD, io_event, iocb, iovec } from '../../uapi/aio';
+import { IOCB_CMD_FDSYNC, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV, IOCB_FLAG_RESFD, io_event, iocb } from '../../uapi/aio';
 import { ERRNO } from '../../uapi/errno';
 import { EFD_NONBLOCK } from '../../host/eventfd';
 import type { HostKernel } from '../../host/kernel';
@@ -20,6 +20,7 @@ import type { HostProcess } from '../../host/process';
 import type { Heap } from '../heap';
 import type { IoVec } from '../virtio';
 import type { MainLoop } from '../main_loop';
+import { iovecArray } from './iov';
 
 export const MAX_EVENTS = 128;
 /** DEFAULT_MAX_BATCH: requests laio_do_submit lets queue up before it submits inside a defer section. */
@@ -72,13 +73,7 @@ export class LinuxAioState {
   submit(fd: number, offset: number, qiov: IoVec[], type: 'write' | 'read' | 'flush', cb: Completion): number {
     const mm = this.proc.mm;
     const cbp = this.heap.alloc(iocb.sizeof);
-    const iov = qiov.length > 0 ? this.heap.alloc(qiov.length * iovec.sizeof) : 0;
-    let nbytes = 0;
-    qiov.forEach((v, i) => {
-      mm.setU64(iov + i * iovec.sizeof + iovec.iov_base, v.hva);
-      mm.setU64(iov + i * iovec.sizeof + iovec.iov_len, v.len);
-      nbytes += v.len;
-    });
+    const { iov, nbytes } = iovecArray(this.heap, qiov);
     const opcode = type === 'write' ? IOCB_CMD_PWRITEV : type === 'read' ? IOCB_CMD_PREADV : IOCB_CMD_FDSYNC;
     // io_prep_pwritev / io_prep_preadv / io_prep_fdsync, then io_set_eventfd.
     mm.setU64(cbp + iocb.aio_data, 0);
