@@ -172,6 +172,13 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
     throw new ConfigError(`${loc}: 'disk.cache' ${cache} needs 'disk.backend' threads or io_uring: `
       + 'qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)');
   }
+  // -drive file=: qemu cannot start without its image ("Could not open '…': No such file or directory").
+  const imageNode = nodeAt(doc, ['disk', 'image']);
+  if (merged.disk.image && imageNode) {
+    let problem: string | undefined;
+    try { if (!fs.statSync(merged.disk.image).isFile()) problem = 'not a regular file'; } catch (e) { problem = (e as NodeJS.ErrnoException).code ?? String(e); }
+    if (problem) throw new ConfigError(`${imageNode.range ? pos(imageNode.range[0]) : `${where}:1:1`}: 'disk.image' ${merged.disk.image} cannot be opened (${problem})`);
+  }
   return merged;
 }
 

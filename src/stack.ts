@@ -7,6 +7,7 @@ import { Clock } from './sim/clock';
 import { SKYLAKE_SP, type CpuProfile } from './sim/costs';
 import { Scheduler } from './sim/scheduler';
 import { TraceRecorder } from './trace/recorder';
+import { InvariantChecker, type Violation } from './trace/invariants';
 import { HostKernel } from './host/kernel';
 import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
@@ -40,6 +41,23 @@ export interface ActionOutcome {
   cycles: number;
 }
 
+/**
+ * Where an action stands when the machine stops running: done (the action returned), paused (qemu
+ * stopped the VM — an I/O error under rerror/werror=stop — until it is resumed), or waiting (the
+ * guest sleeps for an interrupt nothing will send: a request the device dropped or never took).
+ */
+export type ActionState = 'done' | 'paused' | 'waiting';
+
+export interface ActionProgress {
+  from: number;
+  to: number;
+  state: ActionState;
+  result?: ActionResult;
+  cycles: number;
+  /** Why the machine stopped, when the action has not completed. */
+  why?: string;
+}
+
 export interface StackOptions { traceBoot?: boolean; profile?: CpuProfile }
 
 export class Stack {
@@ -57,6 +75,12 @@ export class Stack {
   private bootEnd = 0;
   private traceBoot: boolean;
   private actions = 0;
+  /** Invariants of every run, checked on the trace after each action (src/trace/invariants.ts). */
+  readonly invariants = new InvariantChecker();
+  /** The action the guest is still in (paused or waiting), if any. */
+  private pending: { m: { result?: ActionResult }; c0: number } | undefined;
+  /** Set by a power loss: the machine is gone. */
+  powerLost = false;
 
   constructor(readonly config: VmConfig, opts: StackOptions = {}) {
     const profile = opts.profile ?? SKYLAKE_SP;
@@ -83,10 +107,11 @@ export class Stack {
     // The guest's code is in place when its vCPU is created (the boot loader's hand-over).
     const cpu0 = this.cpus[0]!;
     t.on = this.traceBoot;
-    this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t }, {
+    this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t, sched: this.sched }, {
       ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
+      cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,
       modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx,
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
@@ -114,17 +139,63 @@ export class Stack {
 
   /** Run one action to completion in the running guest. */
   run(action: Action): ActionOutcome {
+    const p = this.submit(action);
+    if (p.state !== 'done') throw new StackError(`the action did not complete: ${p.why ?? p.state}`);
+    return { from: p.from, to: p.to, result: p.result!, cycles: p.cycles };
+  }
+
+  /** Start one action and run the machine until it completes, or until nothing more can happen. */
+  submit(action: Action): ActionProgress {
+    if (this.powerLost) throw new StackError('the host has lost power: the machine is gone');
+    if (this.pending) throw new StackError('the previous action has not completed (the VM is paused, or the guest waits for the device)');
+    const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
+    this.pending = { m: this.guest.post(action), c0: this.clock.cycles };
+    return this.drive(from);
+  }
+
+  /** The monitor's `cont`: a VM stopped by an I/O error runs again (vm_start), and the action goes on. */
+  resume(): ActionProgress {
+    if (this.powerLost) throw new StackError('the host has lost power: the machine is gone');
+    if (this.qemu.runstate !== 'io-error' && this.qemu.runstate !== 'paused') throw new StackError(`the VM is not paused (${this.qemu.runstate})`);
     const t = this.trace;
-    const from = this.actions++ === 0 ? this.bootEnd : t.length;
-    const m = this.guest.post(action);
-    const c0 = this.clock.cycles;
+    const from = t.length;
+    t.on = true;
+    this.qemu.vm_start();
+    t.on = false;
+    return this.drive(from);
+  }
+
+  /**
+   * The host loses power: the page cache and the disk's write cache are gone, and so is the machine.
+   * What the image holds afterwards is what was durable.
+   */
+  powerLoss(): void {
+    this.image.powerLoss();
+    this.powerLost = true;
+  }
+
+  /** Guard-rail counts and invariant violations so far: all must be zero. */
+  violations(): { dma: number; image: number; invariants: Violation[] } {
+    return { dma: this.qemu.mem.violations, image: this.image.violations, invariants: this.invariants.violations };
+  }
+
+  /** Bytes qemu itself would have stored outside guest RAM (a reproduced qemu defect; refused by the model). */
+  qemuOverruns(): number { return this.qemu.mem.qemuOverruns; }
+
+  private drive(from: number): ActionProgress {
+    const t = this.trace;
+    const p = this.pending!;
     t.on = true;
     const r = this.sched.run();
     t.on = false;
-    if (m.result === undefined) {
-      throw new StackError(r === 'idle' ? `the action did not complete: ${this.whyStopped()}` : 'the action did not complete');
+    this.invariants.check(t);
+    const cycles = this.clock.cycles - p.c0;
+    if (p.m.result !== undefined) {
+      this.pending = undefined;
+      return { from, to: t.length, state: 'done', result: p.m.result, cycles };
     }
-    return { from, to: t.length, result: m.result, cycles: this.clock.cycles - c0 };
+    const why = r === 'idle' ? this.whyStopped() : 'the world stopped';
+    return { from, to: t.length, state: this.qemu.runstate === 'running' ? 'waiting' : 'paused', cycles, why };
   }
 
   private whyStopped(): string {

@@ -5,16 +5,17 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import type { Tracer } from '../trace/events';
-import { KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_userspace_memory_region } from '../uapi/kvm';
+import { KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
 import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
-import { BlockBackend } from './block/block_backend';
+import { BlockBackend, bdrv_parse_cache_mode, type BlockdevOnError, type CacheMode } from './block/block_backend';
 import { LinuxAioState } from './block/linux_aio';
 import { ThreadPool } from './block/thread_pool';
 import { LuringState } from './block/io_uring';
 import { GuestMemory } from './dma';
 import { Heap } from './heap';
-import { KvmCpu, kvm_set_irq, stopEvent, type RunState } from './kvm_all';
+import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
+import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
 import { AddressSpace } from './memory';
 import { VirtIOBlock } from './virtio_blk';
@@ -50,13 +51,17 @@ export interface QemuConfig {
   irqfd: boolean;
   /** -drive aio=native (linux-aio) or aio=threads. */
   backend: 'linux-aio' | 'threads' | 'io_uring';
+  /** -drive cache=, werror=, rerror= (absent: cache=none, werror=enospc, rerror=report). */
+  cache?: CacheMode;
+  werror?: BlockdevOnError;
+  rerror?: BlockdevOnError;
   /** -device virtio-blk-pci (qemu serves the queue) or vhost-user-blk-pci (a backend process does). */
   device: 'virtio-blk' | 'vhost-user-blk';
   /** -device …,event_idx=on|off */
   eventIdx: boolean;
 }
 
-export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer }
+export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer; sched?: Scheduler }
 
 export class QemuKvm {
   readonly proc: HostProcess;
@@ -74,6 +79,12 @@ export class QemuKvm {
   readonly ramHva: number;
   runstate: RunState = 'running';
   stopReason = '';
+  /** The drive's block backend (none when a vhost-user backend serves the disk). */
+  blk: BlockBackend | undefined;
+  /** qemu_add_vm_change_state_handler: called with running = false at vm_stop, true at vm_start. */
+  private readonly vmChangeStateHandlers: ((running: boolean) => void)[] = [];
+  /** cpu->halt_cond of the vCPU threads: where they sleep while the VM is stopped. */
+  private readonly haltCond: WaitQueue | undefined;
 
   /** `loadGuest` runs once guest RAM exists, before the vCPUs are created (the boot loader's hand-over). */
   constructor(private readonly host: HostKernel, private readonly env: QemuEnv, readonly cfg: QemuConfig, loadGuest: (q: QemuKvm) => void) {
@@ -102,6 +113,8 @@ export class QemuKvm {
     this.ioSpace = new AddressSpace('I/O', t);
     this.memSpace = new AddressSpace('memory', t);
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
+    this.mem.tracer = t;
+    if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
     this.mainLoop = new MainLoop(host, p, this.heap);
     if (cfg.device === 'vhost-user-blk') {
       // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
@@ -115,14 +128,24 @@ export class QemuKvm {
         { host, proc: p, heap: this.heap, sock, ramFd: this.ramFd, ramBytes: cfg.ramBytes, ramHva: this.ramHva });
     } else {
       // -drive file=IMAGE,format=raw,cache=none,aio=native -device virtio-blk-pci
-      const imgfd = host.openat(p, cfg.imagePath, O_RDWR | O_DIRECT);
+      // cache=MODE: O_DIRECT for none and directsync (bdrv_parse_cache_mode → BDRV_O_NOCACHE).
+      const cache = cfg.cache ?? 'none';
+      const nocache = bdrv_parse_cache_mode(cache).nocache;
+      // raw_open_common: Linux does AIO only for files opened with O_DIRECT.
+      if (cfg.backend === 'linux-aio' && !nocache) throw new Error('qemu: aio=native was specified, but it requires cache.direct=on, which was not specified.');
+      const imgfd = host.openat(p, cfg.imagePath, O_RDWR | (nocache ? O_DIRECT : 0));
       if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
       const laio = cfg.backend === 'linux-aio'
         ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
         : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
       const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
-      const blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t);
-      this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
+      const blk = this.blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t, {
+        cache, werror: cfg.werror ?? 'enospc', rerror: cfg.rerror ?? 'report',
+        vmstopRequest: () => this.vm_stop('io-error'),
+        bh: (fn) => this.mainLoop.qemu_bh_schedule(fn),
+      });
+      const vblk = this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
+      this.vmChangeStateHandlers.push((running) => vblk.virtio_blk_dma_restart_cb(running));
     }
     // DEFINE_PROP_BIT64("event_idx", VirtIODevice, host_features, VIRTIO_RING_F_EVENT_IDX, true)
     if (!cfg.eventIdx) this.vblk.hostFeatures &= ~(1 << VIRTIO_RING_F_EVENT_IDX);
@@ -143,6 +166,7 @@ export class QemuKvm {
         stop: (state, why) => this.stop(state, why),
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
       }, names));
+      if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
     }
   }
 
@@ -199,6 +223,36 @@ export class QemuKvm {
       },
       watch: (fd, handler) => this.mainLoop.aio_set_event_notifier(fd, handler),
     };
+  }
+
+  /**
+   * vm_stop (do_vm_stop) for a stop request such as RUN_STATE_IO_ERROR: the run state changes, every
+   * vCPU is asked to stop (pause_all_vcpus → qemu_cpu_kick), the vm state change handlers run, and the
+   * drive is flushed (bdrv_flush_all). (Simplification: qemu's main loop also waits for the vCPUs to
+   * acknowledge and drains the drives; here nothing blocks.)
+   */
+  vm_stop(state: RunState): void {
+    if (this.runstate !== 'running') return;
+    this.stop(state, state);
+    for (const c of this.cpus) c.qemu_cpu_kick();
+    for (const h of this.vmChangeStateHandlers) h(false);
+    this.blk?.bdrv_flush(() => {});
+  }
+
+  /**
+   * vm_start (the monitor's cont): running again. The vCPU threads are woken (resume_all_vcpus) and
+   * the vm state change handlers run: virtio-blk retries the requests it kept (its bottom half runs
+   * in this same main-loop iteration).
+   */
+  vm_start(): void {
+    if (this.runstate === 'running') return;
+    this.runstate = 'running';
+    this.stopReason = '';
+    startEvent(this.env.t);
+    // A stop request a vCPU never saw (it slept in kvm throughout) is void once the VM runs.
+    for (const c of this.cpus) { c.exitRequest = false; this.proc.mm.setU8(c.runHva + kvm_run.immediate_exit, 0); }
+    this.haltCond?.wakeAll();
+    for (const h of this.vmChangeStateHandlers) h(true);
   }
 
   /** vm_stop: the machine stops running; the reason is what qemu would print. */

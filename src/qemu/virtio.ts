@@ -257,6 +257,9 @@ export abstract class VirtIODevice {
     return true;
   }
 
+  /** Give back an element's mappings without a used element (a request from before a reset). */
+  protected unmapElement(elem: VirtQueueElement): void { this.unmap(elem.out); this.unmap(elem.in); }
+
   /** virtqueue_undo_map_desc / virtqueue_unmap_sg: give back what was mapped (bounce buffers). */
   private unmap(iovs: readonly IoVec[]): void {
     for (const v of iovs) this.mem.address_space_unmap(v.hva);

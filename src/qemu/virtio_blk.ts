@@ -69,6 +69,8 @@ export interface VirtIOBlockReq {
   mrNext: VirtIOBlockReq | null;
   /** next: the list of requests kept for restart (s->rq). */
   next: VirtIOBlockReq | null;
+  /** The device reset generation the request was popped in. */
+  generation: number;
 }
 
 /** MultiReqBuffer */
@@ -147,7 +149,7 @@ export class VirtIOBlock extends VirtIODevice {
   }
 
   private virtio_blk_init_request(vq: VirtQueue, elem: VirtQueueElement): VirtIOBlockReq {
-    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null };
+    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null, generation: this.generation };
   }
 
   /** virtio_blk_handle_request: 0 when the request was taken (queued or completed), -1 after virtio_error. */
@@ -337,11 +339,26 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_req_complete: status byte, used ring, interrupt. */
   private virtio_blk_req_complete(req: VirtIOBlockReq, status: number): void {
+    if (req.generation !== this.generation) { this.unmapElement(req.elem); return; }   // popped before a reset
     if (this.t.on) this.t.rec(EV_REQ_COMPLETE, -1, status);
     this.mem.stb_hva(req.inHdr, status, 'virtio_blk_req_complete:status');
     this.virtqueue_push(req.vq, req.elem, req.inLen);
     this.virtio_notify(req.vq);
   }
+
+  /**
+   * virtio_blk_reset: requests kept for a restart are dropped. qemu first drains the drive
+   * (blk_drain), so nothing in flight completes into the rings the guest sets up next; the model
+   * cannot block here and instead lets requests of an earlier reset complete without a used element.
+   */
+  override reset(): void {
+    for (let r = this.rq; r; r = r.next) this.virtqueue_detach_element(r.vq, r.elem);
+    this.rq = null;
+    this.generation++;
+    super.reset();
+  }
+  /** Bumped at every reset: a request carries the generation it was popped in. */
+  private generation = 0;
 
   /** Requests waiting for the VM to run again (for the trace's readers and the tests). */
   get stoppedRequests(): number {
@@ -367,7 +384,7 @@ export class VirtIOBlock extends VirtIODevice {
     while (req) {
       const next: VirtIOBlockReq | null = req.next;
       req.next = null;
-      const again = this.virtio_blk_init_request(req.vq, req.elem);
+      const again = { ...this.virtio_blk_init_request(req.vq, req.elem), generation: req.generation };
       if (this.virtio_blk_handle_request(again, mrb)) {
         // The device is now broken: the kept requests are lost.
         this.virtqueue_detach_element(req.vq, req.elem);

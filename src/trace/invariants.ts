@@ -12,7 +12,16 @@
 //  6. The DMA guard rail was never tripped (dma_guard_violation).
 
 import { eventType, type Layer } from './events';
-import type { TraceRecorder } from './recorder';
+import type { TraceEvent } from './recorder';
+
+/** What the checker reads from a trace store (the TraceRecorder, or a test's own). */
+export interface TraceReader {
+  readonly length: number;
+  typeAt(seq: number): number;
+  argAt(seq: number, k: number): number;
+  vcpuAt(seq: number): number;
+  get(seq: number): TraceEvent;
+}
 
 /** Boxes that may talk directly, and why. Anything else crossing is a violation. */
 const NEIGHBOURS: readonly (readonly [Layer, Layer, string])[] = [
@@ -68,7 +77,7 @@ export class InvariantChecker {
   private fail(seq: number, rule: string, message: string): void { this.violations.push({ seq, rule, message }); }
 
   /** Check the events recorded since the last call. */
-  check(r: TraceRecorder): Violation[] {
+  check(r: TraceReader): Violation[] {
     const before = this.violations.length;
     if (r.length < this.checked) this.checked = 0;   // the store was cleared
     for (let seq = this.checked; seq < r.length; seq++) this.step(r, seq);
@@ -76,7 +85,7 @@ export class InvariantChecker {
     return this.violations.slice(before);
   }
 
-  private step(r: TraceRecorder, seq: number): void {
+  private step(r: TraceReader, seq: number): void {
     const type = r.typeAt(seq);
     const c = this.classify(type);
     if (c === C.Other) return;

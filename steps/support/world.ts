@@ -4,13 +4,20 @@
 import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import { DEFAULT_CONFIG, notModelled, type VmConfig } from '../../src/config';
 import type { Action } from '../../src/guest/kernel';
-import { Stack } from '../../src/stack';
+import { Stack, type ActionProgress, type ActionState } from '../../src/stack';
 import { errnoName } from '../../src/uapi/errno';
 import { summarize, type Summary } from '../../src/trace/query';
 import type { TraceEvent } from '../../src/trace/recorder';
 import { walkEvents } from '../../src/walk';
 
-export interface LastWalk { events: TraceEvent[]; summary: Summary; data?: Uint8Array }
+export interface LastWalk {
+  events: TraceEvent[];
+  summary: Summary;
+  data?: Uint8Array;
+  /** done, or paused (qemu stopped the VM) / waiting (the guest waits for the device) with the action unfinished. */
+  state: ActionState;
+  why?: string;
+}
 
 export class ExitpathWorld extends World {
   config: VmConfig = structuredClone(DEFAULT_CONFIG);
@@ -35,10 +42,44 @@ export class ExitpathWorld extends World {
     change(this.config);
   }
 
+  /** Run an action to completion; one that cannot complete fails the step (unless `start` ran it). */
   run(action: Action): LastWalk {
-    const o = this.stack.run(action);
-    const events = walkEvents(this.stack, o.from, o.to);
-    this.lastWalk = { events, summary: summarize(events, o.result, o.cycles, errnoName), data: o.result.data };
+    const walk = this.record(this.stack.submit(action));
+    if (walk.state !== 'done' && !this.faultsInjected && !this.unfinishedExpected) {
+      throw new Error(`the action did not complete: ${walk.why ?? walk.state}`);
+    }
+    return walk;
+  }
+
+  /** Run an action that may leave the guest unfinished: the VM paused, or the guest waiting for the device. */
+  start(action: Action): LastWalk {
+    this.unfinishedExpected = true;
+    try { return this.run(action); } finally { this.unfinishedExpected = false; }
+  }
+  private unfinishedExpected = false;
+  /** Where the hostile steps put the request's buffers (guest-physical). */
+  hostileLayout: Record<string, number> | undefined;
+  /** Set by the steps that inject a host fault: from then on an action may end unfinished, and the Then steps say how. */
+  faultsInjected = false;
+
+  /** The monitor's cont: the paused VM runs again and the unfinished action goes on. */
+  resume(): LastWalk {
+    return this.record(this.stack.resume());
+  }
+
+  /** Keep the walk, then hold the run to its invariants (src/trace/invariants.ts) and guard rails. */
+  private record(p: ActionProgress): LastWalk {
+    const events = walkEvents(this.stack, p.from, p.to);
+    // An unfinished action has no result yet: a step asking for one gets NaN and says so.
+    const result = p.result ?? { value: Number.NaN, errno: null };
+    this.lastWalk = { events, summary: summarize(events, result, p.cycles, errnoName), data: p.result?.data, state: p.state, why: p.why };
+    const v = this.stack.violations();
+    const problems = [
+      ...v.invariants.map((x) => `invariant ${x.rule} (event ${x.seq}): ${x.message}`),
+      ...(v.dma ? [`the DMA guard refused ${v.dma} access(es) outside guest RAM`] : []),
+      ...(v.image ? [`the image refused ${v.image} access(es) outside the disk`] : []),
+    ];
+    if (problems.length > 0) throw new Error(`the run broke its invariants:\n  ${problems.join('\n  ')}`);
     return this.lastWalk;
   }
 

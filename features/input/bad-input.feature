@@ -1,0 +1,106 @@
+Feature: Bad input gets one line that says what and where, and exit status 2
+
+  exitpath never answers a user's mistake with a stack trace. A configuration file is parsed as YAML
+  and then checked against a JSON schema (ajv): a syntax error, a key the schema does not know, a
+  value of the wrong type or out of range, and a combination qemu itself refuses are each reported
+  on one line that starts with the file, line and column of the offending text. An action that is
+  not a guest instruction, and a disk image that does not exist, are reported the same way. These
+  scenarios run the real command, `node bin/exitpath.js`, and read its stderr and exit status.
+
+  Scenario: Malformed YAML: the position where the parser gave up
+    The flow sequence opened on line 2 is never closed; the parser notices at the start of line 3.
+
+    Given the file "vm.yaml" holds:
+      """
+      disk:
+        cache: [none
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And it prints nothing on stdout
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:3:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]
+      """
+
+  Scenario: A key with a typo points at the key itself
+    Given the file "vm.yaml" holds:
+      """
+      vcpus: 1
+      disk:
+        cahce: none
+      """
+    When exitpath is run with: explain "write hi /x" --config vm.yaml
+    Then it exits with status 2
+    And stderr is one line that starts with "exitpath: vm.yaml:3:3: unknown key 'disk.cahce' (expected one of: "
+
+  Scenario: A value of the wrong type points at the value
+    Given the file "vm.yaml" holds:
+      """
+      memory_mib: lots
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:1:13: 'memory_mib' must be integer
+      """
+
+  Scenario: A value out of range, and one outside an enumeration
+    Given the file "vcpus.yaml" holds:
+      """
+      vcpus: 100
+      """
+    And the file "werror.yaml" holds:
+      """
+      disk:
+        werror: explode
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vcpus.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vcpus.yaml:1:8: 'vcpus' must be <= 64
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config werror.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: werror.yaml:2:11: 'disk.werror' must be one of "report", "ignore", "stop", "enospc"
+      """
+
+  Scenario: A combination qemu refuses: aio=native needs O_DIRECT, which cache=writeback does not give
+    Given the file "vm.yaml" holds:
+      """
+      disk:
+        cache: writeback
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:10: 'disk.cache' writeback needs 'disk.backend' threads or io_uring: qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)
+      """
+
+  Scenario: A disk image that does not exist
+    Given the file "vm.yaml" holds:
+      """
+      disk:
+        image: /nonexistent/disk.img
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:10: 'disk.image' /nonexistent/disk.img cannot be opened (ENOENT)
+      """
+
+  Scenario: An instruction with a missing operand
+    When exitpath is run with: explain "outw 0xc050"
+    Then it exits with status 2
+    And stderr is one line that starts with "exitpath: action \"outw 0xc050\": 'outw' takes 2 operands; expected e.g. "
+
+  Scenario: A step nobody defined fails the run (cucumber is strict)
+    When cucumber runs a feature with the step "the guest juggles three vCPUs"
+    Then it exits with status 1
+    And its output says the step is undefined

@@ -1,0 +1,164 @@
+// A hostile guest: its driver queues an ordinary request, and before the kick the guest rewrites
+// bytes of the ring in its own RAM — descriptors, the avail ring, the request header, an indirect
+// table — one store instruction at a time (writeb/writew/writel, a 64-bit field as two writel).
+// Then it kicks (outw to the notify port) and waits for the device, as the driver would. Then
+// steps read what qemu made of it from the trace.
+
+import { When, Then, type DataTable } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import type { GuestKernel, ActionResult } from '../src/guest/kernel';
+import { queueWrite } from './support/guest_requests';
+import type { KCode } from '../src/guest/io';
+import { OP, withSize } from '../src/vmx/insn';
+import {
+  VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
+  VRING_DESC_F_WRITE, virtio_blk_outhdr, vring_avail, vring_desc,
+} from '../src/uapi/virtio';
+import type { ExitpathWorld } from './support/world';
+
+/** The guest's buffers for the request, and a spare page for an indirect table. */
+interface Layout { header: number; status: number; data: number; table: number; desc: number; avail: number; used: number; ramEnd: number }
+
+const FLAGS: Record<string, number> = { NEXT: VRING_DESC_F_NEXT, WRITE: VRING_DESC_F_WRITE, INDIRECT: VRING_DESC_F_INDIRECT };
+const U64 = (1n << 64n) - 1n;
+
+/** A cell: a number (hex or decimal, up to 64 bits), flag names (NEXT|WRITE), or a buffer name ± offset. */
+function value(cell: string, l: Layout): bigint {
+  const c = cell.trim();
+  const sym = /^(header|status|data|table|desc|avail|used|ram-end)\s*(?:([+-])\s*(0x[0-9a-fA-F]+|\d+))?$/.exec(c);
+  if (sym) {
+    const base = { header: l.header, status: l.status, data: l.data, table: l.table, desc: l.desc, avail: l.avail, used: l.used, 'ram-end': l.ramEnd }[sym[1] as 'header'];
+    const off = sym[3] ? BigInt(sym[3]) : 0n;
+    return BigInt.asUintN(64, BigInt(base) + (sym[2] === '-' ? -off : off));
+  }
+  if (/^[A-Z|+ ]+$/.test(c)) {
+    let f = 0;
+    for (const name of c.split(/[|+]/).map((x) => x.trim()).filter(Boolean)) {
+      const bit = FLAGS[name];
+      if (bit === undefined) throw new Error(`'${name}' is not a descriptor flag (NEXT, WRITE, INDIRECT)`);
+      f |= bit;
+    }
+    return BigInt(f);
+  }
+  if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(c)) throw new Error(`'${c}': expected a number (0x… or decimal), flags (NEXT|WRITE|INDIRECT) or a buffer (header, data, status, table, desc, avail, used, ram-end, ± an offset)`);
+  const v = BigInt(c);
+  if (v > U64) throw new Error(`'${c}' does not fit in 64 bits`);
+  return v;
+}
+
+/** A field of the ring or the request: its guest-physical address and width in bytes. */
+function field(name: string, l: Layout): { gpa: number; size: number } {
+  const f = name.trim();
+  let m = /^(desc|table)\[(\d+)\]\.(addr|len|flags|next)$/.exec(f);
+  if (m) {
+    const base = (m[1] === 'desc' ? l.desc : l.table) + Number(m[2]) * vring_desc.sizeof;
+    const k = m[3] as 'addr' | 'len' | 'flags' | 'next';
+    return { gpa: base + vring_desc[k], size: k === 'addr' ? 8 : k === 'len' ? 4 : 2 };
+  }
+  m = /^header\.(type|ioprio|sector)$/.exec(f);
+  if (m) {
+    const k = m[1] as 'type' | 'ioprio' | 'sector';
+    return { gpa: l.header + virtio_blk_outhdr[k], size: k === 'sector' ? 8 : 4 };
+  }
+  m = /^avail\.(flags|idx|ring\[(\d+)\])$/.exec(f);
+  if (m) {
+    if (m[1] === 'flags') return { gpa: l.avail + vring_avail.flags, size: 2 };
+    if (m[1] === 'idx') return { gpa: l.avail + vring_avail.idx, size: 2 };
+    return { gpa: l.avail + vring_avail.ring + 2 * Number(m[2]), size: 2 };
+  }
+  throw new Error(`'${f}' is not a field the guest can rewrite: desc[N].addr|len|flags|next, table[N].…, header.type|ioprio|sector, avail.flags|idx|ring[N]`);
+}
+
+/** One store instruction of `size` bytes (a 64-bit field: two writel, low half first). */
+function* store(k: GuestKernel, gpa: number, size: number, v: bigint): KCode {
+  if (size === 8) {
+    yield* store(k, gpa, 4, v & 0xffffffffn);
+    yield* store(k, gpa + 4, 4, v >> 32n);
+    return;
+  }
+  k.r.rdi = gpa;
+  k.r.rax = Number(v);
+  yield withSize(OP.MEM_WRITE, size);
+}
+
+/**
+ * The driver queues a one-sector write (virtblk_add_req: header, data, status — descriptors 0, 1
+ * and 2 of a fresh queue, whose free list starts at 0), the guest rewrites `rows` with store
+ * instructions, kicks, and waits for the completion interrupt.
+ */
+function hostileWrite(text: string, sector: number, rows: { field: string; value: string }[], w: ExitpathWorld) {
+  return (k: GuestKernel): KCode<ActionResult> => (function* () {
+    const q = queueWrite(k, text, sector);
+    const vq = k.blk.vq!;
+    const l: Layout = { header: q.header, status: q.status, data: q.data, table: k.userBuffer(4096), desc: vq.desc, avail: vq.avail, used: vq.used, ramEnd: k.ram.size };
+    w.hostileLayout = { ...l };
+    for (const r of rows) {
+      const f = field(r.field, l);
+      const v = value(r.value, l);
+      if (f.size < 8 && v >= 1n << BigInt(8 * f.size)) throw new Error(`${r.field} is ${f.size} bytes wide: ${r.value} does not fit`);
+      yield* store(k, f.gpa, f.size, v);
+    }
+    yield* k.blk.vp_notify();
+    yield* k.wait_for_completion(q.req);
+    return { value: q.req.status, errno: q.req.status < 0 ? -q.req.status : null };
+  })();
+}
+
+function rowsOf(table: DataTable): { field: string; value: string }[] {
+  const rows = table.hashes();
+  for (const r of rows) if (!('field' in r) || !('value' in r)) throw new Error('the table needs the columns field | value');
+  return rows as { field: string; value: string }[];
+}
+
+When('the guest queues a write of {string} to sector {int} and, before the kick, rewrites:', function (this: ExitpathWorld, text: string, sector: number, table: DataTable) {
+  this.start(hostileWrite(text, sector, rowsOf(table), this));
+});
+
+When('the guest queues a write of {string} to sector {int} and kicks', function (this: ExitpathWorld, text: string, sector: number) {
+  this.start(hostileWrite(text, sector, [], this));
+});
+
+// ---------------------------------------------------------------- what qemu made of it
+
+const STATUS: Record<string, number> = { VIRTIO_BLK_S_OK, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP };
+
+Then('the device reports virtio_error {string}', function (this: ExitpathWorld, reason: string) {
+  const errors = this.last.events.filter((e) => e.name === 'virtio_error').map((e) => String(e.detail.reason));
+  expect(errors, 'virtio_error reports').to.deep.equal([reason]);
+});
+
+Then('the device reports no virtio_error', function (this: ExitpathWorld) {
+  const errors = this.last.events.filter((e) => e.name === 'virtio_error').map((e) => String(e.detail.reason));
+  expect(errors, 'virtio_error reports').to.deep.equal([]);
+});
+
+Then('the device completes the request with {word}', function (this: ExitpathWorld, status: string) {
+  const want = STATUS[status];
+  if (want === undefined) throw new Error(`'${status}' is not a virtio-blk status (${Object.keys(STATUS).join(', ')})`);
+  const got = this.last.events.filter((e) => e.name === 'virtio_blk_req_complete').map((e) => Number(e.detail.status));
+  expect(got, 'statuses the device wrote').to.deep.equal([want]);
+});
+
+Then('the device writes no used element', function (this: ExitpathWorld) {
+  const fills = this.last.events.filter((e) => e.name === 'virtqueue_fill');
+  expect(fills.map((e) => e.detail), 'used elements').to.deep.equal([]);
+});
+
+Then('qemu logs the guest error {string}', function (this: ExitpathWorld, text: string) {
+  const logs = this.last.events.filter((e) => e.name === 'qemu_log_mask').map((e) => String(e.detail.reason));
+  expect(logs).to.include(text);
+});
+
+Then('the guest is still waiting for the disk', function (this: ExitpathWorld) {
+  expect(this.last.state, `the action ended ${this.last.state}: ${this.last.why ?? ''}`).to.equal('waiting');
+});
+
+Then('nothing outside guest RAM or the disk image was touched', function (this: ExitpathWorld) {
+  const v = this.stack.violations();
+  expect({ dma: v.dma, image: v.image, invariants: v.invariants.length }).to.deep.equal({ dma: 0, image: 0, invariants: 0 });
+});
+
+Then('the disk image holds the bytes of guest-physical {int} at byte {int}', function (this: ExitpathWorld, gpa: number, offset: number) {
+  const ram = this.stack.guest.ram.bytes.subarray(gpa, gpa + 512);
+  expect(Buffer.from(this.stack.image.pread(offset, 512)).equals(Buffer.from(ram)), 'the 512 bytes match').to.equal(true);
+});
