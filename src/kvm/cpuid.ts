@@ -12,7 +12,18 @@ export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: numbe
 
 /** `function:index` → [eax, ebx, ecx, edx] */
 export type CpuidEntries = ReadonlyMap<string, readonly [number, number, number, number]>;
-export const cpuidKey = (func: number, index: number): string => `${func >>> 0}:${index >>> 0}`;
+// Keys of index-0 lookups are kept, so a CPUID exit does not build a string (bounded: a guest that
+// walks every leaf does not grow it without end).
+const index0Keys = new Map<number, string>();
+export const cpuidKey = (func: number, index: number): string => {
+  if ((index >>> 0) !== 0) return `${func >>> 0}:${index >>> 0}`;
+  let k = index0Keys.get(func >>> 0);
+  if (k === undefined) {
+    k = `${func >>> 0}:0`;
+    if (index0Keys.size < 4096) index0Keys.set(func >>> 0, k);
+  }
+  return k;
+};
 /** Leaves whose output depends on ECX (KVM_CPUID_FLAG_SIGNIFCANT_INDEX); the others ignore the index. */
 const INDEXED = new Set([0x4, 0x7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x1f, 0x8000001d]);
 
