@@ -43,7 +43,8 @@ export interface Violation { seq: number; rule: string; message: string }
 
 export class InvariantChecker {
   readonly violations: Violation[] = [];
-  private readonly classes: (C | undefined)[] = [];
+  /** Class of each event type, plus one (0: not classified yet); type ids are 16-bit. */
+  private readonly classes = new Uint8Array(0x10000);
   /** vCPU → true in guest mode, false in root mode; absent until first seen. */
   private readonly inGuest = new Map<number, boolean>();
   private stopped = false;
@@ -55,8 +56,9 @@ export class InvariantChecker {
   checked = 0;
 
   private classify(type: number): C {
-    let c = this.classes[type];
-    if (c !== undefined) return c;
+    const known = this.classes[type]!;
+    if (known !== 0) return known - 1;
+    let c: C;
     const t = eventType(type);
     if (t.from !== t.to && !NEIGHBOUR_SET.has(neighbourKey(t.from, t.to))) c = C.BadCrossing;
     else if (t.kind === 'vm-entry') c = C.Entry;
@@ -70,7 +72,7 @@ export class InvariantChecker {
     else if (t.name === 'aio_complete' && t.from === 'host kernel') c = C.AioComplete;
     else if (t.name === 'dma_guard_violation') c = C.Guard;
     else c = C.Other;
-    this.classes[type] = c;
+    this.classes[type] = c + 1;
     return c;
   }
 
