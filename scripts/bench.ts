@@ -381,14 +381,15 @@ export function runBench(opts: BenchOptions): BenchReport {
 const fmt = (v: number | null): string => (v === null ? '—' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : String(+v.toFixed(2)));
 
 export function formatTable(r: BenchReport): string {
-  const rows: string[][] = [['figure', 'median', 'target', 'met', 'runs']];
+  const rows: string[][] = [['figure', 'median', 'target', 'met', 'per CPU-second', 'runs']];
   for (const name of FIGURES) {
     const f = r.figures[name];
     if (!f) continue;
-    rows.push([name, fmt(f.value), f.target, f.met === null ? '—' : f.met ? 'yes' : 'NO', f.runs.map(fmt).join(' ')]);
+    const cpu = Array.isArray(f.cpuTimeRates) ? fmt(median(f.cpuTimeRates as number[])) : '';
+    rows.push([name, fmt(f.value), f.target, f.met === null ? '—' : f.met ? 'yes' : 'NO', cpu, f.runs.map(fmt).join(' ')]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => (i === 1 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
+  const line = (row: string[]) => row.map((c, i) => (i === 1 || i === 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
   const m = r.machine;
   const out = [
     `exitpath bench (${r.mode}) on ${m.nproc} × ${m.cpuModel}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
@@ -403,6 +404,8 @@ export function formatTable(r: BenchReport): string {
   if (r.recordsPerExit !== null) out.push(`records per in-kernel exit: ${r.recordsPerExit}; baseline: ${fmt(r.baselineRecordsPerSec)} records/s`);
   const p = r.figures.suiteSeconds?.parallel2Seconds;
   if (typeof p === 'number') out.push(`suite with --parallel 2: ${fmt(p)} s`);
+  out.push('', 'median: per second of wall time, the figure the targets are about; per CPU-second: the same work over the',
+    "process's CPU time (all threads, GC included), less sensitive to other processes on a shared machine.");
   if (r.mode === 'quick') out.push('', 'quick mode: tiny sizes, one run each: these figures prove the benchmark runs, nothing more.');
   return out.join('\n') + '\n';
 }
