@@ -1,7 +1,7 @@
 // What the harness asks the guest to do: a process's syscalls, or one instruction in kernel mode.
 
 import { ERRNO } from '../uapi/errno';
-import { AsmError, parseInsn } from './asm';
+import { AsmError, parseInsn, parseProgram } from './asm';
 import type { KCode } from './io';
 import { O_CREAT, O_DIRECT, O_RDWR, O_WRONLY, type Action, type ActionResult, type GuestKernel } from './kernel';
 
@@ -45,13 +45,18 @@ export function fsyncAction(path: string): Action {
 
 /** One instruction, executed by the guest kernel. */
 export function instructionAction(text: string): Action {
-  const insn = parseInsn(text);
+  // One instruction, or several separated by ';': the result is the last one's; a fault stops the run.
+  const program = parseProgram(text);
   return (k) => (function* (): KCode<ActionResult> {
-    insn.load(k.r);
-    const f = yield insn.op;
-    // A fault (e.g. #GP from an MSR kvm does not emulate) is fixed up by the kernel and reported.
-    if (f !== 0) return { value: -1, errno: null, fault: f & 0xff };
-    return { value: insn.result(k.r), errno: null };
+    let result: ActionResult = { value: 0, errno: null };
+    for (const insn of program) {
+      insn.load(k.r);
+      const f = yield insn.op;
+      // A fault (e.g. #GP from an MSR kvm does not emulate) is fixed up by the kernel and reported.
+      if (f !== 0) return { value: -1, errno: null, fault: f & 0xff };
+      result = { value: insn.result(k.r), errno: null };
+    }
+    return result;
   })();
 }
 

@@ -1,6 +1,8 @@
 // Guest instructions in text, as users write them (DESIGN §2, qtest syntax for I/O and memory):
 // `outb|outw|outl PORT VALUE`, `inb|inw|inl PORT`, `writeb|w|l|q GPA VALUE`, `readb|w|l|q GPA`, and x86
-// mnemonics: `cpuid LEAF`, `rdmsr MSR`, `wrmsr MSR VALUE`, `hlt`, `vmcall`, `mov crN VALUE`, ...
+// mnemonics: `cpuid LEAF`, `rdmsr MSR`, `wrmsr MSR VALUE`, `hlt`, `vmcall`, `mov crN VALUE`,
+// `mov rax crN` (a read), `sgdt GPA`, `lidt GPA`, `lock addl GPA VALUE`, `ud2`, ... Several
+// instructions separated by `;` run one after the other (parseProgram).
 
 import { OP, withReg, withSize, type Regs } from '../vmx/insn';
 
@@ -19,13 +21,15 @@ export interface Insn {
 const SIZES: Record<string, number> = { b: 1, w: 2, l: 4, q: 8 };
 const NO_OPERAND: Record<string, number> = {
   hlt: OP.HLT, vmcall: OP.VMCALL, pause: OP.PAUSE, wbinvd: OP.WBINVD, invd: OP.INVD, rdtsc: OP.RDTSC, rdtscp: OP.RDTSCP,
-  monitor: OP.MONITOR, mwait: OP.MWAIT, nop: OP.NOP, rdrand: OP.RDRAND, rdseed: OP.RDSEED,
+  monitor: OP.MONITOR, mwait: OP.MWAIT, nop: OP.NOP, rdrand: OP.RDRAND, rdseed: OP.RDSEED, ud2: OP.UD2, int3: OP.INT3,
+  sldt: OP.SLDT, str: OP.STR, sti: OP.STI, cli: OP.CLI,
   vmxon: OP.VMXON, vmclear: OP.VMCLEAR, vmlaunch: OP.VMLAUNCH, vmresume: OP.VMRESUME, vmptrld: OP.VMPTRLD,
   vmptrst: OP.VMPTRST, vmread: OP.VMREAD, vmwrite: OP.VMWRITE, vmxoff: OP.VMXOFF, invept: OP.INVEPT,
   invvpid: OP.INVVPID, vmfunc: OP.VMFUNC,
 };
 const USAGE = 'expected e.g. "outw 0xc050 0x0", "inl 0x1234", "writel 0xfec00000 0x1", "readq 0x1000", "cpuid 0x1", '
-  + '"rdmsr 0x1b", "wrmsr 0x80b 0x0", "mov cr0 0x80050033", "mov dr7 0x400", "rdpmc 0x0", "invlpg 0x1000", "xsetbv 0 0x7", "hlt", "vmcall"';
+  + '"rdmsr 0x1b", "wrmsr 0x80b 0x0", "mov cr0 0x80050033", "mov rax cr8", "mov dr7 0x400", "rdpmc 0x0", "invlpg 0x1000", '
+  + '"xsetbv 0 0x7", "sgdt 0x2000", "lock addl 0x2003e 0x1", "ud2", "hlt", "vmcall" (several: "cpuid 0x0; hlt")';
 
 function num(s: string | undefined, what: string, text: string): number {
   if (s === undefined) throw new AsmError(`"${text}": missing ${what}; ${USAGE}`);
@@ -54,6 +58,15 @@ export function parseInsn(text: string): Insn {
     const op = out ? [OP.OUTB, OP.OUTW, 0, OP.OUTL][size - 1]! : [OP.INB, OP.INW, 0, OP.INL][size - 1]!;
     const mask = size === 4 ? 0xffffffff : size === 2 ? 0xffff : 0xff;
     return { op, text, load: (r) => { r.rdx = port; if (out) r.rax = value & mask; }, result: (r) => (out ? 0 : r.rax & mask) >>> 0 };
+  }
+  if (m === 'lock') {
+    // lock addl GPA VALUE: a locked read-modify-write of guest memory (a split lock if it crosses a line).
+    const add = /^add([bwlq])$/.exec((words[1] ?? '').toLowerCase());
+    if (!add || words.length !== 4) throw new AsmError(`"${text}": expected 'lock addb|addw|addl|addq GPA VALUE'`);
+    const size = SIZES[add[1]!]!;
+    const gpa = arg(2, 'guest-physical address');
+    const value = arg(3, 'value');
+    return { op: withSize(OP.LOCK_ADD, size), text, load: (r) => { r.rdi = gpa; r.rax = value; }, result: () => 0 };
   }
   io = /^(write|read)([bwlq])$/.exec(m);
   if (io) {
@@ -85,9 +98,34 @@ export function parseInsn(text: string): Insn {
       const xcr = arg(1, 'XCR'); const v = arg(2, 'value');
       return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
     }
+    case 'sgdt': case 'sidt': case 'lgdt': case 'lidt': case 'xsaves': case 'xrstors': {
+      // The memory operand (a 10-byte pseudo-descriptor, an XSAVE area) at a guest-physical address.
+      expectArgs(1);
+      const a = arg(1, 'guest-physical address');
+      const op = { sgdt: OP.SGDT, sidt: OP.SIDT, lgdt: OP.LGDT, lidt: OP.LIDT, xsaves: OP.XSAVES, xrstors: OP.XRSTORS }[m];
+      return { op, text, load: (r) => { r.rdi = a; r.rax = 0xffffffff; r.rdx = 0xffffffff; }, result: () => 0 };
+    }
+    case 'lldt': case 'ltr': {
+      expectArgs(1);
+      const sel = arg(1, 'selector');
+      if (sel > 0xffff) throw new AsmError(`"${text}": selector 0x${sel.toString(16)} is above 0xffff`);
+      return { op: m === 'lldt' ? OP.LLDT : OP.LTR, text, load: (r) => { r.rax = sel; }, result: () => 0 };
+    }
+    case 'invpcid': {
+      expectArgs(1);
+      const type = arg(1, 'INVPCID type');
+      return { op: OP.INVPCID, text, load: (r) => { r.rax = type; r.rdi = 0; }, result: () => 0 };
+    }
     case 'mov': {
+      const read = /^(cr|dr)(\d)$/.exec((words[2] ?? '').toLowerCase());
+      if ((words[1] ?? '').toLowerCase() === 'rax' && read && words.length === 3) {
+        const n = Number(read[2]);
+        if (read[1] === 'cr' && ![0, 2, 3, 4, 8].includes(n)) throw new AsmError(`"${text}": CR${n} is not a control register (0, 2, 3, 4, 8)`);
+        if (read[1] === 'dr' && n > 7) throw new AsmError(`"${text}": there is no DR${n}`);
+        return { op: withReg(read[1] === 'cr' ? OP.MOV_FROM_CR : OP.MOV_FROM_DR, n), text, load: () => {}, result: (r) => r.rax };
+      }
       const reg = /^(cr|dr)(\d)$/.exec((words[1] ?? '').toLowerCase());
-      if (!reg || words.length !== 3) throw new AsmError(`"${text}": expected 'mov crN VALUE' or 'mov drN VALUE'`);
+      if (!reg || words.length !== 3) throw new AsmError(`"${text}": expected 'mov crN VALUE', 'mov drN VALUE' or 'mov rax crN'`);
       const n = Number(reg[2]);
       const isCr = reg[1] === 'cr';
       if (isCr && ![0, 3, 4, 8].includes(n)) throw new AsmError(`"${text}": CR${n} is not a writable control register (0, 3, 4, 8)`);
@@ -102,4 +140,11 @@ export function parseInsn(text: string): Insn {
       return { op, text, load: () => {}, result: rax };
     }
   }
+}
+
+/** Instructions separated by `;`, run in order by the guest kernel. */
+export function parseProgram(text: string): Insn[] {
+  const parts = text.split(';').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw new AsmError(`"${text}": an empty instruction between ';'; ${USAGE}`);
+  return parts.map(parseInsn);
 }

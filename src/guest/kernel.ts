@@ -7,11 +7,16 @@ import { ERRNO } from '../uapi/errno';
 import { OP, type Regs } from '../vmx/insn';
 import type { GuestCode, GuestIdt } from '../vmx/cpu';
 import { BLOCK_SIZE, ExitFs, type Inode } from './fs';
-import { rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
+import { inb, rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
 import { GuestRam, PageAllocator } from './memory';
 import { PageCache } from './page_cache';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR, VirtioBlkDriver, type BlkRequest } from './virtio_blk';
 
+/** The NMI vector, and the port the kernel reads an NMI's reason from (NMI_REASON_PORT). */
+export const NMI_VECTOR = 2;
+export const NMI_REASON_PORT = 0x61;
+/** The guest's own RESCHEDULE_VECTOR (arch/x86/include/asm/irq_vectors.h). */
+export const RESCHEDULE_VECTOR = 0xfd;
 export const MSR_IA32_APICBASE = 0x1b;
 export const X2APIC_ENABLE = 1 << 10;
 export const APIC_BASE_ENABLE = 1 << 11;
@@ -52,6 +57,8 @@ for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
 const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
 const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
 const EV_SUBMIT_BIO = defineEvent('call', 'guest kernel', 'guest kernel', 'submit_bio', ['sector', 'bytes']);
+const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nmi', []);
+const EV_UNKNOWN_NMI = defineEvent('call', 'guest kernel', 'guest kernel', 'unknown_nmi_error', []);
 const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
 const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
 
@@ -77,7 +84,26 @@ export class GuestKernel implements GuestIdt {
   handler(vector: number): GuestCode | undefined {
     if (vector === VIRTIO_BLK_VECTOR) return this.common_interrupt(vector);
     if (vector === MSIX_QUEUE_VECTOR || vector === MSIX_CONFIG_VECTOR) return this.msi_interrupt(vector);
+    if (vector === NMI_VECTOR) return this.exc_nmi();
+    if (vector === RESCHEDULE_VECTOR) return this.sysvec_reschedule_ipi();
     return undefined;
+  }
+
+  /** sysvec_reschedule_ipi: another CPU (or this one, with a self-IPI) asks for a reschedule; EOI. */
+  private *sysvec_reschedule_ipi(): GuestCode {
+    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, RESCHEDULE_VECTOR);
+    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+  }
+
+  /**
+   * exc_nmi → default_do_nmi: no NMI handler claims it, so the kernel reads the NMI reason from
+   * the system control port (x86_platform.get_nmi_reason: inb 0x61) and reports it
+   * (unknown_nmi_error: "Uhhuh. NMI received for unknown reason ..."). The IRET ends NMI blocking.
+   */
+  private *exc_nmi(): GuestCode {
+    if (this.t.on) this.t.rec(EV_NMI_ENTRY, 0);
+    yield* inb(this.r, NMI_REASON_PORT);
+    if (this.t.on) this.t.rec(EV_UNKNOWN_NMI, 0);
   }
 
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */

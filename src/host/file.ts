@@ -23,6 +23,8 @@ export interface HostFile {
   /** Pages for mmap of this file (the kvm_run area of a vcpu fd). */
   mmap?(len: number, offset?: number): Uint8Array;
   release?(): void;
+  /** A signal arrived for the thread blocked in a call on this file (signal_wake_up): a vcpu fd's KVM_RUN returns -EINTR. */
+  signal?(): void;
 }
 
 /** Wake everyone polling a file (wake_up_poll). */

@@ -32,6 +32,7 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
   memfd_create: ['name:str', 'size:hex'], socketpair: [], sendmsg: ['fd', 'len', 'nfds'], recvmsg: ['fd', 'maxlen'],
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
+  tgkill: ['tid', 'sig'],
 };
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
 const sysEnter = new Map<string, number>();
@@ -117,7 +118,11 @@ export class HostKernel {
     if (f.owner !== 'kvm') { this.enter(p, 'ioctl', fd, req); return this.leave(p, 'ioctl', yield* f.ioctl(req, arg, p)); }
     this.clock.spend(this.profile.cost.syscall);
     if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
+    // The calling thread (a vCPU thread: its index) is inside this file until the call returns.
+    const thread = `${p.pid}/${vcpu}`;
+    this.inKvmCall.set(thread, f);
     const r = yield* f.ioctl(req, arg, p);
+    this.inKvmCall.delete(thread);
     if (this.t.on) {
       if (req === KVM_RUN) {
         const reason = r === 0 ? (f as HostFile & { exitReason(): number }).exitReason() : -1;
@@ -125,6 +130,20 @@ export class HostKernel {
       } else this.t.rec(kvmIoctlRetEv(req), vcpu, r);
     }
     return r;
+  }
+
+  /** Which file each thread is blocked in (a vCPU thread inside KVM_RUN), for signal delivery. */
+  private readonly inKvmCall = new Map<string, HostFile>();
+
+  /**
+   * tgkill: a signal for one of the process's threads (qemu's SIG_IPI kick of a vCPU thread, whose
+   * thread id here is its vCPU index). A thread inside KVM_RUN is kicked out of the guest
+   * (signal_wake_up → kvm_vcpu_kick) and KVM_RUN returns -EINTR.
+   */
+  tgkill(p: HostProcess, tid: number, sig: number): number {
+    this.enter(p, 'tgkill', tid, sig);
+    this.inKvmCall.get(`${p.pid}/${tid}`)?.signal?.();
+    return this.leave(p, 'tgkill', 0);
   }
 
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */

@@ -5,7 +5,9 @@ import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
-  KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
+  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
+  kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
+  KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_SPLIT_IRQCHIP, KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
 } from '../uapi/kvm';
 import { kvm_ioeventfd, kvm_irqfd } from './eventfd';
 import { kvm_set_msi } from './irq';
@@ -16,7 +18,8 @@ import type { VmxCpu } from '../vmx/cpu';
 import { KvmIoapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH } from './ioapic';
 import { KvmVcpu } from './vcpu';
 import { KvmVm, type KvmEnv } from './vm';
-import { kvm_arch_vcpu_ioctl_run, kvm_vcpu_kick } from './x86';
+import { kvm_arch_vcpu_ioctl_run, kvm_inject_nmi, kvm_vcpu_kick } from './x86';
+import { KVM_REQ_EVENT } from './kvm_host';
 import type { KvmX86Ops } from './x86_ops';
 
 const EV_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_set_irq', ['gsi', 'level']);
@@ -99,6 +102,20 @@ export class KvmVmFile implements HostFile {
         // kvm_send_userspace_msi
         if (!vm.irqchipInKernel) return -ERRNO.EINVAL;
         return kvm_set_msi(vm, mm.u32(arg + kvm_msi.address_lo), mm.u32(arg + kvm_msi.data));
+      case KVM_ENABLE_CAP: return kvm_vm_ioctl_enable_cap(vm, mm.u32(arg + kvm_enable_cap.cap), mm.u64(arg + kvm_enable_cap.args));
+      case KVM_X86_SET_MSR_FILTER: {
+        // kvm_vm_ioctl_set_msr_filter: the MSRs whose ranges clear the READ bit are denied to reads.
+        vm.msrFilterDenyRead.clear();
+        for (let i = 0; i < 16; i++) {
+          const r = arg + kvm_msr_filter.ranges + i * kvm_msr_filter_range.sizeof;
+          const n = mm.u32(r + kvm_msr_filter_range.nmsrs);
+          if (!(mm.u32(r + kvm_msr_filter_range.flags) & KVM_MSR_FILTER_READ)) continue;
+          const base = mm.u32(r + kvm_msr_filter_range.base);
+          const bitmap = mm.u64(r + kvm_msr_filter_range.bitmap);
+          for (let b = 0; b < n; b++) if (!((mm.u8(bitmap + (b >> 3)) >> (b & 7)) & 1)) vm.msrFilterDenyRead.add(base + b);
+        }
+        return 0;
+      }
       case KVM_SET_GSI_ROUTING: {
         // kvm_set_irq_routing: replace the table; only MSI entries are modelled.
         const nr = mm.u32(arg + kvm_irq_routing.nr);
@@ -128,22 +145,67 @@ export class KvmVmFile implements HostFile {
   }
 }
 
+/**
+ * kvm_vm_ioctl_enable_cap (x86.c kvm_vm_ioctl_enable_cap): userspace MSR exits, bus-lock exits and
+ * notify VM exits (recorded for VMCS programming at vcpu creation), the split irqchip.
+ */
+function kvm_vm_ioctl_enable_cap(vm: KvmVm, cap: number, arg0: number): number {
+  switch (cap) {
+    case KVM_CAP_X86_USER_SPACE_MSR: vm.userSpaceMsrMask = arg0 & 7; return 0;
+    case KVM_CAP_X86_BUS_LOCK_EXIT:
+      if (!vm.hostCaps.busLockDetection) return -ERRNO.EINVAL;
+      vm.busLockDetectionEnabled = (arg0 & KVM_BUS_LOCK_DETECTION_EXIT) !== 0;
+      return 0;
+    case KVM_CAP_X86_NOTIFY_VMEXIT:
+      if (!vm.hostCaps.notifyVmExit) return -ERRNO.EINVAL;
+      vm.notifyVmexitFlags = arg0 % 2 ** 32;
+      vm.notifyWindow = Math.floor(arg0 / 2 ** 32);
+      return 0;
+    case KVM_CAP_SPLIT_IRQCHIP:
+      if (vm.irqchipInKernel || vm.vcpus.length > 0) return -ERRNO.EINVAL;
+      vm.irqchipSplit = true;
+      return 0;
+    default: return -ERRNO.EINVAL;
+  }
+}
+
 /** The vcpu fd: kvm_vcpu_ioctl, and mmap of the kvm_run area. */
 export class KvmVcpuFile implements HostFile {
   readonly owner = 'kvm';
   readonly name = 'anon_inode:kvm-vcpu';
   constructor(readonly vcpu: KvmVcpu) {}
 
-  *ioctl(req: number): SysGen {
+  *ioctl(req: number, arg: number, proc: HostProcess): SysGen {
+    const vcpu = this.vcpu;
     if (req === KVM_RUN) {
-      const r = yield* kvm_arch_vcpu_ioctl_run(this.vcpu);
+      const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
       // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
       // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
-      const env = this.vcpu.vm.env;
+      const env = vcpu.vm.env;
       env.clock.spend(env.profile.cost.kvmRunRoundTrip);
       return r;
     }
-    return -ERRNO.EINVAL;
+    switch (req) {
+      // kvm_vcpu_ioctl_nmi → kvm_inject_nmi
+      case KVM_NMI: kvm_inject_nmi(vcpu); return 0;
+      // kvm_vcpu_ioctl_interrupt: only without an in-kernel LAPIC, one vector at a time.
+      case KVM_INTERRUPT: {
+        const irq = proc.mm.u32(arg + kvm_interrupt.irq);
+        if (irq >= 256) return -ERRNO.EINVAL;
+        if (vcpu.apic) return -ERRNO.ENXIO;
+        if (vcpu.arch.interrupt >= 0) return -ERRNO.EEXIST;
+        vcpu.arch.interrupt = irq;
+        vcpu.arch.requests |= KVM_REQ_EVENT;
+        return 0;
+      }
+      default: return -ERRNO.EINVAL;
+    }
+  }
+
+  /** A signal for the thread in KVM_RUN: leave the guest (kvm_vcpu_kick); KVM_RUN returns -EINTR. */
+  signal(): void {
+    this.vcpu.sigpending = true;
+    kvm_vcpu_kick(this.vcpu);
   }
 
   mmap(len: number): Uint8Array { return this.vcpu.run.bytes.subarray(0, Math.min(len, this.vcpu.run.bytes.length)); }

@@ -50,6 +50,8 @@ export class KvmVcpu {
   readonly vmx = { launched: false, fail: false };
   /** The hardware exit reason of the last VM exit (vmx->exit_reason). */
   exitReason = 0;
+  /** signal_pending(current) for the thread in KVM_RUN (a tgkill from userspace). */
+  sigpending = false;
 
   constructor(readonly vm: KvmVm, readonly id: number, readonly cpu: VmxCpu, sched: Scheduler, lapicInKernel: boolean) {
     this.wq = new WaitQueue(sched, `vcpu${id}`);

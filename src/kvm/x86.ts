@@ -69,6 +69,12 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
       r = yield* vcpu_block(vcpu);
     }
     if (r <= 0) return r;
+    // xfer_to_guest_mode_handle_work: a signal for this thread ends KVM_RUN with -EINTR.
+    if (vcpu.sigpending) {
+      vcpu.sigpending = false;
+      vcpu.run.exit_reason = KVM_EXIT.INTR;
+      return -ERRNO.EINTR;
+    }
     if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
       vcpu.run.exit_reason = KVM_EXIT.IRQ_WINDOW_OPEN;
       vcpu.stat.request_irq_exits++;
@@ -168,7 +174,8 @@ function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
   const env = vcpu.vm.env;
   if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
   const start = env.clock.now;
-  while (!kvm_arch_vcpu_runnable(vcpu)) yield vcpu.wq;
+  while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) yield vcpu.wq;
+  if (!kvm_arch_vcpu_runnable(vcpu)) return 1; // woken by a signal: still halted
   vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
   if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
   return 1;
@@ -331,7 +338,9 @@ export function kvm_emulate_hypercall(vcpu: KvmVcpu): number {
   const env = vcpu.vm.env;
   if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr);
   env.clock.spend(env.profile.cost.kvmEmulate);
-  r.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0 : 2 ** 64 - KVM_ENOSYS;
+  // -KVM_ENOSYS in RAX: negative numbers stand for 64-bit two's complement.
+  r.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0 : -KVM_ENOSYS;
+  vcpu.stat.hypercalls++;
   return kvm_skip_emulated_instruction(vcpu);
 }
 

@@ -21,11 +21,34 @@ const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['r
 
 export interface QemuNames { handleIo: string; cpuExec: string }
 
+/**
+ * The target's side of the loop (target/i386/kvm/kvm.c): work before and after KVM_RUN and the
+ * exits kvm_cpu_exec does not handle itself (kvm_arch_handle_exit). `halt` = EXCP_HLT: the thread
+ * waits until the vCPU has work; `stop` = the VM stops (the arch code said why).
+ */
+export interface KvmArchOps {
+  kvm_arch_pre_run(cpu: KvmCpu): void;
+  kvm_arch_post_run(cpu: KvmCpu): void;
+  kvm_arch_handle_exit(cpu: KvmCpu, reason: number): 'continue' | 'halt' | 'stop';
+  /** cpu_thread_is_idle: a halted vCPU (KVM_EXIT_HLT) sleeps until it has work. */
+  cpu_thread_is_idle(cpu: KvmCpu): boolean;
+  readonly haltCond: WaitQueue;
+}
+
+/** SIG_IPI (SIGUSR1): how qemu kicks a vCPU thread out of KVM_RUN. */
+export const SIG_IPI = 10;
+
 export class KvmCpu {
   /** cpu->exit_request: set by qemu_cpu_kick so that the thread leaves KVM_RUN and looks at cpu->stop. */
   exitRequest = false;
   /** Set by the machine: pause control (vm_stop / vm_start). */
   runControl: VcpuRunControl | undefined;
+  /** Set by the machine: the target's hooks (kvm_arch_*). */
+  arch: KvmArchOps | undefined;
+  /** cpu->halted: the vCPU executed HLT and userspace emulates the wait (no in-kernel LAPIC). */
+  halted = false;
+  /** cpu->work_list: run_on_cpu items the thread runs before its next KVM_RUN. */
+  private readonly work: (() => void)[] = [];
   private readonly evHandleIo: number;
   private readonly evMmio: number;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
@@ -42,9 +65,13 @@ export class KvmCpu {
     const run = this.runHva;
     for (;;) {
       yield* this.qemu_wait_io_event();
+      // process_queued_cpu_work, then kvm_arch_pre_run (e.g. KVM_INTERRUPT with a userspace irqchip).
+      while (this.work.length > 0) this.work.shift()!();
+      this.arch?.kvm_arch_pre_run(this);
       // kvm_cpu_kick_self: a pending exit request makes KVM_RUN return at once (run->immediate_exit).
       if (this.exitRequest) mm.setU8(run + kvm_run.immediate_exit, 1);
       const r = yield* this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
+      this.arch?.kvm_arch_post_run(this);
       if (r < 0) {
         if (r === -ERRNO.EINTR || r === -ERRNO.EAGAIN) {
           // kvm_eat_signals; EXCP_INTERRUPT: back to qemu_kvm_cpu_thread_fn, which waits while the VM is stopped.
@@ -85,12 +112,34 @@ export class KvmCpu {
         case KVM_EXIT.UNKNOWN:
           this.qemu.stop('internal-error', `KVM: unknown exit, hardware reason ${mm.u64(run + kvm_run['hw.hardware_exit_reason'])}`);
           return;
-        default:
-          this.qemu.stop('internal-error', `KVM: unhandled exit ${kvmExitName(reason)}`);
+        case KVM_EXIT.IRQ_WINDOW_OPEN:
+          // EXCP_INTERRUPT: kvm_arch_pre_run injects the pending interrupt on the way back in.
+          break;
+        default: {
+          const a = this.arch?.kvm_arch_handle_exit(this, reason);
+          if (a === 'continue') break;
+          if (a === 'halt') { this.halted = true; break; }
+          if (a === undefined) this.qemu.stop('internal-error', `KVM: unhandled exit ${kvmExitName(reason)}`);
           return;
+        }
       }
     }
   }
+
+  /**
+   * run_on_cpu: queue work for this vCPU's thread and kick it (cpus_kick_thread: pthread_kill with
+   * SIG_IPI), so that a thread inside KVM_RUN comes out with -EINTR and runs it.
+   */
+  run_on_cpu(fn: () => void): void {
+    this.work.push(fn);
+    this.host.tgkill(this.proc, this.index, SIG_IPI);
+  }
+
+  /** kvm_vcpu_ioctl from this vCPU's thread (KVM_NMI, KVM_INTERRUPT, ...). */
+  kvm_vcpu_ioctl(req: number, arg = 0): number { return this.host.ioctlNow(this.proc, this.fd, req, arg); }
+
+  /** The vCPU's kvm_run page as this process sees it (mmap'd at runHva). */
+  get mm(): HostProcess['mm'] { return this.proc.mm; }
 
   /**
    * qemu_cpu_kick (kvm_cpu_kick): ask the thread to leave KVM_RUN. A thread in userspace sees it at
@@ -106,6 +155,10 @@ export class KvmCpu {
   private *qemu_wait_io_event(): Generator<Block, void, void> {
     const c = this.runControl;
     while (c && !c.cpu_can_run()) yield c.haltCond;
+    // A halted vCPU (KVM_EXIT_HLT) waits for an interrupt (cpu_thread_is_idle) on cpu->halt_cond.
+    const a = this.arch;
+    while (a && this.halted && a.cpu_thread_is_idle(this)) yield a.haltCond;
+    this.halted = false;
   }
 
   /** kvm_handle_io: each of `count` accesses goes to the I/O address space. */

@@ -14,6 +14,7 @@ import { ThreadPool } from './block/thread_pool';
 import { LuringState } from './block/io_uring';
 import { GuestMemory } from './dma';
 import { Heap } from './heap';
+import { X86KvmArch } from './kvm_x86';
 import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
@@ -85,6 +86,11 @@ export class QemuKvm {
   private readonly vmChangeStateHandlers: ((running: boolean) => void)[] = [];
   /** cpu->halt_cond of the vCPU threads: where they sleep while the VM is stopped. */
   private readonly haltCond: WaitQueue | undefined;
+  /** The x86 side of the kvm accelerator (target/i386/kvm/kvm.c). */
+  readonly x86: X86KvmArch | undefined;
+
+  /** The monitor's `nmi` (qmp_inject_nmi): every vCPU's thread injects an NMI with KVM_NMI. */
+  qmp_inject_nmi(): void { this.x86?.qmp_inject_nmi(this.cpus); }
 
   /** `loadGuest` runs once guest RAM exists, before the vCPUs are created (the boot loader's hand-over). */
   constructor(private readonly host: HostKernel, private readonly env: QemuEnv, readonly cfg: QemuConfig, loadGuest: (q: QemuKvm) => void) {
@@ -109,6 +115,14 @@ export class QemuKvm {
     p.mm.setU64(region + s.userspace_addr, this.ramHva);
     if (host.ioctlNow(p, this.vmfd, KVM_SET_USER_MEMORY_REGION, region) < 0) throw new Error('qemu: KVM_SET_USER_MEMORY_REGION failed');
     this.heap.release(region);
+    // kvm_arch_init (target/i386/kvm/kvm.c): userspace MSR filter, bus-lock and notify VM exits.
+    if (env.sched) {
+      this.x86 = new X86KvmArch(host, p, this.heap, t, env.sched, {
+        era: cfg.era, busLockRatelimit: 0, notifyVmexit: 'run', notifyWindow: 0, hostHasNotifyVmexit: true,
+        hostHasBusLockDetection: true, cores: 1, threads: 1,
+      }, { stop: (state, why) => this.stop(state, why) });
+      this.x86.kvm_arch_init(this.vmfd);
+    }
     if (host.ioctlNow(p, this.vmfd, KVM_CREATE_IRQCHIP, 0) < 0) throw new Error('qemu: KVM_CREATE_IRQCHIP failed');
     this.ioSpace = new AddressSpace('I/O', t);
     this.memSpace = new AddressSpace('memory', t);
@@ -167,6 +181,7 @@ export class QemuKvm {
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
       }, names));
       if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
+      this.cpus[i]!.arch = this.x86;
     }
   }
 

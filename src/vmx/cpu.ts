@@ -187,14 +187,23 @@ export class VmxCpu {
 
   // ---------------------------------------------------------------- events from the host
 
-  /** An interrupt for the host (its timer, an IPI) arrives while this CPU may be in VMX non-root mode. */
-  hostInterrupt(vector: number): void { this.hostIrq = vector; if (this.t.on) this.t.rec(EV_HOST_IRQ, this.id, vector); }
+  /**
+   * An interrupt for the host (its timer, an IPI) arrives at this CPU. It is taken at the next
+   * instruction boundary in VMX non-root mode, where the trace records it.
+   */
+  hostInterrupt(vector: number): void { if (this.hostIrq < 0) this.hostIrq = vector; }
   /** An NMI for the host (a perf counter overflow, a watchdog). */
-  hostNmiArrives(): void { this.hostNmi = true; if (this.t.on) this.t.rec(EV_HOST_NMI, this.id); }
+  hostNmiArrives(): void { this.hostNmi = true; }
   /** An INIT signal at this physical CPU. */
-  initArrives(): void { this.initSignal = true; if (this.t.on) this.t.rec(EV_HOST_INIT, this.id); }
+  initArrives(): void { this.initSignal = true; }
   /** A machine-check event during the next VM entry. */
   machineCheckOnNextEntry(): void { this.mceOnEntry = true; }
+  /**
+   * Fault injection: the next VM entry finds a reserved RFLAGS bit (22) set in the VMCS's guest
+   * state, as a KVM_SET_REGS that does not mask it would leave it.
+   */
+  invalidateGuestStateOnNextEntry(): void { this.invalidStateOnEntry = true; }
+  private invalidStateOnEntry = false;
 
   vmlaunch(): number { return this.enter(true); }
   vmresume(): number { return this.frozen ? this.thaw() : this.enter(false); }
@@ -223,6 +232,7 @@ export class VmxCpu {
       return this.vmfail(v, VMXERR_ENTRY_INVALID_CONTROL_FIELD);
     }
     const r = this.regs;
+    if (this.invalidStateOnEntry) { this.invalidStateOnEntry = false; v.setBits(VMCS.GUEST_RFLAGS, 1 << 22); }
     const intr = v.read(VMCS.VM_ENTRY_INTR_INFO_FIELD);
     r.rip = v.read(VMCS.GUEST_RIP);
     r.rflags = v.read(VMCS.GUEST_RFLAGS);
@@ -275,7 +285,9 @@ export class VmxCpu {
     const type = intr & INTR_INFO_INTR_TYPE_MASK;
     this.clock.spend(this.profile.cost.irqInjection);
     if (type === INTR_TYPE_HARD_EXCEPTION || type === INTR_TYPE_SOFT_EXCEPTION) {
-      return this.deliverException(vector, (intr & INTR_INFO_DELIVER_CODE_MASK) !== 0 ? this.vmcs!.read(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1);
+      // An injected exception is delivered through the guest's IDT; the exception bitmap only
+      // applies to faults that arise while delivering it (SDM 26.6.1).
+      return this.deliverException(vector, (intr & INTR_INFO_DELIVER_CODE_MASK) !== 0 ? this.vmcs!.read(VMCS.VM_ENTRY_EXCEPTION_ERROR_CODE) : -1, -1, true);
     }
     if (!this.idtCovers(vector)) return this.deliverException(GP_VECTOR, vector * 8 + 2, vector);
     const nmi = type === INTR_TYPE_NMI_INTR;
@@ -298,11 +310,11 @@ export class VmxCpu {
    * fault while delivering #DF is a triple fault, which always exits (SDM 25.2).
    * Returns an exit, or -1 once the guest's handler has taken it.
    */
-  private deliverException(vector: number, errorCode: number, during = -1): number {
+  private deliverException(vector: number, errorCode: number, during = -1, injected = false): number {
     const v = this.vmcs!;
     const top = this.ctxs[this.ctxs.length - 1]!;
     for (;;) {
-      if (v.read(VMCS.EXCEPTION_BITMAP) & (1 << vector)) {
+      if (!injected && v.read(VMCS.EXCEPTION_BITMAP) & (1 << vector)) {
         const soft = vector === BP_VECTOR;
         v.write(VMCS.VM_EXIT_INTR_INFO, (vector | (soft ? INTR_TYPE_SOFT_EXCEPTION : INTR_TYPE_HARD_EXCEPTION) | INTR_INFO_VALID_MASK
           | (errorCode >= 0 ? INTR_INFO_DELIVER_CODE_MASK : 0)) >>> 0);
@@ -320,6 +332,7 @@ export class VmxCpu {
       errorCode = next === DF_VECTOR ? 0 : vector * 8 + 2;
       during = vector;
       vector = next;
+      injected = false;
     }
     if (this.t.on) this.t.rec(EV_EXCEPTION, this.id, vector);
     // The guest's exception-table fixup (as for rdmsr_safe) resumes after the faulting instruction.
@@ -341,14 +354,20 @@ export class VmxCpu {
   private boundaryExit(pin: number, cpu: number): number {
     const r = this.regs;
     const v = this.vmcs!;
-    if (this.initSignal) { this.initSignal = false; return this.exit(EXIT_REASON.INIT_SIGNAL, 0, 0); }
+    if (this.initSignal) {
+      this.initSignal = false;
+      if (this.t.on) this.t.rec(EV_HOST_INIT, this.id);
+      return this.exit(EXIT_REASON.INIT_SIGNAL, 0, 0);
+    }
     if (this.hostNmi && pin & PIN_BASED_NMI_EXITING) {
       this.hostNmi = false;
+      if (this.t.on) this.t.rec(EV_HOST_NMI, this.id);
       v.write(VMCS.VM_EXIT_INTR_INFO, (NMI_VECTOR | INTR_TYPE_NMI_INTR | INTR_INFO_VALID_MASK) >>> 0);
       return this.exit(EXIT_REASON.EXCEPTION_NMI, 0, 0);
     }
     if (this.clock.cycles >= this.timerDeadline) { this.timerDeadline = Infinity; return this.exit(EXIT_REASON.PREEMPTION_TIMER, 0, 0); }
     if (this.hostIrq >= 0 && pin & PIN_BASED_EXT_INTR_MASK) {
+      if (this.t.on) this.t.rec(EV_HOST_IRQ, this.id, this.hostIrq);
       // kvm sets "acknowledge interrupt on exit": the vector is in the exit interruption information.
       v.write(VMCS.VM_EXIT_INTR_INFO, (this.hostIrq | INTR_TYPE_EXT_INTR | INTR_INFO_VALID_MASK) >>> 0);
       this.hostIrq = -1;

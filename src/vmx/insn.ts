@@ -96,6 +96,9 @@ export class Regs {
   rip = 0; rflags = 0x2;
   cr0 = 0x80050033; cr2 = 0; cr3 = 0x1000; cr4 = 0x3706f0; cr8 = 0;
   dr7 = 0x400;
-  /** Descriptor-table registers: GDTR and IDTR (base, limit), LDTR and TR selectors. */
-  gdtrBase = 0; gdtrLimit = 0xffff; idtrBase = 0; idtrLimit = 0xffff; ldtr = 0; tr = 0;
+  /**
+   * Descriptor-table registers as a running x86-64 Linux has them: the read-only IDT and the GDT in
+   * the CPU entry area (0xfffffe0000000000, +0x1000), 256 gates and 16 descriptors; TR = GDT entry 8.
+   */
+  gdtrBase = -0x20000000000 + 0x1000; gdtrLimit = 0x7f; idtrBase = -0x20000000000; idtrLimit = 0xfff; ldtr = 0; tr = 0x40;
 }

@@ -1,0 +1,86 @@
+// When: events that do not start with a guest instruction — the host's own interrupts and NMIs
+// arriving while the guest runs, an INIT signal, a machine check during VM entry, an invalid guest
+// state, qemu-kvm injecting an NMI — and the guest's longer runs (a
+// PAUSE spin loop, a long computation). Each runs the machine until the guest is idle again.
+
+import { Given, When } from '@cucumber/cucumber';
+import type { Action, ActionResult } from '../src/guest/kernel';
+import type { KCode } from '../src/guest/io';
+import { instructionAction } from '../src/guest/actions';
+import { LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR } from '../src/kvm/vmx';
+import { OP } from '../src/vmx/insn';
+import { CPU_BASED_MONITOR_TRAP_FLAG, VMCS } from '../src/vmx/vmcs';
+import type { ExitpathWorld } from './support/world';
+
+/** The guest goes on with what it was doing: one native instruction, no exit of its own. */
+const nop: Action = () => (function* (): KCode<ActionResult> { yield OP.NOP; return { value: 0, errno: null }; })();
+
+/** The physical CPU the guest's vCPU 0 runs on. */
+const cpu0 = (w: ExitpathWorld) => w.stack.cpus[0]!;
+
+When('an external interrupt arrives for the host', function (this: ExitpathWorld) {
+  // The host's local APIC timer (LOCAL_TIMER_VECTOR) fires while the CPU is in VMX non-root mode.
+  cpu0(this).hostInterrupt(LOCAL_TIMER_VECTOR);
+  this.run(nop);
+});
+
+When('an NMI arrives for the host', function (this: ExitpathWorld) {
+  cpu0(this).hostNmiArrives();
+  this.run(nop);
+});
+
+When('an INIT signal arrives at the host CPU', function (this: ExitpathWorld) {
+  cpu0(this).initArrives();
+  this.start(nop);
+});
+
+When('the VMCS guest state is made invalid', function (this: ExitpathWorld) {
+  // A reserved RFLAGS bit in the guest-state area; the reschedule IPI makes the vCPU exit, and the
+  // VM entry after it checks the guest state.
+  cpu0(this).invalidateGuestStateOnNextEntry();
+  cpu0(this).hostInterrupt(RESCHEDULE_VECTOR);
+  this.start(nop);
+});
+
+When('a machine check occurs during VM entry', function (this: ExitpathWorld) {
+  cpu0(this).machineCheckOnNextEntry();
+  cpu0(this).hostInterrupt(RESCHEDULE_VECTOR);
+  this.start(nop);
+});
+
+When('the guest triple-faults', function (this: ExitpathWorld) {
+  // An IDT of limit 0 (loaded from zeroed memory), then an exception: nothing can be delivered.
+  this.start(instructionAction('lidt 0x0; ud2'));
+});
+
+When(/^qemu-kvm injects (an|\d+) NMIs? into the guest$/, function (this: ExitpathWorld, n: string) {
+  // The monitor's `nmi` command, handled by qemu's main loop (a bottom half stands for the monitor's socket).
+  const q = this.stack.qemu;
+  for (let i = 0; i < (n === 'an' ? 1 : Number(n)); i++) q.mainLoop.qemu_bh_schedule(() => q.qmp_inject_nmi());
+  this.run(nop);
+});
+
+When('the guest computes for {int} seconds', function (this: ExitpathWorld, seconds: number) {
+  const cycles = seconds * 1e9 * this.stack.clock.ghz;
+  this.run((k) => (function* (): KCode<ActionResult> { k.r.rcx = cycles; yield OP.WORK; return { value: 0, errno: null }; })());
+});
+
+When('the guest spins on a lock for {int} PAUSE instructions', function (this: ExitpathWorld, n: number) {
+  // for (;;) { cpu_relax(); if (lock free) break; }: PAUSE, a compare, a branch.
+  this.run(() => (function* (): KCode<ActionResult> {
+    for (let i = 0; i < n; i++) { yield OP.PAUSE; yield OP.NOP; yield OP.NOP; }
+    return { value: 0, errno: null };
+  })());
+});
+
+When('the monitor trap flag is set and the guest executes {string}', function (this: ExitpathWorld, text: string) {
+  // Only a nested hypervisor's VMCS would ask for MTF; here the step sets the control for one action.
+  const v = this.stack.kvm.vms[0]!.vcpus[0]!.vmcs;
+  v.setBits(VMCS.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MONITOR_TRAP_FLAG);
+  try { this.run(instructionAction(text)); } finally { v.clearBits(VMCS.CPU_BASED_VM_EXEC_CONTROL, CPU_BASED_MONITOR_TRAP_FLAG); }
+});
+
+Given('the guest\'s local APIC is in xAPIC mode', function (this: ExitpathWorld) {
+  // x2APIC → disabled → xAPIC: the only way back the architecture allows (kvm_set_apic_base).
+  this.run(instructionAction('wrmsr 0x1b 0x0; wrmsr 0x1b 0xfee00900'));
+});
