@@ -175,6 +175,10 @@ export class TraceRecorder implements Tracer {
     if (keepMemory) for (const c of this.chunks) if (spare.length < SPARE_CHUNKS) spare.push(c);
     this.chunks = [];
     this.cur = undefined;
+    this.colT = new Float64Array(0);
+    this.colType = new Uint16Array(0);
+    this.colVcpu = new Int8Array(0);
+    this.colA = new Int32Array(0);
     this.pos = CHUNK;
     this.length = 0;
     this.escapes = 0;
