@@ -85,7 +85,6 @@ export class ConfigError extends Error {}
 /** Settings that exist in the schema but whose mechanism is not modelled yet: refused, not ignored. */
 const NOT_MODELLED: [(c: VmConfig) => boolean, string][] = [
   [(c) => c.vcpus !== 1, 'vcpus other than 1 (SMP)'],
-  [(c) => c.irqchip !== 'kernel', `irqchip other than 'kernel'`],
   // qemu binds irqfds to MSI routes (kvm_virtio_pci_vector_use); INTx irqfd with resample is not modelled.
   [(c) => c.irqfd && c.disk.vectors === 0, 'irqfd: true with INTx (set disk.vectors: 2 for MSI-X)'],
   // The backend gets its kicks from an ioeventfd and raises interrupts through an irqfd on an MSI-X vector.

@@ -108,7 +108,7 @@ export class Stack {
     const cpu0 = this.cpus[0]!;
     t.on = this.traceBoot;
     this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t, sched: this.sched }, {
-      ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
+      irqchip: config.irqchip, ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
       cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,

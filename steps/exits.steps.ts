@@ -93,7 +93,7 @@ Then('the VM exits are:', function (this: ExitpathWorld, table: DataTable) {
  * number or a UAPI name (KVM_EXIT_IO, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, ...).
  */
 Then('kvm_run\'s {word} is {word}', function (this: ExitpathWorld, field: string, value: string) {
-  const m = /^([a-z_.]+)(?:\[(\d+)\])?$/.exec(field);
+  const m = /^([a-z0-9_.]+)(?:\[(\d+)\])?$/.exec(field);
   const off = m ? (kvm_run as Record<string, number>)[m[1]!] : undefined;
   if (off === undefined) throw new Error(`'${field}' is not a field of struct kvm_run the model uses (${Object.keys(kvm_run).join(', ')})`);
   const size = KVM_RUN_FIELD_SIZE[m![1]!] ?? 8;

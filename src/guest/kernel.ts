@@ -21,6 +21,9 @@ export const MSR_IA32_APICBASE = 0x1b;
 export const X2APIC_ENABLE = 1 << 10;
 export const APIC_BASE_ENABLE = 1 << 11;
 export const MSR_X2APIC_EOI = 0x80b;
+/** The xAPIC page and its EOI register (APIC_DEFAULT_PHYS_BASE, APIC_EOI). */
+export const APIC_DEFAULT_BASE = 0xfee00000;
+export const APIC_EOI = 0xb0;
 export const IOAPIC_BASE = 0xfec00000;
 /** Legacy INTx of the virtio-blk function: PCI INTA# routed to GSI 11, as on qemu's i440FX. */
 export const VIRTIO_BLK_GSI = 11;
@@ -89,10 +92,21 @@ export class GuestKernel implements GuestIdt {
     return undefined;
   }
 
+  /**
+   * ack_APIC_irq → apic_eoi: in x2APIC mode a write to the EOI MSR; in xAPIC mode (the CPUID had no
+   * x2APIC: qemu's userspace APIC) a write to the EOI register of the APIC page (native_apic_mem_write).
+   */
+  private *ack_APIC_irq(): GuestCode {
+    if (this.x2apic) yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+    else yield* writel(this.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
+  }
+  /** Whether the local APIC runs in x2APIC mode (x2apic_mode). */
+  private x2apic = false;
+
   /** sysvec_reschedule_ipi: another CPU (or this one, with a self-IPI) asks for a reschedule; EOI. */
   private *sysvec_reschedule_ipi(): GuestCode {
     if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, RESCHEDULE_VECTOR);
-    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+    yield* this.ack_APIC_irq();
   }
 
   /**
@@ -110,22 +124,27 @@ export class GuestKernel implements GuestIdt {
   private *msi_interrupt(vector: number): GuestCode {
     if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
     if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
-    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+    yield* this.ack_APIC_irq();
   }
 
   /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */
   private *common_interrupt(vector: number): GuestCode {
     if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
     yield* this.blk.vp_interrupt();
-    yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
+    yield* this.ack_APIC_irq();
   }
 
   /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
   *start_kernel(): GuestCode {
     const r = this.r;
-    // x2apic_enable: switch the local APIC to x2APIC mode.
-    const base = yield* rdmsr_safe(r, MSR_IA32_APICBASE);
-    yield* wrmsr_safe(r, MSR_IA32_APICBASE, ((base === -1 ? 0xfee00000 : base) | APIC_BASE_ENABLE | X2APIC_ENABLE) >>> 0);
+    // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
+    r.rax = 1; r.rcx = 0;
+    yield OP.CPUID;
+    if ((r.rcx >>> 21) & 1) {
+      const base = yield* rdmsr_safe(r, MSR_IA32_APICBASE);
+      yield* wrmsr_safe(r, MSR_IA32_APICBASE, ((base === -1 ? 0xfee00000 : base) | APIC_BASE_ENABLE | X2APIC_ENABLE) >>> 0);
+      this.x2apic = true;
+    }
     // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
     for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);
     // IOAPIC: route GSI 11 (level-triggered, active high) to our vector, unmasked.

@@ -1,7 +1,5 @@
-// arch/x86/kvm/cpuid.c: kvm_cpuid over the vcpu's CPUID entries (vcpu->arch.cpuid_entries, which
-// userspace sets with KVM_SET_CPUID2). Until it does, the entries are those qemu's `-cpu host`
-// passes on a Skylake-SP host (KVM_GET_SUPPORTED_CPUID, reduced to the leaves a guest kernel
-// reads at boot and the ones exit handlers consult).
+// arch/x86/kvm/cpuid.c: kvm_cpuid over the vcpu's CPUID entries (vcpu->arch.cpuid_entries), which
+// userspace sets with KVM_SET_CPUID2 (qemu: qemu/cpu_x86.ts). Until it does, there are none.
 //
 // A leaf above the class's maximum returns the highest basic leaf (Intel behaviour,
 // get_out_of_range_cpuid_entry); a leaf inside the range that has no entry reads as zeros.
@@ -10,7 +8,7 @@ import type { KvmVcpu } from './vcpu';
 
 export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: number; found: boolean; usedMaxBasic: boolean }
 
-/** `function:index` → [eax, ebx, ecx, edx] */
+/** `function:index` (index -1 = any index) → [eax, ebx, ecx, edx] */
 export type CpuidEntries = ReadonlyMap<string, readonly [number, number, number, number]>;
 // Keys of index-0 lookups are kept, so a CPUID exit does not build a string (bounded: a guest that
 // walks every leaf does not grow it without end).
@@ -24,31 +22,15 @@ export const cpuidKey = (func: number, index: number): string => {
   }
   return k;
 };
-/** Leaves whose output depends on ECX (KVM_CPUID_FLAG_SIGNIFCANT_INDEX); the others ignore the index. */
-const INDEXED = new Set([0x4, 0x7, 0xb, 0xd, 0xf, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1d, 0x1e, 0x1f, 0x8000001d]);
-
-export const CPUID_HOST: CpuidEntries = new Map<string, readonly [number, number, number, number]>([
-  [cpuidKey(0x0, 0), [0xd, 0x756e6547, 0x6c65746e, 0x49656e69]],         // "GenuineIntel", max basic leaf 0xd
-  [cpuidKey(0x1, 0), [0x50654, 0x00010800, 0xfffa3203 | 0, 0x0f8bfbff]],   // ECX: 21 x2APIC, 30 RDRAND, 31 hypervisor; no MONITOR (3)
-  [cpuidKey(0x7, 0), [0, 0xd19f4fbb | 0, 0x0000000c, 0]],                // EBX: 18 RDSEED, 10 INVPCID; ECX: 2 UMIP (kvm emulates it), 3 PKU
-  [cpuidKey(0xa, 0), [0x07300404, 0, 0, 0x603]],                         // PMU v4: 4 GP + 3 fixed counters, 48 bits
-  [cpuidKey(0xd, 0), [0x2e7, 0x2c0, 0xa88, 0]],                          // XCR0: x87 SSE AVX opmask ZMM_Hi256 Hi16_ZMM PKRU
-  [cpuidKey(0x40000000, 0), [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d]],  // "KVMKVMKVM"
-  [cpuidKey(0x40000001, 0), [0x01007afb, 0, 0, 0]],
-  [cpuidKey(0x80000000, 0), [0x80000008, 0, 0, 0]],
-  [cpuidKey(0x80000001, 0), [0, 0, 0x121, 0x2c100800]],
-  [cpuidKey(0x80000008, 0), [0x3030, 0, 0, 0]],
-]);
-
 const entriesOf = new WeakMap<KvmVcpu, CpuidEntries>();
 
 /** kvm_vcpu_ioctl_set_cpuid2 → kvm_set_cpuid: the vcpu's entries from now on. */
 export function kvm_set_cpuid(vcpu: KvmVcpu, entries: CpuidEntries): void { entriesOf.set(vcpu, entries); }
 
-/** kvm_find_cpuid_entry_index */
+/** kvm_find_cpuid_entry_index: an entry without KVM_CPUID_FLAG_SIGNIFCANT_INDEX matches any index. */
 function find(vcpu: KvmVcpu, func: number, index: number): readonly [number, number, number, number] | undefined {
-  const e = entriesOf.get(vcpu) ?? CPUID_HOST;
-  return e.get(cpuidKey(func, INDEXED.has(func >>> 0) ? index : 0));
+  const e = entriesOf.get(vcpu);
+  return e?.get(cpuidKey(func, index)) ?? e?.get(cpuidKey(func, -1));
 }
 
 /** kvm_cpuid: the entry for (function, index); out of the class's range, the max basic leaf. */

@@ -14,7 +14,8 @@ export function kvm_set_msi(vm: KvmVm, addressLo: number, data: number): number 
   const dest = (addressLo >>> 12) & 0xff;
   const vcpu = vm.vcpus.find((v) => v.apic?.id === dest);
   if (!vcpu?.apic) return 0;
-  vcpu.apic.acceptIrq(data & 0xff, false);
+  // kvm_set_msi_irq: MSI data bit 15 is the trigger mode (a level-triggered IOAPIC pin routed as an MSI).
+  vcpu.apic.acceptIrq(data & 0xff, (data & 0x8000) !== 0);
   kvm_vcpu_kick(vcpu);
   return 1;
 }

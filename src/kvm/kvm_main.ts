@@ -5,7 +5,7 @@ import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
-  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
+  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
   KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_SPLIT_IRQCHIP, KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
 } from '../uapi/kvm';
@@ -20,6 +20,9 @@ import { KvmVcpu } from './vcpu';
 import { KvmVm, type KvmEnv } from './vm';
 import { kvm_arch_vcpu_ioctl_run, kvm_inject_nmi, kvm_vcpu_kick } from './x86';
 import { KVM_REQ_EVENT } from './kvm_host';
+import { KvmPit, KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, KVM_SPEAKER_BASE_ADDRESS } from './i8254';
+import { KvmPic } from './i8259';
+import { cpuidKey, kvm_set_cpuid } from './cpuid';
 import type { KvmX86Ops } from './x86_ops';
 
 const EV_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_set_irq', ['gsi', 'level']);
@@ -84,16 +87,38 @@ export class KvmVmFile implements HostFile {
         } });
         vm.ioapic = ioapic;
         vm.mmioBus.register(IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, ioapic);
+        // kvm_pic_init: master, slave and ELCR on KVM_PIO_BUS.
+        vm.pic = new KvmPic(vm.env.t);
+        for (const d of vm.pic.devices) vm.pioBus.register(d.addr, d.len, d.dev);
+        return 0;
+      }
+      case KVM_CREATE_PIT2: {
+        // kvm_vm_ioctl_create_pit2 → kvm_create_pit: needs the in-kernel PIC; 0x40-0x43, and 0x61 only for a dummy speaker.
+        if (!vm.pic) return -ERRNO.ENOENT;
+        if (vm.pit) return -ERRNO.EEXIST;
+        vm.pit = new KvmPit(vm.env.clock, vm.env.t);
+        vm.pioBus.register(KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, vm.pit);
+        if (mm.u32(arg + kvm_pit_config.flags) & KVM_PIT_SPEAKER_DUMMY) {
+          vm.pioBus.register(KVM_SPEAKER_BASE_ADDRESS, 4, { name: 'kvm-speaker', write: () => 0, read: () => 0 });
+        }
         return 0;
       }
       case KVM_IRQ_LINE: {
-        // kvm_vm_ioctl_irq_line → kvm_set_irq: GSI n is IOAPIC pin n (default routing).
-        if (!vm.ioapic) return -ERRNO.ENXIO;
+        // kvm_vm_ioctl_irq_line → kvm_set_irq. Default routing (irqchip kernel): GSIs 0-15 go to
+        // both the PIC and the IOAPIC, GSI n is IOAPIC pin n. With a split irqchip the routes are
+        // userspace's MSI routes (KVM_SET_GSI_ROUTING): a raised line is one MSI.
+        if (!vm.irqchipInKernel) return -ERRNO.ENXIO;
         const gsi = mm.u32(arg + kvm_irq_level.irq);
         const level = mm.u32(arg + kvm_irq_level.level);
         const t = vm.env.t;
         if (t.on) t.rec(EV_SET_IRQ, -1, gsi, level);
-        vm.ioapic.setIrq(gsi, level);
+        if (vm.irqchipSplit) {
+          const route = vm.gsiRoutes.get(gsi);
+          if (route && level) kvm_set_msi(vm, route.addressLo, route.data);
+          return 0;
+        }
+        if (gsi < 16) vm.pic?.setIrq(gsi, level);
+        vm.ioapic?.setIrq(gsi, level);
         return 0;
       }
       case KVM_IOEVENTFD: return kvm_ioeventfd(vm, proc, arg);
@@ -162,7 +187,9 @@ function kvm_vm_ioctl_enable_cap(vm: KvmVm, cap: number, arg0: number): number {
       vm.notifyWindow = Math.floor(arg0 / 2 ** 32);
       return 0;
     case KVM_CAP_SPLIT_IRQCHIP:
+      // Local APICs in the kernel (irqchip_in_kernel), no PIC or IOAPIC (irqchip_split).
       if (vm.irqchipInKernel || vm.vcpus.length > 0) return -ERRNO.EINVAL;
+      vm.irqchipInKernel = true;
       vm.irqchipSplit = true;
       return 0;
     default: return -ERRNO.EINVAL;
@@ -188,6 +215,24 @@ export class KvmVcpuFile implements HostFile {
     switch (req) {
       // kvm_vcpu_ioctl_nmi → kvm_inject_nmi
       case KVM_NMI: kvm_inject_nmi(vcpu); return 0;
+      case KVM_SET_CPUID2: {
+        // kvm_vcpu_ioctl_set_cpuid2 → kvm_set_cpuid, then vmx_vcpu_after_set_cpuid.
+        const mm = proc.mm;
+        const nent = mm.u32(arg + kvm_cpuid2.nent);
+        if (nent > 256) return -ERRNO.E2BIG;
+        const entries = new Map<string, readonly [number, number, number, number]>();
+        for (let i = 0; i < nent; i++) {
+          const e = arg + kvm_cpuid2.entries + i * kvm_cpuid_entry2.sizeof;
+          const regs = [mm.u32(e + kvm_cpuid_entry2.eax), mm.u32(e + kvm_cpuid_entry2.ebx), mm.u32(e + kvm_cpuid_entry2.ecx), mm.u32(e + kvm_cpuid_entry2.edx)] as const;
+          const func = mm.u32(e + kvm_cpuid_entry2.function);
+          const significant = (mm.u32(e + kvm_cpuid_entry2.flags) & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) !== 0;
+          entries.set(cpuidKey(func, mm.u32(e + kvm_cpuid_entry2.index)), regs);
+          if (!significant) { entries.set(cpuidKey(func, 0), regs); entries.set(cpuidKey(func, -1), regs); }
+        }
+        kvm_set_cpuid(vcpu, entries);
+        vcpu.vm.ops.vcpu_after_set_cpuid(vcpu);
+        return 0;
+      }
       // kvm_vcpu_ioctl_interrupt: only without an in-kernel LAPIC, one vector at a time.
       case KVM_INTERRUPT: {
         const irq = proc.mm.u32(arg + kvm_interrupt.irq);

@@ -8,6 +8,8 @@ import type { Tracer } from '../trace/events';
 import { Ept } from '../vmx/ept';
 import { KvmIoBus } from './io_bus';
 import type { KvmIoapic } from './ioapic';
+import type { KvmPit } from './i8254';
+import type { KvmPic } from './i8259';
 import type { KvmEra } from './profile';
 import type { KvmVcpu } from './vcpu';
 import type { KvmX86Ops } from './x86_ops';
@@ -34,7 +36,10 @@ export class KvmVm {
   readonly mmioBus = new KvmIoBus('KVM_MMIO_BUS');
   readonly fastMmioBus = new KvmIoBus('KVM_FAST_MMIO_BUS');
   ioapic: KvmIoapic | undefined;
-  /** KVM_CREATE_IRQCHIP was called: PIC, IOAPIC and local APICs are in the kernel. */
+  /** The in-kernel 8259 pair (KVM_CREATE_IRQCHIP) and 8254 (KVM_CREATE_PIT2). */
+  pic: KvmPic | undefined;
+  pit: KvmPit | undefined;
+  /** irqchip_in_kernel: KVM_CREATE_IRQCHIP (PIC, IOAPIC and local APICs) or a split irqchip (local APICs). */
   irqchipInKernel = false;
   /** kvm->arch.apicv_inhibit_reasons: non-zero (APICV_INHIBIT_REASON_DISABLE) when APICv is off. */
   apicvInhibitReasons = 1;

@@ -694,6 +694,17 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       vcpu.vmcs.write(VMCS.TPR_THRESHOLD, irr === -1 || tpr < irr ? 0 : irr);
     },
 
+    /**
+     * vmx_vcpu_after_set_cpuid → vmx_secondary_exec_control: an "exiting" control is set exactly
+     * when the guest's CPUID lacks the feature (vmx_adjust_sec_exec_exiting).
+     */
+    vcpu_after_set_cpuid(vcpu) {
+      const v = vcpu.vmcs;
+      const adjust = (has: boolean, bit: number) => { if (has) v.clearBits(VMCS.SECONDARY_VM_EXEC_CONTROL, bit); else v.setBits(VMCS.SECONDARY_VM_EXEC_CONTROL, bit); };
+      adjust(guest_cpuid_has(vcpu, 1, 0, 'ecx', 30), SECONDARY_EXEC_RDRAND_EXITING);
+      adjust(guest_cpuid_has(vcpu, 7, 0, 'ebx', 18), SECONDARY_EXEC_RDSEED_EXITING);
+    },
+
     /** vmx_sync_dirty_debug_regs */
     sync_dirty_debug_regs(vcpu) {
       vcpu.arch.switch_db_regs &= ~KVM_DEBUGREG_WONT_EXIT;

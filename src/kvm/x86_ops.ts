@@ -26,6 +26,8 @@ export interface KvmX86Ops {
   set_virtual_apic_mode(vcpu: KvmVcpu): void;
   /** vmx_update_cr8_intercept: the TPR threshold below which a TPR write exits. */
   update_cr8_intercept(vcpu: KvmVcpu, tpr: number, irr: number): void;
+  /** vmx_vcpu_after_set_cpuid: controls that follow the guest's CPUID (RDRAND/RDSEED exiting, …). */
+  vcpu_after_set_cpuid(vcpu: KvmVcpu): void;
   /** vmx_sync_dirty_debug_regs: take DR7 back from the guest and intercept MOV DR again. */
   sync_dirty_debug_regs(vcpu: KvmVcpu): void;
 }

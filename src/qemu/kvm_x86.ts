@@ -10,11 +10,12 @@ import {
   KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_BUS_LOCK_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_X86_USER_SPACE_MSR,
   KVM_ENABLE_CAP, KVM_EXIT, KVM_MSR_EXIT_REASON_FILTER, KVM_MSR_FILTER_DEFAULT_ALLOW, KVM_MSR_FILTER_READ, KVM_NMI,
   KVM_NOTIFY_CONTEXT_INVALID, KVM_RUN_X86_BUS_LOCK, KVM_X86_NOTIFY_VMEXIT_ENABLED, KVM_X86_NOTIFY_VMEXIT_USER,
-  KVM_X86_SET_MSR_FILTER, kvm_enable_cap, kvm_msr_filter, kvm_msr_filter_range, kvm_run,
+  KVM_X86_SET_MSR_FILTER, KVM_INTERRUPT, kvm_interrupt, kvm_enable_cap, kvm_msr_filter, kvm_msr_filter_range, kvm_run,
 } from '../uapi/kvm';
 import type { HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import type { Heap } from './heap';
+import type { QemuApic } from './apic';
 import type { KvmArchOps, KvmCpu, RunState } from './kvm_all';
 
 /** MSR_CORE_THREAD_COUNT: qemu answers it itself from its -smp topology. */
@@ -101,26 +102,75 @@ export class X86KvmArch implements KvmArchOps {
     }
   }
 
-  kvm_arch_pre_run(_cpu: KvmCpu): void {}
+  /** With `irqchip: userspace`: qemu's local APIC (hw/intc/apic.c). */
+  apic: QemuApic | undefined;
+  /** cpu->interrupt_request & CPU_INTERRUPT_HARD: the userspace APIC has an interrupt for the vCPU. */
+  private interruptHard = false;
+  /** env->eflags & IF_MASK, as kvm_arch_post_run last read it from kvm_run->if_flag. */
+  private ifFlag = false;
 
-  /** kvm_arch_post_run: a detected bus lock is rate-limited here (kvm_rate_limit_on_bus_lock). */
-  kvm_arch_post_run(cpu: KvmCpu): void {
-    const mm = cpu.mm;
-    const flags = mm.u16(cpu.runHva + kvm_run.flags);
-    if (flags & KVM_RUN_X86_BUS_LOCK && this.t.on) this.t.rec(EV_BUS_LOCK_RATELIMIT, cpu.index);
+  /**
+   * cpu_interrupt / cpu_reset_interrupt (CPU_INTERRUPT_HARD) from the userspace APIC: a halted vCPU
+   * wakes (qemu_cond_broadcast(cpu->halt_cond)); one inside KVM_RUN is kicked out (qemu_cpu_kick).
+   */
+  cpu_interrupt(cpus: readonly KvmCpu[], pending: boolean): void {
+    const was = this.interruptHard;
+    this.interruptHard = pending;
+    if (!pending || was) return;
+    this.haltCond.wakeAll();
+    for (const c of cpus) if (!c.halted) c.run_on_cpu(() => {});
   }
 
-  cpu_thread_is_idle(_cpu: KvmCpu): boolean { return true; }
+  /**
+   * kvm_arch_pre_run: with the APIC in userspace, inject its interrupt with KVM_INTERRUPT when kvm
+   * said the guest can take one (ready_for_interrupt_injection, IF); else ask kvm for an exit as
+   * soon as it can (request_interrupt_window). CR8 carries the APIC's TPR in.
+   */
+  kvm_arch_pre_run(cpu: KvmCpu): void {
+    const apic = this.apic;
+    if (!apic) return;
+    const mm = cpu.mm;
+    const run = cpu.runHva;
+    if (mm.u8(run + kvm_run.ready_for_interrupt_injection) && this.interruptHard && this.ifFlag) {
+      const irq = apic.getInterrupt();
+      if (irq >= 0) {
+        const a = this.heap.alloc(kvm_interrupt.sizeof);
+        mm.setU32(a + kvm_interrupt.irq, irq);
+        cpu.kvm_vcpu_ioctl(KVM_INTERRUPT, a);
+        this.heap.release(a);
+      }
+    }
+    mm.setU8(run + kvm_run.request_interrupt_window, this.interruptHard ? 1 : 0);
+    mm.setU64(run + kvm_run.cr8, apic.tpr >> 4);
+  }
+
+  /**
+   * kvm_arch_post_run: IF and the TPR back into qemu's view of the CPU (env->eflags,
+   * cpu_set_apic_tpr); a detected bus lock is rate-limited here (kvm_rate_limit_on_bus_lock).
+   */
+  kvm_arch_post_run(cpu: KvmCpu): void {
+    const mm = cpu.mm;
+    const run = cpu.runHva;
+    const flags = mm.u16(run + kvm_run.flags);
+    if (flags & KVM_RUN_X86_BUS_LOCK && this.t.on) this.t.rec(EV_BUS_LOCK_RATELIMIT, cpu.index);
+    this.ifFlag = mm.u8(run + kvm_run.if_flag) !== 0;
+    if (this.apic) this.apic.tpr = (mm.u64(run + kvm_run.cr8) & 0xf) << 4;
+  }
+
+  /** cpu_thread_is_idle → !x86_cpu_has_work: halted until an interrupt it can take arrives. */
+  cpu_thread_is_idle(_cpu: KvmCpu): boolean { return !(this.interruptHard && this.ifFlag); }
 
   /** kvm_arch_handle_exit */
   kvm_arch_handle_exit(cpu: KvmCpu, reason: number): 'continue' | 'halt' | 'stop' {
     const mm = cpu.mm;
     const run = cpu.runHva;
     switch (reason) {
-      case KVM_EXIT.HLT:
-        // kvm_handle_halt: no interrupt to take: the vCPU is halted in userspace (EXCP_HLT).
-        if (this.t.on) this.t.rec(EV_HANDLE_HALT, cpu.index, 1);
-        return 'halt';
+      case KVM_EXIT.HLT: {
+        // kvm_handle_halt: with no interrupt to take, the vCPU is halted in userspace (EXCP_HLT).
+        const halt = !(this.interruptHard && this.ifFlag);
+        if (this.t.on) this.t.rec(EV_HANDLE_HALT, cpu.index, halt ? 1 : 0);
+        return halt ? 'halt' : 'continue';
+      }
       case KVM_EXIT.SET_TPR:
         // The new TPR is in run->cr8, which kvm_arch_post_run hands to the userspace APIC.
         return 'continue';

@@ -5,7 +5,7 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import type { Tracer } from '../trace/events';
-import { KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
+import { KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
 import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import { BlockBackend, bdrv_parse_cache_mode, type BlockdevOnError, type CacheMode } from './block/block_backend';
@@ -15,6 +15,10 @@ import { LuringState } from './block/io_uring';
 import { GuestMemory } from './dma';
 import { Heap } from './heap';
 import { X86KvmArch } from './kvm_x86';
+import { QemuApic } from './apic';
+import { cpuidEntries, kvm_set_cpuid2 } from './cpu_x86';
+import { QemuPic } from './i8259';
+import { QemuIoapic } from './ioapic';
 import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
@@ -33,6 +37,10 @@ import {
 const KVM_IRQCHIP_NUM_PINS = 24;
 
 export interface QemuConfig {
+  /** -machine kernel_irqchip=on|split|off: where the PIC, IOAPIC and local APIC are. */
+  irqchip?: 'kernel' | 'split' | 'userspace';
+  /** -cpu host,-flag,...: CPUID features taken away. */
+  cpuFlagsOff?: string[];
   ramBytes: number;
   vcpus: number;
   ioBase: number;
@@ -120,10 +128,22 @@ export class QemuKvm {
       this.x86 = new X86KvmArch(host, p, this.heap, t, env.sched, {
         era: cfg.era, busLockRatelimit: 0, notifyVmexit: 'run', notifyWindow: 0, hostHasNotifyVmexit: true,
         hostHasBusLockDetection: true, cores: 1, threads: 1,
-      }, { stop: (state, why) => this.stop(state, why) });
+      }, { stop: (state, why) => this.stop(state, why), ioapicEoi: (v) => this.ioapic?.eoiBroadcast(v) });
       this.x86.kvm_arch_init(this.vmfd);
     }
-    if (host.ioctlNow(p, this.vmfd, KVM_CREATE_IRQCHIP, 0) < 0) throw new Error('qemu: KVM_CREATE_IRQCHIP failed');
+    // kvm_irqchip_create: kernel_irqchip=on → KVM_CREATE_IRQCHIP; split → KVM_CAP_SPLIT_IRQCHIP with the
+    // IOAPIC's 24 pins; off → nothing in kvm (qemu's own PIC, IOAPIC and APIC).
+    const irqchip = cfg.irqchip ?? 'kernel';
+    if (irqchip === 'kernel') {
+      if (host.ioctlNow(p, this.vmfd, KVM_CREATE_IRQCHIP, 0) < 0) throw new Error('qemu: KVM_CREATE_IRQCHIP failed');
+    } else if (irqchip === 'split') {
+      const a = this.heap.alloc(kvm_enable_cap.sizeof);
+      p.mm.slice(a, kvm_enable_cap.sizeof).fill(0);
+      p.mm.setU32(a + kvm_enable_cap.cap, KVM_CAP_SPLIT_IRQCHIP);
+      p.mm.setU64(a + kvm_enable_cap.args, KVM_IRQCHIP_NUM_PINS);
+      if (host.ioctlNow(p, this.vmfd, KVM_ENABLE_CAP, a) < 0) throw new Error('qemu: KVM_CAP_SPLIT_IRQCHIP failed');
+      this.heap.release(a);
+    }
     this.ioSpace = new AddressSpace('I/O', t);
     this.memSpace = new AddressSpace('memory', t);
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
@@ -166,6 +186,7 @@ export class QemuKvm {
     const proxy = new VirtIOPCIProxy(this.vblk, cfg.device === 'vhost-user-blk' ? 'vhost-user-blk-pci' : 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
       { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
     this.ioSpace.add(proxy.bar);
+    this.createIrqchip(irqchip);
     if (proxy.msixTable) this.memSpace.add(proxy.msixTable);
     for (const r of proxy.modernRegions) this.memSpace.add(r);
     loadGuest(this);
@@ -175,6 +196,8 @@ export class QemuKvm {
       const fd = host.ioctlNow(p, this.vmfd, KVM_CREATE_VCPU, i);
       if (fd < 0) throw new Error(`qemu: KVM_CREATE_VCPU failed: ${fd}`);
       const run = host.mmap(p, mmapSize, fd);
+      // kvm_arch_init_vcpu: the CPUID of -cpu host, without x2APIC when the APIC is qemu's (an xAPIC).
+      kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])]));
       const names = cfg.era === 'qemu-kvm-2013' ? { handleIo: 'kvm_handle_io', cpuExec: 'kvm_main_loop_cpu' } : { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec' };
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
         stop: (state, why) => this.stop(state, why),
@@ -185,12 +208,81 @@ export class QemuKvm {
     }
   }
 
+  /** KVMState's irq_routes: MSI routes by GSI (IOAPIC pins with a split irqchip, then MSI virqs). */
+  private readonly irqRoutes: { gsi: number; addressLo: number; data: number }[] = [];
+  /** The interrupt controllers qemu emulates itself (split: PIC and IOAPIC; userspace: also the APIC). */
+  pic: QemuPic | undefined;
+  ioapic: QemuIoapic | undefined;
+  apic: QemuApic | undefined;
+
+  /**
+   * The devices of the irqchip mode: with kernel_irqchip=on the in-kernel PIT too (kvm_pit_init →
+   * KVM_CREATE_PIT2); otherwise qemu's i8259 (with the ELCR at 0x4d0) and IOAPIC, and with no
+   * irqchip in kvm at all its local APIC.
+   */
+  private createIrqchip(irqchip: 'kernel' | 'split' | 'userspace'): void {
+    const { host, proc: p, heap } = this;
+    const t = this.env.t;
+    if (irqchip === 'kernel') {
+      const a = heap.alloc(kvm_pit_config.sizeof);
+      p.mm.slice(a, kvm_pit_config.sizeof).fill(0);
+      host.ioctlNow(p, this.vmfd, KVM_CREATE_PIT2, a);
+      heap.release(a);
+      return;
+    }
+    this.pic = new QemuPic();
+    for (const r of this.pic.regions()) this.ioSpace.add(r);
+    if (irqchip === 'userspace') {
+      const x86 = this.x86;
+      this.apic = new QemuApic(t, (pending) => x86?.cpu_interrupt(this.cpus, pending), (v) => this.ioapic?.eoiBroadcast(v));
+      this.ioapic = new QemuIoapic({ sendMsi: (a, d) => this.apic!.sendMsi(a, d) }, t);
+      if (x86) x86.apic = this.apic;
+      this.memSpace.add(this.apic.region());
+    } else {
+      this.ioapic = new QemuIoapic({
+        kvmSetIrq: (pin, level) => { kvm_set_irq(host, p, heap, this.vmfd, pin, level); },
+        updateRoutes: (rs) => {
+          // kvm_irqchip_update_msi_route for each pin, then kvm_irqchip_commit_routes.
+          const keep = this.irqRoutes.filter((r) => r.gsi >= KVM_IRQCHIP_NUM_PINS);
+          this.irqRoutes.length = 0;
+          this.irqRoutes.push(...rs.map((r) => ({ gsi: r.pin, addressLo: r.addressLo, data: r.data })), ...keep);
+          this.kvm_irqchip_commit_routes();
+        },
+      }, t);
+    }
+    this.memSpace.add(this.ioapic.region());
+  }
+
+  /** kvm_irqchip_commit_routes: KVM_SET_GSI_ROUTING with every route (struct kvm_irq_routing in qemu's memory). */
+  private kvm_irqchip_commit_routes(): void {
+    const { host, proc: p, heap } = this;
+    const e = kvm_irq_routing_entry;
+    const size = kvm_irq_routing.entries + this.irqRoutes.length * e.sizeof;
+    const a = heap.alloc(size);
+    p.mm.slice(a, size).fill(0);
+    p.mm.setU32(a + kvm_irq_routing.nr, this.irqRoutes.length);
+    this.irqRoutes.forEach((r, i) => {
+      const o = a + kvm_irq_routing.entries + i * e.sizeof;
+      p.mm.setU32(o + e.gsi, r.gsi); p.mm.setU32(o + e.type, KVM_IRQ_ROUTING_MSI);
+      p.mm.setU32(o + e['u.msi.address_lo'], r.addressLo); p.mm.setU32(o + e['u.msi.data'], r.data);
+    });
+    host.ioctlNow(p, this.vmfd, KVM_SET_GSI_ROUTING, a);
+    heap.release(a);
+  }
+
+  /** gsi_handler (hw/i386/x86.c) / kvm_pc_gsi_handler: an ISA/PCI line to kvm, or to qemu's PIC and IOAPIC. */
+  gsi_handler(gsi: number, level: number): void {
+    if (!this.ioapic) { kvm_set_irq(this.host, this.proc, this.heap, this.vmfd, gsi, level); return; }
+    this.pic?.setIrq(gsi, level);
+    this.ioapic.setIrq(gsi, level);
+  }
+
   /** The accel/kvm and util/event_notifier services the virtio-pci transport uses. */
   private pciPlatform(cfg: QemuConfig): PciPlatform {
     const host = this.host;
     const p = this.proc;
     const heap = this.heap;
-    const routes: { gsi: number; addressLo: number; data: number }[] = [];
+    const routes = this.irqRoutes;
     let nextVirq = KVM_IRQCHIP_NUM_PINS;
     const withStruct = (size: number, fill: (a: number) => void, call: (a: number) => number): number => {
       const a = heap.alloc(size);
@@ -201,7 +293,7 @@ export class QemuKvm {
     };
     const check = (what: string, r: number) => { if (r < 0) throw new Error(`qemu: ${what} failed: ${r}`); return r; };
     return {
-      setIrq: (level) => { kvm_set_irq(host, p, heap, this.vmfd, cfg.irq, level); },
+      setIrq: (level) => { this.gsi_handler(cfg.irq, level); },
       sendMsi: (addressLo, data) => {
         // kvm_send_msi
         withStruct(kvm_msi.sizeof, (a) => { p.mm.setU32(a + kvm_msi.address_lo, addressLo); p.mm.setU32(a + kvm_msi.data, data); },
