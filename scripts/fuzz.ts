@@ -127,6 +127,7 @@ const addrArb: fc.Arbitrary<bigint> = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: BUF, max: RAM - 1 }).map(BigInt) },
   { weight: 2, arbitrary: fc.integer({ min: 0, max: RAM - 1 }).map(BigInt) },
   { weight: 3, arbitrary: fc.integer({ min: -0x2000, max: 0x2000 }).map((d) => BigInt(RAM + d)) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 16 }).map((d) => BigInt(RAM - d)) },
   { weight: 1, arbitrary: fc.integer({ min: -0x10, max: 0x10 }).map((d) => BigInt(2 ** 32 + d)) },
   { weight: 3, arbitrary: fc.integer({ min: 1, max: 0x3000 }).map((d) => U64_MAX + 1n - BigInt(d)) },
   { weight: 1, arbitrary: u64 },

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import { expect } from 'chai';
-import { runFuzz, report } from '../scripts/fuzz';
+import { RAM, runCase, runFuzz, report, type FuzzCase, type FuzzStats } from '../scripts/fuzz';
 import { Mm } from '../src/host/mm';
 import { MemoryImage } from '../src/host/disk';
 import { GuestMemory } from '../src/qemu/dma';
@@ -41,4 +41,19 @@ test('the guard rails are not vacuous: an access outside guest RAM or the disk i
   img.pwrite(4000, new Uint8Array(97));              // one byte past it: refused
   img.pread(-1, 1);
   expect(img.violations).to.equal(2);
+});
+
+test('qemu\'s unchecked store in virtio_blk_handle_scsi is reproduced: 3 bytes past guest RAM, refused and counted apart', () => {
+  // A SCSI_CMD request: a split header (two readable descriptors), two device-writable data
+  // buffers and the status; the second-to-last writable buffer (the virtio_scsi_inhdr) is moved to
+  // the last byte of RAM, where qemu's 4-byte store of errors = 255 overruns by 3 bytes.
+  const c: FuzzCase = {
+    num: 8, ringPage: 1, rings: null, features: { indirect: false, eventIdx: false, version1: false }, werror: 'report', rerror: 'report',
+    steps: [{ kind: 'kick', request: { type: 2, sector: 0n, data: [512, 1], statusLen: 1, splitHeader: true, indirect: false, slots: [0, 1, 2, 3, 4, 5] },
+      mutations: [{ target: 'desc', index: 3, field: 0, value: BigInt(RAM - 1) }] }],
+  };
+  const stats: FuzzStats = { cases: 0, crashes: 0, dmaViolations: 0, imageViolations: 0, invariantViolations: 0, qemuOverruns: 0, outcomes: new Map(), failures: [] };
+  expect(runCase(c, stats)).to.equal(undefined);
+  expect({ overruns: stats.qemuOverruns, dma: stats.dmaViolations }).to.deep.equal({ overruns: 3, dma: 0 });
+  expect(stats.outcomes.get('status VIRTIO_BLK_S_UNSUPP')).to.equal(1);
 });
