@@ -57,3 +57,23 @@ test('qemu\'s unchecked store in virtio_blk_handle_scsi is reproduced: 3 bytes p
   expect({ overruns: stats.qemuOverruns, dma: stats.dmaViolations }).to.deep.equal({ overruns: 3, dma: 0 });
   expect(stats.outcomes.get('status VIRTIO_BLK_S_UNSUPP')).to.equal(1);
 });
+
+test('virtio_error: broken either way; NEEDS_RESET and a config interrupt only when VIRTIO_F_VERSION_1 was negotiated', async () => {
+  const { VirtIODevice } = await import('../src/qemu/virtio');
+  const { NULL_TRACER } = await import('../src/trace/events');
+  class Dev extends VirtIODevice { configRead(): number { return 0; } }
+  const mm = new Mm();
+  const ram = new Uint8Array(0x1000);
+  const mem = new GuestMemory(mm, mm.map(ram, 'ram'), ram.length);
+  const legacy = new Dev('legacy', mem, NULL_TRACER);
+  legacy.status = 7;
+  legacy.virtio_error('Looped descriptor');
+  expect({ broken: legacy.broken, status: legacy.status, isr: legacy.isr }).to.deep.equal({ broken: true, status: 7, isr: 0 });
+  const modern = new Dev('modern', mem, NULL_TRACER);
+  let configInterrupts = 0;
+  modern.notifyConfigTransport = () => { configInterrupts++; };
+  modern.status = 0xf;
+  modern.guestFeaturesHi = 1;                        // VIRTIO_F_VERSION_1 is bit 32
+  modern.virtio_error('Looped descriptor');
+  expect({ broken: modern.broken, status: modern.status, isr: modern.isr, configInterrupts }).to.deep.equal({ broken: true, status: 0x4f, isr: 3, configInterrupts: 1 });
+});
