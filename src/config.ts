@@ -10,6 +10,12 @@ export interface VmConfig {
   vcpus: number;
   memory_mib: number;
   irqchip: 'kernel' | 'split' | 'userspace';
+  /** The host CPU's VT-x features (absent: skylake-sp). The cost figures stay Skylake-SP's. */
+  host_cpu?: 'skylake-sp' | 'sapphire-rapids';
+  /** qemu's -cpu: `host`, or `host,-flag,...` to take CPUID features away (absent: host). */
+  cpu?: string;
+  /** qemu's -accel kvm options (absent: QEMU 8's defaults: bus-lock exits off, notify-vmexit=run, window 0). */
+  accel?: { bus_lock_ratelimit?: number; notify_vmexit?: 'run' | 'internal-error' | 'disable'; notify_window?: number };
   ioeventfd: boolean;
   irqfd: boolean;
   apicv: boolean;
@@ -53,6 +59,17 @@ const SCHEMA = {
     vcpus: { type: 'integer', minimum: 1, maximum: 64 },
     memory_mib: { type: 'integer', minimum: 16, maximum: 4096 },
     irqchip: { enum: ['kernel', 'split', 'userspace'] },
+    host_cpu: { enum: ['skylake-sp', 'sapphire-rapids'] },
+    cpu: { type: 'string', pattern: '^host(,-(x2apic|rdrand|rdseed|invpcid|umip|pku|xsave))*$' },
+    accel: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        bus_lock_ratelimit: { type: 'integer', minimum: 0 },
+        notify_vmexit: { enum: ['run', 'internal-error', 'disable'] },
+        notify_window: { type: 'integer', minimum: 0, maximum: 0x7fffffff },
+      },
+    },
     ioeventfd: { type: 'boolean' },
     irqfd: { type: 'boolean' },
     apicv: { type: 'boolean' },
@@ -101,7 +118,7 @@ export function notModelled(c: VmConfig): string | undefined {
 function merge(base: VmConfig, over: Record<string, unknown>): VmConfig {
   const out = structuredClone(base) as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(over)) {
-    if (k === 'disk' && v && typeof v === 'object') out.disk = { ...(out.disk as object), ...(v as object) };
+    if ((k === 'disk' || k === 'accel') && v && typeof v === 'object') out[k] = { ...(out[k] as object | undefined), ...(v as object) };
     else out[k] = v;
   }
   return out as unknown as VmConfig;
@@ -112,11 +129,13 @@ function describe(e: ErrorObject, key: string): string {
     case 'additionalProperties': {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       const parent = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
-      const props = Object.keys(parent === 'disk' ? SCHEMA.properties.disk.properties : SCHEMA.properties);
+      const props = Object.keys(parent === 'disk' ? SCHEMA.properties.disk.properties : parent === 'accel' ? SCHEMA.properties.accel.properties : SCHEMA.properties);
       return `unknown key '${parent ? parent + '.' : ''}${extra}' (expected one of: ${props.join(', ')})`;
     }
     case 'enum': return `'${key}' must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'type': return `'${key}' must be ${(e.params as { type: string | string[] }).type.toString().replace(',', ' or ')}`;
+    case 'pattern': return key === 'cpu' ? `'cpu' must be host, or host followed by ,-flag for flags among x2apic, rdrand, rdseed, invpcid, umip, pku, xsave`
+      : `'${key}' ${e.message ?? 'is invalid'}`;
     default: return `'${key}' ${e.message ?? 'is invalid'}`;
   }
 }

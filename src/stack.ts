@@ -12,7 +12,7 @@ import { HostKernel } from './host/kernel';
 import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
 import { kvmEra } from './kvm/profile';
-import { makeVmxOps } from './kvm/vmx';
+import { HOST_VMX_CAPS, makeVmxOps } from './kvm/vmx';
 import { VmxCpu } from './vmx/cpu';
 import { QemuKvm } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
@@ -91,7 +91,7 @@ export class Stack {
     this.host = new HostKernel(this.sched, this.clock, profile, t);
     for (let i = 0; i < config.vcpus; i++) this.cpus.push(new VmxCpu(i, this.clock, profile, t));
     this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
-      makeVmxOps({ apicv: config.apicv }), { cpu: (id) => this.cpus[id]! });
+      makeVmxOps({ apicv: config.apicv, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] }), { cpu: (id) => this.cpus[id]! });
     this.host.registerDevice('/dev/kvm', () => this.kvm.open());
 
     const diskBytes = config.disk.size_mib * 1024 * 1024;
@@ -108,7 +108,10 @@ export class Stack {
     const cpu0 = this.cpus[0]!;
     t.on = this.traceBoot;
     this.qemu = new QemuKvm(this.host, { clock: this.clock, profile, t, sched: this.sched }, {
-      irqchip: config.irqchip, ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
+      irqchip: config.irqchip, cpuFlagsOff: (config.cpu ?? 'host').split(',').slice(1).map((f) => f.slice(1)),
+      accel: { busLockRatelimit: config.accel?.bus_lock_ratelimit ?? 0, notifyVmexit: config.accel?.notify_vmexit ?? 'run',
+        notifyWindow: config.accel?.notify_window ?? 0, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] },
+      ramBytes, vcpus: config.vcpus, ioBase: config.disk.io_base, imagePath, imageBytes: this.image.size,
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
       cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,

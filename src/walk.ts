@@ -8,7 +8,11 @@ import { Stack } from './stack';
 import type { TraceEvent } from './trace/recorder';
 import { markStages, summarize, type Summary } from './trace/query';
 
-export interface Walk { config: VmConfig; action: string; events: TraceEvent[]; summary: Summary }
+export interface Walk {
+  config: VmConfig; action: string; events: TraceEvent[]; summary: Summary;
+  /** Why the action did not complete (the VM stopped, or the vCPU halted with nothing to wake it). */
+  unfinished?: string;
+}
 
 export function walkEvents(stack: Stack, from: number, to: number): TraceEvent[] {
   const events = stack.trace.slice(from, to);
@@ -19,9 +23,11 @@ export function walkEvents(stack: Stack, from: number, to: number): TraceEvent[]
 export function explain(config: VmConfig, actionText: string, opts: { traceBoot?: boolean } = {}): Walk {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
-  const o = stack.run(action);
+  const o = stack.submit(action);
   const events = walkEvents(stack, o.from, o.to);
-  return { config, action: actionText, events, summary: summarize(events, o.result, o.cycles, errnoName) };
+  const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName) };
+  if (o.state !== 'done') w.unfinished = o.why ?? o.state;
+  return w;
 }
 
 // ------------------------------------------------------------------ large runs
@@ -31,17 +37,22 @@ export function explain(config: VmConfig, actionText: string, opts: { traceBoot?
  * when written out: a run of a million events is written without holding a million objects or
  * one giant string. The summary and the stage marks are computed once, over the decoded walk.
  */
-export interface WalkRun { config: VmConfig; action: string; stack: Stack; from: number; to: number; summary: Summary; stages: ReadonlyMap<number, number> }
+export interface WalkRun {
+  config: VmConfig; action: string; stack: Stack; from: number; to: number; summary: Summary; stages: ReadonlyMap<number, number>;
+  unfinished?: string;
+}
 
 export function runWalk(config: VmConfig, actionText: string, opts: { traceBoot?: boolean } = {}): WalkRun {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
-  const o = stack.run(action);
+  const o = stack.submit(action);
   const events = walkEvents(stack, o.from, o.to);
-  const summary = summarize(events, o.result, o.cycles, errnoName);
+  const summary = summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName);
   const stages = new Map<number, number>();
   for (const e of events) if (e.stage !== undefined) stages.set(e.seq, e.stage);
-  return { config, action: actionText, stack, from: o.from, to: o.to, summary, stages };
+  const run: WalkRun = { config, action: actionText, stack, from: o.from, to: o.to, summary, stages };
+  if (o.state !== 'done') run.unfinished = o.why ?? o.state;
+  return run;
 }
 
 /** Event `seq` of a run, decoded as in `Walk.events` (stage included). */
@@ -87,6 +98,6 @@ export function writeWalkJson(run: WalkRun, sink: (s: string) => void): void {
   const out = new BlockWriter(sink);
   out.push(`{\n  "config": ${nested(run.config, '  ')},\n  "events": [`);
   for (let seq = run.from; seq < run.to; seq++) out.push(`${seq === run.from ? '' : ','}\n    ${nested(runEvent(run, seq), '    ')}`);
-  out.push(`${run.to > run.from ? '\n  ' : ''}],\n  "summary": ${nested(run.summary, '  ')}\n}\n`);
+  out.push(`${run.to > run.from ? '\n  ' : ''}],\n  "summary": ${nested(run.summary, '  ')}${run.unfinished ? `,\n  "unfinished": ${JSON.stringify(run.unfinished)}` : ''}\n}\n`);
   out.flush();
 }

@@ -65,6 +65,10 @@ When('the guest computes for {int} seconds', function (this: ExitpathWorld, seco
   this.run((k) => (function* (): KCode<ActionResult> { k.r.rcx = cycles; yield OP.WORK; return { value: 0, errno: null }; })());
 });
 
+When('the guest keeps the CPU from an instruction boundary for {int} cycles', function (this: ExitpathWorld, cycles: number) {
+  this.run((k) => (function* (): KCode<ActionResult> { k.r.rcx = cycles; yield OP.STALL; return { value: 0, errno: null }; })());
+});
+
 When('the guest spins on a lock for {int} PAUSE instructions', function (this: ExitpathWorld, n: number) {
   // for (;;) { cpu_relax(); if (lock free) break; }: PAUSE, a compare, a branch.
   this.run(() => (function* (): KCode<ActionResult> {
@@ -83,4 +87,10 @@ When('the monitor trap flag is set and the guest executes {string}', function (t
 Given('the guest\'s local APIC is in xAPIC mode', function (this: ExitpathWorld) {
   // x2APIC → disabled → xAPIC: the only way back the architecture allows (kvm_set_apic_base).
   this.run(instructionAction('wrmsr 0x1b 0x0; wrmsr 0x1b 0xfee00900'));
+});
+
+When('the guest executes {string}, which stops the VM', function (this: ExitpathWorld, text: string) {
+  // An instruction whose exit ends with qemu-kvm stopping the machine: the action never completes.
+  const w = this.start(instructionAction(text));
+  if (w.state === 'done') throw new Error(`"${text}" completed: the VM did not stop`);
 });

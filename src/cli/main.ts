@@ -123,6 +123,7 @@ export function main(argv: string[]): number {
       if (other !== null) process.stdout.write(other);
       else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
       else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
+      if (w.unfinished && other === null && opts.format !== 'json') process.stdout.write(`the action did not complete: ${w.unfinished}\n`);
       return 0;
     }
     if (cmd === 'compare') {

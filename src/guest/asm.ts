@@ -22,7 +22,7 @@ const SIZES: Record<string, number> = { b: 1, w: 2, l: 4, q: 8 };
 const NO_OPERAND: Record<string, number> = {
   hlt: OP.HLT, vmcall: OP.VMCALL, pause: OP.PAUSE, wbinvd: OP.WBINVD, invd: OP.INVD, rdtsc: OP.RDTSC, rdtscp: OP.RDTSCP,
   monitor: OP.MONITOR, mwait: OP.MWAIT, nop: OP.NOP, rdrand: OP.RDRAND, rdseed: OP.RDSEED, ud2: OP.UD2, int3: OP.INT3,
-  sldt: OP.SLDT, str: OP.STR, sti: OP.STI, cli: OP.CLI,
+  sldt: OP.SLDT, str: OP.STR, sti: OP.STI, cli: OP.CLI, encls: OP.ENCLS,
   vmxon: OP.VMXON, vmclear: OP.VMCLEAR, vmlaunch: OP.VMLAUNCH, vmresume: OP.VMRESUME, vmptrld: OP.VMPTRLD,
   vmptrst: OP.VMPTRST, vmread: OP.VMREAD, vmwrite: OP.VMWRITE, vmxoff: OP.VMXOFF, invept: OP.INVEPT,
   invvpid: OP.INVVPID, vmfunc: OP.VMFUNC,

@@ -178,11 +178,11 @@ function kvm_vm_ioctl_enable_cap(vm: KvmVm, cap: number, arg0: number): number {
   switch (cap) {
     case KVM_CAP_X86_USER_SPACE_MSR: vm.userSpaceMsrMask = arg0 & 7; return 0;
     case KVM_CAP_X86_BUS_LOCK_EXIT:
-      if (!vm.hostCaps.busLockDetection) return -ERRNO.EINVAL;
+      if (!vm.ops.caps?.busLockDetection) return -ERRNO.EINVAL;
       vm.busLockDetectionEnabled = (arg0 & KVM_BUS_LOCK_DETECTION_EXIT) !== 0;
       return 0;
     case KVM_CAP_X86_NOTIFY_VMEXIT:
-      if (!vm.hostCaps.notifyVmExit) return -ERRNO.EINVAL;
+      if (!vm.ops.caps?.notifyVmExit) return -ERRNO.EINVAL;
       vm.notifyVmexitFlags = arg0 % 2 ** 32;
       vm.notifyWindow = Math.floor(arg0 / 2 ** 32);
       return 0;

@@ -50,8 +50,6 @@ export class KvmVm {
   readonly msrFilterDenyRead = new Set<number>();
   /** KVM_CAP_X86_BUS_LOCK_EXIT and KVM_CAP_X86_NOTIFY_VMEXIT, as userspace enabled them. */
   busLockDetectionEnabled = false;
-  /** What the host CPU can do beyond Skylake-SP (bus-lock detection, notify VM exits): kvm_caps. */
-  hostCaps = { busLockDetection: false, notifyVmExit: false };
   notifyVmexitFlags = 0;
   notifyWindow = 0;
   readonly vcpus: KvmVcpu[] = [];

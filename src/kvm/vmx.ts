@@ -17,7 +17,7 @@ import {
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_INTR_TYPE_MASK, INTR_INFO_UNBLOCK_NMI, INTR_INFO_VALID_MASK, INTR_INFO_VECTOR_MASK,
   INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING,
   PIN_BASED_POSTED_INTR, PIN_BASED_VIRTUAL_NMIS, PIN_BASED_VMX_PREEMPTION_TIMER, SECONDARY_EXEC_APIC_REGISTER_VIRT,
-  SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_ENABLE_INVPCID,
+  SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING, SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_ENABLE_INVPCID,
   SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID, SECONDARY_EXEC_NOTIFY_VM_EXITING,
   SECONDARY_EXEC_PAUSE_LOOP_EXITING, SECONDARY_EXEC_RDRAND_EXITING, SECONDARY_EXEC_RDSEED_EXITING,
   SECONDARY_EXEC_UNRESTRICTED_GUEST, SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES,
@@ -92,10 +92,25 @@ function msrBitmapSet(bm: Uint8Array, msr: number, read: boolean, write: boolean
   if (write) set(low ? 0x800 : 0xc00);
 }
 
+/** What the host CPU offers beyond what kvm needs everywhere (vmcs_config, kvm_caps, boot_cpu_has). */
+export interface HostVmxCaps {
+  /** SECONDARY_EXEC_BUS_LOCK_DETECTION (Sapphire Rapids and later). */
+  busLockDetection: boolean;
+  /** SECONDARY_EXEC_NOTIFY_VM_EXITING (Sapphire Rapids and later). */
+  notifyVmExit: boolean;
+  /** SGX with ENCLS exiting (kvm intercepts every ENCLS leaf the guest may not use). */
+  enclsExiting: boolean;
+  /** X86_FEATURE_UMIP: the CPU has UMIP itself, so kvm need not emulate it with descriptor-table exiting. */
+  umip: boolean;
+}
+export const HOST_VMX_CAPS: Readonly<Record<'skylake-sp' | 'sapphire-rapids', HostVmxCaps>> = {
+  'skylake-sp': { busLockDetection: false, notifyVmExit: false, enclsExiting: false, umip: false },
+  'sapphire-rapids': { busLockDetection: true, notifyVmExit: true, enclsExiting: true, umip: true },
+};
+
 export interface VmxOptions {
   apicv: boolean;
-  /** The host CPU's VT-x capabilities beyond Skylake-SP's (bus-lock detection, notify VM exits). */
-  hostCaps?: { busLockDetection: boolean; notifyVmExit: boolean };
+  hostCaps?: HostVmxCaps;
 }
 
 /** struct vcpu_vmx beyond what KvmVcpu keeps: to_vmx(vcpu). */
@@ -419,7 +434,7 @@ export function handlerName(reason: number, era: KvmEra): string | null {
 // ---------------------------------------------------------------- vmx_x86_ops
 
 export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
-  const caps = opts.hostCaps ?? { busLockDetection: false, notifyVmExit: false };
+  const caps = opts.hostCaps ?? HOST_VMX_CAPS['skylake-sp'];
 
   /** vmx_update_msr_bitmap_x2apic: in x2APIC mode with "virtualize x2APIC mode", the TPR MSR is passed through. */
   const updateMsrBitmapX2apic = (vcpu: KvmVcpu): void => {
@@ -441,6 +456,8 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
   };
 
   const ops: KvmX86Ops = {
+    caps: { busLockDetection: caps.busLockDetection, notifyVmExit: caps.notifyVmExit },
+
     /** vmx_vcpu_create + init_vmcs + vmx_vcpu_reset: the controls kvm programs (setup_vmcs_config of the era). */
     vcpu_create(vcpu) {
       const v = vcpu.vmcs;
@@ -467,7 +484,10 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
         | (guest_cpuid_has(vcpu, 7, 0, 'ebx', 18) ? 0 : SECONDARY_EXEC_RDSEED_EXITING)
         | (apicv ? SECONDARY_EXEC_APIC_REGISTER_VIRT | SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY : 0)
         | (caps.busLockDetection && vcpu.vm.busLockDetectionEnabled ? SECONDARY_EXEC_BUS_LOCK_DETECTION : 0)
-        | (caps.notifyVmExit && vcpu.vm.notifyVmexitFlags ? SECONDARY_EXEC_NOTIFY_VM_EXITING : 0)) >>> 0);
+        | (caps.notifyVmExit && vcpu.vm.notifyVmexitFlags ? SECONDARY_EXEC_NOTIFY_VM_EXITING : 0)
+        | (caps.enclsExiting ? SECONDARY_EXEC_ENCLS_EXITING : 0)) >>> 0);
+      // vmx_write_encls_bitmap: no SGX in the guest's CPUID, so every ENCLS leaf exits.
+      if (caps.enclsExiting) v.write(VMCS.ENCLS_EXITING_BITMAP, -1);
       v.write(VMCS.VM_EXIT_CONTROLS, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_ACK_INTR_ON_EXIT);
       v.write(VMCS.VM_ENTRY_CONTROLS, VM_ENTRY_IA32E_MODE);
       // vmx_update_exception_bitmap: #UD, #MC, #DB (and #AC from 4.4); #PF only without EPT.
@@ -665,7 +685,7 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
      */
     set_cr4(vcpu, cr4) {
       let hw = (cr4 | X86_CR4_VMXE) >>> 0;
-      if (vcpu.vm.env.era.features.umipEmulation) {
+      if (vcpu.vm.env.era.features.umipEmulation && !caps.umip) {
         if (cr4 & X86_CR4_UMIP) { vcpu.vmcs.setBits(VMCS.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_DESC); hw = (hw & ~X86_CR4_UMIP) >>> 0; }
         else vcpu.vmcs.clearBits(VMCS.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_DESC);
       }

@@ -56,9 +56,17 @@ function dm_request_for_irq_injection(vcpu: KvmVcpu): boolean {
   return vcpu.run.request_interrupt_window !== 0 && !vcpu.apic;
 }
 
+/** The run loop's name by era: `vcpu_run`, or `__vcpu_run` (2.6.x-3.x). */
+const EV_VCPU_RUN: Record<string, number> = {
+  vcpu_run: defineEvent('call', 'kvm', 'kvm', 'vcpu_run', []),
+  __vcpu_run: defineEvent('call', 'kvm', 'kvm', '__vcpu_run', []),
+};
+
 /** vcpu_run (`__vcpu_run` before 4.x): enter the guest until a handler returns <= 0; block while halted. */
 function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
   vcpu.run.exit_reason = KVM_EXIT.UNKNOWN;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_VCPU_RUN[vcpu.vm.env.era.vcpuRunName]!, vcpu.id);
   for (;;) {
     let r: number;
     if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE) {

@@ -3,6 +3,8 @@
 import type { KvmVcpu } from './vcpu';
 
 export interface KvmX86Ops {
+  /** kvm_caps: what userspace may enable with KVM_ENABLE_CAP on this host. */
+  readonly caps?: { busLockDetection: boolean; notifyVmExit: boolean };
   /** vmx_vcpu_create + init_vmcs: program the VMCS controls. */
   vcpu_create(vcpu: KvmVcpu): void;
   /** vmx_vcpu_run: enter the guest and come back on a VM exit; returns the fastpath result or a breakpoint. */

@@ -50,12 +50,15 @@ export class KvmCpu {
   /** cpu->work_list: run_on_cpu items the thread runs before its next KVM_RUN. */
   private readonly work: (() => void)[] = [];
   private readonly evHandleIo: number;
+  private readonly evDispatch: number;
   private readonly evMmio: number;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
     private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
     private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
     names: QemuNames) {
     this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
+    // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.15).
+    this.evDispatch = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.cpuExec, ['reason']);
     this.evMmio = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'address_space_rw', ['addr:hex', 'len', 'is_write']);
   }
 
@@ -84,7 +87,7 @@ export class KvmCpu {
       }
       this.qemu.dispatchCost();
       const reason = mm.u32(run + kvm_run.exit_reason);
-      if (this.t.on) this.t.rec(EV_RUN_EXIT, this.index, this.index, reason);
+      if (this.t.on) { this.t.rec(EV_RUN_EXIT, this.index, this.index, reason); this.t.rec(this.evDispatch, this.index, reason); }
       switch (reason) {
         case KVM_EXIT.IO:
           this.kvm_handle_io(mm.u16(run + kvm_run['io.port']), run + mm.u64(run + kvm_run['io.data_offset']),

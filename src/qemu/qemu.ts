@@ -41,6 +41,9 @@ export interface QemuConfig {
   irqchip?: 'kernel' | 'split' | 'userspace';
   /** -cpu host,-flag,...: CPUID features taken away. */
   cpuFlagsOff?: string[];
+  /** -accel kvm,bus-lock-ratelimit=,notify-vmexit=,notify-window=; hostCaps stands for KVM_CHECK_EXTENSION's answers. */
+  accel?: { busLockRatelimit: number; notifyVmexit: 'run' | 'internal-error' | 'disable'; notifyWindow: number;
+    hostCaps: { busLockDetection: boolean; notifyVmExit: boolean } };
   ramBytes: number;
   vcpus: number;
   ioBase: number;
@@ -126,8 +129,9 @@ export class QemuKvm {
     // kvm_arch_init (target/i386/kvm/kvm.c): userspace MSR filter, bus-lock and notify VM exits.
     if (env.sched) {
       this.x86 = new X86KvmArch(host, p, this.heap, t, env.sched, {
-        era: cfg.era, busLockRatelimit: 0, notifyVmexit: 'run', notifyWindow: 0, hostHasNotifyVmexit: true,
-        hostHasBusLockDetection: true, cores: 1, threads: 1,
+        era: cfg.era, busLockRatelimit: cfg.accel?.busLockRatelimit ?? 0, notifyVmexit: cfg.accel?.notifyVmexit ?? 'run',
+        notifyWindow: cfg.accel?.notifyWindow ?? 0, hostHasNotifyVmexit: cfg.accel?.hostCaps.notifyVmExit ?? false,
+        hostHasBusLockDetection: cfg.accel?.hostCaps.busLockDetection ?? false, cores: 1, threads: 1,
       }, { stop: (state, why) => this.stop(state, why), ioapicEoi: (v) => this.ioapic?.eoiBroadcast(v) });
       this.x86.kvm_arch_init(this.vmfd);
     }
@@ -198,7 +202,8 @@ export class QemuKvm {
       const run = host.mmap(p, mmapSize, fd);
       // kvm_arch_init_vcpu: the CPUID of -cpu host, without x2APIC when the APIC is qemu's (an xAPIC).
       kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])]));
-      const names = cfg.era === 'qemu-kvm-2013' ? { handleIo: 'kvm_handle_io', cpuExec: 'kvm_main_loop_cpu' } : { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec' };
+      // qemu-kvm 0.15: kvm_main_loop_cpu → kvm_run (the ioctl and the exit switch) → kvm_handle_io.
+      const names = cfg.era === 'qemu-kvm-2013' ? { handleIo: 'kvm_handle_io', cpuExec: 'kvm_run' } : { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec' };
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
         stop: (state, why) => this.stop(state, why),
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),

@@ -28,7 +28,8 @@ import {
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_INTR_TYPE_MASK, INTR_INFO_VALID_MASK, INTR_INFO_VECTOR_MASK,
   INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
   PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, PIN_BASED_VMX_PREEMPTION_TIMER,
-  SECONDARY_EXEC_APIC_REGISTER_VIRT, SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC,
+  SECONDARY_EXEC_APIC_REGISTER_VIRT, SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING,
+  SECONDARY_EXEC_NOTIFY_VM_EXITING,
   SECONDARY_EXEC_ENABLE_INVPCID, SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID,
   SECONDARY_EXEC_PAUSE_LOOP_EXITING, SECONDARY_EXEC_RDRAND_EXITING, SECONDARY_EXEC_RDSEED_EXITING,
   SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE,
@@ -403,7 +404,17 @@ export class VmxCpu {
         c.pending = op;
         c.insnRip = r.rip;
         if (op === OP.BREAK) { c.pending = -1; c.resume = 0; this.frozen = true; return ENTER_BREAK; }
-        if (this.t.on && op > OP.CLI && op !== OP.WORK) this.recInsn(op);
+        if (this.t.on && op > OP.CLI && op !== OP.WORK && op !== OP.STALL) this.recInsn(op);
+      }
+      if (opcode(op) === OP.STALL) {
+        // No instruction boundary for RCX cycles: with notify VM exiting, a NOTIFY exit once the
+        // notify window has passed (SDM 25.2); the VM context is still valid (qualification bit 0 clear).
+        const window = this.vmcs!.read(VMCS.NOTIFY_WINDOW);
+        c.pending = -1;
+        c.resume = 0;
+        if (sec & SECONDARY_EXEC_NOTIFY_VM_EXITING && r.rcx > window) { this.clock.spend(window); return this.exit(EXIT_REASON.NOTIFY, 0, 0); }
+        this.clock.spend(r.rcx);
+        continue;
       }
       if (opcode(op) === OP.WORK) {
         // Native computation: time passes until it is done or the preemption timer expires.
@@ -527,6 +538,12 @@ export class VmxCpu {
       case OP.RDMSR: case OP.WRMSR: return this.msrExit(op, cpu);
       case OP.MEM_READ: case OP.MEM_WRITE: case OP.LOCK_ADD: return this.memExit(op, sec);
       case OP.UD2: return this.raise(UD_VECTOR);
+      case OP.ENCLS: {
+        // ENCLS exiting with the ENCLS-exiting bitmap (leaf in EAX; bit 63 stands for leaves >= 63); without it, no SGX: #UD.
+        if (!(sec & SECONDARY_EXEC_ENCLS_EXITING)) return this.raise(UD_VECTOR);
+        const bm = v.read(VMCS.ENCLS_EXITING_BITMAP);
+        return bm === -1 || Math.floor(bm / 2 ** Math.min(r.rax >>> 0, 63)) % 2 === 1 ? EXIT_REASON.ENCLS : this.raise(UD_VECTOR);
+      }
       case OP.INT3: return this.raise(BP_VECTOR);
       default: return -1;
     }

@@ -13,7 +13,12 @@ export const OP = {
   VMXOFF: 58, INVEPT: 59, INVVPID: 60, VMFUNC: 61,
   MEM_READ: 70, MEM_WRITE: 71, LOCK_ADD: 72,
   UD2: 80, INT3: 81, SGDT: 82, SIDT: 83, LGDT: 84, LIDT: 85, SLDT: 86, STR: 87, LLDT: 88, LTR: 89,
-  XSAVES: 90, XRSTORS: 91, INVPCID: 92,
+  XSAVES: 90, XRSTORS: 91, INVPCID: 92, ENCLS: 93,
+  /**
+   * Not an instruction: the guest keeps the CPU from reaching an instruction boundary for RCX
+   * cycles (an event-delivery livelock, e.g. a fault that recurs while it is being delivered).
+   */
+  STALL: 253,
   /**
    * Not one instruction: a stretch of non-sensitive code the CPU runs natively, RCX cycles long
    * (the guest computing). It takes no exit of its own, but time passes inside it.
@@ -66,6 +71,8 @@ export function insnLength(op: number): number {
     case OP.LOCK_ADD: return operand(op) === 8 ? 4 : 3;
     case OP.XSAVES: case OP.XRSTORS: return 4;
     case OP.INVPCID: return 5;
+    case OP.ENCLS: return 3;
+    case OP.STALL: return 0;
     case OP.BREAK: case OP.WORK: return 0;
     default: throw new Error(`insnLength: unknown opcode ${op}`);
   }

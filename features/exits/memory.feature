@@ -1,0 +1,71 @@
+Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fast path
+
+  The guest's RAM is one memslot; kvm builds the EPT lazily. The first access to a page the EPT
+  does not map exits as EPT_VIOLATION with the access and the entry's permissions in the exit
+  qualification (bit 0 read, bit 1 write, bits 5:3 the entry's R/W/X, bit 7 the guest-linear
+  address is valid, bit 8 the access was to the translation) and the address in
+  GUEST_PHYSICAL_ADDRESS. handle_ept_violation turns that into a page-fault error code for
+  kvm_mmu_page_fault. On RAM, kvm maps the page and re-enters: the instruction runs again and
+  completes natively. With no memslot, kvm installs an MMIO SPTE — write and execute without read,
+  which VT-x calls a misconfiguration — and emulates the access: an in-kernel device (the IOAPIC,
+  the LAPIC), or KVM_EXIT_MMIO with kvm_run->mmio filled for qemu-kvm. Later accesses to that page
+  exit as EPT_MISCONFIG and go straight to emulation (handle_ept_misconfig).
+
+  Scenario: the first write to an unmapped RAM page: EPT violation, kvm maps it, the write completes in the guest
+    The kernel's page pool is premapped from 0x100000 to 0x200000; 0x300000 is RAM no one has touched.
+    The qualification 0x182 is a write (bit 1) to an entry with no permissions, GLA valid and translated.
+
+    When the guest executes "writel 0x300000 0x1"
+    Then the VM exit reason is EPT_VIOLATION
+    And kvm handles the exit with handle_ept_violation
+    And the walk includes EPT_VIOLATION with qualification 0x182
+    And the walk includes kvm_tdp_mmu_map
+    And the exit is handled in the kernel
+    And there is 1 VM exit
+    And the walk does not include kvm_emulate_insn
+
+  Scenario: an address with no memslot and no device: KVM_EXIT_MMIO, then EPT_MISCONFIG for the next access
+    qemu-kvm finds nothing at 0xe0000000 either: a read of unassigned memory returns all ones.
+
+    When the guest executes "readl 0xe0000000; readl 0xe0000000"
+    Then the VM exits are:
+      | reason        | handler              | handled in    |
+      | EPT_VIOLATION | handle_ept_violation | KVM_EXIT_MMIO |
+      | EPT_MISCONFIG | handle_ept_misconfig | KVM_EXIT_MMIO |
+    And kvm_run's mmio.phys_addr is 0xe0000000
+    And kvm_run's mmio.len is 4
+    And kvm_run's mmio.is_write is 0
+    And the instruction returns 0xffffffff
+
+  Scenario: the in-kernel IOAPIC answers an MMIO access without userspace
+    The guest programmed the IOAPIC at boot, so its page already has an MMIO SPTE: EPT_MISCONFIG,
+    the emulator, and the IOAPIC on KVM_MMIO_BUS. IOREGSEL 1 selects the version register:
+    version 0x11 with 24 redirection entries (0x170011).
+
+    When the guest executes "writel 0xfec00000 0x1; readl 0xfec00010"
+    Then VM exit 1 is EPT_MISCONFIG
+    And kvm handles the exit with handle_ept_misconfig
+    And there are 2 VM exits
+    And the host makes no syscall
+    And the instruction returns 0x170011
+
+  Scenario: in x2APIC mode the xAPIC page is a hole the in-kernel LAPIC keeps
+    With APICv off, kvm never maps the APIC-access page: every access is emulated (kvm_faultin_pfn
+    returns RET_PF_EMULATE for it). In x2APIC mode the LAPIC ignores writes to the MMIO page and
+    reads return all ones (KVM_X86_QUIRK_LAPIC_MMIO_HOLE).
+
+    When the guest executes "readl 0xfee00030"
+    Then the VM exit reason is EPT_VIOLATION
+    And kvm handles the exit with handle_ept_violation
+    And the exit is handled in the kernel
+    And the instruction returns 0xffffffff
+
+  Scenario: back in xAPIC mode, the same read is the LAPIC's version register
+    APIC_LVR: version 0x14 and six LVT entries (kvm_apic_set_version): 0x50014.
+
+    Given the guest's local APIC is in xAPIC mode
+    When the guest executes "readl 0xfee00030"
+    Then the VM exit reason is EPT_VIOLATION
+    And the exit is handled in the kernel
+    And the walk includes kvm_apic
+    And the instruction returns 0x50014
