@@ -108,7 +108,8 @@ const NOT_MODELLED: [(c: VmConfig) => boolean, string][] = [
   [(c) => c.disk.device === 'vhost-user-blk' && !(c.ioeventfd && c.irqfd && c.disk.vectors === 2),
     'disk.device: vhost-user-blk without ioeventfd: true, irqfd: true and disk.vectors: 2'],
   [(c) => c.disk.device === 'vhost-user-blk' && c.disk.backend !== 'linux-aio', 'a vhost-user-blk backend other than linux-aio'],
-  [(c) => c.apicv, 'apicv: true'],
+  // APICv needs the LAPIC in kvm.
+  [(c) => c.apicv && c.irqchip === 'userspace', "apicv: true with irqchip: userspace (APICv needs kvm's local APIC)"],
 ];
 
 export function notModelled(c: VmConfig): string | undefined {

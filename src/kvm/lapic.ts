@@ -40,11 +40,12 @@ export const LAPIC_MODE_X2APIC = MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE;
 export const apicMode = (base: number): number => base & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE);
 
 export class KvmLapic {
-  readonly irr = new Uint8Array(256);
-  readonly isr = new Uint8Array(256);
-  readonly tmr = new Uint8Array(256);
   apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | MSR_IA32_APICBASE_BSP) >>> 0;
-  /** apic->regs: the 4 KiB register page; VT-x's virtual-APIC page when the TPR shadow is on. */
+  /**
+   * apic->regs: the 4 KiB register page. IRR, ISR and TMR live in it as 8 × 32-bit registers
+   * (kvm_lapic_set_vector / apic_find_highest_vector), so with APICv the CPU's virtual-interrupt
+   * delivery and EOI virtualization update the same bits kvm reads; it is VT-x's virtual-APIC page.
+   */
   readonly regs = new DataView(new ArrayBuffer(4096));
   constructor(readonly id: number) {
     this.regs.setUint32(APIC_ID, id << 24, true);
@@ -59,43 +60,50 @@ export class KvmLapic {
 
   get x2apic(): boolean { return (this.apicBase & X2APIC_ENABLE) !== 0; }
 
-  /** apic->irr_pending and apic->isr_count: how many vectors are set, so an empty register is not scanned. */
-  private irrCount = 0;
-  private isrCount = 0;
-
-  private highest(bits: Uint8Array, count: number): number {
-    if (count === 0) return -1;
-    for (let v = 255; v >= 16; v--) if (bits[v]) return v;
+  private bit(base: number, v: number): boolean { return ((this.regs.getUint32(base + ((v >> 5) << 4), true) >>> (v & 31)) & 1) === 1; }
+  private setBit(base: number, v: number, on: boolean): void {
+    const a = base + ((v >> 5) << 4);
+    const w = this.regs.getUint32(a, true);
+    this.regs.setUint32(a, (on ? w | (1 << (v & 31)) : w & ~(1 << (v & 31))) >>> 0, true);
+  }
+  /** apic_find_highest_vector: -1 when the register is empty. */
+  private highest(base: number): number {
+    for (let i = 7; i >= 0; i--) {
+      const w = this.regs.getUint32(base + (i << 4), true);
+      if (w !== 0) return (i << 5) + 31 - Math.clz32(w);
+    }
     return -1;
   }
 
+  isInService(vector: number): boolean { return this.bit(APIC_ISR, vector); }
+
   /** __apic_accept_irq for a fixed interrupt: set IRR (and TMR for level-triggered). */
   acceptIrq(vector: number, level: boolean): void {
-    if (!this.irr[vector]) { this.irr[vector] = 1; this.irrCount++; }
-    this.tmr[vector] = level ? 1 : 0;
+    this.setBit(APIC_IRR, vector, true);
+    this.setBit(APIC_TMR, vector, level);
   }
 
   /** apic_update_ppr + apic_has_interrupt_for_ppr: the vector to deliver, or -1. */
   hasInterrupt(): number {
-    const irr = this.highest(this.irr, this.irrCount);
+    const irr = this.highest(APIC_IRR);
     if (irr < 0) return -1;
-    const isr = this.highest(this.isr, this.isrCount);
-    const ppr = Math.max(this.tpr & 0xf0, isr < 0 ? 0 : isr & 0xf0);
-    return (irr & 0xf0) > ppr ? irr : -1;
+    return (irr & 0xf0) > (this.ppr() & 0xf0) ? irr : -1;
   }
 
   /** kvm_get_apic_interrupt: move the vector from IRR to ISR. */
   ack(vector: number): void {
-    if (this.irr[vector]) { this.irr[vector] = 0; this.irrCount--; }
-    if (!this.isr[vector]) { this.isr[vector] = 1; this.isrCount++; }
+    this.setBit(APIC_IRR, vector, false);
+    this.setBit(APIC_ISR, vector, true);
   }
 
-  /** apic_find_highest_irr, for update_cr8_intercept and the TPR threshold. */
-  highestIrr(): number { return this.highest(this.irr, this.irrCount); }
+  /** apic_find_highest_irr, for update_cr8_intercept, the TPR threshold and RVI. */
+  highestIrr(): number { return this.highest(APIC_IRR); }
+  /** apic_find_highest_isr: SVI with APICv. */
+  highestIsr(): number { return this.highest(APIC_ISR); }
 
   /** __apic_update_ppr: PPR from TPR and the highest in-service vector. */
   ppr(): number {
-    const isr = this.highest(this.isr, this.isrCount);
+    const isr = this.highest(APIC_ISR);
     const tpr = this.tpr;
     const isrv = isr < 0 ? 0 : isr & 0xf0;
     return (tpr & 0xf0) >= isrv ? tpr : isrv;
@@ -105,28 +113,23 @@ export class KvmLapic {
   readReg(offset: number): number {
     if (offset === APIC_PROCPRI) return this.ppr();
     if (offset === APIC_ID && this.x2apic) return this.id;
-    if (offset >= APIC_ISR && offset < APIC_IRR + 0x80) {
-      const bits = offset < APIC_TMR ? this.isr : offset < APIC_IRR ? this.tmr : this.irr;
-      const base = ((offset - (offset < APIC_TMR ? APIC_ISR : offset < APIC_IRR ? APIC_TMR : APIC_IRR)) >> 4) * 32;
-      let v = 0;
-      for (let i = 0; i < 32; i++) if (bits[base + i]) v |= 1 << i;
-      return v >>> 0;
-    }
     if (offset === APIC_TMCCT) return 0;
     return this.regs.getUint32(offset & 0xff0, true);
   }
 
   /** Retire one in-service vector (an EOI the CPU virtualized). */
-  eoiVector(vector: number): void { if (this.isr[vector]) { this.isr[vector] = 0; this.isrCount--; } }
+  eoiVector(vector: number): void { this.setBit(APIC_ISR, vector, false); }
 
   /** apic_set_eoi: retire the highest in-service vector; returns it and whether it was level-triggered. */
   eoi(): { vector: number; level: boolean } {
-    const v = this.highest(this.isr, this.isrCount);
+    const v = this.highest(APIC_ISR);
     if (v < 0) return { vector: -1, level: false };
-    this.isr[v] = 0;
-    this.isrCount--;
-    return { vector: v, level: this.tmr[v] === 1 };
+    this.setBit(APIC_ISR, v, false);
+    return { vector: v, level: this.bit(APIC_TMR, v) };
   }
+
+  /** Whether a vector is level-triggered (TMR): its EOI goes to the IOAPIC. */
+  isLevel(vector: number): boolean { return this.bit(APIC_TMR, vector); }
 }
 
 // ---------------------------------------------------------------- lapic.c: register writes, EOI, base
@@ -170,7 +173,7 @@ export function kvm_apic_set_eoi_accelerated(vcpu: KvmVcpu, vector: number): voi
   const t = vcpu.vm.env.t;
   if (t.on) t.rec(EV_EOI, vcpu.id, vector);
   const apic = vcpu.apic!;
-  if (apic.isr[vector]) apic.eoiVector(vector);
+  if (apic.isInService(vector)) apic.eoiVector(vector);
   kvm_ioapic_send_eoi(vcpu, vector);
   vcpu.arch.requests |= KVM_REQ_EVENT;
 }

@@ -530,6 +530,8 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
         vcpu.vm.allocApicAccessPage();
       }
       if (apicv) {
+        // kvm_apicv_init: no inhibit reason: the APIC-access page is mapped, interrupts go through RVI.
+        vcpu.vm.apicvInhibitReasons = 0;
         v.write(VMCS.POSTED_INTR_NV, POSTED_INTR_VECTOR);
         for (const f2 of [VMCS.EOI_EXIT_BITMAP0, VMCS.EOI_EXIT_BITMAP1, VMCS.EOI_EXIT_BITMAP2, VMCS.EOI_EXIT_BITMAP3]) v.write(f2, 0);
         v.write(VMCS.GUEST_INTR_STATUS, 0);
@@ -723,6 +725,26 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       const adjust = (has: boolean, bit: number) => { if (has) v.clearBits(VMCS.SECONDARY_VM_EXEC_CONTROL, bit); else v.setBits(VMCS.SECONDARY_VM_EXEC_CONTROL, bit); };
       adjust(guest_cpuid_has(vcpu, 1, 0, 'ecx', 30), SECONDARY_EXEC_RDRAND_EXITING);
       adjust(guest_cpuid_has(vcpu, 7, 0, 'ebx', 18), SECONDARY_EXEC_RDSEED_EXITING);
+    },
+
+    /**
+     * vmx_sync_pir_to_irr → vmx_set_rvi: RVI is the LAPIC's highest IRR vector. vcpu_load_eoi_exitmap:
+     * the EOI of a vector the IOAPIC routes level-triggered (or, with a split irqchip, a level
+     * MSI route) must exit (kvm_ioapic_scan_entry / kvm_scan_ioapic_routes).
+     */
+    sync_pir_to_irr(vcpu) {
+      const v = vcpu.vmcs;
+      const apic = vcpu.apic!;
+      const irr = apic.highestIrr();
+      v.write(VMCS.GUEST_INTR_STATUS, (v.read(VMCS.GUEST_INTR_STATUS) & 0xff00) | (irr < 0 ? 0 : irr));
+      const bits = [0, 0, 0, 0];
+      const level = (vec: number) => { bits[vec >> 6] = bits[vec >> 6]! + 2 ** (vec & 63); };
+      const seen = new Set<number>();
+      const mark = (vec: number) => { if (!seen.has(vec)) { seen.add(vec); level(vec); } };
+      const io = vcpu.vm.ioapic;
+      if (io) for (let pin = 0; pin < 24; pin++) { const lo = io.redtbl[2 * pin]!; if (lo & (1 << 15)) mark(lo & 0xff); }
+      if (vcpu.vm.irqchipSplit) for (const r of vcpu.vm.gsiRoutes.values()) if (r.data & 0x8000) mark(r.data & 0xff);
+      [VMCS.EOI_EXIT_BITMAP0, VMCS.EOI_EXIT_BITMAP1, VMCS.EOI_EXIT_BITMAP2, VMCS.EOI_EXIT_BITMAP3].forEach((f, i) => v.write(f, bits[i]!));
     },
 
     /** vmx_sync_dirty_debug_regs */

@@ -109,13 +109,21 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
   }
   // With a userspace irqchip, ask for an exit when the guest can take the interrupt userspace has.
   if (dm_request_for_irq_injection(vcpu) && !ops.interrupt_allowed(vcpu)) ops.enable_irq_window(vcpu);
-  if (vcpu.apic) update_cr8_intercept(vcpu);
+  // APICv: the CPU delivers the LAPIC's interrupts itself (RVI; vmx_sync_pir_to_irr), and exits on
+  // the EOI of the vectors an IOAPIC must hear about (vcpu_load_eoi_exitmap).
+  if (kvm_vcpu_apicv_active(vcpu)) ops.sync_pir_to_irr(vcpu);
+  else if (vcpu.apic) update_cr8_intercept(vcpu);
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK) return f;
   vcpu.stat.exits++;
   // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
   if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
   return ops.handle_exit(vcpu);
+}
+
+/** kvm_vcpu_apicv_active: an in-kernel LAPIC and APICv not inhibited for the VM. */
+export function kvm_vcpu_apicv_active(vcpu: KvmVcpu): boolean {
+  return !!vcpu.apic && vcpu.vm.apicvInhibitReasons === 0;
 }
 
 /** update_cr8_intercept: the TPR threshold tracks the highest pending vector the TPR masks. */
@@ -166,7 +174,7 @@ function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
     return;
   }
   const apic = vcpu.apic;
-  if (!apic) return;
+  if (!apic || kvm_vcpu_apicv_active(vcpu)) return;
   const vector = apic.hasInterrupt();
   if (vector < 0) return;
   if (ops.interrupt_allowed(vcpu)) {

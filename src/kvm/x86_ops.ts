@@ -30,6 +30,8 @@ export interface KvmX86Ops {
   update_cr8_intercept(vcpu: KvmVcpu, tpr: number, irr: number): void;
   /** vmx_vcpu_after_set_cpuid: controls that follow the guest's CPUID (RDRAND/RDSEED exiting, …). */
   vcpu_after_set_cpuid(vcpu: KvmVcpu): void;
+  /** vmx_sync_pir_to_irr + vmx_hwapic_irr_update + vcpu_load_eoi_exitmap: RVI and the EOI-exit bitmap for APICv. */
+  sync_pir_to_irr(vcpu: KvmVcpu): void;
   /** vmx_sync_dirty_debug_regs: take DR7 back from the guest and intercept MOV DR again. */
   sync_dirty_debug_regs(vcpu: KvmVcpu): void;
 }

@@ -83,6 +83,7 @@ const APIC_VIRT_WRITE_TRAPPED = new Set([0x20, 0xd0, 0xe0, 0xf0, 0x280, 0x300, 0
 /** Every VM exit that is trap-like leaves RIP after the instruction and reports no instruction length. */
 const X2APIC_MSR_TPR = 0x808;
 const X2APIC_MSR_EOI = 0x80b;
+const X2APIC_MSR_SELF_IPI = 0x83f;
 
 /** One guest context: the interrupted code below, a handler above it. */
 class Ctx {
@@ -376,7 +377,42 @@ export class VmxCpu {
     }
     if (cpu & CPU_BASED_NMI_WINDOW_EXITING && !this.nmiBlocked && !this.stiShadow) return this.exit(EXIT_REASON.NMI_WINDOW, 0, 0);
     if (cpu & CPU_BASED_INTR_WINDOW_EXITING && r.rflags & X86_EFLAGS_IF && !this.stiShadow) return this.exit(EXIT_REASON.INTERRUPT_WINDOW, 0, 0);
+    this.virtualInterruptDelivery();
     return -1;
+  }
+
+  /**
+   * Virtual-interrupt delivery (SDM 29.2): RVI is recognized when its priority class is above
+   * VPPR's, and delivered at an instruction boundary where interrupts are enabled: VISR and SVI take
+   * the vector, VIRR and RVI drop it, and the guest's handler runs — with no VM exit.
+   */
+  private virtualInterruptDelivery(): void {
+    const v = this.vmcs!;
+    const apic = this.virtualApic;
+    const { sec } = this.controls();
+    if (!apic || !(sec & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) || !(this.regs.rflags & X86_EFLAGS_IF) || this.stiShadow) return;
+    const status = v.read(VMCS.GUEST_INTR_STATUS);
+    const rvi = status & 0xff;
+    const svi = (status >> 8) & 0xff;
+    const vtpr = apic.getUint8(APIC_TASKPRI);
+    const vppr = (vtpr & 0xf0) >= (svi & 0xf0) ? vtpr : svi & 0xf0;
+    if (rvi === 0 || (rvi & 0xf0) <= (vppr & 0xf0)) return;
+    const setBit = (base: number, vec: number, on: boolean) => {
+      const a = base + ((vec >> 5) << 4);
+      const w = apic.getUint32(a, true);
+      apic.setUint32(a, (on ? w | (1 << (vec & 31)) : w & ~(1 << (vec & 31))) >>> 0, true);
+    };
+    setBit(0x100, rvi, true);
+    setBit(0x200, rvi, false);
+    let nextRvi = 0;
+    for (let i = 7; i >= 0 && nextRvi === 0; i--) { const w = apic.getUint32(0x200 + (i << 4), true); if (w) nextRvi = (i << 5) + 31 - Math.clz32(w); }
+    v.write(VMCS.GUEST_INTR_STATUS, nextRvi | (rvi << 8));
+    this.clock.spend(this.profile.cost.irqInjection);
+    if (this.t.on) this.t.rec(EV_IRQ, this.id, rvi);
+    const h = this.idt?.handler(rvi);
+    if (!h) throw new Error(`VMX CPU: guest has no handler for vector ${rvi}`);
+    this.ctxs.push(new Ctx(h, this.regs.rip, this.regs.rflags, rvi, false));
+    this.regs.rflags &= ~X86_EFLAGS_IF;
   }
 
   /** Run guest code until a VM exit or a breakpoint. */
@@ -384,10 +420,11 @@ export class VmxCpu {
     const r = this.regs;
     const native = this.profile.cost.nativeInsn;
     for (;;) {
-      const c = this.ctxs[this.ctxs.length - 1]!;
       const { pin, cpu, sec } = this.controls();
       const b = this.boundaryExit(pin, cpu);
       if (b >= 0) return b;
+      // Read after the boundary: a virtual interrupt may have started a handler.
+      const c = this.ctxs[this.ctxs.length - 1]!;
       let op = c.pending;
       if (op < 0) {
         const it = c.gen.next(c.resume);
@@ -701,6 +738,14 @@ export class VmxCpu {
         const off = (msr - 0x800) << 4;
         if (opcode(op) === OP.RDMSR) { r.rax = apic.getUint32(off, true); r.rdx = 0; return -1; }
         if (msr === X2APIC_MSR_TPR || msr === X2APIC_MSR_EOI) return this.apicWrite(apic, off, r.rax >>> 0, cpu, sec);
+        if (msr === X2APIC_MSR_SELF_IPI && sec & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) {
+          // Self-IPI virtualization (SDM 29.5): VIRR takes the vector, RVI rises to it.
+          const vec = r.rax & 0xff;
+          const a = 0x200 + ((vec >> 5) << 4);
+          apic.setUint32(a, (apic.getUint32(a, true) | (1 << (vec & 31))) >>> 0, true);
+          const status = v.read(VMCS.GUEST_INTR_STATUS);
+          if (vec > (status & 0xff)) v.write(VMCS.GUEST_INTR_STATUS, (status & 0xff00) | vec);
+        }
         return -1;
       }
       case OP.MOV_TO_CR: {
