@@ -12,6 +12,7 @@ export const IO_PATHS: Column[] = [
   { label: 'ioeventfd', sets: ['ioeventfd=true'] },
   { label: 'ioeventfd + MSI-X', sets: ['ioeventfd=true', 'disk.vectors=2'] },
   { label: 'ioeventfd + MSI-X + irqfd', sets: ['ioeventfd=true', 'disk.vectors=2', 'irqfd=true'] },
+  { label: '… + APICv', sets: ['ioeventfd=true', 'disk.vectors=2', 'irqfd=true', 'apicv=true'] },
   { label: '… + io_uring', sets: ['ioeventfd=true', 'disk.vectors=2', 'irqfd=true', 'disk.backend=io_uring'] },
   { label: 'vhost-user-blk', sets: ['ioeventfd=true', 'disk.vectors=2', 'irqfd=true', 'disk.device=vhost-user-blk'] },
 ];

@@ -20,6 +20,9 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
     the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
+  - + APICv: with virtual-interrupt delivery the interrupt kvm posts is delivered from RVI at the
+    next entry, and the guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector: the
+    EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls.
   - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
     io_uring_enter; the completion is a CQE in the shared ring, read without a syscall once the
     main loop's ppoll sees the ring fd readable. The main loop: ppoll and read for the kick,
@@ -38,6 +41,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       """
       ioeventfd: <ioeventfd>
       irqfd: <irqfd>
+      apicv: <apicv>
       disk:
         vectors: <vectors>
         backend: <backend>
@@ -51,13 +55,14 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     And the disk image holds "hello" at byte 4096
 
     Examples:
-      | path                      | ioeventfd | irqfd | vectors | backend   | device         | exits | userspace | syscalls | interrupts |
-      | seed (INTx, no ioeventfd) | false     | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 8        | 1          |
-      | ioeventfd                 | true      | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 9        | 1          |
-      | ioeventfd + MSI-X         | true      | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | ioeventfd + MSI-X + irqfd | true      | true  | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | … + io_uring              | true      | true  | 2       | io_uring  | virtio-blk     | 3     | 0         | 5        | 1          |
-      | vhost-user-blk            | true      | true  | 2       | linux-aio | vhost-user-blk | 3     | 0         | 7        | 1          |
+      | path                      | ioeventfd | irqfd | apicv | vectors | backend   | device         | exits | userspace | syscalls | interrupts |
+      | seed (INTx, no ioeventfd) | false     | false | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 8        | 1          |
+      | ioeventfd                 | true      | false | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 9        | 1          |
+      | ioeventfd + MSI-X         | true      | false | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
+      | ioeventfd + MSI-X + irqfd | true      | true  | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
+      | … + APICv                 | true      | true  | true  | 2       | linux-aio | virtio-blk     | 2     | 0         | 7        | 1          |
+      | … + io_uring              | true      | true  | false | 2       | io_uring  | virtio-blk     | 3     | 0         | 5        | 1          |
+      | vhost-user-blk            | true      | true  | false | 2       | linux-aio | vhost-user-blk | 3     | 0         | 7        | 1          |
 
   Scenario: With ioeventfd the kick never reaches userspace
     Given ioeventfd is enabled
@@ -140,3 +145,18 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | vhost-user-blk | host kernel    | write          |
       | kvm            | VMX CPU        | VMRESUME       |
     And the disk image holds "hello" at byte 4096
+
+  Scenario: APICv with the INTx line: the EOI of a level-triggered vector still exits
+    kvm sets the vector's bit in the EOI-exit bitmap because the IOAPIC must see the EOI of a
+    level-triggered interrupt; the virtualized EOI then exits as EOI_INDUCED instead of MSR_WRITE.
+
+    Given the VM is configured as:
+      """
+      apicv: true
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then there are 4 VM exits
+    And the walk crosses, in order:
+      | from          | to            | name        |
+      | VMX CPU       | kvm           | EOI_INDUCED |
+      | guest kernel  | guest process | write       |
