@@ -35,14 +35,20 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   tgkill: ['tid', 'sig'],
 };
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
-const sysEnter = new Map<string, number>();
-const sysExit = new Map<string, number>();
+const sysEnter = new Map<Layer, Map<string, number>>();
+const sysExit = new Map<Layer, Map<string, number>>();
 function sysEvents(layer: Layer): void {
+  const enter = new Map<string, number>();
+  const exit = new Map<string, number>();
   for (const [name, args] of Object.entries(SYSCALL_ARGS)) {
-    sysEnter.set(`${layer}|${name}`, defineEvent('syscall', layer, 'host kernel', name, args));
-    sysExit.set(`${layer}|${name}`, defineEvent('syscall-return', 'host kernel', layer, name, ['result']));
+    enter.set(name, defineEvent('syscall', layer, 'host kernel', name, args));
+    exit.set(name, defineEvent('syscall-return', 'host kernel', layer, name, ['result']));
   }
+  sysEnter.set(layer, enter);
+  sysExit.set(layer, exit);
 }
+/** A thread of a process (a vCPU thread's id is its vCPU index; -1 for the main thread), as a number. */
+const threadKey = (pid: number, tid: number): number => pid * 4096 + tid + 1;
 sysEvents('qemu-kvm');
 sysEvents('vhost-user-blk');
 const ioctlName = (req: number): string => KVM_IOCTL_NAMES.get(req) ?? `0x${req.toString(16)}`;
@@ -90,10 +96,10 @@ export class HostKernel {
 
   private enter(p: HostProcess, name: string, a0 = 0, a1 = 0, a2 = 0): void {
     this.clock.spend(this.profile.cost.syscall);
-    if (this.t.on) this.t.rec(sysEnter.get(`${p.layer}|${name}`)!, -1, a0, a1, a2);
+    if (this.t.on) this.t.rec(sysEnter.get(p.layer)!.get(name)!, -1, a0, a1, a2);
   }
   private leave(p: HostProcess, name: string, r: number): number {
-    if (this.t.on) this.t.rec(sysExit.get(`${p.layer}|${name}`)!, -1, r);
+    if (this.t.on) this.t.rec(sysExit.get(p.layer)!.get(name)!, -1, r);
     return r;
   }
 
@@ -119,7 +125,7 @@ export class HostKernel {
     this.clock.spend(this.profile.cost.syscall);
     if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
     // The calling thread (a vCPU thread: its index) is inside this file until the call returns.
-    const thread = `${p.pid}/${vcpu}`;
+    const thread = threadKey(p.pid, vcpu);
     this.inKvmCall.set(thread, f);
     const r = yield* f.ioctl(req, arg, p);
     this.inKvmCall.delete(thread);
@@ -133,7 +139,7 @@ export class HostKernel {
   }
 
   /** Which file each thread is blocked in (a vCPU thread inside KVM_RUN), for signal delivery. */
-  private readonly inKvmCall = new Map<string, HostFile>();
+  private readonly inKvmCall = new Map<number, HostFile>();
 
   /**
    * tgkill: a signal for one of the process's threads (qemu's SIG_IPI kick of a vCPU thread, whose
@@ -142,7 +148,7 @@ export class HostKernel {
    */
   tgkill(p: HostProcess, tid: number, sig: number): number {
     this.enter(p, 'tgkill', tid, sig);
-    this.inKvmCall.get(`${p.pid}/${tid}`)?.signal?.();
+    this.inKvmCall.get(threadKey(p.pid, tid))?.signal?.();
     return this.leave(p, 'tgkill', 0);
   }
 
