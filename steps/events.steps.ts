@@ -1,9 +1,11 @@
 // When: events that do not start with a guest instruction — the host's own interrupts and NMIs
 // arriving while the guest runs, an INIT signal, a machine check during VM entry, an invalid guest
-// state, qemu-kvm injecting an NMI — and the guest's longer runs (a
-// PAUSE spin loop, a long computation). Each runs the machine until the guest is idle again.
+// state, qemu-kvm injecting an NMI, qemu-kvm logging dirty pages as a migration does — and the
+// guest's longer runs (a PAUSE spin loop, a long computation, writes to many pages). Each runs the
+// machine until the guest is idle again.
 
-import { Given, When } from '@cucumber/cucumber';
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
 import type { Action, ActionResult } from '../src/guest/kernel';
 import type { KCode } from '../src/guest/io';
 import { instructionAction } from '../src/guest/actions';
@@ -93,4 +95,34 @@ When('the guest executes {string}, which stops the VM', function (this: Exitpath
   // An instruction whose exit ends with qemu-kvm stopping the machine: the action never completes.
   const w = this.start(instructionAction(text));
   if (w.state === 'done') throw new Error(`"${text}" completed: the VM did not stop`);
+});
+
+/** The guest writes a word to each of N consecutive pages: one `writel` a page. */
+Given(/^the guest (?:has written|writes) to (\d+) pages? from (0x[0-9a-fA-F]+)$/, function (this: ExitpathWorld, n: string, from: string) {
+  const base = Number(from);
+  const program = Array.from({ length: Number(n) }, (_, i) => `writel 0x${(base + i * 4096).toString(16)} 0x1`).join('; ');
+  this.run(instructionAction(program));
+});
+
+When('qemu-kvm starts logging the guest\'s dirty pages', function (this: ExitpathWorld) {
+  // Migration's start (memory_global_dirty_log_start), run by qemu's main loop.
+  const q = this.stack.qemu;
+  q.mainLoop.qemu_bh_schedule(() => q.memory_global_dirty_log_start());
+  this.run(nop);
+});
+
+/** What the last dirty-bitmap sync found, by scenario. */
+const dirtyPages = new WeakMap<ExitpathWorld, number>();
+
+When('qemu-kvm syncs the dirty bitmap', function (this: ExitpathWorld) {
+  // Migration's bitmap sync (migration_bitmap_sync → kvm_physical_sync_dirty_bitmap) in qemu's main loop.
+  const q = this.stack.qemu;
+  q.mainLoop.qemu_bh_schedule(() => { dirtyPages.set(this, q.kvm_physical_sync_dirty_bitmap()); });
+  this.run(nop);
+});
+
+Then('KVM_GET_DIRTY_LOG reports {int} dirty page(s)', function (this: ExitpathWorld, n: number) {
+  const got = dirtyPages.get(this);
+  expect(got, 'qemu-kvm has not synced the dirty bitmap').to.not.equal(undefined);
+  expect(got).to.equal(n);
 });

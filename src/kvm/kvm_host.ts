@@ -10,6 +10,8 @@ export const KVM_REQ_EVENT = 1 << 0;
 export const KVM_REQ_NMI = 1 << 1;
 /** KVM_REQ_IOAPIC_EOI_EXIT: tell a userspace IOAPIC (split irqchip) about an EOI. */
 export const KVM_REQ_IOAPIC_EOI_EXIT = 1 << 2;
+/** KVM_REQ_UPDATE_CPU_DIRTY_LOGGING: turn PML on or off before the next entry (a slot's dirty logging changed). */
+export const KVM_REQ_UPDATE_CPU_DIRTY_LOGGING = 1 << 3;
 
 /** vcpu->arch.switch_db_regs: KVM_DEBUGREG_WONT_EXIT, the guest owns DR0-7 until the next exit. */
 export const KVM_DEBUGREG_WONT_EXIT = 2;

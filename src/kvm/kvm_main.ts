@@ -7,10 +7,12 @@ import {
   KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
   KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
+  KVM_GET_DIRTY_LOG, kvm_dirty_log, KVM_MEM_LOG_DIRTY_PAGES,
   KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_SPLIT_IRQCHIP, KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
 } from '../uapi/kvm';
 import { kvm_ioeventfd, kvm_irqfd } from './eventfd';
 import { kvm_set_msi } from './irq';
+import { kvm_get_dirty_log_protect, kvm_mmu_slot_apply_flags } from './mmu';
 import { defineEvent } from '../trace/events';
 import type { HostFile, SysGen } from '../host/file';
 import type { HostProcess } from '../host/process';
@@ -69,10 +71,32 @@ export class KvmVmFile implements HostFile {
         const s = kvm_userspace_memory_region;
         const size = mm.u64(arg + s.memory_size);
         const hva = mm.u64(arg + s.userspace_addr);
+        const id = mm.u32(arg + s.slot);
+        const flags = mm.u32(arg + s.flags);
+        // __kvm_set_memory_region: the same slot at the same place with other flags is KVM_MR_FLAGS_ONLY.
+        const old = vm.memslots.find((m) => m.slot === id);
+        if (old && old.gpa === mm.u64(arg + s.guest_phys_addr) && old.size === size && old.hva === hva) {
+          const oldFlags = old.flags ?? 0;
+          old.flags = flags;
+          // kvm_alloc_dirty_bitmap when logging starts; the bitmap goes when it stops.
+          if (flags & KVM_MEM_LOG_DIRTY_PAGES) old.dirty_bitmap ??= new Uint8Array(Math.ceil(size / 4096 / 8));
+          else old.dirty_bitmap = undefined;
+          kvm_mmu_slot_apply_flags(vm, old, oldFlags);
+          return 0;
+        }
         if (!mm.ok(hva, size)) return -ERRNO.EFAULT;
         const bytes = mm.slice(hva, size);
         vm.memslots.push({ slot: mm.u32(arg + s.slot), gpa: mm.u64(arg + s.guest_phys_addr), size, hva, bytes,
           view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length) });
+        return 0;
+      }
+      case KVM_GET_DIRTY_LOG: {
+        // kvm_vm_ioctl_get_dirty_log → kvm_get_dirty_log_protect, then copy_to_user of the bitmap.
+        const bitmap = kvm_get_dirty_log_protect(vm, mm.u32(arg + kvm_dirty_log.slot) & 0xffff);
+        if (!bitmap) return -ERRNO.ENOENT;
+        const to = mm.u64(arg + kvm_dirty_log.dirty_bitmap);
+        if (!mm.ok(to, bitmap.length)) return -ERRNO.EFAULT;
+        mm.slice(to, bitmap.length).set(bitmap);
         return 0;
       }
       case KVM_CREATE_IRQCHIP: {

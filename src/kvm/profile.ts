@@ -43,6 +43,8 @@ export interface KvmEra {
     /** Enable XSAVES, INVPCID in the secondary controls (4.0, 3.15). */
     readonly xsaves: boolean;
     readonly invpcid: boolean;
+    /** Page-modification logging for dirty logging (4.0); before it, write protection. */
+    readonly pml: boolean;
   };
   /** KVM_POSSIBLE_CR4_GUEST_BITS of the era: CR4 bits the guest changes without an exit. */
   readonly cr4GuestOwned: number;
@@ -127,7 +129,7 @@ export const LINUX_6_1: KvmEra = {
   pioSkipsBeforeUserspace: false,
   features: {
     rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
-    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true,
+    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true,
   },
   // KVM_POSSIBLE_CR4_GUEST_BITS less LA57, which this guest's CPUID does not have (cr4_guest_rsvd_bits).
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE | X86_CR4_TSD | X86_CR4_FSGSBASE,
@@ -185,7 +187,7 @@ export const QEMU_KVM_2013: KvmEra = {
   pioSkipsBeforeUserspace: true,
   features: {
     rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
-    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false,
+    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false,
   },
   // KVM_CR4_GUEST_OWNED_BITS of 3.x.
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE,

@@ -19,7 +19,12 @@ import type { Ioeventfd } from './eventfd';
 /** KVM_USER_MEM_SLOTS + 1: the private slot of the APIC-access page (arch/x86/include/asm/kvm_host.h). */
 export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = 32764 + 1;
 
-export interface Memslot { slot: number; gpa: number; size: number; hva: number; bytes: Uint8Array; view: DataView }
+export interface Memslot {
+  slot: number; gpa: number; size: number; hva: number; bytes: Uint8Array; view: DataView;
+  /** KVM_MEM_LOG_DIRTY_PAGES and the bitmap it allocates (kvm_alloc_dirty_bitmap), one bit a page. */
+  flags?: number;
+  dirty_bitmap?: Uint8Array;
+}
 
 export interface KvmEnv {
   readonly sched: Scheduler;
@@ -52,6 +57,8 @@ export class KvmVm {
   busLockDetectionEnabled = false;
   notifyVmexitFlags = 0;
   notifyWindow = 0;
+  /** kvm->arch.cpu_dirty_logging_count: slots logging dirty pages, for which the CPU's PML is on. */
+  cpuDirtyLoggingCount = 0;
   readonly vcpus: KvmVcpu[] = [];
   /** KVM_IOEVENTFD registrations (kvm->ioeventfds). */
   readonly ioeventfds: Ioeventfd[] = [];

@@ -7,7 +7,8 @@
 
 import { defineEvent } from '../trace/events';
 import { EXIT_REASON, VMX_EXIT_REASONS_FAILED_VMENTRY, VMX_IO_IN, VMX_IO_PORT_SHIFT, VMX_IO_SIZE_MASK, VMX_IO_STRING, type ExitReasonName } from '../uapi/vmx';
-import { KVM_EXIT, KVM_INTERNAL_ERROR_DELIVERY_EV, KVM_INTERNAL_ERROR_SIMUL_EX, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, KVM_NOTIFY_CONTEXT_INVALID, KVM_RUN_X86_BUS_LOCK, KVM_X86_NOTIFY_VMEXIT_USER } from '../uapi/kvm';
+import { KVM_EXIT, KVM_INTERNAL_ERROR_DELIVERY_EV, KVM_INTERNAL_ERROR_EMULATION, KVM_INTERNAL_ERROR_SIMUL_EX, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, KVM_NOTIFY_CONTEXT_INVALID, KVM_RUN_X86_BUS_LOCK, KVM_X86_NOTIFY_VMEXIT_USER } from '../uapi/kvm';
+import { VMX_EPTP_AD_ENABLE_BIT, VMX_EPTP_MT_WB, VMX_EPTP_PWL_4 } from '../vmx/ept';
 import { AC_VECTOR, DB_VECTOR, ENTER_BREAK, ENTER_VMFAIL, MC_VECTOR, NMI_VECTOR, UD_VECTOR as CPU_UD_VECTOR } from '../vmx/cpu';
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_CR8_LOAD_EXITING, CPU_BASED_CR8_STORE_EXITING, CPU_BASED_HLT_EXITING,
@@ -15,9 +16,9 @@ import {
   CPU_BASED_NMI_WINDOW_EXITING, CPU_BASED_RDPMC_EXITING, CPU_BASED_TPR_SHADOW, CPU_BASED_UNCOND_IO_EXITING,
   CPU_BASED_USE_MSR_BITMAPS, CPU_BASED_USE_TSC_OFFSETTING, GUEST_INTR_STATE_MOV_SS, GUEST_INTR_STATE_NMI, GUEST_INTR_STATE_STI,
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_INTR_TYPE_MASK, INTR_INFO_UNBLOCK_NMI, INTR_INFO_VALID_MASK, INTR_INFO_VECTOR_MASK,
-  INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING,
+  INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, INTR_TYPE_SOFT_INTR, PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING,
   PIN_BASED_POSTED_INTR, PIN_BASED_VIRTUAL_NMIS, PIN_BASED_VMX_PREEMPTION_TIMER, SECONDARY_EXEC_APIC_REGISTER_VIRT,
-  SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING, SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_ENABLE_INVPCID,
+  SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING, SECONDARY_EXEC_ENABLE_EPT, SECONDARY_EXEC_ENABLE_INVPCID, SECONDARY_EXEC_ENABLE_PML,
   SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID, SECONDARY_EXEC_NOTIFY_VM_EXITING,
   SECONDARY_EXEC_PAUSE_LOOP_EXITING, SECONDARY_EXEC_RDRAND_EXITING, SECONDARY_EXEC_RDSEED_EXITING,
   SECONDARY_EXEC_UNRESTRICTED_GUEST, SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES,
@@ -31,7 +32,7 @@ import {
 } from './emulate';
 import { KVM_DEBUGREG_WONT_EXIT } from './kvm_host';
 import { APIC_DEFAULT_PHYS_BASE, APIC_EOI, APIC_TASKPRI, LAPIC_MODE_X2APIC, LAPIC_MODE_XAPIC, apicMode, apic_set_eoi, kvm_apic_set_eoi_accelerated, kvm_apic_update_ppr, kvm_apic_write_nodecode } from './lapic';
-import { handle_ept_misconfig, handle_ept_violation, kvm_mmu_invlpg } from './mmu';
+import { handle_ept_misconfig, handle_ept_violation, kvm_mmu_invlpg, mark_page_dirty_in_slot } from './mmu';
 import type { KvmEra } from './profile';
 import { LINUX_6_1 } from './profile';
 import type { KvmVcpu } from './vcpu';
@@ -122,6 +123,8 @@ interface VcpuVmx {
   bus_lock_detected: boolean;
   /** The CPU the last VM entry ran on (vcpu->arch.last_vmentry_cpu). */
   last_vmentry_cpu: number;
+  /** The page-modification log (vmx->pml_pg), with enable_pml. */
+  pml_pg: Float64Array | undefined;
 }
 const vmxOf = new WeakMap<KvmVcpu, VcpuVmx>();
 const to_vmx = (vcpu: KvmVcpu): VcpuVmx => vmxOf.get(vcpu)!;
@@ -133,6 +136,9 @@ const EV_MCE = defineEvent('call', 'kvm', 'kvm', 'kvm_machine_check', []);
 const EV_UNIMPL = defineEvent('call', 'kvm', 'kvm', 'vcpu_unimpl', ['msg:str']);
 const EV_ON_SPIN = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_on_spin', []);
 const EV_INVLPG = defineEvent('call', 'kvm', 'kvm', 'kvm_mmu_invlpg', ['gva:hex']);
+const EV_TASK_SWITCH = defineEvent('call', 'kvm', 'kvm', 'kvm_task_switch', ['tss_selector:hex', 'reason']);
+const EV_PML_FULL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pml_full', []);
+const EV_FLUSH_PML = defineEvent('call', 'kvm', 'kvm', 'vmx_flush_pml_buffer', ['entries']);
 
 const spendEmulate = (vcpu: KvmVcpu): void => vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmEmulate);
 const exitQual = (vcpu: KvmVcpu): number => vcpu.vmcs.read(VMCS.EXIT_QUALIFICATION);
@@ -297,8 +303,46 @@ function handle_apic_write(vcpu: KvmVcpu): number { kvm_apic_write_nodecode(vcpu
 /** handle_apic_eoi_induced: trap-like; the EOI of a vector the EOI-exit bitmap names (a level-triggered IOAPIC pin). */
 function handle_apic_eoi_induced(vcpu: KvmVcpu): number { kvm_apic_set_eoi_accelerated(vcpu, exitQual(vcpu) & 0xff); return 1; }
 
-/** handle_task_switch: a hardware task switch (32-bit protected mode only) → kvm_task_switch. */
-function handle_task_switch(vcpu: KvmVcpu): number { return x86_emulate_instruction(vcpu, EMULTYPE_NONE); }
+/** Exit qualification of a task switch: bits 31:30 the source (SDM Table 28-2). */
+const TASK_SWITCH_GATE = 3;
+
+/**
+ * handle_task_switch: a hardware task switch (CALL/JMP to a TSS, IRET with NT, a task gate) — only
+ * outside IA-32e mode, so the model's 64-bit guest never causes one. The source and the TSS
+ * selector come from the qualification; a switch through an IDT gate drops the event being
+ * delivered; an instruction-caused switch is skipped first; then kvm_task_switch emulates it.
+ */
+function handle_task_switch(vcpu: KvmVcpu): number {
+  const v = vcpu.vmcs;
+  const info = v.read(VMCS.IDT_VECTORING_INFO_FIELD);
+  const idt_v = (info & INTR_INFO_VALID_MASK) !== 0;
+  const type = info & INTR_INFO_INTR_TYPE_MASK;
+  const q = exitQual(vcpu);
+  const reason = q >>> 30;
+  if (reason === TASK_SWITCH_GATE && idt_v) {
+    if (type === INTR_TYPE_NMI_INTR) { vcpu.arch.nmi_injected = false; v.setBits(VMCS.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI); }
+    else if (type === INTR_TYPE_EXT_INTR || type === INTR_TYPE_SOFT_INTR) vcpu.arch.interrupt = -1;
+    else vcpu.arch.exception = null;
+  }
+  const tss_selector = q & 0xffff;
+  if (!idt_v || (type !== INTR_TYPE_HARD_EXCEPTION && type !== INTR_TYPE_EXT_INTR && type !== INTR_TYPE_NMI_INTR)) {
+    vcpu.vm.ops.skip_emulated_instruction(vcpu);
+  }
+  return kvm_task_switch(vcpu, tss_selector, reason);
+}
+
+/**
+ * kvm_task_switch (x86.c) → emulator_task_switch. Simplified: the model keeps no TSS or descriptor
+ * tables in guest memory, so the emulation fails as it does in kvm for an unusable TSS:
+ * KVM_EXIT_INTERNAL_ERROR with KVM_INTERNAL_ERROR_EMULATION and no data.
+ */
+function kvm_task_switch(vcpu: KvmVcpu, tss_selector: number, reason: number): number {
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_TASK_SWITCH, vcpu.id, tss_selector, reason);
+  vcpu.run.exit_reason = KVM_EXIT.INTERNAL_ERROR;
+  vcpu.run.setInternalError(KVM_INTERNAL_ERROR_EMULATION, []);
+  return 0;
+}
 
 /** handle_machine_check: "handled by vmx_vcpu_run()". */
 function handle_machine_check(_vcpu: KvmVcpu): number { return 1; }
@@ -342,8 +386,39 @@ function handle_invpcid(vcpu: KvmVcpu): number {
   return kvm_skip_emulated_instruction(vcpu);
 }
 
-/** handle_pml_full: the PML buffer was already flushed into the dirty bitmap after the exit. */
-function handle_pml_full(_vcpu: KvmVcpu): number { return 1; }
+/**
+ * handle_pml_full: the buffer was already flushed at the start of the exit (vmx_flush_pml_buffer);
+ * if the log filled during an IRET from an NMI, NMI blocking must be restored before re-entry.
+ */
+function handle_pml_full(vcpu: KvmVcpu): number {
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_PML_FULL, vcpu.id);
+  if (!(vcpu.vmcs.read(VMCS.IDT_VECTORING_INFO_FIELD) & INTR_INFO_VALID_MASK) && exitQual(vcpu) & INTR_INFO_UNBLOCK_NMI) {
+    vcpu.vmcs.setBits(VMCS.GUEST_INTERRUPTIBILITY_INFO, GUEST_INTR_STATE_NMI);
+  }
+  return 1;
+}
+
+/** PML_ENTITY_NUM: the log holds 512 addresses; the CPU fills it from index 511 down. */
+const PML_ENTITY_NUM = 512;
+
+/** vmx_flush_pml_buffer: every address logged since the last flush into its slot's dirty bitmap. */
+function vmx_flush_pml_buffer(vcpu: KvmVcpu): void {
+  const vmx = to_vmx(vcpu);
+  if (!vmx.pml_pg) return;
+  const v = vcpu.vmcs;
+  let idx = v.read(VMCS.GUEST_PML_INDEX);
+  if (idx === PML_ENTITY_NUM - 1) return;
+  // The index points at the next free entry, or is out of range once the log is full.
+  idx = idx >= PML_ENTITY_NUM ? 0 : idx + 1;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_FLUSH_PML, vcpu.id, PML_ENTITY_NUM - idx);
+  for (; idx < PML_ENTITY_NUM; idx++) {
+    const gpa = vmx.pml_pg[idx]!;
+    mark_page_dirty_in_slot(vcpu.vm.memslotFor(gpa), Math.floor(gpa / 4096));
+  }
+  v.write(VMCS.GUEST_PML_INDEX, PML_ENTITY_NUM - 1);
+}
 
 /**
  * handle_fastpath_preemption_timer: an expired hv timer is the guest's LAPIC timer; a soft-disabled
@@ -485,7 +560,9 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
         | (apicv ? SECONDARY_EXEC_APIC_REGISTER_VIRT | SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY : 0)
         | (caps.busLockDetection && vcpu.vm.busLockDetectionEnabled ? SECONDARY_EXEC_BUS_LOCK_DETECTION : 0)
         | (caps.notifyVmExit && vcpu.vm.notifyVmexitFlags ? SECONDARY_EXEC_NOTIFY_VM_EXITING : 0)
-        | (caps.enclsExiting ? SECONDARY_EXEC_ENCLS_EXITING : 0)) >>> 0);
+        | (caps.enclsExiting ? SECONDARY_EXEC_ENCLS_EXITING : 0)
+        // PML only while some memslot logs dirty pages (kvm->arch.cpu_dirty_logging_count).
+        | (f.pml && vcpu.vm.cpuDirtyLoggingCount > 0 ? SECONDARY_EXEC_ENABLE_PML : 0)) >>> 0);
       // vmx_write_encls_bitmap: no SGX in the guest's CPUID, so every ENCLS leaf exits.
       if (caps.enclsExiting) v.write(VMCS.ENCLS_EXITING_BITMAP, -1);
       v.write(VMCS.VM_EXIT_CONTROLS, VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_ACK_INTR_ON_EXIT);
@@ -519,8 +596,14 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       const bm = new Uint8Array(4096).fill(0xff);
       for (const m of PASSTHROUGH_RW) msrBitmapSet(bm, m, true, true, false);
       if (f.tscReadPassthrough) msrBitmapSet(bm, MSR_IA32_TSC, true, false, false);
+      // vmx_vcpu_create: with enable_pml, a zeroed page for the log, and the index at its top.
+      const pml_pg = f.pml ? new Float64Array(PML_ENTITY_NUM) : undefined;
+      if (pml_pg) { v.write(VMCS.PML_ADDRESS, 2); v.write(VMCS.GUEST_PML_INDEX, PML_ENTITY_NUM - 1); }
+      // vmx_load_mmu_pgd → construct_eptp: write-back, 4 levels, accessed/dirty flags (enable_ept_ad_bits).
+      // The model's EPT is the VM's (cpu.ept below), so no root address goes in.
+      v.write(VMCS.EPT_POINTER, VMX_EPTP_MT_WB | VMX_EPTP_PWL_4 | VMX_EPTP_AD_ENABLE_BIT);
       vmxOf.set(vcpu, { msrBitmap: bm, ple_window: KVM_VMX_DEFAULT_PLE_WINDOW, ple_window_dirty: false,
-        hv_timer_soft_disabled: true, bus_lock_detected: false, last_vmentry_cpu: vcpu.cpu.id });
+        hv_timer_soft_disabled: true, bus_lock_detected: false, last_vmentry_cpu: vcpu.cpu.id, pml_pg });
       if (lapic) {
         // The virtual-APIC page is the LAPIC's register page; the APIC-access page is a private
         // memslot at the APIC's default base (kvm_alloc_apic_access_page). The model identifies the
@@ -542,6 +625,7 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       cpu.ept = vcpu.vm.ept;
       cpu.msrBitmap = bm;
       cpu.virtualApic = vcpu.apic?.regs;
+      cpu.pml = pml_pg;
     },
 
     /** vmx_vcpu_run: VMLAUNCH the first time, VMRESUME once loaded_vmcs->launched; the work right after the exit. */
@@ -579,6 +663,8 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       const vmx = to_vmx(vcpu);
       env.clock.spend(env.profile.cost.kvmExitOverhead);
       const reason = vcpu.exitReason;
+      // __vmx_handle_exit: the PML buffer first, whatever the exit, so the dirty bitmap is current.
+      if (!vcpu.vmx.fail) vmx_flush_pml_buffer(vcpu);
       if (!vcpu.vmx.fail && reason & VMX_EXIT_REASONS_FAILED_VMENTRY) {
         run.exit_reason = KVM_EXIT.FAIL_ENTRY;
         run.setFailEntry(reason >>> 0, vmx.last_vmentry_cpu);
@@ -746,6 +832,15 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       if (vcpu.vm.irqchipSplit) for (const r of vcpu.vm.gsiRoutes.values()) if (r.data & 0x8000) mark(r.data & 0xff);
       [VMCS.EOI_EXIT_BITMAP0, VMCS.EOI_EXIT_BITMAP1, VMCS.EOI_EXIT_BITMAP2, VMCS.EOI_EXIT_BITMAP3].forEach((f, i) => v.write(f, bits[i]!));
     },
+
+    /** vmx_update_cpu_dirty_logging */
+    update_cpu_dirty_logging(vcpu) {
+      if (!to_vmx(vcpu).pml_pg) return;
+      if (vcpu.vm.cpuDirtyLoggingCount > 0) vcpu.vmcs.setBits(VMCS.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_ENABLE_PML);
+      else vcpu.vmcs.clearBits(VMCS.SECONDARY_VM_EXEC_CONTROL, SECONDARY_EXEC_ENABLE_PML);
+    },
+
+    flush_pml_buffer(vcpu) { vmx_flush_pml_buffer(vcpu); },
 
     /** vmx_sync_dirty_debug_regs */
     sync_dirty_debug_regs(vcpu) {

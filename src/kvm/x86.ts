@@ -6,7 +6,7 @@ import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
 import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
 import { kvm_cpuid } from './cpuid';
-import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI } from './kvm_host';
+import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
 import { APIC_BASE_MSR, MSR_IA32_APICBASE, X2APIC_ENABLE, kvm_lapic_reg_write, kvm_set_apic_base } from './lapic';
 import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
@@ -94,6 +94,10 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
 /** vcpu_enter_guest: inject pending events, run the guest, handle the exit. */
 function vcpu_enter_guest(vcpu: KvmVcpu): number {
   const ops = vcpu.vm.ops;
+  if (vcpu.arch.requests & KVM_REQ_UPDATE_CPU_DIRTY_LOGGING) {
+    vcpu.arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
+    ops.update_cpu_dirty_logging(vcpu);
+  }
   // After a breakpoint the guest never left non-root mode: there is nothing to inject.
   if (!vcpu.cpu.frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || vcpu.apic
     || vcpu.arch.interrupt >= 0 || vcpu.arch.nmi_pending > 0)) {

@@ -32,6 +32,10 @@ export interface KvmX86Ops {
   vcpu_after_set_cpuid(vcpu: KvmVcpu): void;
   /** vmx_sync_pir_to_irr + vmx_hwapic_irr_update + vcpu_load_eoi_exitmap: RVI and the EOI-exit bitmap for APICv. */
   sync_pir_to_irr(vcpu: KvmVcpu): void;
+  /** vmx_update_cpu_dirty_logging: PML on while any memslot logs dirty pages. */
+  update_cpu_dirty_logging(vcpu: KvmVcpu): void;
+  /** vmx_flush_pml_buffer: the logged addresses into the slots' dirty bitmaps (on every exit, and for KVM_GET_DIRTY_LOG). */
+  flush_pml_buffer(vcpu: KvmVcpu): void;
   /** vmx_sync_dirty_debug_regs: take DR7 back from the guest and intercept MOV DR again. */
   sync_dirty_debug_regs(vcpu: KvmVcpu): void;
 }

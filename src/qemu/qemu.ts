@@ -5,7 +5,7 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import type { Tracer } from '../trace/events';
-import { KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
+import { KVM_GET_DIRTY_LOG, KVM_MEM_LOG_DIRTY_PAGES, kvm_dirty_log, KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
 import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import { BlockBackend, bdrv_parse_cache_mode, type BlockdevOnError, type CacheMode } from './block/block_backend';
@@ -102,6 +102,46 @@ export class QemuKvm {
 
   /** The monitor's `nmi` (qmp_inject_nmi): every vCPU's thread injects an NMI with KVM_NMI. */
   qmp_inject_nmi(): void { this.x86?.qmp_inject_nmi(this.cpus); }
+
+  /**
+   * memory_global_dirty_log_start (migration, softmmu/memory.c) → kvm_log_start → kvm_slot_update_flags
+   * (accel/kvm/kvm-all.c): guest RAM's slot again, now with KVM_MEM_LOG_DIRTY_PAGES. kvm in this
+   * model does not offer KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, so qemu takes the path without it.
+   */
+  memory_global_dirty_log_start(): void {
+    const p = this.proc;
+    const s = kvm_userspace_memory_region;
+    const region = this.heap.alloc(s.sizeof);
+    p.mm.setU32(region + s.slot, 0);
+    p.mm.setU32(region + s.flags, KVM_MEM_LOG_DIRTY_PAGES);
+    p.mm.setU64(region + s.guest_phys_addr, 0);
+    p.mm.setU64(region + s.memory_size, this.cfg.ramBytes);
+    p.mm.setU64(region + s.userspace_addr, this.ramHva);
+    const r = this.host.ioctlNow(p, this.vmfd, KVM_SET_USER_MEMORY_REGION, region);
+    this.heap.release(region);
+    if (r < 0) throw new Error(`qemu: kvm_log_start: KVM_SET_USER_MEMORY_REGION failed: ${r}`);
+  }
+
+  /**
+   * kvm_physical_sync_dirty_bitmap → kvm_slot_get_dirty_log (accel/kvm/kvm-all.c): KVM_GET_DIRTY_LOG
+   * into the slot's bitmap buffer; returns how many pages it reports dirty (what
+   * cpu_physical_memory_set_dirty_lebitmap then marks for migration).
+   */
+  kvm_physical_sync_dirty_bitmap(): number {
+    const p = this.proc;
+    const bytes = Math.ceil(this.cfg.ramBytes / 4096 / 8);
+    const bitmap = this.heap.alloc(bytes);
+    const log = this.heap.alloc(kvm_dirty_log.sizeof);
+    p.mm.setU32(log + kvm_dirty_log.slot, 0);
+    p.mm.setU64(log + kvm_dirty_log.dirty_bitmap, bitmap);
+    const r = this.host.ioctlNow(p, this.vmfd, KVM_GET_DIRTY_LOG, log);
+    let dirty = 0;
+    if (r === 0) for (const b of p.mm.slice(bitmap, bytes)) for (let x = b; x; x &= x - 1) dirty++;
+    this.heap.release(log);
+    this.heap.release(bitmap);
+    if (r < 0) throw new Error(`qemu: kvm_slot_get_dirty_log: KVM_GET_DIRTY_LOG failed: ${r}`);
+    return dirty;
+  }
 
   /** `loadGuest` runs once guest RAM exists, before the vCPUs are created (the boot loader's hand-over). */
   constructor(private readonly host: HostKernel, private readonly env: QemuEnv, readonly cfg: QemuConfig, loadGuest: (q: QemuKvm) => void) {

@@ -13,6 +13,7 @@ export const KVM_CREATE_VM = _IO(0x01);
 export const KVM_GET_VCPU_MMAP_SIZE = _IO(0x04);
 export const KVM_CREATE_VCPU = _IO(0x41);
 export const KVM_SET_USER_MEMORY_REGION = _IOW(0x46, 32);
+export const KVM_GET_DIRTY_LOG = _IOW(0x42, 16);
 export const KVM_CREATE_IRQCHIP = _IO(0x60);
 export const KVM_IRQ_LINE = _IOW(0x61, 8);
 export const KVM_IRQFD = _IOW(0x76, 32);
@@ -32,6 +33,7 @@ export const KVM_IOCTLS = {
   KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
   KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
   KVM_INTERRUPT, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
+  KVM_GET_DIRTY_LOG,
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTLS;
 export const KVM_IOCTL_NAMES: ReadonlyMap<number, KvmIoctlName> = new Map(
@@ -138,6 +140,12 @@ export const kvm_run = {
 export const kvm_userspace_memory_region = {
   slot: 0, flags: 4, guest_phys_addr: 8, memory_size: 16, userspace_addr: 24, sizeof: 32,
 } as const;
+
+/** kvm_userspace_memory_region.flags: log writes to the slot's pages in its dirty bitmap. */
+export const KVM_MEM_LOG_DIRTY_PAGES = 1 << 0;
+
+/** struct kvm_dirty_log (16 bytes): the slot, and (in a union) the user address of the bitmap to fill. */
+export const kvm_dirty_log = { slot: 0, dirty_bitmap: 8, sizeof: 16 } as const;
 
 /** struct kvm_irq_level (8 bytes): union { irq; status; } and level. */
 export const kvm_irq_level = { irq: 0, level: 4, sizeof: 8 } as const;

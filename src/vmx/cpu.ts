@@ -16,7 +16,7 @@ import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import { defineEvent, type Tracer } from '../trace/events';
 import { EXIT_REASON, VMX_EXIT_REASONS, VMX_EXIT_REASONS_FAILED_VMENTRY, encodeIoQualification } from '../uapi/vmx';
-import { Ept, EPT_READ, EPT_WRITE } from './ept';
+import { Ept, EPT_ACCESSED, EPT_DIRTY, EPT_READ, EPT_WRITE, VMX_EPTP_AD_ENABLE_BIT } from './ept';
 import { OP, Regs, insnLength, isPio, isPioIn, memAccess, mnemonic, opcode, operand, pioSize } from './insn';
 import {
   CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_CR8_LOAD_EXITING, CPU_BASED_CR8_STORE_EXITING,
@@ -29,7 +29,7 @@ import {
   INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
   PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, PIN_BASED_VMX_PREEMPTION_TIMER,
   SECONDARY_EXEC_APIC_REGISTER_VIRT, SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING,
-  SECONDARY_EXEC_NOTIFY_VM_EXITING,
+  SECONDARY_EXEC_ENABLE_PML, SECONDARY_EXEC_NOTIFY_VM_EXITING,
   SECONDARY_EXEC_ENABLE_INVPCID, SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID,
   SECONDARY_EXEC_PAUSE_LOOP_EXITING, SECONDARY_EXEC_RDRAND_EXITING, SECONDARY_EXEC_RDSEED_EXITING,
   SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY, SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES, SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE,
@@ -151,6 +151,8 @@ export class VmxCpu {
   msrBitmap: Uint8Array | undefined;
   /** The virtual-APIC page VIRTUAL_APIC_PAGE_ADDR designates (the vcpu's local APIC registers). */
   virtualApic: DataView | undefined;
+  /** The page-modification log PML_ADDRESS designates: 512 guest-physical addresses. */
+  pml: Float64Array | undefined;
   /** Host memory backing guest RAM (one memslot at GPA 0). */
   ram: DataView | undefined;
   /** Set by the simulator's breakpoint: the next VMRESUME continues where the world stopped. */
@@ -678,7 +680,30 @@ export class VmxCpu {
         this.qualification = offset | ((m.write ? 1 : 0) << 12);
         return EXIT_REASON.APIC_ACCESS;
       }
+      return -1;
     }
+    if (ept && m.write) return this.eptDirty(ept, gpa, sec);
+    return -1;
+  }
+
+  /**
+   * A write through an EPT entry whose dirty flag is clear sets it (SDM 28.3.5, with EPTP's A/D
+   * bit). With "enable PML" the CPU logs the page's address first (SDM 29.3.6): at PML_INDEX, which
+   * then counts down from 511; an index out of range is a log-full event, a VM exit before the write.
+   */
+  private eptDirty(ept: Ept, gpa: number, sec: number): number {
+    const v = this.vmcs!;
+    if (!(v.read(VMCS.EPT_POINTER) & VMX_EPTP_AD_ENABLE_BIT)) return -1;
+    const gfn = Math.floor(gpa / 4096);
+    const perms = ept.lookup(gfn);
+    if (perms & EPT_DIRTY) return -1;
+    if (sec & SECONDARY_EXEC_ENABLE_PML && this.pml) {
+      const index = v.read(VMCS.GUEST_PML_INDEX);
+      if (index > 511) { this.qualification = 0; return EXIT_REASON.PML_FULL; }
+      this.pml[index] = gfn * 4096;
+      v.write(VMCS.GUEST_PML_INDEX, (index - 1) & 0xffff);
+    }
+    ept.set(gfn, perms | EPT_ACCESSED | EPT_DIRTY);
     return -1;
   }
 
