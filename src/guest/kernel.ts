@@ -65,6 +65,17 @@ const EV_UNKNOWN_NMI = defineEvent('call', 'guest kernel', 'guest kernel', 'unkn
 const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
 const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
 
+/** The parts of [pos, pos+count) that fall in each 4 KiB file block: block index, offset in it, length. */
+function* blockSpans(pos: number, count: number): Generator<{ index: number; off: number; n: number }> {
+  for (let done = 0; done < count;) {
+    const p = pos + done;
+    const off = p % BLOCK_SIZE;
+    const n = Math.min(BLOCK_SIZE - off, count - done);
+    yield { index: Math.floor(p / BLOCK_SIZE), off, n };
+    done += n;
+  }
+}
+
 export class GuestKernel implements GuestIdt {
   readonly ram: GuestRam;
   readonly pages: PageAllocator;
@@ -283,11 +294,7 @@ export class GuestKernel implements GuestIdt {
    */
   private *cached_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
     let done = 0;
-    while (done < count) {
-      const pos = f.pos + done;
-      const index = Math.floor(pos / BLOCK_SIZE);
-      const off = pos % BLOCK_SIZE;
-      const n = Math.min(BLOCK_SIZE - off, count - done);
+    for (const { index, off, n } of blockSpans(f.pos, count)) {
       let page = this.cache.find(f.ino, index);
       if (!page) {
         const gpa = this.pages.alloc(1);
@@ -312,17 +319,13 @@ export class GuestKernel implements GuestIdt {
    */
   private *exitfs_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
     let done = 0;
-    while (done < count) {
-      const pos = f.pos + done;
-      const bi = Math.floor(pos / BLOCK_SIZE);
+    for (const { index: bi, off, n } of blockSpans(f.pos, count)) {
       // Direct I/O and the page cache stay coherent: a cached copy is written back first, then dropped.
       const cached = this.cache.find(f.ino, bi);
       if (cached) {
         if (cached.dirty) { const e = yield* this.writeback(f.ino); if (e < 0) return done > 0 ? done : e; }
         this.pages.release(this.cache.invalidate(f.ino, bi)!.gpa);
       }
-      const off = pos % BLOCK_SIZE;
-      const n = Math.min(BLOCK_SIZE - off, count - done);
       const m = this.fs.bmap(f.ino, bi, write);
       if (!m) { if (!write) { this.ram.bytes.fill(0, buf + done, buf + done + n); done += n; continue; } return done > 0 ? done : -ERRNO.ENOSPC; }
       const sector = (m.block * BLOCK_SIZE) / 512;
