@@ -25,6 +25,7 @@ const EV_POP = defineEvent('call', L, L, 'vu_queue_pop', ['head', 'out_num', 'in
 const EV_REQ = defineEvent('call', L, L, 'vu_blk_process_req', ['type', 'sector']);
 const EV_PUSH = defineEvent('call', L, L, 'vu_queue_push', ['head', 'len']);
 const EV_NOTIFY = defineEvent('call', L, L, 'vu_queue_notify', ['queue']);
+const EV_PANIC = defineEvent('tracepoint', L, L, 'vu_panic', ['reason:str']);
 const EV_AIO_CB = defineEvent('call', L, L, 'qemu_laio_completion_cb', ['events']);
 
 interface Region { gpa: number; size: number; uaddr: number; local: number }
@@ -148,6 +149,7 @@ export class VhostUserBlkServer {
   /** vu_kick_cb → vu_blk_process_vq: pop every available request and submit its I/O. */
   private vu_kick_cb(): void {
     if (this.t.on) this.t.rec(EV_KICK, -1, 0);
+    if (this.broken) return;
     const mm = this.proc.mm;
     const vq = this.vq;
     while (vq.lastAvail !== mm.u16(vq.avail + vring_avail.idx)) {
@@ -157,18 +159,28 @@ export class VhostUserBlkServer {
       const inp: { va: number; len: number }[] = [];
       let i = head;
       for (let seen = 0; seen <= vq.num; seen++) {
+        if (i >= vq.num) { this.vu_panic(`descriptor index ${i} out of range`); return; }
         const d = vq.desc + i * vring_desc.sizeof;
         const len = mm.u32(d + vring_desc.len);
         const flags = mm.u16(d + vring_desc.flags);
         const va = this.gpa(mm.u64(d + vring_desc.addr), len);
-        if (va === undefined) throw new Error('qemu-storage-daemon: descriptor outside guest memory');
+        // vu_panic: a descriptor outside the memory table breaks the device; the guest is never served again.
+        if (va === undefined || seen === vq.num) { this.vu_panic('descriptor outside guest memory or chain too long'); return; }
         (flags & VRING_DESC_F_WRITE ? inp : out).push({ va, len });
         if (!(flags & VRING_DESC_F_NEXT)) break;
         i = mm.u16(d + vring_desc.next);
       }
       if (this.t.on) this.t.rec(EV_POP, -1, head, out.length, inp.length);
+      if (out.length === 0 || inp.length === 0) { this.vu_panic('request without header or status buffer'); return; }
       this.vu_blk_process_req(head, out, inp);
     }
+  }
+
+  /** libvhost-user's vu_panic: log, mark the device broken, stop serving it. */
+  private broken = false;
+  private vu_panic(why: string): void {
+    this.broken = true;
+    if (this.t.on) this.t.rec(EV_PANIC, -1, this.t.str(why));
   }
 
   /** vu_blk_process_req: header, data, status; reads and writes go to Linux AIO. */
