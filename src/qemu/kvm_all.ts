@@ -10,6 +10,7 @@ import type { HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import type { Heap } from './heap';
 import type { AddressSpace } from './memory';
+import type { Bql } from './bql';
 
 export type RunState = 'running' | 'shutdown' | 'internal-error' | 'paused' | 'io-error';
 
@@ -47,6 +48,10 @@ export class KvmCpu {
   arch: KvmArchOps | undefined;
   /** cpu->halted: the vCPU executed HLT and userspace emulates the wait (no in-kernel LAPIC). */
   halted = false;
+  /** The BQL, which the thread takes for a device access (prepare_mmio_access). */
+  bql: Bql | undefined;
+  /** The thread's name, as qemu names vCPU threads ("CPU 0/KVM"). */
+  get threadName(): string { return `CPU ${this.index}/KVM`; }
   /** cpu->work_list: run_on_cpu items the thread runs before its next KVM_RUN. */
   private readonly work: (() => void)[] = [];
   private readonly evHandleIo: number;
@@ -88,6 +93,7 @@ export class KvmCpu {
       this.qemu.dispatchCost();
       const reason = mm.u32(run + kvm_run.exit_reason);
       if (this.t.on) { this.t.rec(EV_RUN_EXIT, this.index, this.index, reason); this.t.rec(this.evDispatch, this.index, reason); }
+      // Called outside the BQL: kvm_cpu_exec runs without it; a device access takes it (prepare_mmio_access).
       switch (reason) {
         case KVM_EXIT.IO:
           this.kvm_handle_io(mm.u16(run + kvm_run['io.port']), run + mm.u64(run + kvm_run['io.data_offset']),
@@ -99,8 +105,10 @@ export class KvmCpu {
           const isWrite = mm.u8(run + kvm_run['mmio.is_write']);
           const data = run + kvm_run['mmio.data'];
           if (this.t.on) this.t.rec(this.evMmio, this.index, addr, len, isWrite);
+          this.prepare_mmio_access();
           if (isWrite) this.memory.write(addr, readN(mm, data, len), len);
           else writeN(mm, data, len, this.memory.read(addr, len));
+          this.release_lock();
           break;
         }
         case KVM_EXIT.SHUTDOWN:
@@ -164,14 +172,29 @@ export class KvmCpu {
     this.halted = false;
   }
 
-  /** kvm_handle_io: each of `count` accesses goes to the I/O address space. */
+  /**
+   * prepare_mmio_access (system/physmem.c): a device region is accessed under the BQL; a thread
+   * that does not hold it takes it, and releases it when the access is done (flatview_write/read's
+   * release_lock). (Simplification: every device region of the model needs the lock.)
+   */
+  private prepare_mmio_access(): void {
+    if (this.bql && !this.bql.lockedBy(this.threadName)) { this.bql.lock(this.threadName, this.index); this.releaseLock = true; }
+  }
+  private releaseLock = false;
+  private release_lock(): void {
+    if (this.releaseLock) { this.releaseLock = false; this.bql!.unlock(this.threadName, this.index); }
+  }
+
+  /** kvm_handle_io: each of `count` accesses goes to the I/O address space (address_space_rw, under the BQL). */
   private kvm_handle_io(port: number, data: number, direction: number, size: number, count: number): void {
     const mm = this.proc.mm;
     if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
+    this.prepare_mmio_access();
     for (let i = 0; i < count; i++, data += size) {
       if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
       else writeN(mm, data, size, this.io.read(port, size));
     }
+    this.release_lock();
   }
 }
 

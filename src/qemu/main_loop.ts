@@ -7,6 +7,10 @@ import type { HostProcess } from '../host/process';
 import { POLLIN } from '../host/file';
 import { EFD_NONBLOCK } from '../host/eventfd';
 import type { Heap } from './heap';
+import type { Bql } from './bql';
+
+/** The main thread's name in traces and BQL records (qemu's main loop runs in the process's first thread). */
+export const MAIN_LOOP_THREAD = 'main loop';
 
 export class MainLoop {
   private readonly handlers: { fd: number; cb: () => void }[] = [];
@@ -14,7 +18,7 @@ export class MainLoop {
   private readonly notifier: number;
   private polling = false;
 
-  constructor(private readonly host: HostKernel, private readonly proc: HostProcess, private readonly heap: Heap) {
+  constructor(private readonly host: HostKernel, private readonly proc: HostProcess, private readonly heap: Heap, private readonly bql?: Bql) {
     this.notifier = host.eventfd2(proc, 0, EFD_NONBLOCK);
     this.handlers.push({ fd: this.notifier, cb: () => { this.rw(this.notifier, false); } });
   }
@@ -44,7 +48,10 @@ export class MainLoop {
     if (this.polling) this.rw(this.notifier, true);
   }
 
-  /** main_loop → main_loop_wait → os_host_main_loop_wait → ppoll, then dispatch. */
+  /**
+   * main_loop → main_loop_wait → os_host_main_loop_wait: drop the BQL, ppoll, take the BQL again;
+   * then dispatch the ready handlers and bottom halves under it.
+   */
   *run(): Generator<Block, void, void> {
     const mm = this.proc.mm;
     for (;;) {
@@ -54,12 +61,14 @@ export class MainLoop {
       this.polling = true;
       const r = yield* this.host.ppoll(this.proc, fds, hs.length);
       this.polling = false;
+      this.bql?.lock(MAIN_LOOP_THREAD, -1);
       const ready = hs.filter((_, i) => mm.u16(fds + 8 * i + 6) & POLLIN);
       this.heap.release(fds);
       if (r < 0) throw new Error(`qemu: ppoll failed: ${r}`);
       for (const h of ready) h.cb();
       // aio_bh_poll
       while (this.bhs.length > 0) this.bhs.shift()!();
+      this.bql?.unlock(MAIN_LOOP_THREAD, -1);
     }
   }
 }

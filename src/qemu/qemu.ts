@@ -22,6 +22,7 @@ import { QemuIoapic } from './ioapic';
 import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
+import { Bql } from './bql';
 import { AddressSpace } from './memory';
 import { VirtIOBlock } from './virtio_blk';
 import { VhostUserBlk } from './vhost_user_blk';
@@ -87,6 +88,8 @@ export class QemuKvm {
   readonly vhostPeerFd: number = -1;
   readonly cpus: KvmCpu[] = [];
   readonly mainLoop: MainLoop;
+  /** The Big QEMU Lock around device emulation. */
+  readonly bql: Bql;
   readonly vmfd: number;
   readonly ramHva: number;
   runstate: RunState = 'running';
@@ -193,7 +196,8 @@ export class QemuKvm {
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
-    this.mainLoop = new MainLoop(host, p, this.heap);
+    this.bql = new Bql(t);
+    this.mainLoop = new MainLoop(host, p, this.heap, this.bql);
     if (cfg.device === 'vhost-user-blk') {
       // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
       // connected socket pair; the management layer hands the other to the backend.
@@ -250,6 +254,7 @@ export class QemuKvm {
       }, names));
       if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
       this.cpus[i]!.arch = this.x86;
+      this.cpus[i]!.bql = this.bql;
     }
   }
 
