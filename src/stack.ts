@@ -119,10 +119,12 @@ export class Stack {
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
-      (this as { guest: GuestKernel }).guest = new GuestKernel(cpu0.regs, ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
+      (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
-      cpu0.reset(this.guest.start_kernel(), this.guest, KERNEL_TEXT);
+      // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
+      cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
+      for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);
     });
     if (config.disk.device === 'vhost-user-blk') {
       // The management layer starts the backend with the other end of qemu's socket pair.
@@ -136,23 +138,29 @@ export class Stack {
     const r = this.sched.run();
     t.on = false;
     if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
-    this.sched.settle();
     this.bootEnd = this.traceBoot ? 0 : t.length;
   }
 
-  /** Run one action to completion in the running guest. */
-  run(action: Action): ActionOutcome {
-    const p = this.submit(action);
+  /** Run one action to completion in the running guest (on vCPU `cpu`, 0 by default). */
+  run(action: Action, cpu = 0): ActionOutcome {
+    const p = this.submit(action, cpu);
     if (p.state !== 'done') throw new StackError(`the action did not complete: ${p.why ?? p.state}`);
     return { from: p.from, to: p.to, result: p.result!, cycles: p.cycles };
   }
 
-  /** Start one action and run the machine until it completes, or until nothing more can happen. */
-  submit(action: Action): ActionProgress {
+  /**
+   * Start one action and run the machine until it completes, or until nothing more can happen. The
+   * action runs on vCPU 0 unless another is named (the guest's boot CPU queues it there and wakes
+   * that CPU with a reschedule IPI).
+   */
+  submit(action: Action, cpu = 0): ActionProgress {
     if (this.powerLost) throw new StackError('the host has lost power: the machine is gone');
     if (this.pending) throw new StackError('the previous action has not completed (the VM is paused, or the guest waits for the device)');
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus.length) {
+      throw new StackError(`there is no vCPU ${cpu}: the VM has ${this.cpus.length} (vCPU 0${this.cpus.length > 1 ? ` to ${this.cpus.length - 1}` : ''})`);
+    }
     const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
-    this.pending = { m: this.guest.post(action), c0: this.clock.cycles };
+    this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles };
     return this.drive(from);
   }
 

@@ -47,14 +47,14 @@ export function fsyncAction(path: string): Action {
 export function instructionAction(text: string): Action {
   // One instruction, or several separated by ';': the result is the last one's; a fault stops the run.
   const program = parseProgram(text);
-  return (k) => (function* (): KCode<ActionResult> {
+  return (_k, c) => (function* (): KCode<ActionResult> {
     let result: ActionResult = { value: 0, errno: null };
     for (const insn of program) {
-      insn.load(k.r);
+      insn.load(c.r);
       const f = yield insn.op;
       // A fault (e.g. #GP from an MSR kvm does not emulate) is fixed up by the kernel and reported.
       if (f !== 0) return { value: -1, errno: null, fault: f & 0xff };
-      result = { value: insn.result(k.r), errno: null };
+      result = { value: insn.result(c.r), errno: null };
     }
     return result;
   })();
@@ -66,8 +66,8 @@ export function instructionAction(text: string): Action {
  */
 export function loopAction(text: string, n: number): Action {
   const insn = parseInsn(text);
-  return (k) => (function* (): KCode<ActionResult> {
-    const r = k.r;
+  return (_k, c) => (function* (): KCode<ActionResult> {
+    const r = c.r;
     const op = insn.op;
     for (let i = 0; i < n; i++) {
       insn.load(r);

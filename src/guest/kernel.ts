@@ -43,7 +43,39 @@ export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: numb
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
-export type Action = (k: GuestKernel) => KCode<ActionResult>;
+/** What the harness asks the guest to do, run by the kernel on one CPU (`c`: its registers and id). */
+export type Action = (k: GuestKernel, c: PerCpu) => KCode<ActionResult>;
+
+/** Where the real-mode trampoline sits (a page below 1 MiB): the SIPI vector is its page number. */
+export const TRAMPOLINE_START = 0x9a000;
+/** CALL_FUNCTION_SINGLE_VECTOR (irq_vectors.h): the other IPI Linux sends (smp_call_function_single). */
+export const CALL_FUNCTION_SINGLE_VECTOR = 0xfb;
+// ICR bits (apicdef.h) the kernel uses.
+const APIC_DM_INIT = 0x500;
+const APIC_DM_STARTUP = 0x600;
+const APIC_INT_ASSERT = 0x4000;
+const APIC_INT_LEVELTRIG = 0x8000;
+const MSR_X2APIC_ICR = 0x830;
+const APIC_ICR = 0x300;
+const APIC_ICR2 = 0x310;
+
+interface Mail { action: Action; cpu: number; dispatched?: boolean; result?: ActionResult }
+
+/**
+ * One CPU of the guest (the per-CPU area): its registers as its VMX CPU holds them, its IDT, the
+ * tasks the scheduler has queued on it, and whether it is online. The IDT is the same for every
+ * CPU; the handlers run with the CPU's own registers.
+ */
+export class PerCpu implements GuestIdt {
+  /** Actions queued on this CPU's run queue by another CPU (wake_up_process → ttwu_queue). */
+  readonly runqueue: Mail[] = [];
+  /** set_cpu_online: the CPU has come up (cpu_online_mask). */
+  online = false;
+  constructor(readonly id: number, readonly r: Regs, private readonly k: GuestKernel) {}
+  handler(vector: number): GuestCode | undefined { return this.k.idtEntry(this, vector); }
+  /** The code at a start-up address: the trampoline an application processor runs after its SIPI. */
+  startup(rip: number): GuestCode | undefined { return rip === TRAMPOLINE_START && this.id > 0 ? this.k.start_secondary(this) : undefined; }
+}
 
 interface OpenFile { ino: Inode; pos: number; flags: number }
 interface Process { pid: number; fds: (OpenFile | undefined)[] }
@@ -64,6 +96,12 @@ const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nm
 const EV_UNKNOWN_NMI = defineEvent('call', 'guest kernel', 'guest kernel', 'unknown_nmi_error', []);
 const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
 const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
+const EV_IPI_ENTRY = new Map([[RESCHEDULE_VECTOR, defineEvent('call', 'guest kernel', 'guest kernel', 'sysvec_reschedule_ipi', ['vector:hex'])],
+  [CALL_FUNCTION_SINGLE_VECTOR, defineEvent('call', 'guest kernel', 'guest kernel', 'sysvec_call_function_single', ['vector:hex'])]]);
+const EV_NO_HANDLER = defineEvent('call', 'guest kernel', 'guest kernel', 'no_irq_handler', ['vector:hex']);
+const EV_SEND_IPI = defineEvent('call', 'guest kernel', 'guest kernel', 'smp_send_reschedule', ['cpu']);
+const EV_WAKEUP_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 'wakeup_secondary_cpu_via_init', ['cpu', 'start_eip:hex']);
+const EV_START_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 'start_secondary', []);
 
 /** The parts of [pos, pos+count) that fall in each 4 KiB file block: block index, offset in it, length. */
 function* blockSpans(pos: number, count: number): Generator<{ index: number; off: number; n: number }> {
@@ -76,17 +114,23 @@ function* blockSpans(pos: number, count: number): Generator<{ index: number; off
   }
 }
 
-export class GuestKernel implements GuestIdt {
+export class GuestKernel {
   readonly ram: GuestRam;
   readonly pages: PageAllocator;
   readonly fs: ExitFs;
   readonly blk: VirtioBlkDriver;
   readonly cache = new PageCache();
   private readonly proc: Process = { pid: 1, fds: [] };
-  private readonly mailbox: { action: Action; result?: ActionResult }[] = [];
+  private readonly mailbox: Mail[] = [];
   private reqSlots: number[] = [];
+  /** The CPUs, one per vCPU; CPU 0 boots the system and runs the process the harness drives. */
+  readonly cpus: PerCpu[];
+  /** CPU 0's registers: the boot CPU runs the process, its syscalls and the block layer. */
+  readonly r: Regs;
 
-  constructor(readonly r: Regs, ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
+  constructor(regs: readonly Regs[], ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
+    this.cpus = regs.map((r, i) => new PerCpu(i, r, this));
+    const r = this.r = regs[0]!;
     this.ram = new GuestRam(ramBytes);
     this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
     this.fs = new ExitFs(cfg.diskBytes);
@@ -94,12 +138,18 @@ export class GuestKernel implements GuestIdt {
       cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar);
   }
 
-  /** The IDT: the virtio-blk INTx vector, or its MSI-X vectors; nothing else is routed to this guest. */
-  handler(vector: number): GuestCode | undefined {
-    if (vector === VIRTIO_BLK_VECTOR) return this.common_interrupt(vector);
-    if (vector === MSIX_QUEUE_VECTOR || vector === MSIX_CONFIG_VECTOR) return this.msi_interrupt(vector);
-    if (vector === NMI_VECTOR) return this.exc_nmi();
-    if (vector === RESCHEDULE_VECTOR) return this.sysvec_reschedule_ipi();
+  /**
+   * The IDT: the virtio-blk INTx vector or its MSI-X vectors, the IPIs, NMIs. The device's
+   * interrupts are routed to CPU 0 (the IOAPIC entry and the MSI address name APIC ID 0); one that
+   * reaches another CPU finds no handler there (its vector_irq has none).
+   */
+  idtEntry(c: PerCpu, vector: number): GuestCode | undefined {
+    const device = vector === VIRTIO_BLK_VECTOR || vector === MSIX_QUEUE_VECTOR || vector === MSIX_CONFIG_VECTOR;
+    if (device && c.id !== 0) return this.no_irq_handler(c, vector);
+    if (vector === VIRTIO_BLK_VECTOR) return this.common_interrupt(c, vector);
+    if (vector === MSIX_QUEUE_VECTOR || vector === MSIX_CONFIG_VECTOR) return this.msi_interrupt(c, vector);
+    if (vector === NMI_VECTOR) return this.exc_nmi(c);
+    if (vector === RESCHEDULE_VECTOR || vector === CALL_FUNCTION_SINGLE_VECTOR) return this.sysvec_reschedule_ipi(c, vector);
     return undefined;
   }
 
@@ -107,17 +157,26 @@ export class GuestKernel implements GuestIdt {
    * ack_APIC_irq → apic_eoi: in x2APIC mode a write to the EOI MSR; in xAPIC mode (the CPUID had no
    * x2APIC: qemu's userspace APIC) a write to the EOI register of the APIC page (native_apic_mem_write).
    */
-  private *ack_APIC_irq(): GuestCode {
-    if (this.x2apic) yield* wrmsr_safe(this.r, MSR_X2APIC_EOI, 0);
-    else yield* writel(this.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
+  private *ack_APIC_irq(c: PerCpu): GuestCode {
+    if (this.x2apic) yield* wrmsr_safe(c.r, MSR_X2APIC_EOI, 0);
+    else yield* writel(c.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
   }
   /** Whether the local APIC runs in x2APIC mode (x2apic_mode). */
   private x2apic = false;
 
-  /** sysvec_reschedule_ipi: another CPU (or this one, with a self-IPI) asks for a reschedule; EOI. */
-  private *sysvec_reschedule_ipi(): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, RESCHEDULE_VECTOR);
-    yield* this.ack_APIC_irq();
+  /**
+   * sysvec_reschedule_ipi (scheduler_ipi) / sysvec_call_function_single: another CPU (or this one,
+   * with a self-IPI) woke a task here or asks for a reschedule; EOI. The idle loop then finds the task.
+   */
+  private *sysvec_reschedule_ipi(c: PerCpu, vector: number): GuestCode {
+    if (this.t.on) this.t.rec(EV_IPI_ENTRY.get(vector)!, c.id, vector);
+    yield* this.ack_APIC_irq(c);
+  }
+
+  /** __common_interrupt with no handler for the vector on this CPU: "No irq handler for vector", EOI. */
+  private *no_irq_handler(c: PerCpu, vector: number): GuestCode {
+    if (this.t.on) { this.t.rec(EV_IRQ_ENTRY, c.id, vector); this.t.rec(EV_NO_HANDLER, c.id, vector); }
+    yield* this.ack_APIC_irq(c);
   }
 
   /**
@@ -125,30 +184,31 @@ export class GuestKernel implements GuestIdt {
    * the system control port (x86_platform.get_nmi_reason: inb 0x61) and reports it
    * (unknown_nmi_error: "Uhhuh. NMI received for unknown reason ..."). The IRET ends NMI blocking.
    */
-  private *exc_nmi(): GuestCode {
-    if (this.t.on) this.t.rec(EV_NMI_ENTRY, 0);
-    yield* inb(this.r, NMI_REASON_PORT);
-    if (this.t.on) this.t.rec(EV_UNKNOWN_NMI, 0);
+  private *exc_nmi(c: PerCpu): GuestCode {
+    if (this.t.on) this.t.rec(EV_NMI_ENTRY, c.id);
+    yield* inb(c.r, NMI_REASON_PORT);
+    if (this.t.on) this.t.rec(EV_UNKNOWN_NMI, c.id);
   }
 
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
-  private *msi_interrupt(vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
+  private *msi_interrupt(c: PerCpu, vector: number): GuestCode {
+    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
     if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
-    yield* this.ack_APIC_irq();
+    yield* this.ack_APIC_irq(c);
   }
 
   /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */
-  private *common_interrupt(vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, 0, vector);
+  private *common_interrupt(c: PerCpu, vector: number): GuestCode {
+    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
     yield* this.blk.vp_interrupt();
-    yield* this.ack_APIC_irq();
+    yield* this.ack_APIC_irq(c);
   }
 
-  /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
-  *start_kernel(): GuestCode {
-    const r = this.r;
-    // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
+  /**
+   * x2apic_enable (check_x2apic): switch this CPU's local APIC to x2APIC mode when the CPUID offers
+   * it. Every CPU does it for itself.
+   */
+  private *x2apic_setup(r: Regs): KCode {
     r.rax = 1; r.rcx = 0;
     yield OP.CPUID;
     if ((r.rcx >>> 21) & 1) {
@@ -156,6 +216,68 @@ export class GuestKernel implements GuestIdt {
       yield* wrmsr_safe(r, MSR_IA32_APICBASE, ((base === -1 ? 0xfee00000 : base) | APIC_BASE_ENABLE | X2APIC_ENABLE) >>> 0);
       this.x2apic = true;
     }
+  }
+
+  /**
+   * apic_icr_write: an IPI to one CPU (physical destination = its APIC ID = its number). x2APIC:
+   * one WRMSR of the 64-bit ICR (native_x2apic_icr_write); xAPIC: the destination to ICR2, then
+   * the write of ICR's low half that sends it (native_apic_icr_write).
+   */
+  private *apic_icr_write(r: Regs, low: number, dest: number): KCode {
+    if (this.x2apic) { yield* wrmsr_safe(r, MSR_X2APIC_ICR, dest * 2 ** 32 + low); return; }
+    yield* writel(r, (dest << 24) >>> 0, APIC_DEFAULT_BASE + APIC_ICR2);
+    yield* writel(r, low, APIC_DEFAULT_BASE + APIC_ICR);
+  }
+
+  /** native_smp_send_reschedule: RESCHEDULE_VECTOR to another CPU, fixed, physical destination. */
+  *smp_send_reschedule(from: PerCpu, cpu: number): KCode {
+    if (this.t.on) this.t.rec(EV_SEND_IPI, from.id, cpu);
+    yield* this.apic_icr_write(from.r, RESCHEDULE_VECTOR, cpu);
+  }
+
+  /**
+   * smp_init → bringup_cpu → do_boot_cpu → wakeup_secondary_cpu_via_init: INIT (level, assert),
+   * INIT de-assert, then STARTUP twice with the trampoline's page as the vector; then the boot CPU
+   * sleeps until the AP says it is up (cpuhp: the AP's complete() wakes it with a reschedule IPI).
+   * (Simplification: the udelay()s between the IPIs are not modelled.)
+   */
+  private *smp_init(): KCode {
+    const bsp = this.cpus[0]!;
+    for (const ap of this.cpus.slice(1)) {
+      if (this.t.on) this.t.rec(EV_WAKEUP_SECONDARY, 0, ap.id, TRAMPOLINE_START);
+      yield* this.apic_icr_write(bsp.r, APIC_INT_LEVELTRIG | APIC_INT_ASSERT | APIC_DM_INIT, ap.id);
+      yield* this.apic_icr_write(bsp.r, APIC_INT_LEVELTRIG | APIC_DM_INIT, ap.id);
+      for (let j = 1; j <= 2; j++) yield* this.apic_icr_write(bsp.r, APIC_DM_STARTUP | (TRAMPOLINE_START >> 12), ap.id);
+      while (!ap.online) yield* this.default_idle(bsp);
+    }
+  }
+
+  /**
+   * start_secondary: an application processor's life after the trampoline — its local APIC in
+   * x2APIC mode, online (and the boot CPU told: complete() → its idle CPU gets a reschedule IPI),
+   * interrupts on, then the idle loop (cpu_startup_entry → do_idle), which runs what the scheduler
+   * queues here. (Simplification: the trampoline's climb from real mode to long mode — CR0, CR4,
+   * EFER, the far jump — is not modelled: the AP's code runs in the kernel's mode from the SIPI page.)
+   */
+  *start_secondary(c: PerCpu): GuestCode {
+    if (this.t.on) this.t.rec(EV_START_SECONDARY, c.id);
+    yield* this.x2apic_setup(c.r);
+    c.online = true;
+    yield* this.smp_send_reschedule(c, 0);
+    yield OP.STI;
+    for (;;) {
+      const m = c.runqueue.shift();
+      if (!m) { yield* this.default_idle(c); continue; }
+      m.result = yield* m.action(this, c);
+    }
+  }
+
+  /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
+  *start_kernel(): GuestCode {
+    const r = this.r;
+    // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
+    yield* this.x2apic_setup(r);
+    this.cpus[0]!.online = true;
     // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
     for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);
     // IOAPIC: route GSI 11 (level-triggered, active high) to our vector, unmasked.
@@ -168,22 +290,36 @@ export class GuestKernel implements GuestIdt {
     const reqPage = this.pages.alloc(1);
     for (let i = 0; i < 4096 / 32; i++) this.reqSlots.push(reqPage + 32 * i);
     yield OP.STI;
+    // smp_init: bring the application processors up.
+    yield* this.smp_init();
     // The partition scan (blk_add_partitions) reads sector 0: the device has been used once by the
     // time the system is up.
     const buf = this.pages.alloc(1);
     yield* this.submit_bio_wait({ op: 'read', sector: 0, sgs: [{ gpa: buf, len: 512 }] });
     this.pages.release(buf);
-    // The running system: take the harness's actions one by one; stop the world between them.
+    // The running system: take the harness's actions one by one; stop the world between them. An
+    // action for another CPU is queued on that CPU's run queue, and the idle CPU is woken with a
+    // reschedule IPI (wake_up_process → ttwu_queue → smp_send_reschedule).
+    const bsp = this.cpus[0]!;
     for (;;) {
-      const m = this.mailbox.find((x) => x.result === undefined);
+      const m = this.mailbox.find((x) => x.result === undefined && !x.dispatched);
       if (!m) { yield OP.BREAK; continue; }
-      m.result = yield* m.action(this);
+      if (m.cpu !== 0) {
+        m.dispatched = true;
+        this.cpus[m.cpu]!.runqueue.push(m);
+        yield* this.smp_send_reschedule(bsp, m.cpu);
+        continue;
+      }
+      m.result = yield* m.action(this, bsp);
     }
   }
 
-  /** Queue an action; the harness runs the machine until it completes. */
-  post(action: Action): { result?: ActionResult } {
-    const m: { action: Action; result?: ActionResult } = { action };
+  /** Queue an action for a CPU (CPU 0 by default); the harness runs the machine until it completes. */
+  post(action: Action, cpu = 0): { result?: ActionResult } {
+    const c = this.cpus[cpu];
+    if (!c) throw new RangeError(`there is no vCPU ${cpu} (the VM has ${this.cpus.length})`);
+    if (!c.online) throw new RangeError(`vCPU ${cpu} is not online`);
+    const m: Mail = { action, cpu };
     this.mailbox.push(m);
     return m;
   }
@@ -366,12 +502,12 @@ export class GuestKernel implements GuestIdt {
 
   /** wait_for_completion: nothing else is runnable, so the CPU idles until the interrupt completes it. */
   *wait_for_completion(req: BlkRequest): KCode {
-    while (!req.done) yield* this.default_idle();
+    while (!req.done) yield* this.default_idle(this.cpus[0]!);
   }
 
   /** default_idle: `sti; hlt` — an interrupt ends the halt. */
-  private *default_idle(): KCode {
-    if (this.t.on) this.t.rec(EV_IDLE, 0);
+  private *default_idle(c: PerCpu): KCode {
+    if (this.t.on) this.t.rec(EV_IDLE, c.id);
     yield OP.CLI;
     yield OP.STI;
     yield OP.HLT;

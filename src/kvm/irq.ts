@@ -3,7 +3,7 @@
 
 import { defineEvent } from '../trace/events';
 import type { KvmVm } from './vm';
-import { kvm_vcpu_kick } from './x86';
+import { kvm_vcpu_kick } from './kick';
 
 const EV_MSI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_msi_set_irq', ['address:hex', 'data:hex']);
 

@@ -1,8 +1,7 @@
 // include/linux/kvm_host.h and arch/x86/include/asm/kvm_host.h: the request bits and run states a
 // vcpu carries, shared by the run loop, the vendor code and the in-kernel irqchip.
 
-export const KVM_MP_STATE_RUNNABLE = 0;
-export const KVM_MP_STATE_HALTED = 3;
+export { KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_HALTED } from '../uapi/kvm';
 
 /** kvm_make_request bits. */
 export const KVM_REQ_EVENT = 1 << 0;

@@ -3,6 +3,7 @@
 // Its register page (apic->regs) is also the virtual-APIC page VT-x reads TPR from (TPR shadow).
 
 import { defineEvent } from '../trace/events';
+import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
 import { KVM_REQ_EVENT } from './kvm_host';
 import type { KvmVcpu } from './vcpu';
 
@@ -29,6 +30,32 @@ export const APIC_ICR2 = 0x310;
 export const APIC_LVTT = 0x320;
 export const APIC_TMCCT = 0x390;
 export const APIC_SELF_IPI = 0x3f0;
+// ICR fields (arch/x86/include/asm/apicdef.h).
+export const APIC_DEST_PHYSICAL = 0x00000;
+export const APIC_DEST_LOGICAL = 0x00800;
+export const APIC_DEST_MASK = 0x00800;
+export const APIC_MODE_MASK = 0x00700;
+export const APIC_DM_FIXED = 0x00000;
+export const APIC_DM_LOWEST = 0x00100;
+export const APIC_DM_SMI = 0x00200;
+export const APIC_DM_NMI = 0x00400;
+export const APIC_DM_INIT = 0x00500;
+export const APIC_DM_STARTUP = 0x00600;
+export const APIC_DM_EXTINT = 0x00700;
+export const APIC_ICR_BUSY = 0x01000;
+export const APIC_INT_ASSERT = 0x04000;
+export const APIC_INT_LEVELTRIG = 0x08000;
+export const APIC_SHORT_MASK = 0xc0000;
+export const APIC_DEST_NOSHORT = 0x00000;
+export const APIC_DEST_SELF = 0x40000;
+export const APIC_DEST_ALLINC = 0x80000;
+export const APIC_DEST_ALLBUT = 0xc0000;
+export const APIC_BROADCAST = 0xff;
+export const X2APIC_BROADCAST = 0xffffffff;
+/** apic->pending_events bits (lapic.h): an INIT, a SIPI, waiting for kvm_apic_accept_events. */
+export const KVM_APIC_INIT = 0;
+export const KVM_APIC_SIPI = 1;
+
 /** Version 0x14 with six LVT entries (KVM_APIC_LVT_NUM), as kvm_apic_set_version reports. */
 export const APIC_VERSION = 0x14 | ((6 - 1) << 16);
 
@@ -40,7 +67,12 @@ export const LAPIC_MODE_X2APIC = MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE;
 export const apicMode = (base: number): number => base & (MSR_IA32_APICBASE_ENABLE | X2APIC_ENABLE);
 
 export class KvmLapic {
-  apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | MSR_IA32_APICBASE_BSP) >>> 0;
+  /** kvm_lapic_reset: enabled at the default base; the BSP flag only on the boot vCPU (kvm_vcpu_is_reset_bsp: id 0). */
+  apicBase: number;
+  /** apic->pending_events: INIT and SIPI received, not yet accepted (KVM_APIC_INIT / KVM_APIC_SIPI bits). */
+  pending_events = 0;
+  /** apic->sipi_vector: the start-up IPI's vector (the AP starts at vector << 12). */
+  sipi_vector = 0;
   /**
    * apic->regs: the 4 KiB register page. IRR, ISR and TMR live in it as 8 × 32-bit registers
    * (kvm_lapic_set_vector / apic_find_highest_vector), so with APICv the CPU's virtual-interrupt
@@ -48,6 +80,7 @@ export class KvmLapic {
    */
   readonly regs = new DataView(new ArrayBuffer(4096));
   constructor(readonly id: number) {
+    this.apicBase = (APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE | (id === 0 ? MSR_IA32_APICBASE_BSP : 0)) >>> 0;
     this.regs.setUint32(APIC_ID, id << 24, true);
     this.regs.setUint32(APIC_LVR, APIC_VERSION, true);
     this.regs.setUint32(APIC_DFR, 0xffffffff, true);
@@ -76,6 +109,9 @@ export class KvmLapic {
   }
 
   isInService(vector: number): boolean { return this.bit(APIC_ISR, vector); }
+
+  /** __apic_accept_irq's TMR bookkeeping: the vector's trigger mode, before it is delivered. */
+  setTmr(vector: number, level: boolean): void { this.setBit(APIC_TMR, vector, level); }
 
   /** __apic_accept_irq for a fixed interrupt: set IRR (and TMR for level-triggered). */
   acceptIrq(vector: number, level: boolean): void {
@@ -190,14 +226,14 @@ export function kvm_lapic_reg_write(vcpu: KvmVcpu, reg: number, val: number): nu
     case APIC_LDR: case APIC_DFR: case APIC_SPIV: case APIC_ESR: case APIC_ICR2:
       apic.regs.setUint32(reg, val >>> 0, true); return 0;
     case APIC_ICR:
-      // apic_send_ipi: a fixed IPI to ourselves (the only vCPU) is an interrupt request.
-      apic.regs.setUint32(reg, (val & ~(1 << 12)) >>> 0, true);
-      if (((val >> 8) & 7) === 0 && (val & 0xff) >= 16) { apic.acceptIrq(val & 0xff, false); vcpu.arch.requests |= KVM_REQ_EVENT; }
+      // xAPIC: the write of the low half sends the IPI, to the destination ICR2 holds (bits 31:24).
+      apic.regs.setUint32(reg, (val & ~APIC_ICR_BUSY) >>> 0, true);
+      kvm_apic_send_ipi(vcpu, val >>> 0, apic.regs.getUint32(APIC_ICR2, true));
       return 0;
     case APIC_SELF_IPI:
+      // kvm_lapic_reg_write: APIC_SELF_IPI → kvm_apic_send_ipi with APIC_DEST_SELF.
       if (!apic.x2apic) return 1;
-      apic.acceptIrq(val & 0xff, false);
-      vcpu.arch.requests |= KVM_REQ_EVENT;
+      kvm_apic_send_ipi(vcpu, APIC_DEST_SELF | (val & 0xff), 0);
       return 0;
     default:
       if (reg >= APIC_LVTT && reg <= 0x3e0) { apic.regs.setUint32(reg, val >>> 0, true); return 0; }
@@ -258,6 +294,145 @@ export function kvm_set_apic_base(vcpu: KvmVcpu, data: number, x2apicInCpuid: bo
   vcpu.arch.apic_base = data;
   if (!apic) return 0;
   apic.apicBase = data;
+  // kvm_apic_set_x2apic_id: in x2APIC mode the logical ID is derived from the APIC ID (cluster, bit).
+  if (newMode === LAPIC_MODE_X2APIC && oldMode !== LAPIC_MODE_X2APIC) {
+    apic.regs.setUint32(APIC_LDR, (((apic.id >> 4) << 16) | (1 << (apic.id & 0xf))) >>> 0, true);
+  }
   if (newMode !== oldMode) vcpu.vm.ops.set_virtual_apic_mode(vcpu);
   return 0;
+}
+
+// ---------------------------------------------------------------- lapic.c: IPIs and interrupt acceptance
+
+const EV_APIC_IPI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_apic_ipi', ['icr_low:hex', 'dest_id:hex']);
+const EV_ACCEPT_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_apic_accept_irq', ['apicid', 'dm:hex', 'tm', 'vec:hex']);
+
+/** struct kvm_lapic_irq: an interrupt on its way to local APICs (an IPI, an MSI, an IOAPIC entry). */
+export interface KvmLapicIrq {
+  vector: number;
+  delivery_mode: number;
+  /** APIC_DEST_PHYSICAL or APIC_DEST_LOGICAL. */
+  dest_mode: number;
+  /** Assert (true) or de-assert; a level-triggered INIT de-assert is ignored. */
+  level: boolean;
+  /** Level-triggered (true) or edge. */
+  trig_mode: boolean;
+  shorthand: number;
+  dest_id: number;
+}
+
+/**
+ * kvm_x2apic_icr_write: in x2APIC mode the ICR is one 64-bit MSR (0x830), the destination in the
+ * upper half; the write sends the IPI, then keeps the value in the register page (kvm_apic_write).
+ */
+export function kvm_x2apic_icr_write(vcpu: KvmVcpu, data: number): number {
+  const lo = data % 2 ** 32;
+  const hi = Math.floor(data / 2 ** 32) >>> 0;
+  const apic = vcpu.apic!;
+  const t = vcpu.vm.env.t;
+  kvm_apic_send_ipi(vcpu, (lo & ~APIC_ICR_BUSY) >>> 0, hi);
+  apic.regs.setUint32(APIC_ICR, (lo & ~APIC_ICR_BUSY) >>> 0, true);
+  apic.regs.setUint32(APIC_ICR2, hi, true);
+  if (t.on) t.rec(EV_APIC, vcpu.id, 1, APIC_ICR, data);
+  return 0;
+}
+
+/** kvm_apic_send_ipi: decode the ICR into a kvm_lapic_irq and deliver it (kvm_irq_delivery_to_apic). */
+export function kvm_apic_send_ipi(vcpu: KvmVcpu, icr_low: number, icr_high: number): void {
+  const apic = vcpu.apic!;
+  const irq: KvmLapicIrq = {
+    vector: icr_low & 0xff,
+    delivery_mode: icr_low & APIC_MODE_MASK,
+    dest_mode: icr_low & APIC_DEST_MASK,
+    level: (icr_low & APIC_INT_ASSERT) !== 0,
+    trig_mode: (icr_low & APIC_INT_LEVELTRIG) !== 0,
+    shorthand: icr_low & APIC_SHORT_MASK,
+    // GET_XAPIC_DEST_FIELD in xAPIC mode; the whole upper half in x2APIC mode.
+    dest_id: apic.x2apic ? icr_high >>> 0 : (icr_high >>> 24) & 0xff,
+  };
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_APIC_IPI, vcpu.id, icr_low >>> 0, irq.dest_id);
+  kvm_irq_delivery_to_apic(vcpu.vm.vcpus, vcpu, irq);
+}
+
+/**
+ * kvm_apic_match_dest: the shorthand, or the destination in physical mode (the APIC ID, or the
+ * broadcast ID) or logical mode (x2APIC: cluster in LDR[31:16] and a bit of LDR[15:0]; xAPIC flat
+ * model: a bit of LDR[31:24]).
+ */
+export function kvm_apic_match_dest(target: KvmVcpu, source: KvmVcpu | null, irq: KvmLapicIrq): boolean {
+  const apic = target.apic;
+  if (!apic) return false;
+  switch (irq.shorthand) {
+    case APIC_DEST_SELF: return target === source;
+    case APIC_DEST_ALLINC: return true;
+    case APIC_DEST_ALLBUT: return target !== source;
+    default: break;
+  }
+  const x2 = apic.x2apic;
+  if (irq.dest_mode === APIC_DEST_PHYSICAL) {
+    const id = x2 ? apic.id : (apic.regs.getUint32(APIC_ID, true) >>> 24);
+    return irq.dest_id === (x2 ? X2APIC_BROADCAST : APIC_BROADCAST) || irq.dest_id === id;
+  }
+  const ldr = apic.regs.getUint32(APIC_LDR, true);
+  if (x2) return irq.dest_id === X2APIC_BROADCAST || ((irq.dest_id >>> 16) === (ldr >>> 16) && (irq.dest_id & ldr & 0xffff) !== 0);
+  return irq.dest_id === APIC_BROADCAST || ((ldr >>> 24) & irq.dest_id & 0xff) !== 0;
+}
+
+/**
+ * kvm_irq_delivery_to_apic (irq_comm.c): every local APIC the interrupt is addressed to accepts it.
+ * (Simplification: lowest-priority delivery goes to the first matching APIC, as kvm's
+ * kvm_apic_map_get_dest_lapic picks one by the vector-hashing or round robin.)
+ */
+export function kvm_irq_delivery_to_apic(vcpus: readonly KvmVcpu[], source: KvmVcpu | null, irq: KvmLapicIrq): number {
+  let r = -1;
+  for (const v of vcpus) {
+    if (!v || !kvm_apic_match_dest(v, source, irq)) continue;
+    r = Math.max(r, 0) + __apic_accept_irq(v, irq);
+    if (irq.delivery_mode === APIC_DM_LOWEST) break;
+  }
+  return r;
+}
+
+/**
+ * __apic_accept_irq: what the target local APIC does with it. A fixed interrupt goes to IRR
+ * (through the posted-interrupt descriptor with APICv: kvm_x86_ops.deliver_interrupt); an NMI is
+ * queued; INIT and SIPI become pending events that kvm_apic_accept_events takes on the target's
+ * thread. SMI and ExtINT by IPI are not modelled: they are refused (0 = not delivered).
+ */
+export function __apic_accept_irq(vcpu: KvmVcpu, irq: KvmLapicIrq): number {
+  const apic = vcpu.apic!;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_ACCEPT_IRQ, vcpu.id, apic.id, irq.delivery_mode >> 8, irq.trig_mode ? 1 : 0, irq.vector);
+  switch (irq.delivery_mode) {
+    case APIC_DM_LOWEST: case APIC_DM_FIXED:
+      if (irq.trig_mode && !irq.level) return 0;
+      vcpu.vm.ops.deliver_interrupt(vcpu, irq.vector, irq.trig_mode);
+      return 1;
+    case APIC_DM_NMI:
+      kvm_inject_nmi(vcpu);
+      return 1;
+    case APIC_DM_INIT:
+      // A level-triggered de-assert (the "INIT level de-assert" of old SMP bring-up) does nothing.
+      if (irq.trig_mode && !irq.level) return 0;
+      apic.pending_events = 1 << KVM_APIC_INIT;
+      kvm_vcpu_kick(vcpu);
+      return 1;
+    case APIC_DM_STARTUP:
+      apic.sipi_vector = irq.vector;
+      apic.pending_events |= 1 << KVM_APIC_SIPI;
+      kvm_vcpu_kick(vcpu);
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * The fixed-interrupt half of vmx_deliver_interrupt without APICv: the vector goes to IRR
+ * (kvm_lapic_set_irr, TMR for level-triggered), KVM_REQ_EVENT, and a kick.
+ */
+export function kvm_lapic_deliver_to_irr(vcpu: KvmVcpu, vector: number, level: boolean): void {
+  vcpu.apic!.acceptIrq(vector, level);
+  kvm_vcpu_kick(vcpu);
 }

@@ -26,6 +26,8 @@ export interface KvmEra {
   readonly pioSkipsBeforeUserspace: boolean;
   /** VT-x features kvm of the era uses (setup_vmcs_config / vmx_secondary_exec_control of that kernel). */
   readonly features: {
+    /** handle_fastpath_set_msr_irqoff: a fixed x2APIC IPI handled right after the exit (5.8+). */
+    readonly fastpathIcr: boolean;
     /** RDPMC exiting and kvm_emulate_rdpmc: the vPMU came in 3.3. */
     readonly rdpmcExiting: boolean;
     /** grow_ple_window: the per-vcpu PAUSE-loop window came in 3.18. */
@@ -128,7 +130,7 @@ export const LINUX_6_1: KvmEra = {
   unexpectedExit: 'internal-error',
   pioSkipsBeforeUserspace: false,
   features: {
-    rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
+    fastpathIcr: true, rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
     tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true,
   },
   // KVM_POSSIBLE_CR4_GUEST_BITS less LA57, which this guest's CPUID does not have (cr4_guest_rsvd_bits).
@@ -186,7 +188,7 @@ export const QEMU_KVM_2013: KvmEra = {
   unexpectedExit: 'unknown',
   pioSkipsBeforeUserspace: true,
   features: {
-    rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
+    fastpathIcr: false, rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
     tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false,
   },
   // KVM_CR4_GUEST_OWNED_BITS of 3.x.

@@ -1,6 +1,6 @@
 // struct kvm_vcpu / struct vcpu_vmx: the per-vCPU state kvm keeps.
 
-import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import { WaitQueue, type Scheduler, type Thread } from '../sim/scheduler';
 import type { VmxCpu } from '../vmx/cpu';
 import type { Regs } from '../vmx/insn';
 import { Vmcs } from '../vmx/vmcs';
@@ -8,7 +8,7 @@ import { KvmLapic } from './lapic';
 import { KvmRunPage } from './run_page';
 import type { KvmVm } from './vm';
 
-import { KVM_MP_STATE_RUNNABLE } from './kvm_host';
+import { KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED } from './kvm_host';
 export { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT } from './kvm_host';
 
 export interface PendingException { vector: number; hasError: boolean; errorCode: number }
@@ -50,12 +50,17 @@ export class KvmVcpu {
   readonly vmx = { launched: false, fail: false };
   /** The hardware exit reason of the last VM exit (vmx->exit_reason). */
   exitReason = 0;
+  /** The host thread in KVM_RUN for this vCPU (qemu's vCPU thread), once it has run. */
+  thread: Thread | undefined;
   /** signal_pending(current) for the thread in KVM_RUN (a tgkill from userspace). */
   sigpending = false;
 
   constructor(readonly vm: KvmVm, readonly id: number, readonly cpu: VmxCpu, sched: Scheduler, lapicInKernel: boolean) {
     this.wq = new WaitQueue(sched, `vcpu${id}`);
     if (lapicInKernel) this.apic = new KvmLapic(id);
+    // kvm_arch_vcpu_create: with the local APIC in the kernel, only the BSP (vcpu 0) starts runnable;
+    // an AP waits for INIT and SIPI from another CPU.
+    if (lapicInKernel && id !== 0) this.arch.mp_state = KVM_MP_STATE_UNINITIALIZED;
   }
 
   get regs(): Regs { return this.cpu.regs; }

@@ -38,9 +38,11 @@ import { LINUX_6_1 } from './profile';
 import type { KvmVcpu } from './vcpu';
 import { KVM_REQ_EVENT } from './vcpu';
 import {
-  kvm_emulate_cpuid, kvm_emulate_halt, kvm_emulate_hypercall, kvm_emulate_rdmsr,
-  kvm_emulate_wrmsr, kvm_fast_pio, kvm_queue_exception, kvm_skip_emulated_instruction,
+  handle_fastpath_set_msr_irqoff, kvm_emulate_cpuid, kvm_emulate_halt, kvm_emulate_hypercall, kvm_emulate_rdmsr,
+  kvm_emulate_wrmsr, kvm_fast_pio, kvm_queue_exception, kvm_skip_emulated_instruction, kvm_vcpu_apicv_active,
 } from './x86';
+import { kvm_send_ipi_to_guest_mode, kvm_vcpu_wake_up } from './kick';
+import { kvm_lapic_deliver_to_irr } from './lapic';
 import { VCPU_RUN_BREAK, type KvmX86Ops } from './x86_ops';
 
 type Handler = (vcpu: KvmVcpu) => number;
@@ -125,6 +127,30 @@ interface VcpuVmx {
   last_vmentry_cpu: number;
   /** The page-modification log (vmx->pml_pg), with enable_pml. */
   pml_pg: Float64Array | undefined;
+  /**
+   * struct pi_desc (posted_intr.h), 64 bytes: PIR, 256 bits (u32 pir[8]), then the control word —
+   * ON (bit 256, outstanding notification), SN (bit 257), NV (bits 279:272), NDST (bits 319:288).
+   * VT-x reads it at POSTED_INTR_DESC_ADDR.
+   */
+  pi_desc: DataView;
+}
+/** pi_desc: the control word's byte offset, and its ON bit. */
+const PI_CONTROL = 32;
+const POSTED_INTR_ON = 1;
+
+/** pi_test_and_set_pir */
+function pi_test_and_set_pir(pi: DataView, vector: number): boolean {
+  const a = (vector >> 5) << 2;
+  const w = pi.getUint32(a, true);
+  const bit = 1 << (vector & 31);
+  pi.setUint32(a, (w | bit) >>> 0, true);
+  return (w & bit) !== 0;
+}
+/** pi_test_and_set_on */
+function pi_test_and_set_on(pi: DataView): boolean {
+  const c = pi.getUint8(PI_CONTROL);
+  pi.setUint8(PI_CONTROL, c | POSTED_INTR_ON);
+  return (c & POSTED_INTR_ON) !== 0;
 }
 const vmxOf = new WeakMap<KvmVcpu, VcpuVmx>();
 const to_vmx = (vcpu: KvmVcpu): VcpuVmx => vmxOf.get(vcpu)!;
@@ -133,6 +159,7 @@ const EV_PLE = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_ple_window_update', 
 const EV_HOST_IRQ = defineEvent('call', 'kvm', 'kvm', 'handle_external_interrupt_irqoff', ['vector:hex', 'handler:str']);
 const EV_HOST_NMI = defineEvent('call', 'kvm', 'kvm', 'handle_exception_nmi_irqoff', ['vector:hex', 'handler:str']);
 const EV_MCE = defineEvent('call', 'kvm', 'kvm', 'kvm_machine_check', []);
+const EV_APICV_ACCEPT = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_apicv_accept_irq', ['apicid', 'dm:hex', 'tm', 'vec:hex']);
 const EV_UNIMPL = defineEvent('call', 'kvm', 'kvm', 'vcpu_unimpl', ['msg:str']);
 const EV_ON_SPIN = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_on_spin', []);
 const EV_INVLPG = defineEvent('call', 'kvm', 'kvm', 'kvm_mmu_invlpg', ['gva:hex']);
@@ -602,8 +629,9 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       // vmx_load_mmu_pgd → construct_eptp: write-back, 4 levels, accessed/dirty flags (enable_ept_ad_bits).
       // The model's EPT is the VM's (cpu.ept below), so no root address goes in.
       v.write(VMCS.EPT_POINTER, VMX_EPTP_MT_WB | VMX_EPTP_PWL_4 | VMX_EPTP_AD_ENABLE_BIT);
+      const pi_desc = new DataView(new ArrayBuffer(64));
       vmxOf.set(vcpu, { msrBitmap: bm, ple_window: KVM_VMX_DEFAULT_PLE_WINDOW, ple_window_dirty: false,
-        hv_timer_soft_disabled: true, bus_lock_detected: false, last_vmentry_cpu: vcpu.cpu.id, pml_pg });
+        hv_timer_soft_disabled: true, bus_lock_detected: false, last_vmentry_cpu: vcpu.cpu.id, pml_pg, pi_desc });
       if (lapic) {
         // The virtual-APIC page is the LAPIC's register page; the APIC-access page is a private
         // memslot at the APIC's default base (kvm_alloc_apic_access_page). The model identifies the
@@ -615,7 +643,9 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       if (apicv) {
         // kvm_apicv_init: no inhibit reason: the APIC-access page is mapped, interrupts go through RVI.
         vcpu.vm.apicvInhibitReasons = 0;
+        // init_vmcs: the notification vector and the descriptor (the model names the host page 3).
         v.write(VMCS.POSTED_INTR_NV, POSTED_INTR_VECTOR);
+        v.write(VMCS.POSTED_INTR_DESC_ADDR, 3);
         for (const f2 of [VMCS.EOI_EXIT_BITMAP0, VMCS.EOI_EXIT_BITMAP1, VMCS.EOI_EXIT_BITMAP2, VMCS.EOI_EXIT_BITMAP3]) v.write(f2, 0);
         v.write(VMCS.GUEST_INTR_STATUS, 0);
       }
@@ -626,6 +656,7 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       cpu.msrBitmap = bm;
       cpu.virtualApic = vcpu.apic?.regs;
       cpu.pml = pml_pg;
+      cpu.piDesc = apicv ? pi_desc : undefined;
     },
 
     /** vmx_vcpu_run: VMLAUNCH the first time, VMRESUME once loaded_vmcs->launched; the work right after the exit. */
@@ -683,8 +714,12 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
         run.setInternalError(KVM_INTERNAL_ERROR_DELIVERY_EV, [vectoring, reason, exitQual(vcpu), vmx.last_vmentry_cpu]);
         return 0;
       }
-      // vmx_exit_handlers_fastpath: an expired hv timer re-enters without the table.
+      // vmx_exit_handlers_fastpath: an expired hv timer re-enters without the table; so does (in 6.1,
+      // EXIT_FASTPATH_EXIT_HANDLED) a WRMSR that sends a fixed IPI through the x2APIC ICR.
       if (basic === EXIT_REASON.PREEMPTION_TIMER && handle_fastpath_preemption_timer(vcpu)) return 1;
+      if (basic === EXIT_REASON.MSR_WRITE && env.era.features.fastpathIcr) {
+        if (handle_fastpath_set_msr_irqoff(vcpu)) return 1;
+      }
       const e = exitTable(env.era)[basic];
       let ret: number;
       if (!e) {
@@ -814,13 +849,64 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
     },
 
     /**
-     * vmx_sync_pir_to_irr → vmx_set_rvi: RVI is the LAPIC's highest IRR vector. vcpu_load_eoi_exitmap:
+     * vmx_deliver_interrupt → vmx_deliver_posted_interrupt: with APICv the vector goes to the PIR and,
+     * unless a notification is already outstanding (ON), kvm_vcpu_trigger_posted_interrupt: a vCPU in
+     * guest mode gets POSTED_INTR_VECTOR at its physical CPU (no VM exit: the CPU moves PIR to its
+     * virtual IRR), any other is woken (the PIR is synced to IRR before its next entry). Without
+     * APICv: IRR, KVM_REQ_EVENT and kvm_vcpu_kick.
+     */
+    deliver_interrupt(vcpu, vector, level) {
+      const apic = vcpu.apic!;
+      apic.setTmr(vector, level);
+      if (!kvm_vcpu_apicv_active(vcpu)) { kvm_lapic_deliver_to_irr(vcpu, vector, level); return; }
+      const t = vcpu.vm.env.t;
+      if (t.on) t.rec(EV_APICV_ACCEPT, vcpu.id, vcpu.id, 0, level ? 1 : 0, vector);
+      const pi = to_vmx(vcpu).pi_desc;
+      if (pi_test_and_set_pir(pi, vector)) return;
+      if (pi_test_and_set_on(pi)) return;
+      if (!kvm_send_ipi_to_guest_mode(vcpu, POSTED_INTR_VECTOR)) kvm_vcpu_wake_up(vcpu);
+    },
+
+    /**
+     * vmx_vcpu_reset(init_event): RFLAGS 0x2 (interrupts off), no blocking, nothing to inject.
+     * (Simplification: the model keeps no segment registers and leaves CR0/CR4 as the loader set
+     * them; see kvm_vcpu_deliver_sipi_vector.)
+     */
+    vcpu_reset(vcpu) {
+      const v = vcpu.vmcs;
+      v.write(VMCS.GUEST_RFLAGS, 0x2);
+      v.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, 0);
+      v.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);
+      vcpu.cpu.initSignalReset();
+    },
+
+    /**
+     * kvm_vcpu_deliver_sipi_vector: CS.selector = vector << 8, CS.base = vector << 12, RIP = 0 — the AP
+     * starts in real mode at the vector's page. The model has no segment state: the page's address
+     * goes to RIP, the linear address the AP fetches from.
+     */
+    deliver_sipi_vector(vcpu, vector) {
+      vcpu.vmcs.write(VMCS.GUEST_RIP, vector << 12);
+    },
+
+    /**
+     * vmx_sync_pir_to_irr → vmx_set_rvi: a posted notification still outstanding (ON) moves the PIR
+     * into IRR (kvm_apic_update_irr); RVI is the LAPIC's highest IRR vector. vcpu_load_eoi_exitmap:
      * the EOI of a vector the IOAPIC routes level-triggered (or, with a split irqchip, a level
      * MSI route) must exit (kvm_ioapic_scan_entry / kvm_scan_ioapic_routes).
      */
     sync_pir_to_irr(vcpu) {
       const v = vcpu.vmcs;
       const apic = vcpu.apic!;
+      const pi = to_vmx(vcpu).pi_desc;
+      if (pi.getUint8(PI_CONTROL) & POSTED_INTR_ON) {
+        pi.setUint8(PI_CONTROL, pi.getUint8(PI_CONTROL) & ~POSTED_INTR_ON);
+        for (let i = 0; i < 8; i++) {
+          const w = pi.getUint32(i << 2, true);
+          pi.setUint32(i << 2, 0, true);
+          for (let b = w; b !== 0; b &= b - 1) apic.acceptIrq((i << 5) + 31 - Math.clz32(b & -b), apic.isLevel((i << 5) + 31 - Math.clz32(b & -b)));
+        }
+      }
       const irr = apic.highestIrr();
       v.write(VMCS.GUEST_INTR_STATUS, (v.read(VMCS.GUEST_INTR_STATUS) & 0xff00) | (irr < 0 ? 0 : irr));
       const bits = [0, 0, 0, 0];

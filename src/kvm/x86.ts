@@ -4,11 +4,17 @@ import { FREEZE, type Block } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
+import { EXIT_REASON } from '../uapi/vmx';
 import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
 import { kvm_cpuid } from './cpuid';
 import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
-import { APIC_BASE_MSR, MSR_IA32_APICBASE, X2APIC_ENABLE, kvm_lapic_reg_write, kvm_set_apic_base } from './lapic';
+import {
+  APIC_BASE_MSR, APIC_DEST_MASK, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL, APIC_DM_FIXED, APIC_ICR, APIC_MODE_MASK, APIC_SHORT_MASK,
+  KVM_APIC_INIT, KVM_APIC_SIPI, MSR_IA32_APICBASE, MSR_IA32_APICBASE_BSP, X2APIC_BROADCAST, X2APIC_ENABLE, kvm_lapic_reg_write,
+  kvm_set_apic_base, kvm_x2apic_icr_write,
+} from './lapic';
+import { KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_UNINITIALIZED } from './kvm_host';
 import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
 import { VCPU_RUN_BREAK } from './x86_ops';
 
@@ -22,8 +28,6 @@ const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
 const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
 const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
-/** RESCHEDULE_VECTOR (arch/x86/include/asm/irq_vectors.h): the IPI kvm_vcpu_kick sends a vCPU in guest mode. */
-const RESCHEDULE_VECTOR = 0xfd;
 
 /** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
@@ -32,6 +36,16 @@ export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number
     vcpu.arch.complete_userspace_io = null;
     const r = cui(vcpu);
     if (r <= 0) return r;
+  }
+  // An application processor waits for INIT and SIPI before it ever runs: block until they come,
+  // accept them, and return -EAGAIN; userspace calls KVM_RUN again and the vCPU starts.
+  if (vcpu.arch.mp_state === KVM_MP_STATE_UNINITIALIZED) {
+    if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+    yield* kvm_vcpu_block(vcpu);
+    kvm_apic_accept_events(vcpu);
+    post_kvm_run_save(vcpu);
+    if (vcpu.sigpending) { vcpu.sigpending = false; vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+    return -ERRNO.EAGAIN;
   }
   if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
   const r = yield* vcpu_run(vcpu);
@@ -71,8 +85,9 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
     let r: number;
     if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE) {
       r = vcpu_enter_guest(vcpu);
-      // The simulator's breakpoint: the world stops while the guest is in non-root mode.
-      if (r === VCPU_RUN_BREAK) { yield FREEZE; continue; }
+      // The simulator's breakpoint: this vCPU stops while its guest is in non-root mode (in guest
+      // mode: an IPI for its CPU makes its thread run again, see kick.ts).
+      if (r === VCPU_RUN_BREAK) { vcpu.thread = vcpu.vm.env.sched.current; yield FREEZE; continue; }
     } else {
       r = yield* vcpu_block(vcpu);
     }
@@ -98,6 +113,11 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     vcpu.arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
     ops.update_cpu_dirty_logging(vcpu);
   }
+  // KVM_REQ_EVENT: an INIT or SIPI first (kvm_apic_accept_events); a vCPU INIT put in wait-for-SIPI does not enter.
+  if (vcpu.apic?.pending_events && !vcpu.cpu.frozen) {
+    kvm_apic_accept_events(vcpu);
+    if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
+  }
   // After a breakpoint the guest never left non-root mode: there is nothing to inject.
   if (!vcpu.cpu.frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || vcpu.apic
     || vcpu.arch.interrupt >= 0 || vcpu.arch.nmi_pending > 0)) {
@@ -115,8 +135,10 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
   if (dm_request_for_irq_injection(vcpu) && !ops.interrupt_allowed(vcpu)) ops.enable_irq_window(vcpu);
   // APICv: the CPU delivers the LAPIC's interrupts itself (RVI; vmx_sync_pir_to_irr), and exits on
   // the EOI of the vectors an IOAPIC must hear about (vcpu_load_eoi_exitmap).
-  if (kvm_vcpu_apicv_active(vcpu)) ops.sync_pir_to_irr(vcpu);
-  else if (vcpu.apic) update_cr8_intercept(vcpu);
+  if (!vcpu.cpu.frozen) {
+    if (kvm_vcpu_apicv_active(vcpu)) ops.sync_pir_to_irr(vcpu);
+    else if (vcpu.apic) update_cr8_intercept(vcpu);
+  }
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK) return f;
   vcpu.stat.exits++;
@@ -189,40 +211,117 @@ function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
   } else ops.enable_irq_window(vcpu);
 }
 
-/** kvm_vcpu_halt → kvm_vcpu_block: sleep until an event makes the vcpu runnable. */
+/**
+ * vcpu_block: a halted vCPU sleeps in kvm_vcpu_halt (one waiting for SIPI in kvm_vcpu_block) until
+ * an event makes it runnable; then INIT/SIPI are accepted, and a halted vCPU runs again.
+ */
 function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
   const env = vcpu.vm.env;
-  if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
-  const start = env.clock.now;
-  while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) yield vcpu.wq;
-  if (!kvm_arch_vcpu_runnable(vcpu)) return 1; // woken by a signal: still halted
-  vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
-  if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
+  if (!kvm_arch_vcpu_runnable(vcpu)) {
+    const start = env.clock.now;
+    yield* kvm_vcpu_block(vcpu);
+    if (!kvm_arch_vcpu_runnable(vcpu)) return 1; // woken by a signal: still halted
+    if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
+  }
+  kvm_apic_accept_events(vcpu);
+  if (vcpu.arch.mp_state === KVM_MP_STATE_HALTED) vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
   return 1;
 }
 
-/** kvm_arch_vcpu_runnable: an interrupt the guest can take (or a pending exception). */
-export function kvm_arch_vcpu_runnable(vcpu: KvmVcpu): boolean {
-  if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE || vcpu.arch.exception) return true;
-  if (vcpu.arch.nmi_pending > 0 || vcpu.arch.nmi_queued > 0) return true;
-  return !!vcpu.apic && vcpu.apic.hasInterrupt() >= 0 && vcpu.vm.ops.interrupt_allowed(vcpu);
+/** kvm_vcpu_block (kvm_main.c): sleep on the vCPU's wait queue until it is runnable or has a signal. */
+function* kvm_vcpu_block(vcpu: KvmVcpu): Generator<Block, void, void> {
+  const env = vcpu.vm.env;
+  if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
+  while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) yield vcpu.wq;
 }
 
 /**
- * kvm_vcpu_kick: wake a blocked vcpu; a vcpu in guest mode (here: stopped inside the guest between
- * actions) gets a reschedule IPI, which its CPU takes as an EXTERNAL_INTERRUPT exit.
+ * kvm_arch_vcpu_runnable: running, or an event it must take — an INIT or SIPI, an exception, an NMI,
+ * an interrupt the guest can take now. With APICv the posted-interrupt descriptor is looked at first
+ * (apic_has_interrupt_for_ppr → vmx_sync_pir_to_irr).
  */
-export function kvm_vcpu_kick(vcpu: KvmVcpu): void {
-  vcpu.arch.requests |= KVM_REQ_EVENT;
-  if (vcpu.wq.wakeAll() === 0 && vcpu.cpu.frozen) vcpu.cpu.hostInterrupt(RESCHEDULE_VECTOR);
+export function kvm_arch_vcpu_runnable(vcpu: KvmVcpu): boolean {
+  if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE || vcpu.arch.exception) return true;
+  const apic = vcpu.apic;
+  if (apic && apic.pending_events & ((1 << KVM_APIC_INIT) | (1 << KVM_APIC_SIPI))) return true;
+  if (vcpu.arch.nmi_pending > 0 || vcpu.arch.nmi_queued > 0) return true;
+  if (!apic || vcpu.arch.mp_state !== KVM_MP_STATE_HALTED) return false;
+  if (kvm_vcpu_apicv_active(vcpu)) vcpu.vm.ops.sync_pir_to_irr(vcpu);
+  return apic.hasInterrupt() >= 0 && vcpu.vm.ops.interrupt_allowed(vcpu);
 }
 
-/** kvm_inject_nmi (KVM_NMI): queue an NMI; process_nmi makes it pending at the next entry. */
-export function kvm_inject_nmi(vcpu: KvmVcpu): void {
-  vcpu.arch.nmi_queued++;
-  vcpu.arch.requests |= KVM_REQ_NMI;
-  kvm_vcpu_kick(vcpu);
+const EV_FASTPATH_WRMSR = defineEvent('exit-handler', 'kvm', 'kvm', 'handle_fastpath_set_msr_irqoff', ['reason']);
+const EV_SIPI = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_deliver_sipi_vector', ['vector:hex']);
+const EV_INIT = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_reset', ['init_event']);
+
+/**
+ * kvm_apic_accept_events (lapic.c): an INIT resets the vCPU (kvm_vcpu_reset(vcpu, true)) — the BSP
+ * runs on, an AP waits for SIPI (INIT_RECEIVED); a SIPI in that state starts the AP at the vector's
+ * page (kvm_vcpu_deliver_sipi_vector), and is dropped in any other state (the second SIPI of the
+ * INIT-SIPI-SIPI sequence).
+ */
+export function kvm_apic_accept_events(vcpu: KvmVcpu): void {
+  const apic = vcpu.apic;
+  if (!apic || apic.pending_events === 0) return;
+  const t = vcpu.vm.env.t;
+  if (apic.pending_events & (1 << KVM_APIC_INIT)) {
+    apic.pending_events &= ~(1 << KVM_APIC_INIT);
+    if (t.on) t.rec(EV_INIT, vcpu.id, 1);
+    kvm_vcpu_reset(vcpu);
+    vcpu.arch.mp_state = apic.apicBase & MSR_IA32_APICBASE_BSP ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+  }
+  if (apic.pending_events & (1 << KVM_APIC_SIPI)) {
+    apic.pending_events &= ~(1 << KVM_APIC_SIPI);
+    if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) {
+      if (t.on) t.rec(EV_SIPI, vcpu.id, apic.sipi_vector);
+      vcpu.vm.ops.deliver_sipi_vector(vcpu, apic.sipi_vector);
+      vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
+    }
+  }
 }
+
+/**
+ * kvm_vcpu_reset(vcpu, init_event = true): what INIT leaves of a vCPU — no pending exception, NMI or
+ * injected interrupt; the vendor part (vmx_vcpu_reset) resets the guest state in the VMCS.
+ * (Simplification: the local APIC keeps its mode and registers, as kvm_lapic_reset does for an INIT
+ * apart from clearing IRR/ISR, which hold nothing at the one INIT the model's guest sends.)
+ */
+function kvm_vcpu_reset(vcpu: KvmVcpu): void {
+  vcpu.arch.exception = null;
+  vcpu.arch.nmi_pending = 0;
+  vcpu.arch.nmi_queued = 0;
+  vcpu.arch.interrupt = -1;
+  vcpu.vm.ops.vcpu_reset(vcpu);
+}
+
+/**
+ * handle_fastpath_set_msr_irqoff (6.1): right after the exit, with interrupts still off, a WRMSR to
+ * the x2APIC ICR that sends a fixed IPI to one physical destination is done here
+ * (handle_fastpath_set_x2apic_icr_irqoff → kvm_x2apic_icr_write) and the instruction skipped:
+ * EXIT_FASTPATH_EXIT_HANDLED, so vmx_handle_exit returns 1 without the handler table. Any other
+ * ICR write (INIT, SIPI, NMI, a shorthand, logical mode, broadcast) takes the slow path, handle_wrmsr.
+ */
+export function handle_fastpath_set_msr_irqoff(vcpu: KvmVcpu): boolean {
+  const r = vcpu.regs;
+  const msr = r.rcx >>> 0;
+  if (msr !== APIC_BASE_MSR + (APIC_ICR >> 4)) return false;
+  const apic = vcpu.apic;
+  if (!apic?.x2apic) return false;
+  const lo = r.rax >>> 0;
+  const hi = r.rdx >>> 0;
+  if ((lo & APIC_SHORT_MASK) !== APIC_DEST_NOSHORT || (lo & APIC_DEST_MASK) !== APIC_DEST_PHYSICAL
+    || (lo & APIC_MODE_MASK) !== APIC_DM_FIXED || hi === X2APIC_BROADCAST) return false;
+  const data = hi * 0x100000000 + lo;
+  const env = vcpu.vm.env;
+  // Recorded where the handler table's entry would be: the fastpath runs instead of handle_wrmsr.
+  if (env.t.on) env.t.rec(EV_FASTPATH_WRMSR, vcpu.id, EXIT_REASON.MSR_WRITE);
+  kvm_x2apic_icr_write(vcpu, data);
+  if (env.t.on) env.t.rec(EV_MSR, vcpu.id, 1, msr, data, 0);
+  kvm_skip_emulated_instruction(vcpu);
+  return true;
+}
+
+export { kvm_vcpu_kick, kvm_inject_nmi } from './kick';
 
 export function kvm_skip_emulated_instruction(vcpu: KvmVcpu): number {
   vcpu.vm.ops.skip_emulated_instruction(vcpu);
@@ -394,8 +493,9 @@ function kvm_set_msr(vcpu: KvmVcpu, msr: number, data: number): boolean {
   const apic = vcpu.apic;
   if (msr === MSR_IA32_APICBASE) return kvm_set_apic_base(vcpu, data, ((kvm_cpuid(vcpu, 1, 0).ecx >>> 21) & 1) === 1) === 0;
   if (msr >= APIC_BASE_MSR && msr <= APIC_BASE_MSR + 0xff) {
-    // kvm_x2apic_msr_write → kvm_lapic_reg_write
+    // kvm_x2apic_msr_write: the ICR as one 64-bit register (kvm_x2apic_icr_write), the rest through kvm_lapic_reg_write
     if (!apic?.x2apic) return false;
+    if (msr === APIC_BASE_MSR + (APIC_ICR >> 4)) return kvm_x2apic_icr_write(vcpu, data) === 0;
     return kvm_lapic_reg_write(vcpu, (msr - APIC_BASE_MSR) << 4, data) === 0;
   }
   if (EMULATED_MSRS.includes(msr)) { vcpu.arch.msrs.set(msr, data); return true; }

@@ -32,6 +32,15 @@ export interface KvmX86Ops {
   vcpu_after_set_cpuid(vcpu: KvmVcpu): void;
   /** vmx_sync_pir_to_irr + vmx_hwapic_irr_update + vcpu_load_eoi_exitmap: RVI and the EOI-exit bitmap for APICv. */
   sync_pir_to_irr(vcpu: KvmVcpu): void;
+  /**
+   * vmx_deliver_interrupt: a fixed interrupt accepted by the local APIC — posted (PIR, and a
+   * notification IPI to a vCPU in guest mode) with APICv, else IRR, KVM_REQ_EVENT and a kick.
+   */
+  deliver_interrupt(vcpu: KvmVcpu, vector: number, level: boolean): void;
+  /** vmx_vcpu_reset(init_event = true): the guest state an INIT leaves in the VMCS. */
+  vcpu_reset(vcpu: KvmVcpu): void;
+  /** kvm_vcpu_deliver_sipi_vector: the AP starts at the SIPI vector's page. */
+  deliver_sipi_vector(vcpu: KvmVcpu, vector: number): void;
   /** vmx_update_cpu_dirty_logging: PML on while any memslot logs dirty pages. */
   update_cpu_dirty_logging(vcpu: KvmVcpu): void;
   /** vmx_flush_pml_buffer: the logged addresses into the slots' dirty bitmaps (on every exit, and for KVM_GET_DIRTY_LOG). */

@@ -88,9 +88,15 @@ export class Scheduler {
     return top;
   }
 
+  /** The thread whose body is running now. */
+  current: Thread | undefined;
+
   /**
-   * Run until a thread freezes the world (returns 'frozen') or nothing can run and no timer is
-   * left (returns 'idle'). Threads frozen by an earlier run are resumed first.
+   * Run until the machine is quiet: no thread can run and no timer is left. A thread that yields
+   * FREEZE (a vCPU at the simulator's breakpoint, still in guest mode) stops there while the others
+   * go on — the other vCPUs and host threads finish what the action started. Returns 'frozen' when
+   * some thread is frozen at the end, 'idle' when none is (the guest waits for something that will
+   * not come). Threads frozen by an earlier run are resumed first.
    */
   run(): 'frozen' | 'idle' {
     for (const t of this.frozen) { t.state = 'runnable'; this.runq.push(t); }
@@ -99,38 +105,41 @@ export class Scheduler {
       if (this.head < this.runq.length) {
         const t = this.runq[this.head++]!;
         if (this.head > 1024) { this.runq = this.runq.slice(this.head); this.head = 0; }
-        const r = t.body.next();
-        if (r.done) { t.state = 'done'; continue; }
-        const b = r.value;
-        if (b === FREEZE) { t.state = 'frozen'; this.frozen.push(t); return 'frozen'; }
-        t.state = 'blocked';
-        b.waiters.push(t);
+        this.step(t);
         continue;
       }
       const timer = this.popTimer();
-      if (timer === undefined) return 'idle';
+      if (timer === undefined) return this.frozen.length > 0 ? 'frozen' : 'idle';
       this.clock.advanceTo(timer.t);
       timer.fn();
     }
   }
 
-  /**
-   * Let the runnable threads run until each sleeps, without thawing frozen ones or advancing time
-   * (used once after boot, so the running system the first action starts in has settled).
-   */
-  settle(): void {
-    while (this.head < this.runq.length) {
-      const t = this.runq[this.head++]!;
-      const r = t.body.next();
-      if (r.done) { t.state = 'done'; continue; }
-      const b = r.value;
-      if (b === FREEZE) { t.state = 'frozen'; this.frozen.push(t); continue; }
-      t.state = 'blocked';
-      b.waiters.push(t);
-    }
-    this.runq = [];
-    this.head = 0;
+  private step(t: Thread): void {
+    this.current = t;
+    const r = t.body.next();
+    this.current = undefined;
+    if (r.done) { t.state = 'done'; return; }
+    const b = r.value;
+    if (b === FREEZE) { t.state = 'frozen'; this.frozen.push(t); return; }
+    t.state = 'blocked';
+    b.waiters.push(t);
   }
+
+  /**
+   * A frozen thread runs again: its vCPU, in guest mode at the breakpoint, has an event to take
+   * (an interrupt kvm_vcpu_kick sent it).
+   */
+  thaw(t: Thread): void {
+    const i = this.frozen.indexOf(t);
+    if (i < 0) return;
+    this.frozen.splice(i, 1);
+    t.state = 'runnable';
+    this.runq.push(t);
+  }
+
+  /** Whether a thread is parked at the breakpoint. */
+  isFrozen(t: Thread): boolean { return t.state === 'frozen'; }
 
   /** Names of blocked threads and what they wait on, for deadlock reports. */
   describeBlocked(): string[] {

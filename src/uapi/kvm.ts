@@ -186,3 +186,9 @@ export const KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1 << 0;
 /** struct kvm_msr_filter (16 ranges) and struct kvm_msr_filter_range: KVM_X86_SET_MSR_FILTER. */
 export const kvm_msr_filter = { flags: 0, ranges: 8, sizeof: 392 } as const;
 export const kvm_msr_filter_range = { flags: 0, nmsrs: 4, base: 8, bitmap: 16, sizeof: 24 } as const;
+
+/** struct kvm_mp_state's values (KVM_GET_MP_STATE): how a vCPU stands — running, waiting for INIT/SIPI, halted. */
+export const KVM_MP_STATE_RUNNABLE = 0;
+export const KVM_MP_STATE_UNINITIALIZED = 1;
+export const KVM_MP_STATE_INIT_RECEIVED = 2;
+export const KVM_MP_STATE_HALTED = 3;

@@ -27,7 +27,7 @@ import {
   GUEST_INTR_STATE_MOV_SS, GUEST_INTR_STATE_NMI, GUEST_INTR_STATE_STI,
   INTR_INFO_DELIVER_CODE_MASK, INTR_INFO_INTR_TYPE_MASK, INTR_INFO_VALID_MASK, INTR_INFO_VECTOR_MASK,
   INTR_TYPE_EXT_INTR, INTR_TYPE_HARD_EXCEPTION, INTR_TYPE_NMI_INTR, INTR_TYPE_SOFT_EXCEPTION, INTR_TYPE_SOFT_INTR,
-  PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, PIN_BASED_VMX_PREEMPTION_TIMER,
+  PIN_BASED_EXT_INTR_MASK, PIN_BASED_NMI_EXITING, PIN_BASED_POSTED_INTR, PIN_BASED_VMX_PREEMPTION_TIMER,
   SECONDARY_EXEC_APIC_REGISTER_VIRT, SECONDARY_EXEC_BUS_LOCK_DETECTION, SECONDARY_EXEC_DESC, SECONDARY_EXEC_ENCLS_EXITING,
   SECONDARY_EXEC_ENABLE_PML, SECONDARY_EXEC_NOTIFY_VM_EXITING,
   SECONDARY_EXEC_ENABLE_INVPCID, SECONDARY_EXEC_ENABLE_RDTSCP, SECONDARY_EXEC_ENABLE_VPID,
@@ -42,8 +42,14 @@ import {
 export type GuestCode = Generator<number, void, number>;
 export const FAULT = 0x100;
 
-/** The guest's interrupt descriptor table, as loaded with `lidt`: a handler per vector. */
-export interface GuestIdt { handler(vector: number): GuestCode | undefined }
+/**
+ * The guest's interrupt descriptor table, as loaded with `lidt`: a handler per vector; and the code
+ * found at a start-up address (where an application processor begins after its SIPI).
+ */
+export interface GuestIdt {
+  handler(vector: number): GuestCode | undefined;
+  startup?(rip: number): GuestCode | undefined;
+}
 
 /** Result of VMLAUNCH/VMRESUME. */
 export const ENTER_EXITED = 0;
@@ -107,6 +113,8 @@ const EV_HOST_IRQ = defineEvent('irq', 'host kernel', 'VMX CPU', 'host interrupt
 const EV_HOST_NMI = defineEvent('irq', 'host kernel', 'VMX CPU', 'host NMI', []);
 const EV_HOST_INIT = defineEvent('irq', 'host kernel', 'VMX CPU', 'INIT', []);
 const EV_HOST_MCE = defineEvent('irq', 'host kernel', 'VMX CPU', 'machine check', []);
+/** The posted-interrupt notification (SDM 29.6): taken in non-root mode without a VM exit. */
+const EV_POSTED = defineEvent('irq', 'host kernel', 'VMX CPU', 'posted-interrupt notification', ['vector:hex', 'pir:hex']);
 const exitEvents: number[] = [];
 for (const [n, name] of VMX_EXIT_REASONS) {
   const last = n === EXIT_REASON.EXCEPTION_NMI || n === EXIT_REASON.EXTERNAL_INTERRUPT ? 'intrInfo:hex'
@@ -153,6 +161,8 @@ export class VmxCpu {
   virtualApic: DataView | undefined;
   /** The page-modification log PML_ADDRESS designates: 512 guest-physical addresses. */
   pml: Float64Array | undefined;
+  /** The posted-interrupt descriptor POSTED_INTR_DESC_ADDR designates (PIR, then the control word). */
+  piDesc: DataView | undefined;
   /** Host memory backing guest RAM (one memslot at GPA 0). */
   ram: DataView | undefined;
   /** Set by the simulator's breakpoint: the next VMRESUME continues where the world stopped. */
@@ -181,6 +191,25 @@ export class VmxCpu {
     this.ctxs = [new Ctx(code, 0, 0, -1, false)];
     this.idt = idt;
     this.regs.rip = rip;
+  }
+
+  /**
+   * Power-on of an application processor: no code yet. It runs once a VM entry puts it at a
+   * start-up address (the SIPI's page), where it fetches the code there (GuestIdt.startup).
+   */
+  powerOn(idt: GuestIdt): void {
+    this.ctxs = [];
+    this.idt = idt;
+  }
+
+  /**
+   * INIT (as kvm emulates it for the vCPU, kvm_vcpu_reset): nothing of what the processor ran
+   * survives; it fetches its code anew where the next entry puts it.
+   */
+  initSignalReset(): void {
+    this.ctxs = [];
+    this.stiShadow = false;
+    this.nmiBlocked = false;
   }
 
   /**
@@ -265,6 +294,12 @@ export class VmxCpu {
     }
     v.launched = true;
     this.pauseLast = -Infinity;
+    if (this.ctxs.length === 0) {
+      // The first instruction at a start-up address: the code in guest memory there.
+      const code = this.idt?.startup?.(r.rip);
+      if (!code) throw new Error(`VMX CPU ${this.id}: no guest code at 0x${r.rip.toString(16)}`);
+      this.ctxs.push(new Ctx(code, 0, 0, -1, false));
+    }
     const top = this.ctxs[this.ctxs.length - 1]!;
     if (top.pending >= 0 && opcode(top.pending) !== OP.WORK && r.rip === top.insnRip + insnLength(top.pending)) {
       // The exiting instruction was emulated and skipped: it has completed.
@@ -370,6 +405,10 @@ export class VmxCpu {
       return this.exit(EXIT_REASON.EXCEPTION_NMI, 0, 0);
     }
     if (this.clock.cycles >= this.timerDeadline) { this.timerDeadline = Infinity; return this.exit(EXIT_REASON.PREEMPTION_TIMER, 0, 0); }
+    if (this.hostIrq >= 0 && pin & PIN_BASED_POSTED_INTR && this.hostIrq === v.read(VMCS.POSTED_INTR_NV) && this.piDesc) {
+      this.hostIrq = -1;
+      this.processPostedInterrupts();
+    }
     if (this.hostIrq >= 0 && pin & PIN_BASED_EXT_INTR_MASK) {
       if (this.t.on) this.t.rec(EV_HOST_IRQ, this.id, this.hostIrq);
       // kvm sets "acknowledge interrupt on exit": the vector is in the exit interruption information.
@@ -381,6 +420,32 @@ export class VmxCpu {
     if (cpu & CPU_BASED_INTR_WINDOW_EXITING && r.rflags & X86_EFLAGS_IF && !this.stiShadow) return this.exit(EXIT_REASON.INTERRUPT_WINDOW, 0, 0);
     this.virtualInterruptDelivery();
     return -1;
+  }
+
+  /**
+   * Posted-interrupt processing (SDM 29.6): the notification vector arrived in VMX non-root mode
+   * with "process posted interrupts" set. The CPU clears ON, moves the PIR into the virtual IRR of
+   * the virtual-APIC page, raises RVI to the highest of them, and evaluates pending virtual
+   * interrupts — no VM exit. (The physical local APIC's EOI for the notification is not modelled.)
+   */
+  private processPostedInterrupts(): void {
+    const pi = this.piDesc!;
+    const apic = this.virtualApic;
+    const v = this.vmcs!;
+    pi.setUint8(32, pi.getUint8(32) & ~1);
+    let highest = 0;
+    let summary = 0;
+    for (let i = 0; i < 8; i++) {
+      const w = pi.getUint32(i << 2, true);
+      if (w === 0) continue;
+      pi.setUint32(i << 2, 0, true);
+      if (apic) apic.setUint32(0x200 + (i << 4), (apic.getUint32(0x200 + (i << 4), true) | w) >>> 0, true);
+      highest = (i << 5) + 31 - Math.clz32(w);
+      summary = summary || w;
+    }
+    if (this.t.on) this.t.rec(EV_POSTED, this.id, v.read(VMCS.POSTED_INTR_NV), highest);
+    const status = v.read(VMCS.GUEST_INTR_STATUS);
+    if (highest > (status & 0xff)) v.write(VMCS.GUEST_INTR_STATUS, (status & 0xff00) | highest);
   }
 
   /**
