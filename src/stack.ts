@@ -17,6 +17,7 @@ import { VmxCpu } from './vmx/cpu';
 import { QemuKvm } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
+import { runsOnAnyCpu } from './guest/actions';
 
 /**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
@@ -158,6 +159,9 @@ export class Stack {
     if (this.pending) throw new StackError('the previous action has not completed (the VM is paused, or the guest waits for the device)');
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus.length) {
       throw new StackError(`there is no vCPU ${cpu}: the VM has ${this.cpus.length} (vCPU 0${this.cpus.length > 1 ? ` to ${this.cpus.length - 1}` : ''})`);
+    }
+    if (cpu !== 0 && !runsOnAnyCpu(action)) {
+      throw new StackError(`only kernel instructions run on vCPU ${cpu}: a process's syscalls and its I/O run on vCPU 0`);
     }
     const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
     this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles };

@@ -20,10 +20,10 @@ export function walkEvents(stack: Stack, from: number, to: number): TraceEvent[]
   return events;
 }
 
-export function explain(config: VmConfig, actionText: string, opts: { traceBoot?: boolean } = {}): Walk {
+export function explain(config: VmConfig, actionText: string, opts: { traceBoot?: boolean; vcpu?: number } = {}): Walk {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
-  const o = stack.submit(action);
+  const o = stack.submit(action, opts.vcpu ?? 0);
   const events = walkEvents(stack, o.from, o.to);
   const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName) };
   if (o.state !== 'done') w.unfinished = o.why ?? o.state;
@@ -42,10 +42,10 @@ export interface WalkRun {
   unfinished?: string;
 }
 
-export function runWalk(config: VmConfig, actionText: string, opts: { traceBoot?: boolean } = {}): WalkRun {
+export function runWalk(config: VmConfig, actionText: string, opts: { traceBoot?: boolean; vcpu?: number } = {}): WalkRun {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
-  const o = stack.submit(action);
+  const o = stack.submit(action, opts.vcpu ?? 0);
   const events = walkEvents(stack, o.from, o.to);
   const summary = summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName);
   const stages = new Map<number, number>();

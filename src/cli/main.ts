@@ -12,7 +12,7 @@ import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWal
 
 class UsageError extends Error {}
 
-const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
+const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
        exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
        exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
@@ -20,7 +20,10 @@ const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE].
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
 or a guest process action: write TEXT PATH | read N PATH | fsync PATH,
-or a workload in one action: loop N INSTRUCTION | write-blocks N KIB PATH (N writes of KIB KiB each).
+or a workload in one action: loop N INSTRUCTION | write-blocks N KIB PATH (N writes of KIB KiB each),
+or ipi CPU: the guest kernel wakes vCPU CPU with a reschedule IPI (smp_send_reschedule).
+--vcpu N runs an instruction, a loop or an ipi on vCPU N (with --set vcpus=2 or more); a process's
+syscalls and I/O run on vCPU 0.
 
 explain --trace-out FILE writes the action's events to FILE as ndjson, one event a line, and prints
 only the summary: for runs of millions of events.`;
@@ -28,8 +31,8 @@ only the summary: for runs of millions of events.`;
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
   let traceOut: string | undefined;
-  const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string; from?: string; gaps: boolean } =
-    { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false };
+  const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string; from?: string; gaps: boolean; vcpu: number } =
+    { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false, vcpu: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -42,6 +45,11 @@ function parseArgs(argv: string[]) {
     else if (a === '--format') opts.format = value();
     else if (a.startsWith('--format=')) opts.format = a.slice(9);
     else if (a === '--trace-boot') opts.traceBoot = true;
+    else if (a === '--vcpu') {
+      const v = value();
+      if (!/^\d+$/.test(v)) throw new UsageError(`--vcpu ${v}: expected a vCPU number (0, 1, ...)`);
+      opts.vcpu = Number(v);
+    }
     else if (a === '--trace-out') traceOut = value();
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--json') opts.json = true;
@@ -86,7 +94,7 @@ function countedSummary(title: string, s: Summary): string {
  * explain with its events written as they are decoded: `--format json` to stdout, or with
  * `--trace-out FILE` as ndjson to FILE while stdout gets the summary alone.
  */
-function explainStreamed(config: VmConfig, action: string, opts: { format: string; traceBoot: boolean; lang: string }, traceOut: string | undefined): number {
+function explainStreamed(config: VmConfig, action: string, opts: { format: string; traceBoot: boolean; lang: string; vcpu: number }, traceOut: string | undefined): number {
   if (traceOut !== undefined && opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--trace-out goes with --format text or json, not ${opts.format}`);
   let fd: number | undefined;
   if (traceOut !== undefined) {
@@ -95,7 +103,7 @@ function explainStreamed(config: VmConfig, action: string, opts: { format: strin
     }
   }
   try {
-    const run = runWalk(config, action, { traceBoot: opts.traceBoot });
+    const run = runWalk(config, action, { traceBoot: opts.traceBoot, vcpu: opts.vcpu });
     const stdout = (s: string) => { process.stdout.write(s); };
     if (fd === undefined) { writeWalkJson(run, stdout); return 0; }
     const out = fd;
@@ -118,7 +126,7 @@ export function main(argv: string[]): number {
       if (!(WALK_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected ${WALK_FORMATS.join(', ')}`);
       if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
       if (traceOut !== undefined || opts.format === 'json') return explainStreamed(configFrom(opts), rest[0]!, opts, traceOut);
-      const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot });
+      const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot, vcpu: opts.vcpu });
       const other = formatWalk(w, opts.format);
       if (other !== null) process.stdout.write(other);
       else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');

@@ -7,6 +7,14 @@ import { O_CREAT, O_DIRECT, O_RDWR, O_WRONLY, type Action, type ActionResult, ty
 
 export class ActionError extends Error {}
 
+/**
+ * Actions that run on any CPU: the kernel's own instructions. A process's syscalls and its block
+ * I/O run on CPU 0 (the model's process, page cache and virtio queue belong to the boot CPU).
+ */
+const ANY_CPU = new WeakSet<Action>();
+export const runsOnAnyCpu = (a: Action): boolean => ANY_CPU.has(a);
+const anyCpu = (a: Action): Action => { ANY_CPU.add(a); return a; };
+
 const res = (n: number, extra: Partial<ActionResult> = {}): ActionResult => ({ value: n, errno: n < 0 ? -n : null, ...extra });
 
 function* withFile(k: GuestKernel, path: string, flags: number, body: (fd: number) => KCode<ActionResult>): KCode<ActionResult> {
@@ -47,7 +55,7 @@ export function fsyncAction(path: string): Action {
 export function instructionAction(text: string): Action {
   // One instruction, or several separated by ';': the result is the last one's; a fault stops the run.
   const program = parseProgram(text);
-  return (_k, c) => (function* (): KCode<ActionResult> {
+  return anyCpu((_k, c) => (function* (): KCode<ActionResult> {
     let result: ActionResult = { value: 0, errno: null };
     for (const insn of program) {
       insn.load(c.r);
@@ -57,7 +65,19 @@ export function instructionAction(text: string): Action {
       result = { value: insn.result(c.r), errno: null };
     }
     return result;
-  })();
+  })());
+}
+
+/**
+ * The kernel on this CPU wakes CPU `cpu` (smp_send_reschedule): a reschedule IPI through the local
+ * APIC's ICR. Its result is 0.
+ */
+export function reschedIpiAction(cpu: number): Action {
+  return anyCpu((k, c) => (function* (): KCode<ActionResult> {
+    if (!k.cpus[cpu]) return res(-ERRNO.EINVAL);
+    yield* k.smp_send_reschedule(c, cpu);
+    return res(0);
+  })());
 }
 
 /**
@@ -66,7 +86,7 @@ export function instructionAction(text: string): Action {
  */
 export function loopAction(text: string, n: number): Action {
   const insn = parseInsn(text);
-  return (_k, c) => (function* (): KCode<ActionResult> {
+  return anyCpu((_k, c) => (function* (): KCode<ActionResult> {
     const r = c.r;
     const op = insn.op;
     for (let i = 0; i < n; i++) {
@@ -75,7 +95,7 @@ export function loopAction(text: string, n: number): Action {
       if (f !== 0) return { value: -1, errno: null, fault: f & 0xff };
     }
     return { value: insn.result(r), errno: null };
-  })();
+  })());
 }
 
 /**
@@ -119,6 +139,8 @@ export function parseAction(text: string): Action {
   if (m) return fsyncAction(m[1]!);
   m = /^write-blocks\s+(\d+)\s+(\d+)\s*(?:KiB)?\s+(\/\S*)$/.exec(t);
   if (m) return writeBlocksAction(count(m[1]!, text), count(m[2]!, text), m[3]!);
+  m = /^ipi\s+(\d+)$/.exec(t);
+  if (m) return reschedIpiAction(Number(m[1]));
   m = /^loop\s+(\d+)\s+(.+)$/.exec(t);
   if (m) {
     const n = count(m[1]!, text);
@@ -127,8 +149,8 @@ export function parseAction(text: string): Action {
       throw e;
     }
   }
-  if (/^(write|read|fsync|write-blocks|loop)\b/.test(t)) {
-    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'read N PATH', 'fsync PATH', 'write-blocks N KIB PATH' or 'loop N INSTRUCTION' (PATH starts with /)`);
+  if (/^(write|read|fsync|write-blocks|loop|ipi)\b/.test(t)) {
+    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'read N PATH', 'fsync PATH', 'write-blocks N KIB PATH', 'loop N INSTRUCTION' or 'ipi CPU' (PATH starts with /)`);
   }
   try { return instructionAction(t); } catch (e) {
     if (e instanceof AsmError) throw new ActionError(`action ${e.message}`);

@@ -13,7 +13,8 @@ const IOAPIC_LEVEL_TRIG = 1 << 15;
 const IOAPIC_REMOTE_IRR = 1 << 14;
 const IOAPIC_MASKED = 1 << 16;
 
-export interface IoapicDelivery { deliver(vector: number, level: boolean): void }
+/** What ioapic_service hands to kvm_irq_delivery_to_apic: the entry's vector, trigger, delivery mode and destination. */
+export interface IoapicDelivery { deliver(e: { vector: number; level: boolean; deliveryMode: number; destMode: number; destId: number }): void }
 
 export class KvmIoapic implements KvmIoDevice {
   readonly name = 'ioapic';
@@ -75,7 +76,8 @@ export class KvmIoapic implements KvmIoDevice {
     if (lo & IOAPIC_MASKED || (level && lo & IOAPIC_REMOTE_IRR)) return false;
     if (level) this.redtbl[2 * pin] = (lo | IOAPIC_REMOTE_IRR) >>> 0;
     else this.irr &= ~(1 << pin);
-    this.lapic.deliver(lo & 0xff, level);
+    // The entry's destination field is bits 63:56 (the high dword's top byte), its mode bit 11.
+    this.lapic.deliver({ vector: lo & 0xff, level, deliveryMode: lo & 0x700, destMode: lo & 0x800, destId: this.redtbl[2 * pin + 1]! >>> 24 });
     return true;
   }
 

@@ -22,6 +22,7 @@ import { KvmVcpu } from './vcpu';
 import { KvmVm, type KvmEnv } from './vm';
 import { kvm_arch_vcpu_ioctl_run } from './x86';
 import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
+import { APIC_DEST_NOSHORT, kvm_irq_delivery_to_apic } from './lapic';
 import { KVM_REQ_EVENT } from './kvm_host';
 import { KvmPit, KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, KVM_SPEAKER_BASE_ADDRESS } from './i8254';
 import { KvmPic } from './i8259';
@@ -103,12 +104,10 @@ export class KvmVmFile implements HostFile {
       case KVM_CREATE_IRQCHIP: {
         if (vm.irqchipInKernel) return -ERRNO.EEXIST;
         vm.irqchipInKernel = true;
-        // kvm_ioapic_init: on KVM_MMIO_BUS; it delivers to the local APIC of vcpu 0 (fixed, physical).
-        const ioapic = new KvmIoapic({ deliver: (vector, level) => {
-          const v = vm.vcpus[0];
-          if (!v?.apic) return;
-          v.apic.acceptIrq(vector, level);
-          kvm_vcpu_kick(v);
+        // kvm_ioapic_init: on KVM_MMIO_BUS; ioapic_service → kvm_irq_delivery_to_apic with the entry's destination.
+        const ioapic = new KvmIoapic({ deliver: (e) => {
+          kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector, delivery_mode: e.deliveryMode, dest_mode: e.destMode,
+            level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId });
         } });
         vm.ioapic = ioapic;
         vm.mmioBus.register(IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, ioapic);

@@ -10,7 +10,8 @@
 // What the model does not record is not invented: kvm_cpuid and kvm_hypercall are left out (the
 // model records only the leaf and rax, and the number), info2/intr_info/error_code of kvm_exit are 0
 // (no exit the model takes is delivering an event), kvm_pio's count is 1 (no string I/O), thread ids
-// are the qemu-kvm process id, and every vCPU thread runs on host CPU 0.
+// are the qemu-kvm process id, and every vCPU thread runs on host CPU 0 (the model runs one host
+// thread at a time).
 
 import type { TraceEvent } from './recorder';
 
@@ -24,6 +25,9 @@ export interface FtraceOptions {
 
 const EXC = new Map<number, string>([[0, '#DE'], [1, '#DB'], [3, '#BP'], [4, '#OF'], [5, '#BR'], [6, '#UD'], [7, '#NM'],
   [8, '#DF'], [10, '#TS'], [11, '#NP'], [12, '#SS'], [13, '#GP'], [14, '#PF'], [16, '#MF'], [17, '#AC'], [18, '#MC']]);
+/** kvm_deliver_mode and kvm_apic_dst_shorthand of arch/x86/kvm/trace.h. */
+const DELIVERY_MODE = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
+const SHORTHAND = ['dst', 'self', 'all', 'all-but-self'];
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17]);
 
 const num = (v: string | number | undefined): number => (typeof v === 'number' ? v : v === undefined ? 0 : Number(v));
@@ -67,6 +71,15 @@ function line(e: TraceEvent, era: FtraceEra): [string, string] | null {
       const err = HAS_ERROR_CODE.has(v);
       return ['kvm_inj_exception', old ? `${name} (0x${err ? hexOf(d.errorCode) : '0'})` : `${name}${err ? ` (0x${hexOf(d.errorCode)})` : ''}`];
     }
+    // kvm_apic_ipi: "dst %x vec %u (%s|%s|%s|%s|%s)" — delivery mode, destination mode, level, trigger, shorthand.
+    case 'kvm_apic_ipi': {
+      const lo = num(d.icr_low);
+      return ['kvm_apic_ipi', `dst ${hexOf(d.dest_id)} vec ${lo & 0xff} (${DELIVERY_MODE[(lo >> 8) & 7]}|${lo & (1 << 11) ? 'logical' : 'physical'}|`
+        + `${lo & (1 << 14) ? 'assert' : 'de-assert'}|${lo & (1 << 15) ? 'level' : 'edge'}|${SHORTHAND[(lo >> 18) & 3]})`];
+    }
+    // kvm_apic_accept_irq / kvm_apicv_accept_irq: "apicid %x vec %u (%s|%s)".
+    case 'kvm_apic_accept_irq': case 'kvm_apicv_accept_irq':
+      return [e.name, `apicid ${num(d.apicid).toString(16)} vec ${num(d.vec)} (${DELIVERY_MODE[num(d.dm) & 7]}|${num(d.tm) ? 'level' : 'edge'})`];
     case 'kvm_eoi': return ['kvm_eoi', `apicid ${e.vcpu.toString(16)} vector ${num(d.vector)}`];
     case 'kvm_mmio': {
       const t = ['unsatisfied-read', 'read', 'write'][num(d.type)] ?? 'unknown';

@@ -44,17 +44,29 @@ function detail(e: TraceEvent): string {
   return parts.length ? ` (${parts.join(', ')})` : '';
 }
 
+/** Stage ②'s explanation: the seed's port I/O kick, or another sensitive instruction. */
+function why(stage: number, e: TraceEvent, ja: boolean): string {
+  if (stage === 2 && !/^(out|in)[bwl]$/.test(e.name)) {
+    return ja ? `センシティブ命令: ${e.name} は VMCS の設定によりゲストの中だけでは実行できない`
+      : `a sensitive instruction: under the VMCS controls kvm set, ${e.name} cannot complete inside the guest alone`;
+  }
+  return (ja ? WHY_JA : WHY)[stage]!;
+}
+
 export function narrate(title: string, events: TraceEvent[], s: Summary, verbose = false, lang: NarrativeLang = 'en'): string {
   const out: string[] = [title, ''];
   const ja = lang === 'ja';
   const layer = (l: string) => (ja ? LAYER_JA[l] ?? l : l);
+  // With several vCPUs, each line says whose it is (host threads with no vCPU get a blank column).
+  const smp = events.some((e) => e.vcpu > 0);
   for (const e of events) {
     const crossing = e.from !== e.to;
     if (!crossing && !verbose && e.kind !== 'exit-handler') continue;
     const mark = e.stage ? CIRCLED[e.stage]! : ' ';
     const route = crossing ? `${layer(e.from)} → ${layer(e.to)}` : ja ? `  ${layer(e.from)} の中` : `  in ${e.from}`;
-    out.push(`${mark} ${ja ? padWide(route, 24) : route.padEnd(30)} ${e.kind.padEnd(18)} ${e.name}${detail(e)}`);
-    if (e.stage) out.push(`    ${(ja ? WHY_JA : WHY)[e.stage]}`);
+    const who = smp ? (e.vcpu >= 0 ? `vCPU ${e.vcpu} ` : '       ') : '';
+    out.push(`${mark} ${who}${ja ? padWide(route, 24) : route.padEnd(30)} ${e.kind.padEnd(18)} ${e.name}${detail(e)}`);
+    if (e.stage) out.push(`    ${why(e.stage, e, ja)}`);
   }
   const up = s.exits.filter((x) => x.handledIn === 'userspace').length;
   out.push('');

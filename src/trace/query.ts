@@ -13,6 +13,8 @@ export interface ExitSummary {
   handler: string | null;
   handledIn: 'kernel' | 'userspace';
   userspaceExit: string | null;
+  /** The vCPU that exited. */
+  vcpu: number;
 }
 
 export interface Summary {
@@ -88,13 +90,15 @@ export function summarize(events: TraceEvent[], result: { value: number; errno: 
     let userspaceExit: string | null = null;
     for (let j = i + 1; j < events.length; j++) {
       const f = events[j]!;
+      // With several vCPUs, other vCPUs' events interleave: follow this one's.
+      if (f.vcpu !== e.vcpu) continue;
       if (f.kind === 'vm-entry' || f.kind === 'vm-exit') break;
       if (f.kind === 'exit-handler' && handler === null) handler = f.name;
       if (isUserspaceExit(f)) { userspaceExit = f.name; break; }
     }
     exits.push({
       reason: e.name, reasonNumber: Number(e.detail.reasonNumber), qualification: String(e.detail.qualification),
-      handler, handledIn: userspaceExit ? 'userspace' : 'kernel', userspaceExit,
+      handler, handledIn: userspaceExit ? 'userspace' : 'kernel', userspaceExit, vcpu: e.vcpu,
     });
   }
   const hostSyscalls: Summary['hostSyscalls'] = [];

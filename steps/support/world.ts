@@ -42,9 +42,9 @@ export class ExitpathWorld extends World {
     change(this.config);
   }
 
-  /** Run an action to completion; one that cannot complete fails the step (unless `start` ran it). */
-  run(action: Action): LastWalk {
-    const walk = this.record(this.stack.submit(action));
+  /** Run an action to completion (on vCPU `cpu`, 0 by default); one that cannot complete fails the step (unless `start` ran it). */
+  run(action: Action, cpu = 0): LastWalk {
+    const walk = this.record(this.stack.submit(action, cpu));
     if (walk.state !== 'done' && !this.faultsInjected && !this.unfinishedExpected) {
       throw new Error(`the action did not complete: ${walk.why ?? walk.state}`);
     }
