@@ -1,5 +1,5 @@
 // SMP: actions on a given vCPU, and what each vCPU, the IPIs and qemu's big lock did — all read
-// from the recorded trace (kvm_apic_ipi, each vCPU's exits and entries, bql_lock).
+// from the recorded trace (kvm_apic_ipi, each vCPU's exits and entries, qemu_mutex_lock_iothread).
 
 import { When, Then, type DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
@@ -90,7 +90,7 @@ Then('vCPU {int} takes interrupt {word} from a posted-interrupt notification, wi
   expect(exits, `vCPU ${cpu} exited between the notification and the interrupt`).to.deep.equal([]);
 });
 
-const bqlTakers = (w: ExitpathWorld) => w.last.events.filter((e) => e.kind === 'call' && e.name === 'bql_lock').map((e) => String(e.detail.thread));
+const bqlTakers = (w: ExitpathWorld) => w.last.events.filter((e) => e.kind === 'call' && e.name === 'qemu_mutex_lock_iothread').map((e) => String(e.detail.thread));
 
 Then('{string} takes the BQL {int} time(s)', function (this: ExitpathWorld, thread: string, n: number) {
   const all = bqlTakers(this);

@@ -104,3 +104,23 @@ Feature: Bad input gets one line that says what and where, and exit status 2
     When cucumber runs a feature with the step "the guest juggles three vCPUs"
     Then it exits with status 1
     And its output says the step is undefined
+
+  Scenario: A vCPU the VM does not have, a process action on an AP, SMP where it is not modelled
+    When exitpath is run with: explain "cpuid 0x0" --set vcpus=2 --vcpu 2
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: there is no vCPU 2: the VM has 2 (vCPU 0 to 1)
+      """
+    When exitpath is run with: explain "write hi /x" --set vcpus=2 --vcpu 1
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: only kernel instructions run on vCPU 1: a process's syscalls and its I/O run on vCPU 0
+      """
+    When exitpath is run with: explain "cpuid 0x0" --set vcpus=2 --set irqchip=userspace
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: --set: vcpus above 1 with irqchip: userspace (IPIs need kvm's local APICs) is not modelled yet
+      """

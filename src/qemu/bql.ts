@@ -1,24 +1,24 @@
-// The Big QEMU Lock (qemu_global_mutex; bql_lock/bql_unlock since QEMU 9.0, before that
-// qemu_mutex_lock_iothread/qemu_mutex_unlock_iothread). Device emulation runs under it: the main
-// loop holds it except while it sleeps in ppoll (os_host_main_loop_wait), and a vCPU thread — which
-// runs KVM_RUN without it — takes it for the access when an exit reaches a device
-// (prepare_mmio_access in system/physmem.c), and drops it when the access is done.
+// The Big QEMU Lock (qemu_global_mutex): qemu_mutex_lock_iothread/qemu_mutex_unlock_iothread in the
+// QEMU 7.2 the linux-6.1 profile follows (renamed bql_lock/bql_unlock in 9.0). Device emulation
+// runs under it: the main loop holds it except while it sleeps in ppoll (os_host_main_loop_wait),
+// and a vCPU thread — which runs KVM_RUN without it — takes it for the access when an exit reaches a
+// device (prepare_mmio_access in softmmu/physmem.c), and drops it when the access is done.
 
 import { defineEvent, type Tracer } from '../trace/events';
 
-const EV_LOCK = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bql_lock', ['thread:str']);
-const EV_UNLOCK = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bql_unlock', ['thread:str']);
+const EV_LOCK = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'qemu_mutex_lock_iothread', ['thread:str']);
+const EV_UNLOCK = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'qemu_mutex_unlock_iothread', ['thread:str']);
 
 export class Bql {
   /** The thread that holds it, or null. */
   private holder: string | null = null;
   constructor(private readonly t: Tracer) {}
 
-  /** bql_locked(): whether the calling thread holds it. */
+  /** qemu_mutex_iothread_locked(): whether the calling thread holds it. */
   lockedBy(thread: string): boolean { return this.holder === thread; }
 
   /**
-   * bql_lock. Only one host thread runs at a time in the model and every holder drops the lock before
+   * qemu_mutex_lock_iothread. Only one host thread runs at a time in the model and every holder drops the lock before
    * it sleeps, so the lock is always free here: contention (a futex wait) cannot arise, and if it did
    * the model would be wrong — it says so instead of inventing a wait.
    */
@@ -28,7 +28,7 @@ export class Bql {
     if (this.t.on) this.t.rec(EV_LOCK, vcpu, this.t.str(thread));
   }
 
-  /** bql_unlock */
+  /** qemu_mutex_unlock_iothread */
   unlock(thread: string, vcpu: number): void {
     if (this.holder !== thread) throw new Error(`qemu: ${thread} drops the BQL it does not hold (held by ${this.holder ?? 'nobody'})`);
     this.holder = null;

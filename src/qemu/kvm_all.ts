@@ -173,7 +173,7 @@ export class KvmCpu {
   }
 
   /**
-   * prepare_mmio_access (system/physmem.c): a device region is accessed under the BQL; a thread
+   * prepare_mmio_access (softmmu/physmem.c): a device region is accessed under the BQL; a thread
    * that does not hold it takes it, and releases it when the access is done (flatview_write/read's
    * release_lock). (Simplification: every device region of the model needs the lock.)
    */
