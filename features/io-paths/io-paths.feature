@@ -20,9 +20,11 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
     the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
-  - + APICv: with virtual-interrupt delivery the interrupt kvm posts is delivered from RVI at the
-    next entry, and the guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector: the
-    EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls.
+  - + APICv: the interrupt is posted (the vector in the vCPU's posted-interrupt descriptor); the
+    vCPU, halted in kvm, is woken, and at the next entry the PIR moves to IRR and RVI, from where
+    the CPU delivers it. The guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector:
+    the EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls. (To a vCPU
+    still in guest mode the posted interrupt arrives without any exit: features/smp/smp.feature.)
   - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
     io_uring_enter; the completion is a CQE in the shared ring, read without a syscall once the
     main loop's ppoll sees the ring fd readable. The main loop: ppoll and read for the kick,

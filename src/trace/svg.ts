@@ -121,20 +121,32 @@ export function sequenceSvg(events: readonly TraceEvent[], opts: SvgOptions = {}
     o.push('</g>');
   }
 
-  // The processor's mode over time: non-root from each VM entry to the next VM exit.
-  let mode: 'root' | 'non-root' = 'non-root';
-  let since = TOP - 8;
+  // The processor's mode over time: non-root from each VM entry to the next VM exit. With several
+  // vCPUs each row's bar is the mode of that row's vCPU, and each arrow names its vCPU.
+  const smp = rows.some((e) => e.vcpu > 0);
   const cpuX = x('VMX CPU');
-  const seg = (to: number) => {
-    if (to <= since) return;
-    o.push(`<rect class="mode ${mode}" x="${cpuX - 5}" y="${since}" width="10" height="${to - since}" fill="${mode === 'root' ? '#7b93c9' : '#5fae73'}"/>`);
+  const bar = (m: 'root' | 'non-root', from: number, to: number) => {
+    if (to > from) o.push(`<rect class="mode ${m}" x="${cpuX - 5}" y="${from}" width="10" height="${to - from}" fill="${m === 'root' ? '#7b93c9' : '#5fae73'}"/>`);
   };
-  rows.forEach((e, i) => {
-    const y = TOP + i * ROW + 8;
-    if (e.kind === 'vm-exit' && mode === 'non-root') { seg(y); mode = 'root'; since = y; }
-    else if (e.kind === 'vm-entry' && mode === 'root') { seg(y); mode = 'non-root'; since = y; }
-  });
-  seg(bottom);
+  if (!smp) {
+    let mode: 'root' | 'non-root' = 'non-root';
+    let since = TOP - 8;
+    rows.forEach((e, i) => {
+      const y = TOP + i * ROW + 8;
+      if (e.kind === 'vm-exit' && mode === 'non-root') { bar(mode, since, y); mode = 'root'; since = y; }
+      else if (e.kind === 'vm-entry' && mode === 'root') { bar(mode, since, y); mode = 'non-root'; since = y; }
+    });
+    bar(mode, since, bottom);
+  } else {
+    const modes = new Map<number, 'root' | 'non-root'>();
+    rows.forEach((e, i) => {
+      const y = TOP + i * ROW + 8;
+      if (e.vcpu < 0) return;
+      if (e.kind === 'vm-exit') modes.set(e.vcpu, 'root');
+      else if (e.kind === 'vm-entry') modes.set(e.vcpu, 'non-root');
+      bar(modes.get(e.vcpu) ?? 'non-root', y - ROW / 2, y + ROW / 2);
+    });
+  }
 
   rows.forEach((e, i) => {
     const y = TOP + i * ROW + 8;
@@ -159,7 +171,7 @@ export function sequenceSvg(events: readonly TraceEvent[], opts: SvgOptions = {}
     o.push(`<line x1="${start}" y1="${y}" x2="${x2 - dir * 6}" y2="${y}" stroke="${colour}" stroke-width="${stage ? 2 : 1.2}"${dash} marker-end="url(#${stage ? 'ahs' : 'ah'})"/>`);
     if (stage) o.push(circled(x1, y, e.stage!));
     const mid = (x1 + x2) / 2;
-    o.push(`<text x="${mid}" y="${y - 5}" text-anchor="middle" class="lbl">${esc(arrowLabel(e))}</text>`);
+    o.push(`<text x="${mid}" y="${y - 5}" text-anchor="middle" class="lbl">${esc((smp && e.vcpu >= 0 ? `vCPU ${e.vcpu}: ` : '') + arrowLabel(e))}</text>`);
     const note = arrowNote(e);
     if (note) o.push(`<text x="${mid}" y="${y + 12}" text-anchor="middle" class="note2">${esc(note)}</text>`);
     o.push('</g>');
