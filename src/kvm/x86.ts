@@ -113,14 +113,16 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     vcpu.arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
     ops.update_cpu_dirty_logging(vcpu);
   }
-  // KVM_REQ_EVENT: an INIT or SIPI first (kvm_apic_accept_events); a vCPU INIT put in wait-for-SIPI does not enter.
-  if (vcpu.apic?.pending_events && !vcpu.cpu.frozen) {
-    kvm_apic_accept_events(vcpu);
-    if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
-  }
   // After a breakpoint the guest never left non-root mode: there is nothing to inject.
-  if (!vcpu.cpu.frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || vcpu.apic
+  const frozen = vcpu.cpu.frozen;
+  const apic = vcpu.apic;
+  if (!frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || apic
     || vcpu.arch.interrupt >= 0 || vcpu.arch.nmi_pending > 0)) {
+    // KVM_REQ_EVENT: an INIT or SIPI first (kvm_apic_accept_events); a vCPU INIT put in wait-for-SIPI does not enter.
+    if (apic !== undefined && apic.pending_events !== 0) {
+      kvm_apic_accept_events(vcpu);
+      if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
+    }
     vcpu.arch.requests &= ~KVM_REQ_EVENT;
     kvm_check_and_inject_events(vcpu);
   }
@@ -135,9 +137,9 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
   if (dm_request_for_irq_injection(vcpu) && !ops.interrupt_allowed(vcpu)) ops.enable_irq_window(vcpu);
   // APICv: the CPU delivers the LAPIC's interrupts itself (RVI; vmx_sync_pir_to_irr), and exits on
   // the EOI of the vectors an IOAPIC must hear about (vcpu_load_eoi_exitmap).
-  if (!vcpu.cpu.frozen) {
-    if (kvm_vcpu_apicv_active(vcpu)) ops.sync_pir_to_irr(vcpu);
-    else if (vcpu.apic) update_cr8_intercept(vcpu);
+  if (!frozen && apic !== undefined) {
+    if (vcpu.vm.apicvInhibitReasons === 0) ops.sync_pir_to_irr(vcpu);
+    else update_cr8_intercept(vcpu);
   }
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK) return f;
