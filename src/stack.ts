@@ -90,7 +90,12 @@ export class Stack {
     this.sched = new Scheduler(this.clock);
     const t = this.trace = new TraceRecorder(this.clock);
     this.host = new HostKernel(this.sched, this.clock, profile, t);
-    for (let i = 0; i < config.vcpus; i++) this.cpus.push(new VmxCpu(i, this.clock, profile, t));
+    for (let i = 0; i < config.vcpus; i++) {
+      const c = new VmxCpu(i, this.clock, profile, t);
+      // The host's other threads run on other host CPUs: a guest computing lets them run when they are due.
+      c.hostWorkAt = () => this.sched.nextHostWork() * this.clock.ghz;
+      this.cpus.push(c);
+    }
     this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
       makeVmxOps({ apicv: config.apicv, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] }), { cpu: (id) => this.cpus[id]! });
     this.host.registerDevice('/dev/kvm', () => this.kvm.open());

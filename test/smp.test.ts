@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { expect } from 'chai';
 import { DEFAULT_CONFIG, applySet, notModelled, type VmConfig } from '../src/config';
-import { instructionAction, reschedIpiAction, writeAction } from '../src/guest/actions';
+import { instructionAction, reschedIpiAction, writeAction, writeWhileComputingAction } from '../src/guest/actions';
 import { KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED } from '../src/uapi/kvm';
 import {
   APIC_DEST_ALLBUT, APIC_DEST_LOGICAL, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL, APIC_DEST_SELF, APIC_DM_FIXED, APIC_DM_INIT,
@@ -97,4 +97,21 @@ test('bad requests: a vCPU that does not exist, a process action on an AP, SMP w
   expect(notModelled(smp(2, 'irqchip=userspace'))).to.match(/irqchip: userspace/);
   expect(notModelled(smp(2, 'profile=qemu-kvm-2013'))).to.match(/qemu-kvm-2013/);
   expect(notModelled(smp(2, 'irqchip=split'))).to.equal(undefined);
+});
+
+test('a vCPU computing in its guest parks while the host threads run: the I/O completes meanwhile, and its time counts', () => {
+  const cfg = ['ioeventfd=true', 'irqfd=true', 'disk.vectors=2', 'apicv=true'].reduce(applySet, DEFAULT_CONFIG);
+  const s = new Stack(cfg);
+  const o = s.run(writeWhileComputingAction(new TextEncoder().encode('hello'), '/hello.txt', 100_000 * s.clock.ghz));
+  const ev = s.trace.slice(o.from, o.to);
+  const at = (pred: (e: (typeof ev)[number]) => boolean) => ev.find(pred)!.t_ns;
+  const start = at((e) => e.name === 'schedule');
+  const done = at((e) => e.kind === 'syscall-return' && e.from === 'guest kernel' && e.name === 'write');
+  const completed = at((e) => e.name === 'aio_complete');
+  // The device finished during the computation, and the guest took its interrupt while computing.
+  expect(completed).to.be.within(start, done);
+  expect(ev.filter((e) => e.vcpu === 0 && e.kind === 'vm-exit').map((e) => e.name)).to.deep.equal(['IO_INSTRUCTION']);
+  // 100 µs of computing, plus what delivering the one interrupt took (no exit: well under a microsecond).
+  expect(done - start).to.be.within(100_000, 101_000);
+  expect(o.result.value).to.equal(5);
 });

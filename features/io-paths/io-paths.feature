@@ -24,7 +24,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     vCPU, halted in kvm, is woken, and at the next entry the PIR moves to IRR and RVI, from where
     the CPU delivers it. The guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector:
     the EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls. (To a vCPU
-    still in guest mode the posted interrupt arrives without any exit: features/smp/smp.feature.)
+    still in guest mode the posted interrupt arrives without any exit: the last scenarios below,
+    and features/smp/smp.feature for IPIs.)
   - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
     io_uring_enter; the completion is a CQE in the shared ring, read without a syscall once the
     main loop's ppoll sees the ring fd readable. The main loop: ppoll and read for the kick,
@@ -162,3 +163,44 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | from          | to            | name        |
       | VMX CPU       | kvm           | EOI_INDUCED |
       | guest kernel  | guest process | write       |
+
+  Scenario: The completion reaches vCPU 0 while it runs another process: without APICv, an exit and an injection
+    The writer sleeps, but the scheduler runs another process that computes for 100 µs, longer than
+    the modelled device latency (20 µs): the vCPU is in guest mode when the main loop's irqfd write
+    makes kvm deliver the MSI. kvm_vcpu_kick sends its physical CPU a reschedule IPI: the vCPU exits
+    (EXTERNAL_INTERRUPT), the vector is injected at the next entry, and its EOI exits. With the kick
+    (ioeventfd), 3 exits; no HLT, since the CPU never idles.
+    Given the VM is configured as:
+      """
+      ioeventfd: true
+      irqfd: true
+      disk:
+        vectors: 2
+      """
+    When the guest process writes "hello" to "/hello.txt" while another process computes for 100 µs
+    Then the VM exits are:
+      | reason             | handler                   | handled in |
+      | IO_INSTRUCTION     | handle_io                 | kernel     |
+      | EXTERNAL_INTERRUPT | handle_external_interrupt | kernel     |
+      | MSR_WRITE          | kvm_emulate_wrmsr         | kernel     |
+    And the guest takes interrupt 0x32
+    And the disk image holds "hello" at byte 4096
+
+  Scenario: The same with APICv: a posted interrupt reaches the running vCPU without a VM exit
+    The MSI goes to the vCPU's posted-interrupt descriptor and kvm sends the notification vector to
+    its physical CPU; the CPU, still in VMX non-root mode, moves it to the virtual IRR and delivers
+    it, and the EOI is virtualized. The kick is the only exit.
+    Given the VM is configured as:
+      """
+      ioeventfd: true
+      irqfd: true
+      apicv: true
+      disk:
+        vectors: 2
+      """
+    When the guest process writes "hello" to "/hello.txt" while another process computes for 100 µs
+    Then the VM exits are:
+      | reason         | handler   | handled in |
+      | IO_INSTRUCTION | handle_io | kernel     |
+    And vCPU 0 takes interrupt 0x32 from a posted-interrupt notification, without a VM exit
+    And the disk image holds "hello" at byte 4096

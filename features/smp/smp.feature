@@ -22,9 +22,10 @@ Feature: SMP — several vCPUs, each a qemu-kvm thread in its own KVM_RUN, and t
   it), runs the action, and goes back to `sti; hlt` in its idle loop (a HLT exit: the vCPU sleeps in
   kvm until the next interrupt).
 
-  The model runs one host thread at a time on one clock: two vCPUs are never in guest mode at the
-  same instant. "In guest mode" is the vCPU parked inside its guest while another thread runs (vCPU 0
-  after each action, in its harness loop).
+  The model runs one host thread at a time on one clock. A vCPU "in guest mode" while another thread
+  runs is one parked inside its guest: vCPU 0 after each action, in its harness loop, or a vCPU
+  computing while the host's other threads have work due (their time counts toward its computation,
+  as if they ran on other host CPUs).
 
   Background:
     Given a VM with 2 vCPUs and 512 MiB of memory

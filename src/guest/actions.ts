@@ -36,6 +36,22 @@ export function writeAction(data: Uint8Array, path: string): Action {
   });
 }
 
+/**
+ * A process writes `data` to `path` with O_DIRECT while another process on vCPU 0 computes for
+ * `cycles`: the writer sleeps in wait_for_completion, schedule() runs the other process instead of
+ * idling, so the completion interrupt arrives while the guest is running.
+ */
+export function writeWhileComputingAction(data: Uint8Array, path: string, cycles: number): Action {
+  return (k) => withFile(k, path, O_CREAT | O_WRONLY | O_DIRECT, function* (fd) {
+    const buf = k.userBuffer(data.length);
+    k.ram.bytes.set(data, buf);
+    k.cpus[0]!.runnable.push(k.computeTask(cycles));
+    const n = yield* k.sys_write(fd, buf, data.length);
+    k.freeUserBuffer(buf, data.length);
+    return res(n);
+  });
+}
+
 /** A process reads up to `count` bytes of `path` from its start: one read() call. */
 export function readAction(count: number, path: string): Action {
   return (k) => withFile(k, path, O_RDWR | O_DIRECT, function* (fd) {

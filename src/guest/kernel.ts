@@ -69,6 +69,8 @@ interface Mail { action: Action; cpu: number; dispatched?: boolean; result?: Act
 export class PerCpu implements GuestIdt {
   /** Actions queued on this CPU's run queue by another CPU (wake_up_process → ttwu_queue). */
   readonly runqueue: Mail[] = [];
+  /** Other runnable tasks: what the scheduler runs here while the harness's process sleeps. */
+  readonly runnable: (() => KCode)[] = [];
   /** set_cpu_online: the CPU has come up (cpu_online_mask). */
   online = false;
   constructor(readonly id: number, readonly r: Regs, private readonly k: GuestKernel) {}
@@ -101,6 +103,7 @@ const EV_IPI_ENTRY = new Map([[RESCHEDULE_VECTOR, defineEvent('call', 'guest ker
 const EV_NO_HANDLER = defineEvent('call', 'guest kernel', 'guest kernel', 'no_irq_handler', ['vector:hex']);
 const EV_SEND_IPI = defineEvent('call', 'guest kernel', 'guest kernel', 'smp_send_reschedule', ['cpu']);
 const EV_WAKEUP_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 'wakeup_secondary_cpu_via_init', ['cpu', 'start_eip:hex']);
+const EV_SCHEDULE = defineEvent('call', 'guest kernel', 'guest kernel', 'schedule', ['next:str']);
 const EV_START_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 'start_secondary', []);
 
 /** The parts of [pos, pos+count) that fall in each 4 KiB file block: block index, offset in it, length. */
@@ -500,9 +503,23 @@ export class GuestKernel {
     return req.status;
   }
 
-  /** wait_for_completion: nothing else is runnable, so the CPU idles until the interrupt completes it. */
+  /**
+   * wait_for_completion: the process sleeps; schedule() runs another runnable task if there is one
+   * (the CPU stays in the guest), else the CPU idles until the interrupt completes the request.
+   */
   *wait_for_completion(req: BlkRequest): KCode {
-    while (!req.done) yield* this.default_idle(this.cpus[0]!);
+    const c = this.cpus[0]!;
+    while (!req.done) {
+      const other = c.runnable.shift();
+      if (other) { if (this.t.on) this.t.rec(EV_SCHEDULE, c.id, this.t.str('another process')); yield* other(); continue; }
+      yield* this.default_idle(c);
+    }
+  }
+
+  /** A task that computes for `cycles` without an instruction that exits (its loop runs natively). */
+  computeTask(cycles: number): () => KCode {
+    const r = this.r;
+    return function* () { r.rcx = cycles; yield OP.WORK; };
   }
 
   /** default_idle: `sti; hlt` — an interrupt ends the halt. */

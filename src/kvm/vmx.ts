@@ -9,7 +9,7 @@ import { defineEvent } from '../trace/events';
 import { EXIT_REASON, VMX_EXIT_REASONS_FAILED_VMENTRY, VMX_IO_IN, VMX_IO_PORT_SHIFT, VMX_IO_SIZE_MASK, VMX_IO_STRING, type ExitReasonName } from '../uapi/vmx';
 import { KVM_EXIT, KVM_INTERNAL_ERROR_DELIVERY_EV, KVM_INTERNAL_ERROR_EMULATION, KVM_INTERNAL_ERROR_SIMUL_EX, KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, KVM_NOTIFY_CONTEXT_INVALID, KVM_RUN_X86_BUS_LOCK, KVM_X86_NOTIFY_VMEXIT_USER } from '../uapi/kvm';
 import { VMX_EPTP_AD_ENABLE_BIT, VMX_EPTP_MT_WB, VMX_EPTP_PWL_4 } from '../vmx/ept';
-import { AC_VECTOR, DB_VECTOR, ENTER_BREAK, ENTER_VMFAIL, MC_VECTOR, NMI_VECTOR, UD_VECTOR as CPU_UD_VECTOR } from '../vmx/cpu';
+import { AC_VECTOR, DB_VECTOR, ENTER_BREAK, ENTER_PARK, ENTER_VMFAIL, MC_VECTOR, NMI_VECTOR, UD_VECTOR as CPU_UD_VECTOR } from '../vmx/cpu';
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_CR8_LOAD_EXITING, CPU_BASED_CR8_STORE_EXITING, CPU_BASED_HLT_EXITING,
   CPU_BASED_INTR_WINDOW_EXITING, CPU_BASED_MONITOR_EXITING, CPU_BASED_MOV_DR_EXITING, CPU_BASED_MWAIT_EXITING,
@@ -43,7 +43,7 @@ import {
 } from './x86';
 import { kvm_send_ipi_to_guest_mode, kvm_vcpu_wake_up } from './kick';
 import { kvm_lapic_deliver_to_irr } from './lapic';
-import { VCPU_RUN_BREAK, type KvmX86Ops } from './x86_ops';
+import { VCPU_RUN_BREAK, VCPU_RUN_PARK, type KvmX86Ops } from './x86_ops';
 
 type Handler = (vcpu: KvmVcpu) => number;
 
@@ -668,6 +668,7 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       vmx.last_vmentry_cpu = cpu.id;
       const r = vcpu.vmx.launched ? cpu.vmresume() : cpu.vmlaunch();
       if (r === ENTER_BREAK) return VCPU_RUN_BREAK;
+      if (r === ENTER_PARK) return VCPU_RUN_PARK;
       vcpu.vmx.fail = r === ENTER_VMFAIL;
       if (vcpu.vmx.fail) return 0;
       vcpu.exitReason = v.read(VMCS.VM_EXIT_REASON);

@@ -1,6 +1,6 @@
 // arch/x86/kvm/x86.c (Linux 6.1): the KVM_RUN loop and the emulation helpers vendor handlers call.
 
-import { FREEZE, type Block } from '../sim/scheduler';
+import { FREEZE, PARK, type Block } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
@@ -16,7 +16,7 @@ import {
 } from './lapic';
 import { KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_UNINITIALIZED } from './kvm_host';
 import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
-import { VCPU_RUN_BREAK } from './x86_ops';
+import { VCPU_RUN_BREAK, VCPU_RUN_PARK } from './x86_ops';
 
 const EV_PIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pio', ['rw', 'port:hex', 'size', 'val:hex']);
 const EV_INJ_VIRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_virq', ['vector:hex']);
@@ -88,6 +88,8 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
       // The simulator's breakpoint: this vCPU stops while its guest is in non-root mode (in guest
       // mode: an IPI for its CPU makes its thread run again, see kick.ts).
       if (r === VCPU_RUN_BREAK) { vcpu.thread = vcpu.vm.env.sched.current; yield FREEZE; continue; }
+      // Still in guest mode, computing, while the host's other threads run (their IPIs reach it as such).
+      if (r === VCPU_RUN_PARK) { vcpu.thread = vcpu.vm.env.sched.current; yield PARK; continue; }
     } else {
       r = yield* vcpu_block(vcpu);
     }
@@ -142,7 +144,7 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     else update_cr8_intercept(vcpu);
   }
   const f = ops.vcpu_run(vcpu);
-  if (f === VCPU_RUN_BREAK) return f;
+  if (f === VCPU_RUN_BREAK || f === VCPU_RUN_PARK) return f;
   vcpu.stat.exits++;
   // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
   if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);

@@ -51,3 +51,5 @@ export interface KvmX86Ops {
 
 /** vcpu_run result when the simulator's breakpoint stopped the world inside the guest. */
 export const VCPU_RUN_BREAK = 0x100;
+/** vcpu_run result when the guest, still computing in non-root mode, lets the host's other threads run. */
+export const VCPU_RUN_PARK = 0x101;

@@ -4,13 +4,18 @@
 
 import { Clock } from './clock';
 
-/** What a thread yields: a wait queue to sleep on, or FREEZE to stop the world (a breakpoint). */
-export type Block = WaitQueue | typeof FREEZE;
+/**
+ * What a thread yields: a wait queue to sleep on; FREEZE to stop at the simulator's breakpoint; or
+ * PARK — a vCPU thread whose guest keeps computing while the host's other threads run (on other
+ * host CPUs): it goes on once they have nothing left to do now.
+ */
+export type Block = WaitQueue | typeof FREEZE | typeof PARK;
 export const FREEZE = Symbol('freeze');
+export const PARK = Symbol('park');
 export type ThreadBody = Generator<Block, void, void>;
 
 export class Thread {
-  state: 'runnable' | 'blocked' | 'frozen' | 'done' = 'runnable';
+  state: 'runnable' | 'blocked' | 'frozen' | 'parked' | 'done' = 'runnable';
   constructor(readonly name: string, readonly body: ThreadBody) {}
 }
 
@@ -36,6 +41,7 @@ export class Scheduler {
   private timers: Timer[] = [];
   private timerSeq = 0;
   private frozen: Thread[] = [];
+  private parked: Thread[] = [];
   readonly threads: Thread[] = [];
 
   constructor(readonly clock: Clock) {}
@@ -108,6 +114,12 @@ export class Scheduler {
         this.step(t);
         continue;
       }
+      // Parked vCPUs go on once nothing else can run now: before any timer that is not yet due.
+      if (this.parked.length > 0 && !(this.timers.length > 0 && this.timers[0]!.t <= this.clock.now)) {
+        for (const t of this.parked) { t.state = 'runnable'; this.runq.push(t); }
+        this.parked = [];
+        continue;
+      }
       const timer = this.popTimer();
       if (timer === undefined) return this.frozen.length > 0 ? 'frozen' : 'idle';
       this.clock.advanceTo(timer.t);
@@ -122,6 +134,7 @@ export class Scheduler {
     if (r.done) { t.state = 'done'; return; }
     const b = r.value;
     if (b === FREEZE) { t.state = 'frozen'; this.frozen.push(t); return; }
+    if (b === PARK) { t.state = 'parked'; this.parked.push(t); return; }
     t.state = 'blocked';
     b.waiters.push(t);
   }
@@ -138,8 +151,14 @@ export class Scheduler {
     this.runq.push(t);
   }
 
-  /** Whether a thread is parked at the breakpoint. */
-  isFrozen(t: Thread): boolean { return t.state === 'frozen'; }
+  /**
+   * When the host has something of its own to do, in ns: now if another thread can run, else the
+   * next timer (Infinity when none). A vCPU computing in its guest parks then.
+   */
+  nextHostWork(): number {
+    if (this.head < this.runq.length) return this.clock.now;
+    return this.timers.length > 0 ? this.timers[0]!.t : Infinity;
+  }
 
   /** Names of blocked threads and what they wait on, for deadlock reports. */
   describeBlocked(): string[] {

@@ -55,6 +55,8 @@ export interface GuestIdt {
 export const ENTER_EXITED = 0;
 export const ENTER_BREAK = 1;
 export const ENTER_VMFAIL = 2;
+/** The guest is still computing (a WORK in progress) but the host has work of its own due now. */
+export const ENTER_PARK = 3;
 
 // Exception vectors (SDM Vol. 3A 6.3.1).
 export const DB_VECTOR = 1;
@@ -165,8 +167,20 @@ export class VmxCpu {
   piDesc: DataView | undefined;
   /** Host memory backing guest RAM (one memslot at GPA 0). */
   ram: DataView | undefined;
-  /** Set by the simulator's breakpoint: the next VMRESUME continues where the world stopped. */
+  /**
+   * Set by the simulator's breakpoint, or while parked: the next VMRESUME continues in the guest
+   * where it stopped (the CPU never left non-root mode).
+   */
   frozen = false;
+  /**
+   * When the host has work of its own due, in cycles (set by the machine: the scheduler's next
+   * thread or timer). The model runs one host thread at a time; a guest computing (WORK) parks at
+   * that moment so the host's other threads — on other host CPUs in reality — run meanwhile.
+   */
+  hostWorkAt: (() => number) | undefined;
+  /** While parked: the cycle it parked at, and the context whose WORK goes on. */
+  private parkedAt = -1;
+  private parkedCtx: Ctx | undefined;
   private ctxs: Ctx[] = [];
   private idt: GuestIdt | undefined;
   /** Events raised at this physical CPU from outside the guest, taken at the next instruction boundary. */
@@ -386,6 +400,12 @@ export class VmxCpu {
 
   private thaw(): number {
     this.frozen = false;
+    if (this.parkedCtx) {
+      // The guest computed while the host's other threads ran: that time counts toward its WORK.
+      this.parkedCtx.workLeft = Math.max(0, this.parkedCtx.workLeft - (this.clock.cycles - this.parkedAt));
+      this.parkedCtx = undefined;
+      this.parkedAt = -1;
+    }
     return this.execute();
   }
 
@@ -523,10 +543,19 @@ export class VmxCpu {
       if (opcode(op) === OP.WORK) {
         // Native computation: time passes until it is done or the preemption timer expires.
         if (c.workLeft < 0) c.workLeft = r.rcx;
-        const run = Math.min(c.workLeft, Math.max(0, this.timerDeadline - this.clock.cycles));
+        const hostAt = this.hostWorkAt ? this.hostWorkAt() : Infinity;
+        const run = Math.min(c.workLeft, Math.max(0, this.timerDeadline - this.clock.cycles), Math.max(0, hostAt - this.clock.cycles));
         this.clock.spend(run);
         c.workLeft -= run;
-        if (c.workLeft > 0) continue;
+        if (c.workLeft > 0) {
+          if (this.clock.cycles >= hostAt && this.clock.cycles < this.timerDeadline) {
+            this.frozen = true;
+            this.parkedAt = this.clock.cycles;
+            this.parkedCtx = c;
+            return ENTER_PARK;
+          }
+          continue;
+        }
         c.workLeft = -1;
         c.pending = -1;
         c.resume = 0;
