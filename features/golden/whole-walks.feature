@@ -43,3 +43,16 @@ Feature: Whole walks, kept as golden traces
 
     When the guest executes "cpuid 0x0"
     Then the trace matches the golden file "cpuid.yaml"
+
+  Scenario: An IPI between two vCPUs, delivered as a posted interrupt
+    vCPU 0 wakes vCPU 1 (a fastpath ICR write), vCPU 1 takes that IPI from RVI and sends its own to
+    vCPU 0, which sits in its guest: the notification vector reaches vCPU 0's CPU and the interrupt is
+    delivered without a VM exit (features/smp/smp.feature derives each step).
+
+    Given the VM is configured as:
+      """
+      vcpus: 2
+      apicv: true
+      """
+    When vCPU 1 sends a reschedule IPI to vCPU 0
+    Then the trace matches the golden file "smp-posted-ipi.yaml"
