@@ -13,7 +13,7 @@ import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
 import { kvmEra } from './kvm/profile';
 import { HOST_VMX_CAPS, makeVmxOps } from './kvm/vmx';
-import { VmxCpu } from './vmx/cpu';
+import { NoGuestCode, VmxCpu } from './vmx/cpu';
 import { QemuKvm } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
@@ -80,8 +80,8 @@ export class Stack {
   readonly invariants = new InvariantChecker();
   /** The action the guest is still in (paused or waiting), if any. */
   private pending: { m: { result?: ActionResult }; c0: number } | undefined;
-  /** Set by a power loss: the machine is gone. */
-  powerLost = false;
+  /** Why the machine is gone (a power loss, or a guest that reached code the model does not have). */
+  private gone: string | undefined;
 
   constructor(readonly config: VmConfig, opts: StackOptions = {}) {
     const profile = opts.profile ?? SKYLAKE_SP;
@@ -160,7 +160,7 @@ export class Stack {
    * that CPU with a reschedule IPI).
    */
   submit(action: Action, cpu = 0): ActionProgress {
-    if (this.powerLost) throw new StackError('the host has lost power: the machine is gone');
+    if (this.gone) throw new StackError(this.gone);
     if (this.pending) throw new StackError('the previous action has not completed (the VM is paused, or the guest waits for the device)');
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.cpus.length) {
       throw new StackError(`there is no vCPU ${cpu}: the VM has ${this.cpus.length} (vCPU 0${this.cpus.length > 1 ? ` to ${this.cpus.length - 1}` : ''})`);
@@ -175,7 +175,7 @@ export class Stack {
 
   /** The monitor's `cont`: a VM stopped by an I/O error runs again (vm_start), and the action goes on. */
   resume(): ActionProgress {
-    if (this.powerLost) throw new StackError('the host has lost power: the machine is gone');
+    if (this.gone) throw new StackError(this.gone);
     if (this.qemu.runstate !== 'io-error' && this.qemu.runstate !== 'paused') throw new StackError(`the VM is not paused (${this.qemu.runstate})`);
     const t = this.trace;
     const from = t.length;
@@ -191,7 +191,7 @@ export class Stack {
    */
   powerLoss(): void {
     this.image.powerLoss();
-    this.powerLost = true;
+    this.gone = 'the host has lost power: the machine is gone';
   }
 
   /** Guard-rail counts and invariant violations so far: all must be zero. */
@@ -206,8 +206,12 @@ export class Stack {
     const t = this.trace;
     const p = this.pending!;
     t.on = true;
-    const r = this.sched.run();
-    t.on = false;
+    let r: 'frozen' | 'idle';
+    try { r = this.sched.run(); } catch (e) {
+      if (!(e instanceof NoGuestCode)) throw e;
+      this.gone = `not modelled: ${e.message}; the machine cannot go on`;
+      throw new StackError(this.gone);
+    } finally { t.on = false; }
     this.invariants.check(t);
     const cycles = this.clock.cycles - p.c0;
     if (p.m.result !== undefined) {

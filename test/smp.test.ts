@@ -115,3 +115,17 @@ test('a vCPU computing in its guest parks while the host threads run: the I/O co
   expect(done - start).to.be.within(100_000, 101_000);
   expect(o.result.value).to.equal(5);
 });
+
+test('INIT from the guest: an AP restarts through INIT and SIPI; the BSP, or an AP started elsewhere, ends the run as not modelled', () => {
+  const s = new Stack(smp(2));
+  // INIT (assert) then STARTUP 0x9a to vCPU 1: kvm resets it, it waits for SIPI, and starts the trampoline again.
+  const o = s.run(instructionAction('wrmsr 0x830 0x10000c500; wrmsr 0x830 0x10000069a'));
+  const ap = s.trace.slice(o.from, o.to).filter((e) => e.vcpu === 1).map((e) => e.name);
+  expect(ap).to.include.members(['kvm_vcpu_reset', 'kvm_vcpu_deliver_sipi_vector', 'start_secondary']);
+  expect(s.kvm.vms[0]!.vcpus[1]!.arch.mp_state).to.equal(KVM_MP_STATE_HALTED);
+  // INIT to itself: vCPU 0 would restart at the reset vector (the firmware).
+  expect(() => s.run(instructionAction('wrmsr 0x830 0xc500'))).to.throw(StackError, /reset vector.*firmware is not modelled/);
+  expect(() => s.run(instructionAction('nop'))).to.throw(StackError, /the machine cannot go on/);
+  const t = new Stack(smp(2));
+  expect(() => t.run(instructionAction('wrmsr 0x830 0x10000c500; wrmsr 0x830 0x100000610'))).to.throw(StackError, /vCPU 1 starts at 0x10000, where the model has no guest code/);
+});

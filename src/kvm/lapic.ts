@@ -399,6 +399,8 @@ export function kvm_irq_delivery_to_apic(vcpus: readonly KvmVcpu[], source: KvmV
  * (through the posted-interrupt descriptor with APICv: kvm_x86_ops.deliver_interrupt); an NMI is
  * queued; INIT and SIPI become pending events that kvm_apic_accept_events takes on the target's
  * thread. SMI and ExtINT by IPI are not modelled: they are refused (0 = not delivered).
+ * (Simplification: kvm drops a fixed interrupt while the target APIC is software-disabled,
+ * apic_enabled(); the model's guest never writes SPIV, so every APIC counts as enabled.)
  */
 export function __apic_accept_irq(vcpu: KvmVcpu, irq: KvmLapicIrq): number {
   const apic = vcpu.apic!;

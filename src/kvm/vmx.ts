@@ -869,12 +869,14 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
     },
 
     /**
-     * vmx_vcpu_reset(init_event): RFLAGS 0x2 (interrupts off), no blocking, nothing to inject.
-     * (Simplification: the model keeps no segment registers and leaves CR0/CR4 as the loader set
-     * them; see kvm_vcpu_deliver_sipi_vector.)
+     * kvm_vcpu_reset / vmx_vcpu_reset(init_event): RIP 0xfff0 (with CS.base 0xffff0000: the reset
+     * vector), RFLAGS 0x2 (interrupts off), no blocking, nothing to inject. (Simplification: the model
+     * keeps no segment registers and leaves CR0/CR4 as the loader set them; see
+     * kvm_vcpu_deliver_sipi_vector.)
      */
     vcpu_reset(vcpu) {
       const v = vcpu.vmcs;
+      v.write(VMCS.GUEST_RIP, 0xfff0);
       v.write(VMCS.GUEST_RFLAGS, 0x2);
       v.write(VMCS.GUEST_INTERRUPTIBILITY_INFO, 0);
       v.write(VMCS.VM_ENTRY_INTR_INFO_FIELD, 0);

@@ -51,6 +51,13 @@ export interface GuestIdt {
   startup?(rip: number): GuestCode | undefined;
 }
 
+/**
+ * The guest reached code the model does not have: a vCPU reset by INIT starts at the reset vector
+ * (the firmware), an AP started at a page other than the kernel's trampoline. The machine cannot go
+ * on; the harness reports it as not modelled.
+ */
+export class NoGuestCode extends Error {}
+
 /** Result of VMLAUNCH/VMRESUME. */
 export const ENTER_EXITED = 0;
 export const ENTER_BREAK = 1;
@@ -311,7 +318,11 @@ export class VmxCpu {
     if (this.ctxs.length === 0) {
       // The first instruction at a start-up address: the code in guest memory there.
       const code = this.idt?.startup?.(r.rip);
-      if (!code) throw new Error(`VMX CPU ${this.id}: no guest code at 0x${r.rip.toString(16)}`);
+      if (!code) {
+        throw new NoGuestCode(r.rip === 0xfff0
+          ? `vCPU ${this.id} was reset by INIT and starts at the reset vector (0xffff0000 + 0xfff0): the firmware is not modelled`
+          : `vCPU ${this.id} starts at 0x${r.rip.toString(16)}, where the model has no guest code (the kernel's trampoline is at 0x9a000)`);
+      }
       this.ctxs.push(new Ctx(code, 0, 0, -1, false));
     }
     const top = this.ctxs[this.ctxs.length - 1]!;
