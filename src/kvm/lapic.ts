@@ -388,28 +388,30 @@ export function kvm_irq_delivery_to_apic(vcpus: readonly KvmVcpu[], source: KvmV
   let r = -1;
   for (const v of vcpus) {
     if (!v || !kvm_apic_match_dest(v, source, irq)) continue;
-    r = Math.max(r, 0) + __apic_accept_irq(v, irq);
+    r = Math.max(r, 0) + __apic_accept_irq(v, irq, source ? source.id : -1);
     if (irq.delivery_mode === APIC_DM_LOWEST) break;
   }
   return r;
 }
 
 /**
- * __apic_accept_irq: what the target local APIC does with it. A fixed interrupt goes to IRR
+ * __apic_accept_irq: what the target local APIC does with it (`context`: the vCPU whose thread
+ * sends it, -1 for a host thread). A fixed interrupt goes to IRR
  * (through the posted-interrupt descriptor with APICv: kvm_x86_ops.deliver_interrupt); an NMI is
  * queued; INIT and SIPI become pending events that kvm_apic_accept_events takes on the target's
  * thread. SMI and ExtINT by IPI are not modelled: they are refused (0 = not delivered).
  * (Simplification: kvm drops a fixed interrupt while the target APIC is software-disabled,
  * apic_enabled(); the model's guest never writes SPIV, so every APIC counts as enabled.)
  */
-export function __apic_accept_irq(vcpu: KvmVcpu, irq: KvmLapicIrq): number {
+export function __apic_accept_irq(vcpu: KvmVcpu, irq: KvmLapicIrq, context = -1): number {
   const apic = vcpu.apic!;
   const t = vcpu.vm.env.t;
-  if (t.on) t.rec(EV_ACCEPT_IRQ, vcpu.id, apic.id, irq.delivery_mode >> 8, irq.trig_mode ? 1 : 0, irq.vector);
+  // The tracepoint fires in the sender's context: the sending vCPU's thread, or (-1) the host thread raising an MSI or IOAPIC line.
+  if (t.on) t.rec(EV_ACCEPT_IRQ, context, apic.id, irq.delivery_mode >> 8, irq.trig_mode ? 1 : 0, irq.vector);
   switch (irq.delivery_mode) {
     case APIC_DM_LOWEST: case APIC_DM_FIXED:
       if (irq.trig_mode && !irq.level) return 0;
-      vcpu.vm.ops.deliver_interrupt(vcpu, irq.vector, irq.trig_mode);
+      vcpu.vm.ops.deliver_interrupt(vcpu, irq.vector, irq.trig_mode, context);
       return 1;
     case APIC_DM_NMI:
       kvm_inject_nmi(vcpu);

@@ -856,12 +856,12 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
      * virtual IRR), any other is woken (the PIR is synced to IRR before its next entry). Without
      * APICv: IRR, KVM_REQ_EVENT and kvm_vcpu_kick.
      */
-    deliver_interrupt(vcpu, vector, level) {
+    deliver_interrupt(vcpu, vector, level, context) {
       const apic = vcpu.apic!;
       apic.setTmr(vector, level);
       if (!kvm_vcpu_apicv_active(vcpu)) { kvm_lapic_deliver_to_irr(vcpu, vector, level); return; }
       const t = vcpu.vm.env.t;
-      if (t.on) t.rec(EV_APICV_ACCEPT, vcpu.id, vcpu.id, 0, level ? 1 : 0, vector);
+      if (t.on) t.rec(EV_APICV_ACCEPT, context, vcpu.id, 0, level ? 1 : 0, vector);
       const pi = to_vmx(vcpu).pi_desc;
       if (pi_test_and_set_pir(pi, vector)) return;
       if (pi_test_and_set_on(pi)) return;

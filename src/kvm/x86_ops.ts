@@ -36,7 +36,7 @@ export interface KvmX86Ops {
    * vmx_deliver_interrupt: a fixed interrupt accepted by the local APIC — posted (PIR, and a
    * notification IPI to a vCPU in guest mode) with APICv, else IRR, KVM_REQ_EVENT and a kick.
    */
-  deliver_interrupt(vcpu: KvmVcpu, vector: number, level: boolean): void;
+  deliver_interrupt(vcpu: KvmVcpu, vector: number, level: boolean, context: number): void;
   /** vmx_vcpu_reset(init_event = true): the guest state an INIT leaves in the VMCS. */
   vcpu_reset(vcpu: KvmVcpu): void;
   /** kvm_vcpu_deliver_sipi_vector: the AP starts at the SIPI vector's page. */
