@@ -1,7 +1,14 @@
 // include/linux/kvm_host.h and arch/x86/include/asm/kvm_host.h: the request bits and run states a
 // vcpu carries, shared by the run loop, the vendor code and the in-kernel irqchip.
 
-export { KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_HALTED } from '../uapi/kvm';
+import * as uapi from '../uapi/kvm';
+
+// Plain constants, not re-exports: a re-export compiles to a getter, and the run loop reads these on
+// every VM entry.
+export const KVM_MP_STATE_RUNNABLE = uapi.KVM_MP_STATE_RUNNABLE;
+export const KVM_MP_STATE_UNINITIALIZED = uapi.KVM_MP_STATE_UNINITIALIZED;
+export const KVM_MP_STATE_INIT_RECEIVED = uapi.KVM_MP_STATE_INIT_RECEIVED;
+export const KVM_MP_STATE_HALTED = uapi.KVM_MP_STATE_HALTED;
 
 /** kvm_make_request bits. */
 export const KVM_REQ_EVENT = 1 << 0;

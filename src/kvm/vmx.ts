@@ -30,13 +30,12 @@ import {
   kvm_emulate_rdpmc, kvm_emulate_wbinvd, kvm_emulate_xsetbv, kvm_get_cr8, kvm_handle_invalid_op, kvm_read_cr0,
   kvm_require_dr, kvm_set_cr0, kvm_set_cr4, kvm_set_cr8, trace_kvm_cr, x86_emulate_instruction, EMULTYPE_NONE, EMULTYPE_TRAP_UD,
 } from './emulate';
-import { KVM_DEBUGREG_WONT_EXIT } from './kvm_host';
+import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_EVENT } from './kvm_host';
 import { APIC_DEFAULT_PHYS_BASE, APIC_EOI, APIC_TASKPRI, LAPIC_MODE_X2APIC, LAPIC_MODE_XAPIC, apicMode, apic_set_eoi, kvm_apic_set_eoi_accelerated, kvm_apic_update_ppr, kvm_apic_write_nodecode } from './lapic';
 import { handle_ept_misconfig, handle_ept_violation, kvm_mmu_invlpg, mark_page_dirty_in_slot } from './mmu';
 import type { KvmEra } from './profile';
 import { LINUX_6_1 } from './profile';
 import type { KvmVcpu } from './vcpu';
-import { KVM_REQ_EVENT } from './vcpu';
 import {
   handle_fastpath_set_msr_irqoff, kvm_emulate_cpuid, kvm_emulate_halt, kvm_emulate_hypercall, kvm_emulate_rdmsr,
   kvm_emulate_wrmsr, kvm_fast_pio, kvm_queue_exception, kvm_skip_emulated_instruction, kvm_vcpu_apicv_active,

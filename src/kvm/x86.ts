@@ -14,8 +14,8 @@ import {
   KVM_APIC_INIT, KVM_APIC_SIPI, MSR_IA32_APICBASE, MSR_IA32_APICBASE_BSP, X2APIC_BROADCAST, X2APIC_ENABLE, kvm_lapic_reg_write,
   kvm_set_apic_base, kvm_x2apic_icr_write,
 } from './lapic';
-import { KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_UNINITIALIZED } from './kvm_host';
-import { KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_REQ_EVENT, type KvmVcpu } from './vcpu';
+import { KVM_MP_STATE_HALTED, KVM_MP_STATE_INIT_RECEIVED, KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, KVM_REQ_EVENT } from './kvm_host';
+import type { KvmVcpu } from './vcpu';
 import { VCPU_RUN_BREAK, VCPU_RUN_PARK } from './x86_ops';
 
 const EV_PIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pio', ['rw', 'port:hex', 'size', 'val:hex']);
