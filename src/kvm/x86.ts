@@ -325,7 +325,6 @@ export function handle_fastpath_set_msr_irqoff(vcpu: KvmVcpu): boolean {
   return true;
 }
 
-export { kvm_vcpu_kick, kvm_inject_nmi } from './kick';
 
 export function kvm_skip_emulated_instruction(vcpu: KvmVcpu): number {
   vcpu.vm.ops.skip_emulated_instruction(vcpu);
