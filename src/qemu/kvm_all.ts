@@ -51,7 +51,7 @@ export class KvmCpu {
   /** The BQL, which the thread takes for a device access (prepare_mmio_access). */
   bql: Bql | undefined;
   /** The thread's name, as qemu names vCPU threads ("CPU 0/KVM"). */
-  get threadName(): string { return `CPU ${this.index}/KVM`; }
+  readonly threadName: string;
   /** cpu->work_list: run_on_cpu items the thread runs before its next KVM_RUN. */
   private readonly work: (() => void)[] = [];
   private readonly evHandleIo: number;
@@ -61,6 +61,7 @@ export class KvmCpu {
     private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
     private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
     names: QemuNames) {
+    this.threadName = `CPU ${index}/KVM`;
     this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
     // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.15).
     this.evDispatch = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.cpuExec, ['reason']);
