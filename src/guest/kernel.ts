@@ -73,6 +73,8 @@ export class PerCpu implements GuestIdt {
   readonly runnable: (() => KCode)[] = [];
   /** set_cpu_online: the CPU has come up (cpu_online_mask). */
   online = false;
+  /** Whether this CPU's local APIC runs in x2APIC mode (x2apic_mode; each CPU switches its own). */
+  x2apic = false;
   constructor(readonly id: number, readonly r: Regs, private readonly k: GuestKernel) {}
   handler(vector: number): GuestCode | undefined { return this.k.idtEntry(this, vector); }
   /** The code at a start-up address: the trampoline an application processor runs after its SIPI. */
@@ -161,11 +163,9 @@ export class GuestKernel {
    * x2APIC: qemu's userspace APIC) a write to the EOI register of the APIC page (native_apic_mem_write).
    */
   private *ack_APIC_irq(c: PerCpu): GuestCode {
-    if (this.x2apic) yield* wrmsr_safe(c.r, MSR_X2APIC_EOI, 0);
+    if (c.x2apic) yield* wrmsr_safe(c.r, MSR_X2APIC_EOI, 0);
     else yield* writel(c.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
   }
-  /** Whether the local APIC runs in x2APIC mode (x2apic_mode). */
-  private x2apic = false;
 
   /**
    * sysvec_reschedule_ipi (scheduler_ipi) / sysvec_call_function_single: another CPU (or this one,
@@ -211,13 +211,14 @@ export class GuestKernel {
    * x2apic_enable (check_x2apic): switch this CPU's local APIC to x2APIC mode when the CPUID offers
    * it. Every CPU does it for itself.
    */
-  private *x2apic_setup(r: Regs): KCode {
+  private *x2apic_setup(c: PerCpu): KCode {
+    const r = c.r;
     r.rax = 1; r.rcx = 0;
     yield OP.CPUID;
     if ((r.rcx >>> 21) & 1) {
       const base = yield* rdmsr_safe(r, MSR_IA32_APICBASE);
       yield* wrmsr_safe(r, MSR_IA32_APICBASE, ((base === -1 ? 0xfee00000 : base) | APIC_BASE_ENABLE | X2APIC_ENABLE) >>> 0);
-      this.x2apic = true;
+      c.x2apic = true;
     }
   }
 
@@ -226,8 +227,9 @@ export class GuestKernel {
    * one WRMSR of the 64-bit ICR (native_x2apic_icr_write); xAPIC: the destination to ICR2, then
    * the write of ICR's low half that sends it (native_apic_icr_write).
    */
-  private *apic_icr_write(r: Regs, low: number, dest: number): KCode {
-    if (this.x2apic) { yield* wrmsr_safe(r, MSR_X2APIC_ICR, dest * 2 ** 32 + low); return; }
+  private *apic_icr_write(from: PerCpu, low: number, dest: number): KCode {
+    const r = from.r;
+    if (from.x2apic) { yield* wrmsr_safe(r, MSR_X2APIC_ICR, dest * 2 ** 32 + low); return; }
     yield* writel(r, (dest << 24) >>> 0, APIC_DEFAULT_BASE + APIC_ICR2);
     yield* writel(r, low, APIC_DEFAULT_BASE + APIC_ICR);
   }
@@ -235,7 +237,7 @@ export class GuestKernel {
   /** native_smp_send_reschedule: RESCHEDULE_VECTOR to another CPU, fixed, physical destination. */
   *smp_send_reschedule(from: PerCpu, cpu: number): KCode {
     if (this.t.on) this.t.rec(EV_SEND_IPI, from.id, cpu);
-    yield* this.apic_icr_write(from.r, RESCHEDULE_VECTOR, cpu);
+    yield* this.apic_icr_write(from, RESCHEDULE_VECTOR, cpu);
   }
 
   /**
@@ -248,9 +250,9 @@ export class GuestKernel {
     const bsp = this.cpus[0]!;
     for (const ap of this.cpus.slice(1)) {
       if (this.t.on) this.t.rec(EV_WAKEUP_SECONDARY, 0, ap.id, TRAMPOLINE_START);
-      yield* this.apic_icr_write(bsp.r, APIC_INT_LEVELTRIG | APIC_INT_ASSERT | APIC_DM_INIT, ap.id);
-      yield* this.apic_icr_write(bsp.r, APIC_INT_LEVELTRIG | APIC_DM_INIT, ap.id);
-      for (let j = 1; j <= 2; j++) yield* this.apic_icr_write(bsp.r, APIC_DM_STARTUP | (TRAMPOLINE_START >> 12), ap.id);
+      yield* this.apic_icr_write(bsp, APIC_INT_LEVELTRIG | APIC_INT_ASSERT | APIC_DM_INIT, ap.id);
+      yield* this.apic_icr_write(bsp, APIC_INT_LEVELTRIG | APIC_DM_INIT, ap.id);
+      for (let j = 1; j <= 2; j++) yield* this.apic_icr_write(bsp, APIC_DM_STARTUP | (TRAMPOLINE_START >> 12), ap.id);
       while (!ap.online) yield* this.default_idle(bsp);
     }
   }
@@ -264,7 +266,7 @@ export class GuestKernel {
    */
   *start_secondary(c: PerCpu): GuestCode {
     if (this.t.on) this.t.rec(EV_START_SECONDARY, c.id);
-    yield* this.x2apic_setup(c.r);
+    yield* this.x2apic_setup(c);
     c.online = true;
     yield* this.smp_send_reschedule(c, 0);
     yield OP.STI;
@@ -279,7 +281,7 @@ export class GuestKernel {
   *start_kernel(): GuestCode {
     const r = this.r;
     // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
-    yield* this.x2apic_setup(r);
+    yield* this.x2apic_setup(this.cpus[0]!);
     this.cpus[0]!.online = true;
     // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
     for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);

@@ -110,6 +110,11 @@ export class KvmLapic {
 
   isInService(vector: number): boolean { return this.bit(APIC_ISR, vector); }
 
+  /** kvm_lapic_reset: IRR, ISR and TMR cleared (8 × 32-bit registers each). */
+  clearVectors(): void {
+    for (const base of [APIC_IRR, APIC_ISR, APIC_TMR]) for (let i = 0; i < 8; i++) this.regs.setUint32(base + (i << 4), 0, true);
+  }
+
   /** __apic_accept_irq's TMR bookkeeping: the vector's trigger mode, before it is delivered. */
   setTmr(vector: number, level: boolean): void { this.setBit(APIC_TMR, vector, level); }
 

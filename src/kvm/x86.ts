@@ -115,7 +115,7 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     vcpu.arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
     ops.update_cpu_dirty_logging(vcpu);
   }
-  // After a breakpoint the guest never left non-root mode: there is nothing to inject.
+  // After a breakpoint or a park the guest never left non-root mode: there is nothing to inject.
   const frozen = vcpu.cpu.frozen;
   const apic = vcpu.apic;
   if (!frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || apic
@@ -286,15 +286,17 @@ export function kvm_apic_accept_events(vcpu: KvmVcpu): void {
 
 /**
  * kvm_vcpu_reset(vcpu, init_event = true): what INIT leaves of a vCPU — no pending exception, NMI or
- * injected interrupt; the vendor part (vmx_vcpu_reset) resets the guest state in the VMCS.
- * (Simplification: the local APIC keeps its mode and registers, as kvm_lapic_reset does for an INIT
- * apart from clearing IRR/ISR, which hold nothing at the one INIT the model's guest sends.)
+ * injected interrupt, nothing requested or in service at its local APIC (kvm_lapic_reset clears
+ * IRR, ISR and TMR; for an INIT it keeps the APIC base and so the x2APIC mode); the vendor part
+ * (vmx_vcpu_reset) resets the guest state in the VMCS. (Simplification: the other APIC registers —
+ * LVTs, TPR, SPIV — keep their values.)
  */
 function kvm_vcpu_reset(vcpu: KvmVcpu): void {
   vcpu.arch.exception = null;
   vcpu.arch.nmi_pending = 0;
   vcpu.arch.nmi_queued = 0;
   vcpu.arch.interrupt = -1;
+  vcpu.apic?.clearVectors();
   vcpu.vm.ops.vcpu_reset(vcpu);
 }
 
@@ -324,7 +326,6 @@ export function handle_fastpath_set_msr_irqoff(vcpu: KvmVcpu): boolean {
   kvm_skip_emulated_instruction(vcpu);
   return true;
 }
-
 
 export function kvm_skip_emulated_instruction(vcpu: KvmVcpu): number {
   vcpu.vm.ops.skip_emulated_instruction(vcpu);
