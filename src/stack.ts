@@ -79,7 +79,7 @@ export class Stack {
   /** Invariants of every run, checked on the trace after each action (src/trace/invariants.ts). */
   readonly invariants = new InvariantChecker();
   /** The action the guest is still in (paused or waiting), if any. */
-  private pending: { m: { result?: ActionResult }; c0: number } | undefined;
+  private pending: { m: { result?: ActionResult }; c0: number; cpu: number } | undefined;
   /** Why the machine is gone (a power loss, or a guest that reached code the model does not have). */
   private gone: string | undefined;
 
@@ -169,7 +169,7 @@ export class Stack {
       throw new StackError(`only kernel instructions run on vCPU ${cpu}: a process's syscalls and its I/O run on vCPU 0`);
     }
     const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
-    this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles };
+    this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles, cpu };
     return this.drive(from);
   }
 
@@ -224,8 +224,10 @@ export class Stack {
 
   private whyStopped(): string {
     if (this.qemu.runstate !== 'running') return `the VM stopped (${this.qemu.runstate}): ${this.qemu.stopReason}`;
-    const halted = this.kvm.vms[0]?.vcpus.filter((v) => v.arch.mp_state !== 0).map((v) => v.id) ?? [];
-    if (halted.length > 0) return `vCPU ${halted.join(', ')} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
+    // The vCPU whose action waits (the others idle in hlt as a matter of course).
+    const id = this.pending?.cpu ?? 0;
+    const v = this.kvm.vms[0]?.vcpus[id];
+    if (v && v.arch.mp_state !== 0) return `vCPU ${id} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
     return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
   }
 }
