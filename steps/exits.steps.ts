@@ -7,6 +7,7 @@ import { abiTable } from '../src/uapi/abi';
 import { ERRNO } from '../src/uapi/errno';
 import { kvm_run } from '../src/uapi/kvm';
 import { exitReasonName, parseExitReason } from '../src/uapi/vmx';
+import type { ExitSummary } from '../src/trace/query';
 import type { ExitpathWorld } from './support/world';
 
 function firstExit(w: ExitpathWorld) {
@@ -75,16 +76,24 @@ Then('VM exit {int} is {exitReason}', function (this: ExitpathWorld, n: number, 
   expect(e.reason, `VM exit ${n}`).to.equal(exitReasonName(reason));
 });
 
-/** Every exit of the action, in order: reason, handler, and where it ended (kernel, or the KVM_EXIT_* it reached). */
-Then('the VM exits are:', function (this: ExitpathWorld, table: DataTable) {
+/**
+ * A `reason | handler | handled in` table against exits of the summary, both as `REASON | handler |
+ * kernel-or-KVM_EXIT_…` lines (also used by the per-vCPU step of smp.steps.ts).
+ */
+export function expectExitTable(exits: readonly ExitSummary[], table: DataTable): void {
   const want = table.hashes().map((r) => {
     for (const k of ['reason', 'handler', 'handled in']) if (!(k in r)) throw new Error(`the table needs columns reason | handler | handled in (got ${Object.keys(r).join(' | ')})`);
     const n = parseExitReason(r.reason!);
     if (n === undefined) throw new Error(`'${r.reason}' is not a basic exit reason of asm/vmx.h`);
     return `${exitReasonName(n)} | ${r.handler} | ${r['handled in']}`;
   });
-  const got = this.last.summary.exits.map((e) => `${e.reason} | ${e.handler ?? '(none)'} | ${e.userspaceExit ?? 'kernel'}`);
+  const got = exits.map((e) => `${e.reason} | ${e.handler ?? '(none)'} | ${e.userspaceExit ?? 'kernel'}`);
   expect(got).to.deep.equal(want);
+}
+
+/** Every exit of the action, in order: reason, handler, and where it ended (kernel, or the KVM_EXIT_* it reached). */
+Then('the VM exits are:', function (this: ExitpathWorld, table: DataTable) {
+  expectExitTable(this.last.summary.exits, table);
 });
 
 /**

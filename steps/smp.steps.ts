@@ -6,8 +6,10 @@ import { expect } from 'chai';
 import { instructionAction, reschedIpiAction } from '../src/guest/actions';
 import { VIRTIO_BLK_VECTOR } from '../src/guest/kernel';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR } from '../src/guest/virtio_blk';
-import { exitReasonName, parseExitReason } from '../src/uapi/vmx';
+import { DELIVERY_MODE } from '../src/trace/ftrace';
 import type { TraceEvent } from '../src/trace/recorder';
+import { ERRNO } from '../src/uapi/errno';
+import { expectExitTable } from './exits.steps';
 import type { ExitpathWorld } from './support/world';
 
 When('vCPU {int} executes {string}', function (this: ExitpathWorld, cpu: number, insn: string) {
@@ -21,21 +23,12 @@ When('vCPU {int} sends a reschedule IPI to vCPU {int}', function (this: Exitpath
 const exitsOf = (w: ExitpathWorld, cpu: number) => w.last.summary.exits.filter((e) => e.vcpu === cpu);
 
 Then('vCPU {int}\'s VM exits are:', function (this: ExitpathWorld, cpu: number, table: DataTable) {
-  const want = table.hashes().map((r) => {
-    for (const k of ['reason', 'handler', 'handled in']) if (!(k in r)) throw new Error(`the table needs columns reason | handler | handled in (got ${Object.keys(r).join(' | ')})`);
-    const n = parseExitReason(r.reason!);
-    if (n === undefined) throw new Error(`'${r.reason}' is not a basic exit reason of asm/vmx.h`);
-    return `${exitReasonName(n)} | ${r.handler} | ${r['handled in']}`;
-  });
-  const got = exitsOf(this, cpu).map((e) => `${e.reason} | ${e.handler ?? '(none)'} | ${e.userspaceExit ?? 'kernel'}`);
-  expect(got).to.deep.equal(want);
+  expectExitTable(exitsOf(this, cpu), table);
 });
 
 Then('vCPU {int} has no VM exit', function (this: ExitpathWorld, cpu: number) {
   expect(exitsOf(this, cpu).map((e) => e.reason)).to.deep.equal([]);
 });
-
-const DELIVERY = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
 
 /** The IPIs kvm's local APICs sent (kvm_apic_ipi): the sending vCPU, the destination, the delivery mode and vector. */
 Then('the IPIs are:', function (this: ExitpathWorld, table: DataTable) {
@@ -45,7 +38,7 @@ Then('the IPIs are:', function (this: ExitpathWorld, table: DataTable) {
   });
   const got = this.last.events.filter((e) => e.kind === 'tracepoint' && e.name === 'kvm_apic_ipi').map((e) => {
     const lo = Number(e.detail.icr_low);
-    const mode = DELIVERY[(lo >> 8) & 7]!;
+    const mode = DELIVERY_MODE[(lo >> 8) & 7]!;
     const init = mode === 'INIT' ? (lo & (1 << 14) ? ' (assert)' : ' (de-assert)') : '';
     return `vCPU ${e.vcpu} → vCPU ${Number(e.detail.dest_id)} | ${mode}${init} | ${lo & 0xff}`;
   });
@@ -58,9 +51,12 @@ const runReturns = (w: ExitpathWorld, cpu: number): TraceEvent[] => w.last.event
 Then('vCPU {int}\'s first KVM_RUN returns {word}', function (this: ExitpathWorld, cpu: number, what: string) {
   const r = runReturns(this, cpu)[0];
   expect(r, `vCPU ${cpu}'s KVM_RUN never returned`).to.not.equal(undefined);
-  const errno: Record<string, number> = { '-EAGAIN': -11, '-EINTR': -4 };
-  if (what in errno) expect(Number(r!.detail.result), `KVM_RUN returned ${String(r!.detail.result)}`).to.equal(errno[what]);
-  else expect(r!.name).to.equal(what);
+  const errno = /^-(E[A-Z]+)$/.exec(what)?.[1];
+  if (errno !== undefined) {
+    const n = ERRNO[errno as keyof typeof ERRNO];
+    if (n === undefined) throw new Error(`'${what}' is not an errno`);
+    expect(Number(r!.detail.result), `KVM_RUN returned ${String(r!.detail.result)}`).to.equal(-n);
+  } else expect(r!.name).to.equal(what);
 });
 
 Then('vCPU {int} first enters the guest with {word} at {word}', function (this: ExitpathWorld, cpu: number, entry: string, rip: string) {

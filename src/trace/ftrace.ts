@@ -26,7 +26,7 @@ export interface FtraceOptions {
 const EXC = new Map<number, string>([[0, '#DE'], [1, '#DB'], [3, '#BP'], [4, '#OF'], [5, '#BR'], [6, '#UD'], [7, '#NM'],
   [8, '#DF'], [10, '#TS'], [11, '#NP'], [12, '#SS'], [13, '#GP'], [14, '#PF'], [16, '#MF'], [17, '#AC'], [18, '#MC']]);
 /** kvm_deliver_mode and kvm_apic_dst_shorthand of arch/x86/kvm/trace.h. */
-const DELIVERY_MODE = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
+export const DELIVERY_MODE = ['Fixed', 'LowPrio', 'SMI', 'Res3', 'NMI', 'INIT', 'SIPI', 'ExtINT'];
 const SHORTHAND = ['dst', 'self', 'all', 'all-but-self'];
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17]);
 
