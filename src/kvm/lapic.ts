@@ -233,7 +233,7 @@ export function kvm_lapic_reg_write(vcpu: KvmVcpu, reg: number, val: number): nu
     case APIC_ICR:
       // xAPIC: the write of the low half sends the IPI, to the destination ICR2 holds (bits 31:24).
       apic.regs.setUint32(reg, (val & ~APIC_ICR_BUSY) >>> 0, true);
-      kvm_apic_send_ipi(vcpu, val >>> 0, apic.regs.getUint32(APIC_ICR2, true));
+      kvm_apic_send_ipi(vcpu, (val & ~APIC_ICR_BUSY) >>> 0, apic.regs.getUint32(APIC_ICR2, true));
       return 0;
     case APIC_SELF_IPI:
       // kvm_lapic_reg_write: APIC_SELF_IPI → kvm_apic_send_ipi with APIC_DEST_SELF.

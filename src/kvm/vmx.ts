@@ -906,7 +906,10 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
         for (let i = 0; i < 8; i++) {
           const w = pi.getUint32(i << 2, true);
           pi.setUint32(i << 2, 0, true);
-          for (let b = w; b !== 0; b &= b - 1) apic.acceptIrq((i << 5) + 31 - Math.clz32(b & -b), apic.isLevel((i << 5) + 31 - Math.clz32(b & -b)));
+          for (let b = w; b !== 0; b &= b - 1) {
+            const vector = (i << 5) + 31 - Math.clz32(b & -b);
+            apic.acceptIrq(vector, apic.isLevel(vector));
+          }
         }
       }
       const irr = apic.highestIrr();

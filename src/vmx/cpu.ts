@@ -465,14 +465,12 @@ export class VmxCpu {
     const v = this.vmcs!;
     pi.setUint8(32, pi.getUint8(32) & ~1);
     let highest = 0;
-    let summary = 0;
     for (let i = 0; i < 8; i++) {
       const w = pi.getUint32(i << 2, true);
       if (w === 0) continue;
       pi.setUint32(i << 2, 0, true);
       if (apic) apic.setUint32(0x200 + (i << 4), (apic.getUint32(0x200 + (i << 4), true) | w) >>> 0, true);
       highest = (i << 5) + 31 - Math.clz32(w);
-      summary = summary || w;
     }
     if (this.t.on) this.t.rec(EV_POSTED, this.id, v.read(VMCS.POSTED_INTR_NV), highest);
     const status = v.read(VMCS.GUEST_INTR_STATUS);
