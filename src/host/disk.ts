@@ -171,24 +171,14 @@ abstract class StorageStack implements ImageFile {
   peek(offset: number, len: number): Uint8Array {
     if (!this.ok(offset, len)) return new Uint8Array(0);
     const out = this.rawRead(offset, len);
-    for (const [idx, p] of this.pages) {
-      const start = idx * PAGE;
-      const a = Math.max(start, offset);
-      const b = Math.min(start + PAGE, offset + len);
-      if (a < b) out.set(p.data.subarray(a - start, b - start), a - offset);
-    }
+    for (const [idx, p] of this.pages) overlay(out, offset, idx * PAGE, p.data);
     return out;
   }
 
   stable(offset: number, len: number): Uint8Array {
     if (!this.ok(offset, len)) return new Uint8Array(0);
     const out = this.rawRead(offset, len);
-    for (const [s, pre] of this.preImages) {
-      const start = s * SECTOR;
-      const a = Math.max(start, offset);
-      const b = Math.min(start + pre.length, offset + len);
-      if (a < b) out.set(pre.subarray(a - start, b - start), a - offset);
-    }
+    for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
     return out;
   }
 
@@ -208,6 +198,13 @@ abstract class StorageStack implements ImageFile {
 }
 
 const CHUNK = 64 * 1024;
+
+/** Lay `data`, which holds the bytes from `start` on, over `out`, which holds the bytes from `offset` on, where they overlap. */
+function overlay(out: Uint8Array, offset: number, start: number, data: Uint8Array): void {
+  const a = Math.max(start, offset);
+  const b = Math.min(start + data.length, offset + out.length);
+  if (a < b) out.set(data.subarray(a - start, b - start), a - offset);
+}
 
 export class MemoryImage extends StorageStack {
   readonly path = null;
