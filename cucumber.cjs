@@ -1,8 +1,10 @@
-// Cucumber profiles. `default` is what `npm test` runs; `report` (used by `npm run report`) adds the
+// Cucumber profiles. No `paths` here: cucumber appends command-line paths to a profile's, so a
+// profile path would make `cucumber-js features/one.feature` run everything. With none given,
+// cucumber runs features/**/*.{feature,feature.md}.
+// `default` is what `npm test` runs; `report` (used by `npm run report`) adds the
 // HTML report, JUnit XML, the message stream the conformance matrix is built from, and Allure results;
 // its world parameter `report` makes each scenario attach its walk (steps/support/hooks.ts).
 const common = {
-  paths: ['features/**/*.feature', 'features/**/*.feature.md'],
   requireModule: ['ts-node/register'],
   require: ['steps/**/*.ts'],
   format: ['progress'],
