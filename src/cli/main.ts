@@ -9,14 +9,19 @@ import type { Summary } from '../trace/query';
 import { explain, runWalk, writeTraceNdjson, writeWalkJson } from '../walk';
 import { IO_PATHS, compare, formatTable } from '../compare';
 import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWalk } from './reports';
+import { STAT_USAGE, StatUsageError, statCommand } from './stat';
+import { CONFORM_USAGE, ConformUsageError, conformCommand } from './conform';
+import { ImportError } from '../trace/import';
 
 class UsageError extends Error {}
 
-const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
+const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace|trace-cmd|perf-script] [--lang en|ja] [--trace-boot] [--verbose]
        exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
        exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
        exitpath constants --json
+       exitpath stat FILE... | --action ACTION  (perf kvm stat report for a host trace or an action; --help for options)
+       exitpath conform SIMULATED REAL        (a simulated action against a host trace of it; status 1 when they differ)
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
 or a guest process action: write TEXT PATH | read N PATH | fsync PATH,
@@ -119,6 +124,14 @@ function explainStreamed(config: VmConfig, action: string, opts: { format: strin
 
 export function main(argv: string[]): number {
   try {
+    // stat and conform parse their own options (src/cli/stat.ts, src/cli/conform.ts).
+    if (argv[0] === 'stat' || argv[0] === 'conform') {
+      if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write((argv[0] === 'stat' ? STAT_USAGE : CONFORM_USAGE) + '\n'); return 0; }
+      if (argv[0] === 'stat') { process.stdout.write(statCommand(argv.slice(1))); return 0; }
+      const r = conformCommand(argv.slice(1));
+      process.stdout.write(r.text);
+      return r.status;
+    }
     const { positional, opts, traceOut } = parseArgs(argv);
     const [cmd, ...rest] = positional;
     if (cmd === 'explain') {
@@ -164,7 +177,8 @@ export function main(argv: string[]): number {
     throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}\n${USAGE}\n`); return 2; }
-    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError) {
+    if (e instanceof StatUsageError || e instanceof ConformUsageError) { process.stderr.write(`exitpath: ${e.message}\n`); return 2; }
+    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError || e instanceof ImportError) {
       process.stderr.write(`exitpath: ${e.message}\n`);
       return 2;
     }

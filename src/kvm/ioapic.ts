@@ -1,7 +1,12 @@
 // arch/x86/kvm/ioapic.c: the in-kernel IOAPIC, an MMIO device at 0xfec00000 on KVM_MMIO_BUS.
 // IOREGSEL at +0x00, IOWIN at +0x10; redirection entries 0x10 + 2*pin (low) / +1 (high).
 
+import { defineEvent, NULL_TRACER, type Tracer } from '../trace/events';
 import type { KvmIoDevice } from './io_bus';
+
+// trace_kvm_ioapic_set_irq(entry.bits, irq, ret == 0): the 64-bit entry as its low dword and its
+// destination byte (bits 63:56, the only high bits the tracepoint prints).
+const EV_IOAPIC_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_ioapic_set_irq', ['pin', 'entry:hex', 'dest:hex', 'coalesced']);
 
 export const IOAPIC_DEFAULT_BASE_ADDRESS = 0xfec00000;
 export const IOAPIC_MEM_LENGTH = 0x100;
@@ -23,7 +28,7 @@ export class KvmIoapic implements KvmIoDevice {
   readonly redtbl = new Uint32Array(IOAPIC_NUM_PINS * 2);
   /** Pin levels (the irr of a level-triggered pin stays set while the line is asserted). */
   irr = 0;
-  constructor(private readonly lapic: IoapicDelivery, readonly base = IOAPIC_DEFAULT_BASE_ADDRESS) {
+  constructor(private readonly lapic: IoapicDelivery, readonly base = IOAPIC_DEFAULT_BASE_ADDRESS, private readonly t: Tracer = NULL_TRACER) {
     for (let p = 0; p < IOAPIC_NUM_PINS; p++) this.redtbl[2 * p] = IOAPIC_MASKED;
   }
 
@@ -55,18 +60,26 @@ export class KvmIoapic implements KvmIoDevice {
     return 0;
   }
 
-  /** kvm_ioapic_set_irq: returns true when the interrupt was delivered now. */
+  /**
+   * kvm_ioapic_set_irq → ioapic_set_irq: returns true when the interrupt was delivered now. The
+   * tracepoint fires on the way out with the entry as it was on the way in; `coalesced` when an
+   * edge found the pin's request already pending (ret 0).
+   */
   setIrq(pin: number, level: number): boolean {
     const bit = 1 << pin;
     const lo = this.redtbl[2 * pin]!;
+    let delivered = false;
+    let coalesced = false;
     if (lo & IOAPIC_LEVEL_TRIG) {
-      if (level) { this.irr |= bit; return this.service(pin); }
-      this.irr &= ~bit;
-      return false;
+      if (level) { this.irr |= bit; delivered = this.service(pin); } else this.irr &= ~bit;
+    } else {
+      const rising = level && !(this.irr & bit);
+      coalesced = level !== 0 && !rising;
+      if (level) this.irr |= bit; else this.irr &= ~bit;
+      if (rising) delivered = this.service(pin);
     }
-    const rising = level && !(this.irr & bit);
-    if (level) this.irr |= bit; else this.irr &= ~bit;
-    return rising ? this.service(pin) : false;
+    if (this.t.on) this.t.rec(EV_IOAPIC_SET_IRQ, -1, pin, lo, this.redtbl[2 * pin + 1]! >>> 24, coalesced ? 1 : 0);
+    return delivered;
   }
 
   /** ioapic_service: deliver unless masked or a level-triggered one is still in service (Remote IRR). */

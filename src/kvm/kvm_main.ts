@@ -20,7 +20,7 @@ import type { VmxCpu } from '../vmx/cpu';
 import { KvmIoapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH } from './ioapic';
 import { KvmVcpu } from './vcpu';
 import { KvmVm, type KvmEnv } from './vm';
-import { kvm_arch_vcpu_ioctl_run } from './x86';
+import { kvm_arch_vcpu_ioctl_run, kvm_put_guest_fpu } from './x86';
 import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
 import { APIC_DEST_NOSHORT, kvm_irq_delivery_to_apic } from './lapic';
 import { KVM_REQ_EVENT } from './kvm_host';
@@ -29,6 +29,7 @@ import { KvmPic } from './i8259';
 import { cpuidKey, kvm_set_cpuid } from './cpuid';
 import type { KvmX86Ops } from './x86_ops';
 
+const EV_USERSPACE_EXIT = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_userspace_exit', ['reason', 'errno']);
 const EV_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_set_irq', ['gsi', 'level']);
 
 /** What the host provides kvm: its CPUs (one VmxCpu per vcpu id). */
@@ -108,7 +109,7 @@ export class KvmVmFile implements HostFile {
         const ioapic = new KvmIoapic({ deliver: (e) => {
           kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector, delivery_mode: e.deliveryMode, dest_mode: e.destMode,
             level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId });
-        } });
+        } }, IOAPIC_DEFAULT_BASE_ADDRESS, vm.env.t);
         vm.ioapic = ioapic;
         vm.mmioBus.register(IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, ioapic);
         // kvm_pic_init: master, slave and ELCR on KVM_PIO_BUS.
@@ -230,6 +231,11 @@ export class KvmVcpuFile implements HostFile {
     const vcpu = this.vcpu;
     if (req === KVM_RUN) {
       const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
+      // kvm_vcpu_ioctl: trace_kvm_userspace_exit(vcpu->run->exit_reason, r); then vcpu_put, which
+      // in 3.x put the guest FPU back (kvm_arch_vcpu_put).
+      const t = vcpu.vm.env.t;
+      if (t.on) t.rec(EV_USERSPACE_EXIT, vcpu.id, vcpu.run.exit_reason, r);
+      if (vcpu.vm.env.era.era === 'qemu-kvm-2013') kvm_put_guest_fpu(vcpu);
       // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
       // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
       const env = vcpu.vm.env;

@@ -2,11 +2,12 @@
 
 import { FREEZE, PARK, type Block } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
+import { hex } from '../trace/recorder';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
 import { EXIT_REASON } from '../uapi/vmx';
 import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
-import { kvm_cpuid } from './cpuid';
+import { kvm_cpuid, type CpuidResult } from './cpuid';
 import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
 import {
@@ -22,15 +23,47 @@ const EV_PIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pio', ['rw', 'port:h
 const EV_INJ_VIRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_virq', ['vector:hex']);
 const EV_INJ_EXCEPTION = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_exception', ['vector:hex', 'errorCode:hex']);
 const EV_MSR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_msr', ['write', 'msr:hex', 'data:hex', 'gp']);
-const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['func:hex', 'rax:hex', 'found']);
-const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex']);
+// trace_kvm_cpuid(function, index, eax, ebx, ecx, edx, found, used_max_basic): eight fields in four
+// arguments — the registers as one interned string (`rax rbx rcx rdx`, hex), the two flags as the
+// words the tracepoint prints after "cpuid entry".
+const CPUID_ENTRY = (n: number): string => `${n & 1 ? 'found' : 'not found'}${n & 2 ? ', used max basic' : ''}`;
+const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['function:hex', 'index:hex', { name: 'entry', fmt: CPUID_ENTRY }, 'regs:str']);
+// trace_kvm_hypercall(nr, a0, a1, a2, a3): a2 and a3 together, as one interned string.
+const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex', 'a0:hex', 'a1:hex', 'a2a3:str']);
+const EV_FPU = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_fpu', [{ name: 'load', fmt: (n) => (n ? 'load' : 'unload') }]);
 const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
 const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
 const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
 
+/**
+ * The guest's FPU state in and out of the CPU, as kvm_fpu traces it. 6.1 swaps it once per KVM_RUN
+ * (kvm_arch_vcpu_ioctl_run: kvm_load_guest_fpu before the loop, kvm_put_guest_fpu on the way out).
+ * 3.x loaded it lazily at the first vcpu_enter_guest (guest_fpu_loaded) and put it back from
+ * kvm_arch_vcpu_put — when the thread sleeps, and at vcpu_put after kvm_userspace_exit.
+ */
+const guestFpuLoaded = new WeakSet<KvmVcpu>();
+export function kvm_load_guest_fpu(vcpu: KvmVcpu): void {
+  if (guestFpuLoaded.has(vcpu)) return;
+  guestFpuLoaded.add(vcpu);
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_FPU, vcpu.id, 1);
+}
+export function kvm_put_guest_fpu(vcpu: KvmVcpu): void {
+  if (!guestFpuLoaded.delete(vcpu)) return;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_FPU, vcpu.id, 0);
+}
+const lazyFpu = (vcpu: KvmVcpu): boolean => vcpu.vm.env.era.era === 'qemu-kvm-2013';
+
 /** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+  if (lazyFpu(vcpu)) return yield* vcpu_ioctl_run(vcpu);
+  kvm_load_guest_fpu(vcpu);
+  try { return yield* vcpu_ioctl_run(vcpu); } finally { kvm_put_guest_fpu(vcpu); }
+}
+
+function* vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
   const cui = vcpu.arch.complete_userspace_io;
   if (cui) {
     vcpu.arch.complete_userspace_io = null;
@@ -143,6 +176,7 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     if (vcpu.vm.apicvInhibitReasons === 0) ops.sync_pir_to_irr(vcpu);
     else update_cr8_intercept(vcpu);
   }
+  if (lazyFpu(vcpu)) kvm_load_guest_fpu(vcpu);
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK || f === VCPU_RUN_PARK) return f;
   vcpu.stat.exits++;
@@ -236,6 +270,8 @@ function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
 function* kvm_vcpu_block(vcpu: KvmVcpu): Generator<Block, void, void> {
   const env = vcpu.vm.env;
   if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
+  // 3.x: schedule() → kvm_sched_out → kvm_arch_vcpu_put puts the guest FPU back.
+  if (lazyFpu(vcpu) && !kvm_arch_vcpu_runnable(vcpu)) kvm_put_guest_fpu(vcpu);
   while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) yield vcpu.wq;
 }
 
@@ -444,12 +480,27 @@ export function kvm_emulate_halt(vcpu: KvmVcpu): number {
 export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const func = r.rax >>> 0;
-  const res = kvm_cpuid(vcpu, func, r.rcx >>> 0);
+  const index = r.rcx >>> 0;
+  const res = kvm_cpuid(vcpu, func, index);
   r.rax = res.eax; r.rbx = res.ebx; r.rcx = res.ecx; r.rdx = res.edx;
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
-  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, res.eax, res.found ? 1 : 0);
+  // kvm_cpuid → trace_kvm_cpuid(orig_function, index, *eax, *ebx, *ecx, *edx, exact, used_max_basic)
+  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), env.t.str(cpuidRegsText(res)));
   return kvm_skip_emulated_instruction(vcpu);
+}
+
+/** The four registers of a CPUID result as kvm_cpuid prints them (%lx), made once per CPUID entry. */
+const regsTextOf = new WeakMap<object, string>();
+const NO_ENTRY = {};
+function cpuidRegsText(res: CpuidResult): string {
+  const key = res.entry ?? NO_ENTRY;
+  let t = regsTextOf.get(key);
+  if (t === undefined) {
+    t = `${res.eax.toString(16)} ${res.ebx.toString(16)} ${res.ecx.toString(16)} ${res.edx.toString(16)}`;
+    regsTextOf.set(key, t);
+  }
+  return t;
 }
 
 export const KVM_ENOSYS = 1000;
@@ -459,7 +510,8 @@ export function kvm_emulate_hypercall(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const nr = r.rax;
   const env = vcpu.vm.env;
-  if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr);
+  // trace_kvm_hypercall(nr, a0 = rbx, a1 = rcx, a2 = rdx, a3 = rsi)
+  if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr, r.rbx, r.rcx, env.t.str(`${hex(r.rdx)} ${hex(r.rsi)}`));
   env.clock.spend(env.profile.cost.kvmEmulate);
   // -KVM_ENOSYS in RAX: negative numbers stand for 64-bit two's complement.
   r.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0 : -KVM_ENOSYS;

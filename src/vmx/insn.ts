@@ -78,6 +78,37 @@ export function insnLength(op: number): number {
   }
 }
 
+/**
+ * The bytes of that form, as kvm's emulator fetches them at RIP (kvm_emulate_insn prints them):
+ * `mov %eax,(%rdi)` is 89 07, `mov (%rdi),%al` 8a 07, a 16-bit access takes the 66 prefix, a 64-bit one
+ * REX.W; `sgdt (%rdi)` 0f 01 07, `sldt %eax` 0f 00 c0. Null for the opcodes the emulator never sees.
+ */
+export function insnBytes(op: number): string | null {
+  const n = operand(op);
+  const sized = (b8: string, b: string) => (n === 1 ? b8 : n === 2 ? `66 ${b}` : n === 8 ? `48 ${b}` : b);
+  switch (opcode(op)) {
+    case OP.MEM_READ: return sized('8a 07', '8b 07');
+    case OP.MEM_WRITE: return sized('88 07', '89 07');
+    case OP.LOCK_ADD: return `f0 ${sized('00 07', '01 07')}`;
+    case OP.SGDT: return '0f 01 07';
+    case OP.SIDT: return '0f 01 0f';
+    case OP.LGDT: return '0f 01 17';
+    case OP.LIDT: return '0f 01 1f';
+    case OP.SLDT: return '0f 00 c0';
+    case OP.STR: return '0f 00 c8';
+    case OP.LLDT: return '0f 00 d0';
+    case OP.LTR: return '0f 00 d8';
+    case OP.UD2: return '0f 0b';
+    case OP.OUTB: return 'ee';
+    case OP.OUTW: return '66 ef';
+    case OP.OUTL: return 'ef';
+    case OP.INB: return 'ec';
+    case OP.INW: return '66 ed';
+    case OP.INL: return 'ed';
+    default: return null;
+  }
+}
+
 /** Port I/O: access size in bytes and direction. */
 export function pioSize(op: number): 1 | 2 | 4 {
   const c = opcode(op);

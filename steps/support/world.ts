@@ -10,9 +10,14 @@ import { summarize, type Summary } from '../../src/trace/query';
 import type { TraceEvent } from '../../src/trace/recorder';
 import { walkEvents } from '../../src/walk';
 
+/** Where an imported walk came from. */
+export interface HostTraceOrigin { source: string; format: string; era: string; eraLabel: string }
+
 export interface LastWalk {
   events: TraceEvent[];
   summary: Summary;
+  /** Set when the walk was imported from a host's trace (steps/host_trace.steps.ts), not simulated. */
+  host?: HostTraceOrigin;
   data?: Uint8Array;
   /** done, or paused (qemu stopped the VM) / waiting (the guest waits for the device) with the action unfinished. */
   state: ActionState;
@@ -29,6 +34,7 @@ export class ExitpathWorld extends World {
 
   /** The VM, created on first use from the configuration the Given steps built. */
   get stack(): Stack {
+    if (this.lastWalk?.host) throw new Error(`this step needs the simulated machine, and this scenario reads a host trace (${this.lastWalk.host.source}), which has none`);
     if (!this.stackInstance) {
       const nm = notModelled(this.config);
       if (nm) throw new Error(`not modelled yet: ${nm}`);
@@ -81,6 +87,12 @@ export class ExitpathWorld extends World {
     ];
     if (problems.length > 0) throw new Error(`the run broke its invariants:\n  ${problems.join('\n  ')}`);
     return this.lastWalk;
+  }
+
+  /** Make an imported host trace the walk the Then-steps read. */
+  useHostTrace(walk: LastWalk): void {
+    if (this.stackInstance) throw new Error('the simulated VM already ran: a host trace replaces the walk, so give it before any When step');
+    this.lastWalk = walk;
   }
 
   get last(): LastWalk {

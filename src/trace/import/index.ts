@@ -1,0 +1,78 @@
+// Importing a host's kvm trace: read it (reader.ts, one parser per line family and per payload),
+// pair it per vCPU (pairing.ts), infer kvm's handlers (handlers.ts), and see it as the model's walk
+// (walk.ts) or summarise it as perf kvm stat does (stat.ts).
+
+import type { TraceEvent } from '../recorder';
+import { summarize, type Summary } from '../query';
+import type { HostEvent } from './host_event';
+import { Pairing } from './pairing';
+import { readTraceFile, readTraceText, type ReadOptions, type ReadSummary } from './reader';
+import { StatAggregator, type StatOptions } from './stat';
+import { hostWalk, type HostWalk } from './walk';
+
+export { ImportError, readTraceFile, readTraceText, type ReadSummary, type Malformed, type TraceFormat } from './reader';
+export { HostEvent } from './host_event';
+export { StatAggregator, type StatOptions, type StatJson, type StatEvent, type StatKey } from './stat';
+export { hostEventsOfWalk, QEMU_PID, vcpuThreadId } from './simulated';
+
+export interface ImportedTrace {
+  read: ReadSummary;
+  host: HostEvent[];
+  walk: HostWalk;
+  summary: Summary;
+}
+
+/** A trace small enough to hold (a feature's fixture, a doc string): its events, walk and summary. */
+export function importTrace(input: { text: string; source: string } | { file: string }, opts: ReadOptions = {}): ImportedTrace {
+  const host: HostEvent[] = [];
+  const sink = (e: HostEvent) => { host.push(e); };
+  const o = { keepText: true, ...opts };
+  const read = 'file' in input ? readTraceFile(input.file, sink, o) : readTraceText(input.text, input.source, sink, o);
+  const walk = hostWalk(host, read);
+  const summary = summarize(walk.events, { value: Number.NaN, errno: null }, 0, () => '');
+  return { read, host, walk, summary };
+}
+
+/** Stream files through the pairing into a stat aggregator: memory bounded by the number of vCPUs and reasons. */
+export function statFiles(files: readonly string[], opts: StatOptions & { strict?: boolean }): { stat: StatAggregator; reads: ReadSummary[] } {
+  let era: 'modern' | 'old' | 'unknown' = 'unknown';
+  const stat = new StatAggregator(opts, () => era);
+  const reads: ReadSummary[] = [];
+  for (const file of files) {
+    // The era decides kvm's handler table; a file's formats say it, and a first pass would double the
+    // reading time, so each exit takes the era known when it closes (set by its own kvm_exit/kvm_entry lines).
+    let modern = false;
+    const pairing = new Pairing({
+      exit: (x) => stat.exit(x),
+      strayUserspace: (e, v) => stat.strayUserspace(e, v),
+      event: (e) => {
+        if (e.f !== null && e.f.overhead !== undefined && e.name === 'kvm_exit') stat.perfTopRow(e);
+        if (!modern && (e.name === 'kvm_exit' || e.name === 'kvm_entry') && e.f !== null) {
+          const form = e.f.form;
+          if (form === 'E5' || form === 'E6' || form === 'N2' || form === 'N3' || form === 'NP') { modern = true; era = 'modern'; } else if (era === 'unknown' && (form === 'E1' || form === 'N1')) era = 'old';
+        }
+      },
+    });
+    const read = readTraceFile(file, (e) => pairing.push(e), { strict: opts.strict });
+    pairing.finish();
+    reads.push(read);
+  }
+  return { stat, reads };
+}
+
+/** The same statistics for a simulated walk's events. */
+export function statEvents(host: readonly HostEvent[], opts: StatOptions): StatAggregator {
+  const stat = new StatAggregator(opts, () => 'modern');
+  const pairing = new Pairing({ exit: (x) => stat.exit(x), strayUserspace: (e, v) => stat.strayUserspace(e, v) });
+  for (const e of host) pairing.push(e);
+  pairing.finish();
+  return stat;
+}
+
+/** The kvm-level events of a walk: what a host kvm trace can show. */
+export function kvmLevel(events: readonly TraceEvent[]): TraceEvent[] {
+  return events.filter((e) => (e.from === 'VMX CPU' && e.to === 'kvm') || (e.from === 'kvm' && e.to === 'VMX CPU')
+    || e.kind === 'exit-handler'
+    || (e.from === 'kvm' && e.to === 'qemu-kvm' && (e.name.startsWith('KVM_EXIT_') || e.name === 'KVM_RUN'))
+    || (e.from === 'qemu-kvm' && e.to === 'kvm' && e.name === 'KVM_RUN'));
+}
