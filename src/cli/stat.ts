@@ -85,7 +85,7 @@ export function statCommand(argv: readonly string[]): string {
   const { stat, reads } = statFiles(a.files, { ...opts, strict: a.strict });
   const merged = merge(reads);
   if (a.format === 'json') return JSON.stringify(stat.json(merged), null, 2) + '\n';
-  return stat.text(headLines(reads));
+  return stat.text(headLines(reads), merged);
 }
 
 function merge(reads: readonly ReadSummary[]): StatSource {
@@ -101,6 +101,7 @@ function merge(reads: readonly ReadSummary[]): StatSource {
     malformedTotal: reads.reduce((n, r) => n + r.malformedTotal, 0),
     lost: reads.reduce((n, r) => n + r.lost, 0),
     era: eras.join(', '),
+    ...(reads.some((r) => r.perfTopEventCount !== undefined) ? { perfTopEventCount: reads.reduce((n, r) => n + (r.perfTopEventCount ?? 0), 0) } : {}),
   };
 }
 

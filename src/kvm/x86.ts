@@ -30,7 +30,8 @@ const CPUID_ENTRY = (n: number): string => `${n & 1 ? 'found' : 'not found'}${n 
 const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['function:hex', 'index:hex', { name: 'entry', fmt: CPUID_ENTRY }, 'regs:str']);
 // trace_kvm_hypercall(nr, a0, a1, a2, a3): a2 and a3 together, as one interned string.
 const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex', 'a0:hex', 'a1:hex', 'a2a3:str']);
-const EV_FPU = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_fpu', [{ name: 'load', fmt: (n) => (n ? 'load' : 'unload') }]);
+// trace_kvm_fpu(load): 1 load, 0 unload (kvm_fpu_load_symbol).
+const EV_FPU = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_fpu', ['load']);
 const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
 const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);

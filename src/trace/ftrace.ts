@@ -138,7 +138,7 @@ export function tracepointRecords(events: readonly TraceEvent[], era: FtraceEra 
         rec('kvm_userspace_exit', `reason ${name} (${errno < 0 ? -errno : reason})`);
         break;
       }
-      case 'kvm_fpu': rec('kvm_fpu', String(d.load) === 'load' || d.load === 1 ? 'load' : 'unload'); break;
+      case 'kvm_fpu': rec('kvm_fpu', num(d.load) ? 'load' : 'unload'); break;
       case 'kvm_pio': {
         const head = `pio_${num(d.rw) ? 'write' : 'read'} at 0x${hexOf(d.port)} size ${num(d.size)} count 1`;
         rec('kvm_pio', old ? head : `${head} val 0x${hexOf(d.val)} `, ctx);

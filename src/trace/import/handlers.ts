@@ -29,19 +29,25 @@ export interface Inference {
   observed: boolean;
 }
 
-/** The era table for a trace whose formats are of Linux 5.10+ (`modern`) or older. */
-export function eraTable(era: 'modern' | 'old' | 'unknown'): { table: KvmEra; label: string } {
-  if (era === 'old') return { table: QEMU_KVM_2013, label: 'kvm_vmx_exit_handlers[] of Linux 3.x (the model\'s table for traces older than Linux 5.10)' };
-  return { table: LINUX_6_1, label: `kvm_vmx_exit_handlers[] of Linux 6.1${era === 'unknown' ? ' (the trace shows no era-specific format)' : ' (the trace prints Linux 5.10+ formats)'}` };
+interface EraTable { table: KvmEra; label: string; names: ReadonlySet<string>; how: string }
+const ERA_TABLES: Record<'modern' | 'old' | 'unknown', EraTable> = {
+  old: table(QEMU_KVM_2013, 'kvm_vmx_exit_handlers[] of Linux 3.x (the model\'s table for traces older than Linux 5.10)'),
+  modern: table(LINUX_6_1, 'kvm_vmx_exit_handlers[] of Linux 6.1 (the trace prints Linux 5.10+ formats)'),
+  unknown: table(LINUX_6_1, 'kvm_vmx_exit_handlers[] of Linux 6.1 (the trace shows no era-specific format)'),
+};
+function table(t: KvmEra, label: string): EraTable {
+  return { table: t, label, names: new Set(Object.values(t.exitHandlers)), how: `inferred from ${label}` };
 }
+
+/** The era table for a trace whose formats are of Linux 5.10+ (`modern`) or older. */
+export function eraTable(era: 'modern' | 'old' | 'unknown'): EraTable { return ERA_TABLES[era]; }
 
 /**
  * The handler of one exit: its reason, whether it was an SVM exit, and the events of its vCPU up to
  * the next entry (kvm_msr, kvm_mmio, `<stack trace>` frames, …).
  */
 export function inferHandler(reason: string, isa: string, events: readonly HostEvent[], era: 'modern' | 'old' | 'unknown'): Inference {
-  const { table, label } = eraTable(era);
-  const names = new Set(Object.values(table.exitHandlers));
+  const { table, label, names, how } = ERA_TABLES[era];
   for (const e of events) {
     // A simulated walk's own record of the handler (src/trace/import/simulated.ts).
     if (e.name === 'exit-handler' && e.f !== null) return { handler: String(e.f.handler), how: 'recorded by the model', observed: true };
@@ -57,10 +63,18 @@ export function inferHandler(reason: string, isa: string, events: readonly HostE
       return { handler: 'handle_fastpath_set_msr_irqoff', how: `inferred: kvm_msr writes the x2APIC ICR a fixed physical IPI (line ${msr.line}), which the 5.8+ fastpath takes before ${label}`, observed: false };
     }
   }
-  const h = table.exitHandlers[reason as ExitReasonName];
-  if (h === undefined) return { handler: null, how: `inferred: ${reason} has no entry in ${label}`, observed: false };
-  return { handler: h, how: `inferred from ${label}`, observed: false };
+  const key = `${label}|${reason}`;
+  let r = fromTable.get(key);
+  if (r === undefined) {
+    const h = table.exitHandlers[reason as ExitReasonName];
+    r = h === undefined ? { handler: null, how: `inferred: ${reason} has no entry in ${label}`, observed: false } : { handler: h, how, observed: false };
+    if (fromTable.size < 1024) fromTable.set(key, r);
+  }
+  return r;
 }
+
+/** Inferences from the table alone, by era and reason (shared: callers do not change them). */
+const fromTable = new Map<string, Inference>();
 
 /** handle_fastpath_set_x2apic_icr_irqoff's test: no shorthand, physical, fixed, not broadcast. */
 function fastpathIcr(data: number): boolean {

@@ -6,7 +6,8 @@ import type { TraceEvent } from '../recorder';
 import { summarize, type Summary } from '../query';
 import type { HostEvent } from './host_event';
 import { Pairing } from './pairing';
-import { readTraceFile, readTraceText, type ReadOptions, type ReadSummary } from './reader';
+import { eraOf, readTraceFile, readTraceText, type ReadOptions, type ReadSummary } from './reader';
+import type { EraHints } from './payload';
 import { StatAggregator, type StatOptions } from './stat';
 import { hostWalk, type HostWalk } from './walk';
 
@@ -35,25 +36,19 @@ export function importTrace(input: { text: string; source: string } | { file: st
 
 /** Stream files through the pairing into a stat aggregator: memory bounded by the number of vCPUs and reasons. */
 export function statFiles(files: readonly string[], opts: StatOptions & { strict?: boolean }): { stat: StatAggregator; reads: ReadSummary[] } {
-  let era: 'modern' | 'old' | 'unknown' = 'unknown';
-  const stat = new StatAggregator(opts, () => era);
+  let hints: EraHints = { modern: false, old: false, vcpuIds: false };
+  const stat = new StatAggregator(opts, () => eraOf(hints));
   const reads: ReadSummary[] = [];
   for (const file of files) {
-    // The era decides kvm's handler table; a file's formats say it, and a first pass would double the
-    // reading time, so each exit takes the era known when it closes (set by its own kvm_exit/kvm_entry lines).
-    let modern = false;
+    // The era decides kvm's handler table; a first pass over the file would double the reading time,
+    // so each exit takes the era its file has shown when it closes (its own kvm_exit and kvm_entry at least).
+    hints = { modern: false, old: false, vcpuIds: false };
     const pairing = new Pairing({
       exit: (x) => stat.exit(x),
       strayUserspace: (e, v) => stat.strayUserspace(e, v),
-      event: (e) => {
-        if (e.f !== null && e.f.overhead !== undefined && e.name === 'kvm_exit') stat.perfTopRow(e);
-        if (!modern && (e.name === 'kvm_exit' || e.name === 'kvm_entry') && e.f !== null) {
-          const form = e.f.form;
-          if (form === 'E5' || form === 'E6' || form === 'N2' || form === 'N3' || form === 'NP') { modern = true; era = 'modern'; } else if (era === 'unknown' && (form === 'E1' || form === 'N1')) era = 'old';
-        }
-      },
+      event: (e) => { if (e.f !== null && e.f.overhead !== undefined && e.name === 'kvm_exit') stat.perfTopRow(e); },
     });
-    const read = readTraceFile(file, (e) => pairing.push(e), { strict: opts.strict });
+    const read = readTraceFile(file, (e) => pairing.push(e), { strict: opts.strict, hints });
     pairing.finish();
     reads.push(read);
   }

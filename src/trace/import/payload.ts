@@ -18,8 +18,12 @@ import type { HostEvent, ExitForm, EntryForm } from './host_event';
 
 /** What the file has shown so far about its era: readers of era-dependent payloads ask. */
 export interface EraHints {
-  /** A Linux 5.x+ format was seen (kvm_exit with vcpu, kvm_entry with rip, the 2022 injection formats). */
+  /** A Linux 5.10+ format was seen (kvm_exit's info1/info2/intr_info, kvm_entry with the RIP, the 2022 injection formats). */
   modern: boolean;
+  /** A pre-5.10 format was seen (kvm_entry without the RIP, kvm_exit without info or with `vcpu %u … info`). */
+  old: boolean;
+  /** vCPU ids in kvm_exit: Linux 5.4 or later. */
+  vcpuIds: boolean;
 }
 
 export type PayloadReader = (c: Cursor, ev: HostEvent, hints: EraHints) => string | null;
@@ -83,7 +87,7 @@ const kvm_exit: PayloadReader = (c, ev, hints) => {
   if (c.lit('vcpu ')) {
     ev.vcpu = c.dec();
     if (Number.isNaN(ev.vcpu)) return bad('the vCPU number after "vcpu"');
-    hints.modern = true;
+    hints.vcpuIds = true;
     c.skipSpaces();
   }
   if (!c.lit('reason ')) return bad('"reason NAME rip 0x…"');
@@ -122,6 +126,8 @@ const kvm_exit: PayloadReader = (c, ev, hints) => {
     }
     if (!c.atEnd()) return bad(`the end of the line, not "${c.rest()}"`);
   }
+  // E1, and E3/E4 (a vCPU id with `info`), are pre-5.10; `info` without one may be the plugin on any kernel.
+  if (form === 'E1' || (form === 'info' && ev.vcpu >= 0)) hints.old = true;
   const r = parseExitReason(reasonText, info1);
   if (r === null) return bad('an exit reason after "reason"');
   const f: Record<string, string | number> = {
@@ -163,7 +169,8 @@ const kvm_entry: PayloadReader = (c, ev, hints) => {
     c.skipSpaces();
     if (!c.done) c.token(); // the plugin's function name
   }
-  if (form !== 'N1') {
+  if (form === 'N1') hints.old = true;
+  else {
     hints.modern = true;
     if (Number.isNaN(rip)) return bad('the guest RIP after "rip"');
     f.rip = rip;
@@ -360,16 +367,17 @@ const kvm_set_irq: PayloadReader = (c, ev) => {
 /**
  * kvm_msi_set_irq: 3.x `dst %u vec %x (%s|%s|%s%s)` (vector in hex), later `dst %llx vec %u (…)`
  * (decimal; the destination with the extended ID bits). Which one a line is cannot be told from
- * the line: a file whose other lines are of Linux 5.x or later is read as the later form. The
+ * the line: a file whose other lines are of Linux 5.4 or later is read as the later form. The
  * MSI's address and data are rebuilt from the printed fields (arch/x86/include/asm/msidef.h).
  */
 const kvm_msi_set_irq: PayloadReader = (c, ev, hints) => {
   if (!c.word('dst')) return bad('"dst N vec N (…)"');
   c.skipSpaces();
-  const dst = hints.modern ? c.hex() : c.dec();
+  const later = hints.modern || hints.vcpuIds;
+  const dst = later ? c.hex() : c.dec();
   if (!c.word('vec')) return bad('"vec N" after the destination');
   c.skipSpaces();
-  const vec = hints.modern ? c.dec() : c.hex();
+  const vec = later ? c.dec() : c.hex();
   const g = group(c);
   if (Number.isNaN(dst) || Number.isNaN(vec) || !g || g.length < 3) return bad('"dst N vec N (mode|physical|edge)"');
   const dm = DELIVERY.indexOf(g[0]!);

@@ -19,7 +19,6 @@
 // A line none of these describe is reported with its number, its text and what was expected.
 
 import * as fs from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { Cursor, isIdent } from './scan';
 import { HostEvent } from './host_event';
 import { PAYLOAD_READERS, type EraHints } from './payload';
@@ -33,6 +32,8 @@ export interface ReadOptions {
   strict?: boolean;
   /** Keep every event's payload text (the Given steps and conform do; stat does not). */
   keepText?: boolean;
+  /** What the lines read so far say about the trace's era, shared with a caller that pairs as it reads. */
+  hints?: EraHints;
   /** Unreadable lines kept in the report (all are counted). */
   maxMalformed?: number;
 }
@@ -60,18 +61,23 @@ export class ImportError extends Error {}
 
 const SPACE = 0x20;
 const isDigit = (c: number) => c >= 48 && c <= 57;
-/** The characters ftrace's latency flags are made of (trace_print_lat_fmt, and trace-cmd's -l). */
-const isFlag = (c: number) => c === 0x2e || (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || c === 0x64 || c === 0x58 || c === 0x4e
-  || c === 0x6e || c === 0x70 || c === 0x42 || c === 0x68 || c === 0x73 || c === 0x48 || c === 0x7a || c === 0x5a;
+/**
+ * The characters ftrace's latency flags are made of (trace_print_lat_fmt, and trace-cmd's -l): `.`,
+ * digits and hex digits (preempt depth), d X (irqs), N n p B (need-resched), h s H z Z (context).
+ */
+const FLAG = new Uint8Array(128);
+for (const ch of '.0123456789abcdefdXNnpBhsHzZ') FLAG[ch.charCodeAt(0)] = 1;
+const isFlag = (c: number) => c < 128 && FLAG[c] === 1;
+/** 10^(9 - digits): a fraction of `digits` digits in nanoseconds. */
+const FRACTION_SCALE = [1e9, 1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 1e2, 10, 1];
 
 export class TraceReader {
   private readonly c = new Cursor();
-  private readonly hints: EraHints = { modern: false };
+  private readonly hints: EraHints;
   private n = 0;
   private events = 0;
   private opaque = 0;
   private lost = 0;
-  private oldForms = 0;
   private readonly malformed: Malformed[] = [];
   private malformedTotal = 0;
   /** The last event, held back until the next line shows whether stack frames follow. */
@@ -86,6 +92,7 @@ export class TraceReader {
 
   constructor(readonly source: string, private readonly sink: (e: HostEvent) => void, private readonly opts: ReadOptions = {}) {
     this.maxMalformed = opts.maxMalformed ?? 1000;
+    this.hints = opts.hints ?? { modern: false, old: false, vcpuIds: false };
   }
 
   /** Feed one line (without its newline). */
@@ -115,9 +122,8 @@ export class TraceReader {
     const ev = new HostEvent();
     ev.line = n;
     if (!this.taskAndThread(s, c.i, b, ev)) { this.bad(n, s, 'expected TASK-PID (ftrace, trace-cmd) or COMM TID (perf script) before the [CPU] column'); return; }
-    const close = s.indexOf(']', b);
-    ev.cpu = Number(s.slice(b + 1, close));
-    c.i = close + 1;
+    ev.cpu = this.cpu;
+    c.i = this.cpuEnd;
     c.skipSpaces();
     if (!this.timestamp(c, ev)) { this.bad(n, s, 'expected the timestamp (SECONDS.MICROSECONDS:) after the [CPU] column, and at most a flags column between them'); return; }
     c.skipSpaces();
@@ -136,7 +142,7 @@ export class TraceReader {
     const r: ReadSummary = {
       source: this.source, format, lines: this.n, events: this.events, opaque: this.opaque,
       malformed: this.malformed, malformedTotal: this.malformedTotal, lost: this.lost,
-      era: this.hints.modern ? 'modern' : this.oldForms > 0 ? 'old' : 'unknown',
+      era: eraOf(this.hints),
     };
     if (this.perfTopCount !== undefined) r.perfTopEventCount = this.perfTopCount;
     return r;
@@ -144,13 +150,23 @@ export class TraceReader {
 
   // ---------------------------------------------------------------- pieces of a line
 
+  /** The CPU and the column's end, of the last cpuBracket. */
+  private cpu = 0;
+  private cpuEnd = 0;
+
   /** The `[NNN]` CPU column: the first '[' followed by digits and ']'. */
   private cpuBracket(s: string, from: number): number {
     let b = s.indexOf('[', from);
     while (b >= 0) {
       let i = b + 1;
-      while (i < s.length && isDigit(s.charCodeAt(i))) i++;
-      if (i > b + 1 && s.charCodeAt(i) === 0x5d) return b;
+      let v = 0;
+      for (;;) {
+        const d = s.charCodeAt(i) - 48;
+        if (d < 0 || d > 9) break;
+        v = v * 10 + d;
+        i++;
+      }
+      if (i > b + 1 && s.charCodeAt(i) === 0x5d) { this.cpu = v; this.cpuEnd = i + 1; return b; }
       b = s.indexOf('[', b + 1);
     }
     return -1;
@@ -171,9 +187,11 @@ export class TraceReader {
     }
     if (e === start) return true;
     let d = e;
-    while (d > start && isDigit(s.charCodeAt(d - 1))) d--;
+    let tid = 0;
+    let scale = 1;
+    while (d > start && isDigit(s.charCodeAt(d - 1))) { tid += (s.charCodeAt(d - 1) - 48) * scale; scale *= 10; d--; }
     if (d === e) return false;
-    ev.tid = Number(s.slice(d, e));
+    ev.tid = tid;
     if (d === start) { this.votes['perf-script']++; return true; }
     const sep = s.charCodeAt(d - 1);
     let commEnd = d - 1;
@@ -189,8 +207,18 @@ export class TraceReader {
     return true;
   }
 
+  private lastTid = -1;
+  private lastComm = '';
+
   /** The thread's name, made into a string once per thread. */
   private comm(s: string, from: number, to: number, tid: number): string {
+    if (tid === this.lastTid && this.lastComm.length === to - from && s.startsWith(this.lastComm, from)) return this.lastComm;
+    this.lastTid = tid;
+    this.lastComm = this.commOf(s, from, to, tid);
+    return this.lastComm;
+  }
+
+  private commOf(s: string, from: number, to: number, tid: number): string {
     const known = this.comms.get(tid);
     if (known !== undefined && known.length === to - from && s.startsWith(known, from)) return known;
     const name = s.slice(from, to);
@@ -217,7 +245,7 @@ export class TraceReader {
       const frac = c.dec();
       if (Number.isNaN(frac)) return false;
       const digits = c.i - from;
-      ev.tsNs = secs * 1e9 + frac * 10 ** (9 - Math.min(digits, 9));
+      ev.tsNs = secs * 1e9 + (digits <= 9 ? frac * FRACTION_SCALE[digits]! : frac / 10 ** (digits - 9));
     } else ev.tsNs = secs;
     return c.lit(':');
   }
@@ -231,12 +259,12 @@ export class TraceReader {
       this.emit(ev);
       return true;
     }
-    let name = c.ident();
+    let name = this.eventName(c);
     if (name === '') { this.bad(ev.line, s, 'expected an event name after the timestamp'); return false; }
     if (c.peek() === 0x3a && isIdent(c.s.charCodeAt(c.i + 1))) {
       ev.system = name;
       c.i++;
-      name = c.ident();
+      name = this.eventName(c);
     }
     ev.name = name;
     if (!c.lit(':')) {
@@ -262,9 +290,24 @@ export class TraceReader {
     const why = reader(c, ev, this.hints);
     if (why !== null) { this.bad(ev.line, s, `${name}: ${why}`); return false; }
     if (this.opts.keepText) ev.text = c.s.slice(payloadAt, c.end).trim();
-    if ((name === 'kvm_exit' && ev.f!.form !== 'E5' && ev.f!.form !== 'E6' && ev.vcpu < 0) || (name === 'kvm_entry' && ev.f!.form === 'N1')) this.oldForms++;
     this.emit(ev);
     return true;
+  }
+
+  /** Recent event names: most lines repeat one of a few, so the name is matched, not sliced. */
+  private readonly names: string[] = [];
+
+  private eventName(c: Cursor): string {
+    const s = c.s;
+    const names = this.names;
+    for (let k = 0; k < names.length; k++) {
+      const n = names[k]!;
+      const end = c.i + n.length;
+      if (s.startsWith(n, c.i) && (end >= c.end || !isIdent(s.charCodeAt(end)))) { c.i = end; return n; }
+    }
+    const n = c.ident();
+    if (n !== '') { if (names.length >= 16) names.pop(); names.unshift(n); }
+    return n;
   }
 
   private emit(ev: HostEvent): void {
@@ -395,6 +438,11 @@ export class TraceReader {
   }
 }
 
+/** The era the formats show: a 5.10+ format wins (a trace has one kernel; the plugin's lines are neither). */
+export function eraOf(h: EraHints): 'modern' | 'old' | 'unknown' {
+  return h.modern ? 'modern' : h.old ? 'old' : 'unknown';
+}
+
 /** Read a whole text (a doc string, a small file). */
 export function readTraceText(text: string, source: string, sink: (e: HostEvent) => void, opts: ReadOptions = {}): ReadSummary {
   const r = new TraceReader(source, sink, opts);
@@ -415,26 +463,37 @@ export function readTraceFile(file: string, sink: (e: HostEvent) => void, opts: 
     throw new ImportError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   const r = new TraceReader(file, sink, opts);
-  const buf = Buffer.allocUnsafe(1 << 20);
-  const dec = new StringDecoder('utf8');
-  let carry = '';
+  // Blocks are cut after their last newline, so each decodes whole (a newline never splits a UTF-8
+  // character); the rest moves to the front of the buffer for the next read.
+  let buf = Buffer.allocUnsafe(1 << 20);
+  let kept = 0;
   try {
     for (;;) {
-      const got = fs.readSync(fd, buf, 0, buf.length, null);
-      if (got === 0) break;
-      const chunk = carry + dec.write(buf.subarray(0, got));
+      if (kept === buf.length) {
+        if (buf.length >= 1 << 24) throw new ImportError(`${file}: a line longer than 16 MiB: not trace text`);
+        const bigger = Buffer.allocUnsafe(buf.length * 2);
+        buf.copy(bigger, 0, 0, kept);
+        buf = bigger;
+      }
+      const got = fs.readSync(fd, buf, kept, buf.length - kept, null);
+      const end = kept + got;
+      if (got === 0) {
+        if (end > 0) r.line(buf.toString('utf8', 0, end));
+        break;
+      }
+      const last = buf.lastIndexOf(0x0a, end - 1);
+      if (last < 0) { kept = end; continue; }
+      const chunk = buf.toString('utf8', 0, last);
       let from = 0;
       for (;;) {
         const nl = chunk.indexOf('\n', from);
-        if (nl < 0) break;
+        if (nl < 0) { r.line(chunk.slice(from)); break; }
         r.line(chunk.slice(from, nl));
         from = nl + 1;
       }
-      carry = chunk.slice(from);
-      if (carry.length > 1 << 24) throw new ImportError(`${file}: a line longer than 16 MiB: not trace text`);
+      kept = end - last - 1;
+      buf.copy(buf, 0, last + 1, end);
     }
-    carry += dec.end();
-    if (carry.length > 0) r.line(carry);
   } catch (e) {
     if (e instanceof ImportError) throw e;
     throw new ImportError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);

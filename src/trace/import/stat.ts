@@ -69,6 +69,8 @@ export interface StatJson {
 export interface StatSource {
   source: string; format: string; lines: number; malformed: Malformed[]; events: number;
   malformedTotal?: number; lost?: number; era?: string;
+  /** perf top: the header's approximate event count. */
+  perfTopEventCount?: number;
 }
 
 export class StatAggregator {
@@ -144,7 +146,25 @@ export class StatAggregator {
 
   // ---------------------------------------------------------------- output
 
+  /**
+   * perf top shows shares, not events: each reason's count is its share of the header's approximate
+   * event count (or of 100 samples when the header is missing), marked as estimated.
+   */
+  private perfTopRows(read: StatSource): void {
+    if (this.perfTopShare.size === 0 || this.exitsTotal > 0) return;
+    const n = read.perfTopEventCount ?? 100;
+    for (const [reason, pct] of this.perfTopShare) {
+      const row = this.row(reason);
+      row.count = Math.round((pct * n) / 100);
+      this.exitsTotal += row.count;
+    }
+    this.perfTopShare.clear();
+    this.estimated = true;
+  }
+  private estimated = false;
+
   json(read: StatSource): StatJson {
+    this.perfTopRows(read);
     const byReason: StatJson['exits']['byReason'] = {};
     for (const [k, r] of this.sorted()) {
       const paired = r.time.n > 0;
@@ -174,11 +194,12 @@ export class StatAggregator {
     if (read.malformedTotal !== undefined && read.malformedTotal > read.malformed.length) out.malformedTotal = read.malformedTotal;
     if (read.lost) out.lost = read.lost;
     if (read.era) out.era = read.era;
-    if (this.perfTopShare.size > 0) out.perfTopShare = Object.fromEntries(this.perfTopShare);
+    if (this.estimated) out.estimated = `perf top shows each reason's share: counts are shares of its approximate event count (${read.perfTopEventCount ?? 'none printed: of 100'})`;
     return out;
   }
 
-  text(head: string[]): string {
+  text(head: string[], read?: StatSource): string {
+    if (read) this.perfTopRows(read);
     const name = this.opts.event === 'vmexit' ? 'VM-EXIT' : this.opts.event === 'ioport' ? 'IO Port Access' : 'MMIO Access';
     const totalCount = [...this.rows.values()].reduce((a, r) => a + r.count, 0);
     const totalTime = [...this.rows.values()].reduce((a, r) => a + r.time.total, 0);
@@ -193,7 +214,7 @@ export class StatAggregator {
         + `${us(t.n ? t.min : 0)} ${us(t.n ? t.max : 0)} ${us(t.n ? t.mean : 0)} ( +-${t.relStddev().toFixed(2).padStart(7)}% )`);
     }
     L.push('', `Total Samples:${totalCount}, Total events handled time:${(totalTime / 1e3).toFixed(2)}us.`, '');
-    if (this.opts.event === 'vmexit' && this.rows.size > 0) {
+    if (this.opts.event === 'vmexit' && this.rows.size > 0 && !this.estimated) {
       L.push('Where each exit went, and kvm\'s handler (what perf kvm stat does not show):', '');
       L.push(`${'VM-EXIT'.padStart(20)} ${'Samples'.padStart(10)} ${'in kernel'.padStart(10)}  ${'to userspace'.padEnd(28)} handler`);
       for (const [k, r] of this.sorted()) {
@@ -203,7 +224,8 @@ export class StatAggregator {
       }
       L.push('');
     }
-    if (this.unpaired > 0) L.push(`${this.unpaired} exit(s) had no kvm_entry after them (the trace ended, or events were lost): counted, not timed.`, '');
+    if (this.estimated) L.push('perf top shows shares, not events: the samples are each share of its approximate event count, and there are no times.', '');
+    if (this.unpaired > 0 && !this.estimated) L.push(`${this.unpaired} exit(s) had no kvm_entry after them (the trace ended, or events were lost): counted, not timed.`, '');
     return L.join('\n') + '\n';
   }
 }

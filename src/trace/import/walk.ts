@@ -13,6 +13,7 @@
 // Nothing else is invented: a host kvm trace shows no guest syscall, no instruction, no qemu syscall.
 
 import { decodeApicAccessQualification, decodeCrQualification, decodeDrQualification, decodeEptViolationQualification, decodeIoQualification } from '../../uapi/vmx';
+import { KVM_EXIT } from '../../uapi/kvm';
 import type { TraceEvent } from '../recorder';
 import { eraTable, inferHandler, type Inference } from './handlers';
 import type { HostEvent } from './host_event';
@@ -84,6 +85,13 @@ export function hostWalk(host: readonly HostEvent[], read: Pick<ReadSummary, 'er
         break;
       }
       case 'kvm_userspace_exit': {
+        // The tracepoint as the model records it (kvm_vcpu_ioctl: exit_reason, and KVM_RUN's return),
+        // then the return itself: KVM_EXIT_* to qemu-kvm, or KVM_RUN's error.
+        const errno = f.errno !== undefined ? -Number(f.errno) : 0;
+        const tp: TraceEvent['detail'] = { errno };
+        if (f.exitReason !== undefined) tp.reason = Number(f.exitReason);
+        else if (f.reason === 'restart') tp.reason = KVM_EXIT.INTR; // kvm_handle_signal_exit
+        push(e, vcpu, 'tracepoint', 'kvm', 'kvm', 'kvm_userspace_exit', tp);
         if (f.reason === 'restart' || f.reason === 'error') push(e, vcpu, 'ioctl-return', 'kvm', 'qemu-kvm', 'KVM_RUN', { result: -Number(f.errno) });
         else push(e, vcpu, 'ioctl-return', 'kvm', 'qemu-kvm', String(f.reason), { result: 0, exitReason: Number(f.exitReason) });
         if (vcpu >= 0) inUserspace.add(vcpu);
