@@ -4,11 +4,11 @@
 // that needs what no host trace holds fails before it runs (support/host_trace_limits.ts).
 // And, from a simulated scenario: the walk against a host trace of the same action.
 
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BeforeStep, Given, Then } from '@cucumber/cucumber';
 import { importTrace, ImportError, type ImportedTrace } from '../src/trace/import';
 import { conform } from '../src/trace/import/conform';
+import { roundTrip } from '../src/trace/import/roundtrip';
 import { scenarioOf } from './support/hooks';
 import { hostTraceRefusal } from './support/host_trace_limits';
 import type { ExitpathWorld } from './support/world';
@@ -64,5 +64,11 @@ Then('the walk matches the host trace {string}', function (this: ExitpathWorld, 
   if (!r.same) throw new Error(r.text);
 });
 
-export { featureRelative };
-void fs;
+/**
+ * The walk, printed as raw ftrace, trace-cmd report and perf script print a host's kvm trace, reads
+ * back through the importer as the same exits, userspace exits and kvm-level walk.
+ */
+Then('the walk reads back the same from ftrace, trace-cmd and perf script text', function (this: ExitpathWorld) {
+  const problems = roundTrip(this.last.events, this.last.summary, this.config.profile);
+  if (problems.length > 0) throw new Error(`the walk does not round-trip:\n  ${problems.join('\n  ')}`);
+});
