@@ -7,7 +7,7 @@
 //   npm run bench [-- --quick] [-- --out FILE] [-- --only NAME[,NAME]]
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -17,6 +17,10 @@ import { loopAction, writeBlocksAction } from '../src/guest/actions';
 import type { Action } from '../src/guest/kernel';
 import { Stack } from '../src/stack';
 import { COLUMN_BYTES, releaseSpareChunks } from '../src/trace/recorder';
+import { toolText } from '../src/trace/ftrace';
+import { statFiles } from '../src/trace/import';
+import { TOOLS } from '../src/trace/import/roundtrip';
+import { explain } from '../src/walk';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -30,7 +34,7 @@ export interface BenchOptions {
 
 export const FIGURES = [
   'inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec', 'traceBytesPerEvent',
-  'inKernelExitVsBaseline', 'suiteSeconds', 'explainColdSeconds',
+  'inKernelExitVsBaseline', 'importLinesPerSec', 'suiteSeconds', 'explainColdSeconds',
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
 
@@ -41,6 +45,8 @@ export const TARGETS: Record<FigureName, { op: '>=' | '<='; value: number; unit:
   writeWalksPerSec: { op: '>=', value: 100_000, unit: 'walks/s' },
   traceBytesPerEvent: { op: '<=', value: 64, unit: 'bytes/event' },
   inKernelExitVsBaseline: { op: '<=', value: 30, unit: '× baseline' },
+  /** Issue 13: `exitpath stat` reading a host's trace text. */
+  importLinesPerSec: { op: '>=', value: 1_000_000, unit: 'lines/s' },
   suiteSeconds: { op: '<=', value: 10, unit: 's' },
   explainColdSeconds: { op: '<=', value: 1, unit: 's' },
 };
@@ -66,6 +72,7 @@ export interface BenchReport {
   inKernelExitVsBaseline: number | null;
   recordsPerExit: number | null;
   baselineRecordsPerSec: number | null;
+  importLinesPerSec: number | null;
   suiteSeconds: number | null;
   explainColdSeconds: number | null;
   figures: Partial<Record<FigureName, Figure>>;
@@ -148,9 +155,9 @@ function eventsPerIteration(config: VmConfig, make: (n: number) => Action, n: nu
 
 // ------------------------------------------------------------------ the figures
 
-interface Sizes { runs: number; exits: number; roundTrips: number; walks: number; traceEvents: number }
-const FULL: Sizes = { runs: 5, exits: 400_000, roundTrips: 150_000, walks: 10_000, traceEvents: 1_000_000 };
-const QUICK: Sizes = { runs: 2, exits: 2_000, roundTrips: 1_000, walks: 50, traceEvents: 20_000 };
+interface Sizes { runs: number; exits: number; roundTrips: number; walks: number; traceEvents: number; importLines: number }
+const FULL: Sizes = { runs: 5, exits: 400_000, roundTrips: 150_000, walks: 10_000, traceEvents: 1_000_000, importLines: 1_500_000 };
+const QUICK: Sizes = { runs: 2, exits: 2_000, roundTrips: 1_000, walks: 50, traceEvents: 20_000, importLines: 20_000 };
 
 /** The default VM, with a disk big enough for `blocks` 4 KiB writes. */
 function benchConfig(blocks = 0): VmConfig {
@@ -291,6 +298,50 @@ function vsBaseline(z: Sizes, recordsPerExit: number): { figure: Figure; baselin
   };
 }
 
+/**
+ * The importer's hot loop, as `exitpath stat` runs it: read a host trace file in blocks, parse each
+ * line (prefix and payload), pair exits with entries per vCPU, count by reason. The text is the write
+ * walk's kvm tracepoints as each tool prints them (raw ftrace, trace-cmd report, perf script), a third
+ * of the lines each, repeated to size; it is written once to temporary files, which are then read.
+ */
+function importLines(z: Sizes): Figure {
+  const walks = Math.min(2000, Math.max(20, Math.ceil(z.importLines / 28)));
+  const w = explain(benchConfig(walks), `write-blocks ${walks} 4 /bench`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'exitpath-bench-import-'));
+  try {
+    const files = TOOLS.map((tool) => {
+      const text = toolText(tool, w.events);
+      const perCopy = text.split('\n').length - 1;
+      const copies = Math.max(1, Math.round(z.importLines / TOOLS.length / perCopy));
+      const file = path.join(dir, `${tool}.txt`);
+      writeFileSync(file, text.repeat(copies));
+      return { file, lines: perCopy * copies };
+    });
+    const lines = files.reduce((n, f) => n + f.lines, 0);
+    const once = (): { rate: number; cpu: number } => {
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      const { reads } = statFiles(files.map((f) => f.file), { event: 'vmexit', key: 'sample' });
+      const s = seconds(t0);
+      const c = process.cpuUsage(c0);
+      const read = reads.reduce((n, r) => n + r.lines, 0);
+      const bad = reads.reduce((n, r) => n + r.malformedTotal, 0);
+      if (read !== lines || bad !== 0) throw new Error(`benchmark import read ${read} lines (${bad} unread), not ${lines}`);
+      return { rate: Math.round(lines / s), cpu: Math.round(lines / ((c.user + c.system) / 1e6)) };
+    };
+    once();
+    const runs: number[] = [];
+    const cpuRuns: number[] = [];
+    for (let i = 0; i < z.runs; i++) { const r = once(); runs.push(r.rate); cpuRuns.push(r.cpu); }
+    return figure('importLinesPerSec', runs, {
+      workload: `exitpath stat over ${lines.toLocaleString('en-US')} lines: the kvm tracepoints of ${walks.toLocaleString('en-US')} write walks as raw ftrace, trace-cmd report and perf script print them, repeated to size`,
+      lines, cpuTimeRates: cpuRuns,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function spawnSeconds(runs: number, warm: boolean, cmd: string, args: string[], env: NodeJS.ProcessEnv): number[] {
   const once = (): number => {
     const t0 = process.hrtime.bigint();
@@ -354,7 +405,7 @@ export function runBench(opts: BenchOptions): BenchReport {
   const report: BenchReport = {
     mode: opts.quick ? 'quick' : 'full', machine: machine(),
     inKernelExitsPerSec: null, userspaceRoundTripsPerSec: null, writeWalksPerSec: null, traceBytesPerEvent: null,
-    inKernelExitVsBaseline: null, recordsPerExit: null, baselineRecordsPerSec: null, suiteSeconds: null, explainColdSeconds: null,
+    inKernelExitVsBaseline: null, recordsPerExit: null, baselineRecordsPerSec: null, importLinesPerSec: null, suiteSeconds: null, explainColdSeconds: null,
     figures,
   };
   const step = <T>(name: string, fn: () => T): T => {
@@ -388,6 +439,10 @@ export function runBench(opts: BenchOptions): BenchReport {
     figures.traceBytesPerEvent = step('trace bytes per event', () => traceBytes(z));
     report.traceBytesPerEvent = figures.traceBytesPerEvent.value;
   }
+  if (want('importLinesPerSec')) {
+    figures.importLinesPerSec = step('import', () => importLines(z));
+    report.importLinesPerSec = figures.importLinesPerSec.value;
+  }
   if (want('suiteSeconds')) {
     figures.suiteSeconds = step('suite', () => suite(z, opts.quick));
     report.suiteSeconds = figures.suiteSeconds.value;
@@ -419,6 +474,8 @@ export function formatTable(r: BenchReport): string {
     line(w.map((n) => '-'.repeat(n))),
     ...rows.slice(1).map(line),
   ];
+  const imp = r.figures.importLinesPerSec;
+  if (imp && typeof imp.lines === 'number') out.push('', `import: exitpath stat over ${fmt(imp.lines)} lines of raw ftrace, trace-cmd and perf script text`);
   const fresh = (['inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec'] as const)
     .map((n) => [n, r.figures[n]?.freshMemory] as const).filter(([, v]) => typeof v === 'number');
   if (fresh.length) out.push('', `each run's trace store on fresh pages (no reuse): ${fresh.map(([n, v]) => `${n} ${fmt(v as number)}`).join(', ')}`);

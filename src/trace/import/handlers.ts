@@ -29,14 +29,14 @@ export interface Inference {
   observed: boolean;
 }
 
-interface EraTable { table: KvmEra; label: string; names: ReadonlySet<string>; how: string }
+interface EraTable { table: KvmEra; label: string; names: ReadonlySet<string>; how: string; byReason: Map<string, Inference> }
 const ERA_TABLES: Record<'modern' | 'old' | 'unknown', EraTable> = {
   old: table(QEMU_KVM_2013, 'kvm_vmx_exit_handlers[] of Linux 3.x (the model\'s table for traces older than Linux 5.10)'),
   modern: table(LINUX_6_1, 'kvm_vmx_exit_handlers[] of Linux 6.1 (the trace prints Linux 5.10+ formats)'),
   unknown: table(LINUX_6_1, 'kvm_vmx_exit_handlers[] of Linux 6.1 (the trace shows no era-specific format)'),
 };
 function table(t: KvmEra, label: string): EraTable {
-  return { table: t, label, names: new Set(Object.values(t.exitHandlers)), how: `inferred from ${label}` };
+  return { table: t, label, names: new Set(Object.values(t.exitHandlers)), how: `inferred from ${label}`, byReason: new Map() };
 }
 
 /** The era table for a trace whose formats are of Linux 5.10+ (`modern`) or older. */
@@ -47,7 +47,7 @@ export function eraTable(era: 'modern' | 'old' | 'unknown'): EraTable { return E
  * the next entry (kvm_msr, kvm_mmio, `<stack trace>` frames, …).
  */
 export function inferHandler(reason: string, isa: string, events: readonly HostEvent[], era: 'modern' | 'old' | 'unknown'): Inference {
-  const { table, label, names, how } = ERA_TABLES[era];
+  const { table, label, names, how, byReason } = ERA_TABLES[era];
   for (const e of events) {
     // A simulated walk's own record of the handler (src/trace/import/simulated.ts).
     if (e.name === 'exit-handler' && e.f !== null) return { handler: String(e.f.handler), how: 'recorded by the model', observed: true };
@@ -63,18 +63,15 @@ export function inferHandler(reason: string, isa: string, events: readonly HostE
       return { handler: 'handle_fastpath_set_msr_irqoff', how: `inferred: kvm_msr writes the x2APIC ICR a fixed physical IPI (line ${msr.line}), which the 5.8+ fastpath takes before ${label}`, observed: false };
     }
   }
-  const key = `${label}|${reason}`;
-  let r = fromTable.get(key);
+  // Inferences from the table alone, by reason (shared: callers do not change them).
+  let r = byReason.get(reason);
   if (r === undefined) {
     const h = table.exitHandlers[reason as ExitReasonName];
     r = h === undefined ? { handler: null, how: `inferred: ${reason} has no entry in ${label}`, observed: false } : { handler: h, how, observed: false };
-    if (fromTable.size < 1024) fromTable.set(key, r);
+    if (byReason.size < 1024) byReason.set(reason, r);
   }
   return r;
 }
-
-/** Inferences from the table alone, by era and reason (shared: callers do not change them). */
-const fromTable = new Map<string, Inference>();
 
 /** handle_fastpath_set_x2apic_icr_irqoff's test: no shorthand, physical, fixed, not broadcast. */
 function fastpathIcr(data: number): boolean {

@@ -18,6 +18,7 @@
 // notices, and an event whose `event: payload` a mail client wrapped onto the next line.
 // A line none of these describe is reported with its number, its text and what was expected.
 
+import { isAscii } from 'node:buffer';
 import * as fs from 'node:fs';
 import { Cursor, isIdent } from './scan';
 import { HostEvent } from './host_event';
@@ -229,9 +230,10 @@ export class TraceReader {
   /** `[flags] SECONDS.FRACTION:` — the fraction in µs or ns; trace-cmd without a clock prints a bare counter. */
   private timestamp(c: Cursor, ev: HostEvent): boolean {
     const s = c.s;
-    // A flags column is a token with no ':' (ftrace's `d..1.`, `....`).
+    // A flags column is a token with no ':' (ftrace's `d..1.`, `....`); it never starts with a digit.
     let j = c.i;
-    while (j < c.end && s.charCodeAt(j) !== SPACE && isFlag(s.charCodeAt(j))) j++;
+    const first = s.charCodeAt(j);
+    if (first < 48 || first > 57) while (j < c.end && s.charCodeAt(j) !== SPACE && isFlag(s.charCodeAt(j))) j++;
     if (j > c.i && j < c.end && s.charCodeAt(j) === SPACE) {
       if (j - c.i < 3 || j - c.i > 6) return false;
       c.i = j;
@@ -294,19 +296,21 @@ export class TraceReader {
     return true;
   }
 
-  /** Recent event names: most lines repeat one of a few, so the name is matched, not sliced. */
-  private readonly names: string[] = [];
+  /** Event names seen, by length: most lines repeat one of a few, so the name is matched, not sliced. */
+  private readonly namesByLength: string[][] = [];
 
   private eventName(c: Cursor): string {
     const s = c.s;
-    const names = this.names;
-    for (let k = 0; k < names.length; k++) {
-      const n = names[k]!;
-      const end = c.i + n.length;
-      if (s.startsWith(n, c.i) && (end >= c.end || !isIdent(s.charCodeAt(end)))) { c.i = end; return n; }
-    }
-    const n = c.ident();
-    if (n !== '') { if (names.length >= 16) names.pop(); names.unshift(n); }
+    const from = c.i;
+    let end = from;
+    while (end < c.end && isIdent(s.charCodeAt(end))) end++;
+    const len = end - from;
+    if (len === 0) return '';
+    c.i = end;
+    const known = this.namesByLength[len];
+    if (known !== undefined) for (let k = 0; k < known.length; k++) if (s.startsWith(known[k]!, from)) return known[k]!;
+    const n = s.slice(from, end);
+    if (len < 64) { const list = (this.namesByLength[len] ??= []); if (list.length < 8) list.push(n); }
     return n;
   }
 
@@ -483,7 +487,9 @@ export function readTraceFile(file: string, sink: (e: HostEvent) => void, opts: 
       }
       const last = buf.lastIndexOf(0x0a, end - 1);
       if (last < 0) { kept = end; continue; }
-      const chunk = buf.toString('utf8', 0, last);
+      // Trace text is almost always ASCII, which latin1 decodes the same, several times faster.
+      const block = buf.subarray(0, last);
+      const chunk = block.toString(isAscii(block) ? 'latin1' : 'utf8');
       let from = 0;
       for (;;) {
         const nl = chunk.indexOf('\n', from);
