@@ -246,3 +246,15 @@ test('every golden scenario also round-trips through the host trace formats', ()
     expect(s, s.split('\n')[0]).to.contain('And the walk reads back the same from ftrace, trace-cmd and perf script text');
   }
 });
+
+test('an event a mail client wrapped onto the next line is joined; a prefix with nothing after it is reported', () => {
+  // kvm-facts §7.3 sample C: each event over two lines in the mail.
+  const { events, r } = read([
+    'qemu-system-x86-5665  [000] ....   280.971121:',
+    ' kvm_exit: reason EXTERNAL_INTERRUPT rip 0x22da info 0 800000fd',
+    'qemu-system-x86-5665  [000] d..1   280.971122:',
+    'qemu-system-x86-5665  [000] d..1   280.971122: kvm_entry: vcpu 0, rip 0x22da',
+  ].join('\n'));
+  expect(events.map((e) => `${e.line} ${e.name}`)).to.deep.equal(['1 kvm_exit', '4 kvm_entry']);
+  expect(r.malformed.map((m) => m.line)).to.deep.equal([3]);
+});

@@ -106,8 +106,10 @@ export class TraceReader {
     if (this.wrapped !== null) {
       const w = this.wrapped;
       this.wrapped = null;
-      if (this.eventAndPayload(c, w, s)) return;
-      this.bad(w.line, w.text, 'expected "event: payload" on the line after a wrapped prefix');
+      const prefix = w.text;
+      w.text = '';
+      if (startsWithEvent(c)) { this.eventAndPayload(c, w, s); return; }
+      this.bad(w.line, prefix, 'expected "event: payload" after the timestamp (or on the next line, where a mail client wrapped it)');
     }
     if (ch === 0x23 /* # */) { this.header(s, c.i); return; }
     if (ch === 0x3d /* = */ && c.lit('=>')) {
@@ -134,7 +136,7 @@ export class TraceReader {
 
   /** Everything read: the summary. Throws ImportError (strict) for the first unreadable line. */
   finish(): ReadSummary {
-    if (this.wrapped !== null) { const w = this.wrapped; this.wrapped = null; this.bad(w.line, w.text, 'expected "event: payload" after the timestamp'); }
+    if (this.wrapped !== null) { const w = this.wrapped; this.wrapped = null; this.bad(w.line, w.text, 'expected "event: payload" after the timestamp (or on the next line, where a mail client wrapped it)'); }
     this.flush();
     const v = this.votes;
     let format: TraceFormat = 'unknown';
@@ -440,6 +442,20 @@ export class TraceReader {
     if (this.opts.strict) throw new ImportError(`${this.source}:${line}: ${why}: ${text.trim()}`);
     if (this.malformed.length < this.maxMalformed) this.malformed.push({ line, text, why });
   }
+}
+
+/** The line starts with `event:` or `system:event:` (a wrapped event's second half). */
+function startsWithEvent(c: Cursor): boolean {
+  const s = c.s;
+  let i = c.i;
+  for (let part = 0; part < 2; part++) {
+    const from = i;
+    while (i < c.end && isIdent(s.charCodeAt(i))) i++;
+    if (i === from || s.charCodeAt(i) !== 0x3a) return false;
+    i++;
+    if (i >= c.end || s.charCodeAt(i) === SPACE) return true;
+  }
+  return false;
 }
 
 /** The era the formats show: a 5.10+ format wins (a trace has one kernel; the plugin's lines are neither). */
