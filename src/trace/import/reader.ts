@@ -97,9 +97,15 @@ export class TraceReader {
   }
 
   /** Feed one line (without its newline). */
-  line(s: string): void {
+  line(s: string): void { this.lineAt(s, 0, s.length); }
+
+  /**
+   * Feed the line at [from, to) of a block of text: the reader works inside the block and makes a
+   * string of the line only to report it.
+   */
+  lineAt(s: string, from: number, to: number): void {
     const n = ++this.n;
-    const c = this.c.reset(s);
+    const c = this.c.reset(s, from, to);
     c.skipSpaces();
     if (c.done) return;
     const ch = c.peek();
@@ -108,30 +114,44 @@ export class TraceReader {
       this.wrapped = null;
       const prefix = w.text;
       w.text = '';
-      if (startsWithEvent(c)) { this.eventAndPayload(c, w, s); return; }
+      if (startsWithEvent(c)) { this.eventAndPayload(c, w); return; }
       this.bad(w.line, prefix, 'expected "event: payload" after the timestamp (or on the next line, where a mail client wrapped it)');
     }
     if (ch === 0x23 /* # */) { this.header(s, c.i); return; }
     if (ch === 0x3d /* = */ && c.lit('=>')) {
       // A frame of the stack trace above (` => handle_io`).
       const p = this.pending;
-      if (p === null) { this.bad(n, s, 'a stack frame (" => func") with no event before it'); return; }
+      if (p === null) { this.bad(n, this.text(), 'a stack frame (" => func") with no event before it'); return; }
       c.skipSpaces();
       (p.stack ??= []).push(c.token());
       return;
     }
-    const b = this.cpuBracket(s, c.i);
-    if (b < 0) { this.other(s, c); return; }
+    const b = this.cpuBracket(s, c.i, c.end);
+    if (b < 0) {
+      // The rarer lines (notices, perf top, trace-cmd -l, trimmed excerpts) are read from a string of their own.
+      const line = s.slice(from, c.end);
+      this.other(line, this.c.reset(line, c.i - from));
+      return;
+    }
     const ev = new HostEvent();
     ev.line = n;
-    if (!this.taskAndThread(s, c.i, b, ev)) { this.bad(n, s, 'expected TASK-PID (ftrace, trace-cmd) or COMM TID (perf script) before the [CPU] column'); return; }
+    if (!this.taskAndThread(s, c.i, b, ev)) { this.bad(n, this.text(), 'expected TASK-PID (ftrace, trace-cmd) or COMM TID (perf script) before the [CPU] column'); return; }
     ev.cpu = this.cpu;
     c.i = this.cpuEnd;
     c.skipSpaces();
-    if (!this.timestamp(c, ev)) { this.bad(n, s, 'expected the timestamp (SECONDS.MICROSECONDS:) after the [CPU] column, and at most a flags column between them'); return; }
+    if (!this.timestamp(c, ev)) { this.bad(n, this.text(), 'expected the timestamp (SECONDS.MICROSECONDS:) after the [CPU] column, and at most a flags column between them'); return; }
     c.skipSpaces();
-    if (c.done) { ev.text = s; this.wrapped = ev; return; }
-    if (!this.eventAndPayload(c, ev, s)) return;
+    if (c.done) { ev.text = this.text(); this.wrapped = ev; return; }
+    this.eventAndPayload(c, ev);
+  }
+
+  /** The current line as a string (for reports). */
+  private text(): string {
+    const c = this.c;
+    let from = c.end;
+    // The line's start: back to the block's previous newline.
+    while (from > 0 && c.s.charCodeAt(from - 1) !== 0x0a) from--;
+    return c.s.slice(from, c.end);
   }
 
   /** Everything read: the summary. Throws ImportError (strict) for the first unreadable line. */
@@ -158,9 +178,9 @@ export class TraceReader {
   private cpuEnd = 0;
 
   /** The `[NNN]` CPU column: the first '[' followed by digits and ']'. */
-  private cpuBracket(s: string, from: number): number {
+  private cpuBracket(s: string, from: number, end: number): number {
     let b = s.indexOf('[', from);
-    while (b >= 0) {
+    while (b >= 0 && b < end) {
       let i = b + 1;
       let v = 0;
       for (;;) {
@@ -255,7 +275,7 @@ export class TraceReader {
   }
 
   /** `event: payload` (`system:event:` from perf), or ftrace's `<stack trace>`. Returns false when the line was bad. */
-  private eventAndPayload(c: Cursor, ev: HostEvent, s: string): boolean {
+  private eventAndPayload(c: Cursor, ev: HostEvent): boolean {
     c.skipSpaces();
     if (c.peek() === 0x3c /* < */) {
       // `<stack trace>` / `<user stack trace>`: the frames follow on ` => ` lines.
@@ -264,7 +284,7 @@ export class TraceReader {
       return true;
     }
     let name = this.eventName(c);
-    if (name === '') { this.bad(ev.line, s, 'expected an event name after the timestamp'); return false; }
+    if (name === '') { this.bad(ev.line, this.text(), 'expected an event name after the timestamp'); return false; }
     if (c.peek() === 0x3a && isIdent(c.s.charCodeAt(c.i + 1))) {
       ev.system = name;
       c.i++;
@@ -281,7 +301,7 @@ export class TraceReader {
       return true;
     }
     // trace-cmd pads short names to 20 columns: two or more spaces after `name:` is its signature.
-    if (name.length < 19 && c.s.charCodeAt(c.i) === SPACE && c.s.charCodeAt(c.i + 1) === SPACE && ev.system === '') this.votes['trace-cmd']++;
+    if (name.length < 19 && c.i + 1 < c.end && c.s.charCodeAt(c.i) === SPACE && c.s.charCodeAt(c.i + 1) === SPACE && ev.system === '') this.votes['trace-cmd']++;
     if (ev.system !== '' || ev.tid < 0) this.votes['perf-script']++;
     const reader = ev.system === '' || ev.system === 'kvm' ? PAYLOAD_READERS.get(name) : undefined;
     if (reader === undefined) {
@@ -292,7 +312,7 @@ export class TraceReader {
     }
     const payloadAt = c.i;
     const why = reader(c, ev, this.hints);
-    if (why !== null) { this.bad(ev.line, s, `${name}: ${why}`); return false; }
+    if (why !== null) { this.bad(ev.line, this.text(), `${name}: ${why}`); return false; }
     if (this.opts.keepText) ev.text = c.s.slice(payloadAt, c.end).trim();
     this.emit(ev);
     return true;
@@ -397,7 +417,7 @@ export class TraceReader {
     ev.line = this.n;
     if (!this.timestamp(c, ev)) { c.i = start; return false; }
     c.skipSpaces();
-    this.eventAndPayload(c, ev, s);
+    this.eventAndPayload(c, ev);
     return true;
   }
 
@@ -425,7 +445,7 @@ export class TraceReader {
     ev.comm = this.comm(s, start, dash, tid);
     if (!this.timestamp(c, ev)) { c.i = start; return false; }
     this.votes['trace-cmd']++;
-    this.eventAndPayload(c, ev, s);
+    this.eventAndPayload(c, ev);
     return true;
   }
 
@@ -469,8 +489,8 @@ export function readTraceText(text: string, source: string, sink: (e: HostEvent)
   let from = 0;
   for (;;) {
     const nl = text.indexOf('\n', from);
-    if (nl < 0) { if (from < text.length) r.line(text.slice(from)); break; }
-    r.line(text.slice(from, nl));
+    if (nl < 0) { if (from < text.length) r.lineAt(text, from, text.length); break; }
+    r.lineAt(text, from, nl);
     from = nl + 1;
   }
   return r.finish();
@@ -509,8 +529,8 @@ export function readTraceFile(file: string, sink: (e: HostEvent) => void, opts: 
       let from = 0;
       for (;;) {
         const nl = chunk.indexOf('\n', from);
-        if (nl < 0) { r.line(chunk.slice(from)); break; }
-        r.line(chunk.slice(from, nl));
+        if (nl < 0) { r.lineAt(chunk, from, chunk.length); break; }
+        r.lineAt(chunk, from, nl);
         from = nl + 1;
       }
       kept = end - last - 1;

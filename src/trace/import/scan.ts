@@ -15,11 +15,12 @@ export class Cursor {
   /** One past the last character of the line (a trailing '\r' is left out). */
   end = 0;
 
-  reset(s: string, from = 0): this {
+  /** Read `s` from `from` to `to` (the whole string by default): a line, or a line inside a block. */
+  reset(s: string, from = 0, to = s.length): this {
     this.s = s;
     this.i = from;
-    let e = s.length;
-    if (e > 0 && s.charCodeAt(e - 1) === 0x0d) e--;
+    let e = to;
+    if (e > from && s.charCodeAt(e - 1) === 0x0d) e--;
     this.end = e;
     return this;
   }
