@@ -41,4 +41,6 @@ export class HostEvent {
   text = '';
   /** Frames of a stack trace that followed the event (`=> handle_io`), innermost first. */
   stack: string[] | null = null;
+  /** A perf top row: the payload's share of the samples in percent (no event in time); else -1. */
+  share = -1;
 }

@@ -46,7 +46,7 @@ export function statFiles(files: readonly string[], opts: StatOptions & { strict
     const pairing = new Pairing({
       exit: (x) => stat.exit(x),
       strayUserspace: (e, v) => stat.strayUserspace(e, v),
-      event: (e) => { if (e.f !== null && e.f.overhead !== undefined && e.name === 'kvm_exit') stat.perfTopRow(e); },
+      share: (e) => { if (e.name === 'kvm_exit') stat.perfTopRow(e); },
     });
     const read = readTraceFile(file, (e) => pairing.push(e), { strict: opts.strict, hints });
     pairing.finish();

@@ -44,6 +44,8 @@ export interface PairingSink {
   strayUserspace?(e: HostEvent, vcpu: number): void;
   /** Every event, with the vCPU it belongs to (-1: none), before it is paired. */
   event?(e: HostEvent, vcpu: number): void;
+  /** A perf top row (a share of the samples, not an event in time). */
+  share?(e: HostEvent): void;
 }
 
 export class Pairing {
@@ -57,10 +59,10 @@ export class Pairing {
   push(e: HostEvent): void {
     const name = e.name;
     if (name === '<lost events>') { this.cutAll(); return; }
+    if (e.share >= 0) { this.sink.share?.(e); return; } // a perf top row: no event in time
     const lane = this.lane(e);
-    this.sink.event?.(e, lane.vcpu);
+    if (this.sink.event !== undefined) this.sink.event(e, lane.vcpu);
     if (name === 'kvm_exit') {
-      if (e.f !== null && e.f.overhead !== undefined) return; // a perf top row: no event in time
       if (lane.open !== null) this.close(lane, null);
       lane.open = { vcpu: lane.vcpu, tid: lane.tid, exit: e, entry: null, userspace: null, inner: [] };
       lane.inUserspace = false;

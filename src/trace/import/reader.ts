@@ -398,7 +398,8 @@ export class TraceReader {
           const why = reader(c, ev, this.hints);
           if (why !== null) { this.bad(n, s, `${ev.name}: ${why}`); return; }
         } else { ev.text = c.rest(); this.opaque++; }
-        (ev.f ??= {}).overhead = pct;
+        ev.share = pct;
+        ev.f ??= {};
         this.votes['perf-top']++;
         this.emit(ev);
         return;

@@ -86,7 +86,7 @@ export class StatAggregator {
   /** One kvm_exit line of a perf top capture: its share of the samples. */
   perfTopRow(e: HostEvent): void {
     const r = String(e.f!.reason);
-    this.perfTopShare.set(r, (this.perfTopShare.get(r) ?? 0) + Number(e.f!.overhead));
+    this.perfTopShare.set(r, (this.perfTopShare.get(r) ?? 0) + e.share);
   }
 
   /** A kvm_userspace_exit outside any exit (KVM_RUN returned without entering the guest). */

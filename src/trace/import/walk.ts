@@ -26,7 +26,7 @@ const HEX_KEYS = new Set(['port', 'val', 'gpa', 'msr', 'data', 'address', 'error
   'dm', 'reg', 'function', 'index', 'rax', 'rbx', 'rcx', 'rdx', 'nr', 'a0', 'a1', 'a2', 'a3', 'qualification', 'rip', 'info2',
   'intrInfo', 'requests', 'dst', 'csbase']);
 /** Fields of the payload readers that describe the line, not the event. */
-const META_KEYS = new Set(['form', 'overhead']);
+const META_KEYS = new Set(['form']);
 
 const hx = (v: number) => `0x${hex64(v)}`;
 
@@ -61,7 +61,7 @@ export function hostWalk(host: readonly HostEvent[], read: Pick<ReadSummary, 'er
 
   for (const e of host) {
     const f = e.f;
-    if (f === null || e.name.startsWith('<') || (f.overhead !== undefined)) continue;
+    if (f === null || e.name.startsWith('<') || e.share >= 0) continue;
     const vcpu = vcpuOf(e);
     const kvmEvent = e.system === '' || e.system === 'kvm';
     if (!kvmEvent || e.name === 'function') continue;
