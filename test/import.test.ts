@@ -258,3 +258,20 @@ test('an event a mail client wrapped onto the next line is joined; a prefix with
   expect(events.map((e) => `${e.line} ${e.name}`)).to.deep.equal(['1 kvm_exit', '4 kvm_entry']);
   expect(r.malformed.map((m) => m.line)).to.deep.equal([3]);
 });
+
+test('on a host trace, a step that needs what the trace cannot hold fails before it runs, with that one line', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-refusal-'));
+  const root = path.join(__dirname, '..');
+  fs.writeFileSync(path.join(dir, 'refused.feature'), [
+    'Feature: refused', '  Scenario: io_submit on a host trace',
+    `    Given the host trace "${path.join(FIXTURES, 'linux-6.1-seed-write.ftrace')}"`,
+    '    Then the VM exit reason is IO_INSTRUCTION', '    And the host calls io_submit', '',
+  ].join('\n'));
+  fs.writeFileSync(path.join(dir, 'cucumber.cjs'), `module.exports = { default: { paths: [${JSON.stringify(path.join(dir, 'refused.feature'))}], requireModule: ['ts-node/register'], require: [${JSON.stringify(path.join(root, 'steps', '**', '*.ts'))}], format: ['progress'], strict: true } };\n`);
+  const r = require('node:child_process').spawnSync(process.execPath, [path.join(root, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js'), '--config', 'cucumber.cjs'],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(root, 'tsconfig.json') } }) as { status: number; stdout: string; stderr: string };
+  fs.rmSync(dir, { recursive: true });
+  expect(r.status, r.stderr).to.equal(1);
+  expect(r.stdout).to.contain('Error: "the host calls io_submit": a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (strace -f, or the syscalls:* events) (this scenario reads a host trace)');
+  expect(r.stdout).to.match(/1 scenario \(1 failed\)\n3 steps \(1 failed, 2 passed\)/);
+});

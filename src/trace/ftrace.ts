@@ -73,7 +73,7 @@ const hexOf = (v: string | number | undefined): string => (typeof v === 'string'
 const pad = (h: string, n: number) => h.padStart(n, '0');
 
 /** One tracepoint, as its TP_printk and (for the events it handles) plugin_kvm.c render it. */
-interface Record {
+interface TraceRecord {
   e: TraceEvent;
   event: string;
   kernel: string;
@@ -85,15 +85,15 @@ interface Record {
 }
 
 /** The kvm tracepoints a walk fires, in order, each with its kernel (and plugin) text for the era. */
-export function tracepointRecords(events: readonly TraceEvent[], era: FtraceEra = 'linux-6.1'): Record[] {
+export function tracepointRecords(events: readonly TraceEvent[], era: FtraceEra = 'linux-6.1'): TraceRecord[] {
   const old = era === 'qemu-kvm-2013';
-  const out: Record[] = [];
+  const out: TraceRecord[] = [];
   /** Each vCPU's last exit: the RIP kvm_page_fault prints, and whether the fastpath runs with interrupts off. */
   const lastExit = new Map<number, TraceEvent>();
   const fastpath = new Set<number>();
   for (const e of events) {
     const d = e.detail;
-    const rec = (event: string, kernel: string, extra: Partial<Record> = {}) => out.push({ e, event, kernel, irqsOff: false, preempt: 0, ...extra });
+    const rec = (event: string, kernel: string, extra: Partial<TraceRecord> = {}) => out.push({ e, event, kernel, irqsOff: false, preempt: 0, ...extra });
     if (e.kind === 'vm-exit') {
       if (e.name === 'VMfailValid') continue; // vmx->fail: vmx_vcpu_run returns before trace_kvm_exit
       lastExit.set(e.vcpu, e);
@@ -262,7 +262,7 @@ export function tracepointRecords(events: readonly TraceEvent[], era: FtraceEra 
 }
 
 /** The thread that fires a record: a vCPU thread, or qemu-kvm's main thread for the rest. */
-function thread(r: Record, era: FtraceEra, pid: number): { comm: string; tid: number } {
+function thread(r: TraceRecord, era: FtraceEra, pid: number): { comm: string; tid: number } {
   const v = r.e.vcpu;
   // qemu names its vCPU threads "CPU n/KVM" (4.0+); qemu-kvm 0.15's threads kept the process name.
   if (era === 'qemu-kvm-2013') return { comm: 'qemu-kvm', tid: v >= 0 ? pid + 1 + v : pid };
@@ -274,7 +274,7 @@ function timestamp(tNs: number): string {
   return `${Math.floor(us / 1e6)}`.padStart(5) + '.' + `${us % 1e6}`.padStart(6, '0');
 }
 
-function flags(r: Record, era: FtraceEra): string {
+function flags(r: TraceRecord, era: FtraceEra): string {
   const depth = r.preempt ? String(r.preempt) : '.';
   // 3.x traced kvm_exit from vmx_handle_exit, with interrupts on again.
   const off = r.irqsOff && !(era === 'qemu-kvm-2013' && r.event === 'kvm_exit');

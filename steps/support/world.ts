@@ -89,6 +89,9 @@ export class ExitpathWorld extends World {
     return this.lastWalk;
   }
 
+  /** The host trace the scenario reads, if it reads one (no walk yet: undefined). */
+  get hostTrace(): HostTraceOrigin | undefined { return this.lastWalk?.host; }
+
   /** Make an imported host trace the walk the Then-steps read. */
   useHostTrace(walk: LastWalk): void {
     if (this.stackInstance) throw new Error('the simulated VM already ran: a host trace replaces the walk, so give it before any When step');
