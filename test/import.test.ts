@@ -85,6 +85,7 @@ test('kvm_exit of every era and tool reads as the same exit', () => {
   expect(one('q-1 [000] 1.0: kvm_exit: reason UNKNOWN (47) rip 0x1 info 0 0').f!.reason).to.equal('LDTR_TR');
   expect(one('q-1 [000] 1.0: kvm_exit: reason UNKNOWN (2147483681) rip 0x1 info 0 0').f).to.include({ reason: 'INVALID_STATE', flags: 'FAILED_VMENTRY' });
   expect(one('q-1 [000] 1.0: kvm_exit: reason 0x4a rip 0x1 info 0 0').f!.reason).to.equal('BUS_LOCK');
+  expect(one('q-1 [000] 1.0: kvm_exit: reason UNKNOWN (131072) rip 0x1 info 0 0').f).to.include({ reason: 'UNKNOWN(131072)', reasonNumber: -1 });
   expect(one('q-1 [000] 1.0: kvm_exit: reason PENDING_INTERRUPT rip 0x1 info 0 0').f!.reason).to.equal('INTERRUPT_WINDOW');
 });
 

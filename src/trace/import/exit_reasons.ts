@@ -130,8 +130,13 @@ function decode(text: string, info1: number): ExitReason | null {
   return svm(t, info1) ?? { name: t, number: -1, isa: 'vmx', flags: '' };
 }
 
-/** A full exit_reason value: the basic reason in bits 15:0, FAILED_VMENTRY in bit 31. */
+/**
+ * A full exit_reason value: the basic reason in bits 15:0, FAILED_VMENTRY in bit 31. A value with
+ * other high bits is no VMX exit this table knows (perf kvm stat's "unknown kvm exit code:131072"):
+ * it is kept by its number.
+ */
 function byNumber(full: number): ExitReason {
+  if (full > 0xffffffff || (full % 0x80000000) >= 0x10000) return { name: `UNKNOWN(${full})`, number: -1, isa: 'vmx', flags: '' };
   const basic = full & 0xffff;
   const flags = full >= VMX_EXIT_REASONS_FAILED_VMENTRY ? 'FAILED_VMENTRY' : '';
   const name = VMX_EXIT_REASONS.get(basic);
