@@ -13,7 +13,10 @@ import { hex } from '../src/trace/recorder';
 import { ImportError, importTrace, readTraceFile, readTraceText, statFiles, type HostEvent } from '../src/trace/import';
 import { Cursor } from '../src/trace/import/scan';
 import { decodeIoQualification, encodeIoQualification, decodeCrQualification, decodeIntrInfo } from '../src/uapi/vmx';
-import { explain } from '../src/walk';
+import { explain, walkEvents } from '../src/walk';
+import { Stack } from '../src/stack';
+import { instructionAction } from '../src/guest/actions';
+import { LOCAL_TIMER_VECTOR } from '../src/kvm/vmx';
 import { hostTraceRefusal } from '../steps/support/host_trace_limits';
 
 const FIXTURES = path.join(__dirname, '..', 'features', 'host-trace', 'fixtures');
@@ -275,4 +278,43 @@ test('on a host trace, a step that needs what the trace cannot hold fails before
   expect(r.status, r.stderr).to.equal(1);
   expect(r.stdout).to.contain('Error: "the host calls io_submit": a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (strace -f, or the syscalls:* events) (this scenario reads a host trace)');
   expect(r.stdout).to.match(/1 scenario \(1 failed\)\n3 steps \(1 failed, 2 passed\)/);
+});
+
+test('explain --format ftrace prints what a 6.1 host prints for the tracepoints it fires', () => {
+  const text = (action: string, sets: Partial<typeof DEFAULT_CONFIG> = {}) => ftraceText(explain({ ...DEFAULT_CONFIG, ...sets }, action).events);
+  // kvm_cpuid with idx and "cpuid entry found" (5.x+), and kvm_exit's irq flags: vmx_vcpu_run, interrupts off.
+  expect(text('cpuid 0x0')).to.match(/ d\.\.1\. +0\.\d{6}: kvm_exit: vcpu 0 reason CPUID .*\n.* \.\.\.\.\. +0\.\d{6}: kvm_cpuid: func 0 idx 0 rax d rbx 756e6547 rcx 6c65746e rdx 49656e69, cpuid entry found\n/);
+  expect(text('vmcall')).to.match(/kvm_hypercall: nr 0x0 a0 0x[0-9a-f]+ a1 0x[0-9a-f]+ a2 0x[0-9a-f]+ a3 0x[0-9a-f]+\n/);
+  // An MMIO read no device claims: the 6.1 kvm_page_fault, the emulated instruction's bytes, the
+  // unsatisfied read before userspace and the read after, the FPU swapped around KVM_RUN's return.
+  const mmio = text('readl 0xd0000000');
+  const events = mmio.split('\n').filter(Boolean).map((l) => l.slice(l.indexOf(': ', l.indexOf('] ')) + 2));
+  expect(events).to.deep.equal([
+    events[0]!,
+    `kvm_page_fault: vcpu 0 rip ${/rip (0x[0-9a-f]+)/.exec(events[0]!)![1]} address 0x00000000d0000000 error_code 0x181`,
+    `kvm_emulate_insn: 0:${/rip 0x([0-9a-f]+)/.exec(events[0]!)![1]}:8b 07 (prot64)`,
+    'kvm_mmio: mmio unsatisfied-read len 4 gpa 0xd0000000 val 0x0',
+    'kvm_fpu: unload',
+    'kvm_userspace_exit: reason KVM_EXIT_MMIO (6)',
+    'kvm_fpu: load',
+    'kvm_mmio: mmio read len 4 gpa 0xd0000000 val 0xffffffff',
+    events[8]!,
+  ]);
+  expect(events[0]).to.match(/^kvm_exit: vcpu 0 reason EPT_VIOLATION rip 0x[0-9a-f]+ info1 0x0000000000000181 /);
+  expect(events[8]).to.match(/^kvm_entry: vcpu 0, rip 0x/);
+  // The seed's interrupt: the PIC and IOAPIC under their locks, the IOAPIC's delivery inside its lock; the EOI.
+  const seed = text('write hello /hello.txt');
+  expect(seed).to.match(/ \.\.\.1\. +0\.\d{6}: kvm_apic_accept_irq: apicid 0 vec 49 \(Fixed\|level\)\n.* \.\.\.1\. +0\.\d{6}: kvm_ioapic_set_irq: pin 11 dst 0 vec 49 \(Fixed\|physical\|level\)\n/);
+  expect(seed).to.match(/kvm_pic_set_irq: chip 1 pin 3 \((edge|level)(\|masked)?\)/);
+  expect(seed).to.contain('kvm_apic: apic_write APIC_EOI = 0x0\n');
+  // MSI-X: the message's destination and vector.
+  expect(text('write hello /x', { disk: { ...DEFAULT_CONFIG.disk, vectors: 2 } })).to.match(/kvm_msi_set_irq: dst 0 vec 50 \(Fixed\|physical\|edge\)\n/);
+});
+
+test('kvm_exit of an external interrupt prints the VM-exit interruption information', () => {
+  const stack = new Stack(DEFAULT_CONFIG);
+  stack.cpus[0]!.hostInterrupt(LOCAL_TIMER_VECTOR);
+  const o = stack.submit(instructionAction('nop'), 0);
+  const text = ftraceText(walkEvents(stack, o.from, o.to));
+  expect(text).to.match(new RegExp(`kvm_exit: vcpu 0 reason EXTERNAL_INTERRUPT rip 0x[0-9a-f]+ info1 0x0{16} info2 0x0{16} intr_info 0x800000${LOCAL_TIMER_VECTOR.toString(16)} error_code 0x00000000\\n`));
 });
