@@ -22,7 +22,7 @@ function load(w: ExitpathWorld, t: ImportedTrace): void {
   if (t.walk.events.length === 0) throw new Error(`${r.source}: no kvm event in the trace (${r.lines} lines read)`);
   w.useHostTrace({
     events: t.walk.events, summary: t.summary, state: 'done',
-    host: { source: r.source, format: r.format, era: r.era, eraLabel: t.walk.eraLabel },
+    host: { source: r.source, format: r.format, era: r.era, eraLabel: t.walk.eraLabel, syscalls: t.walk.syscalls },
   });
 }
 
@@ -50,7 +50,7 @@ Given('the host trace:', function (this: ExitpathWorld, text: string) {
 BeforeStep(function (this: ExitpathWorld, { pickleStep }) {
   if (this.hostTrace === undefined) return;
   const table = pickleStep.argument?.dataTable?.rows.map((r) => r.cells.map((c) => c.value));
-  const why = hostTraceRefusal(pickleStep.text, table);
+  const why = hostTraceRefusal(pickleStep.text, table, { syscalls: this.hostTrace.syscalls });
   if (why !== null) throw new Error(`${why} (this scenario reads a host trace)`);
 });
 

@@ -239,6 +239,9 @@ test('a step that needs what no host trace holds is refused with one line; kvm-l
   const why = hostTraceRefusal('the walk crosses, in order:', rows([['VMX CPU', 'kvm', 'IO_INSTRUCTION'], ['qemu-kvm', 'host kernel', 'io_submit']]));
   expect(why).to.match(/^row 2 \(qemu-kvm \| host kernel \| io_submit\): a host kvm trace holds no such crossing/);
   expect(why!.split('\n')).to.have.length(1);
+  // A trace with the syscalls tracepoints holds qemu-kvm's syscalls.
+  expect(hostTraceRefusal('the host calls io_submit', undefined, { syscalls: true })).to.equal(null);
+  expect(hostTraceRefusal('the walk crosses, in order:', rows([['qemu-kvm', 'host kernel', 'io_submit']]), { syscalls: true })).to.equal(null);
 });
 
 test('every golden scenario also round-trips through the host trace formats', () => {
@@ -276,7 +279,7 @@ test('on a host trace, a step that needs what the trace cannot hold fails before
     { cwd: dir, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(root, 'tsconfig.json') } }) as { status: number; stdout: string; stderr: string };
   fs.rmSync(dir, { recursive: true });
   expect(r.status, r.stderr).to.equal(1);
-  expect(r.stdout).to.contain('Error: "the host calls io_submit": a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (strace -f, or the syscalls:* events) (this scenario reads a host trace)');
+  expect(r.stdout).to.contain('Error: "the host calls io_submit": a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (record the syscalls:* events with kvm:*) (this scenario reads a host trace)');
   expect(r.stdout).to.match(/1 scenario \(1 failed\)\n3 steps \(1 failed, 2 passed\)/);
 });
 

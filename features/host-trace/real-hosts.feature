@@ -143,3 +143,21 @@ Feature: The same Then-steps, checked against a real host's kvm trace
 
     When the guest executes "inl 0x1234"
     Then the walk matches the host trace "fixtures/linux-6.1-inl-0x1234.ftrace"
+
+  Scenario: With the syscalls tracepoints, qemu-kvm's io_submit is in the host trace too
+    A kvm trace alone holds no syscall; recorded with the syscalls events of io_submit and
+    io_getevents, it shows the seed's stage ⑤: qemu-kvm (aio=native) submits the write from the vCPU
+    thread that handled the KVM_EXIT_IO, before it calls KVM_RUN again; its main loop reaps the
+    completion with io_getevents before it raises the interrupt.
+
+    Given the host trace "fixtures/linux-6.1-kick-with-syscalls.ftrace"
+    Then the host calls io_submit
+    And the host calls io_getevents
+    And the walk crosses, in order:
+      | from        | to          | name           |
+      | VMX CPU     | kvm         | IO_INSTRUCTION |
+      | kvm         | qemu-kvm    | KVM_EXIT_IO    |
+      | qemu-kvm    | host kernel | io_submit      |
+      | host kernel | qemu-kvm    | io_submit      |
+      | qemu-kvm    | kvm         | KVM_RUN        |
+      | kvm         | VMX CPU     | VMRESUME       |

@@ -1,4 +1,5 @@
-// What a host's kvm trace cannot show, step by step. A scenario that reads a host trace (`Given the
+// What a host's kvm trace cannot show, step by step (qemu-kvm's syscalls only when the trace has no
+// syscalls tracepoints). A scenario that reads a host trace (`Given the
 // host trace …`) runs the model's Then-steps on what kvm's tracepoints printed: exits, kvm's side of
 // them, the returns to qemu-kvm and back, injections. A step that needs anything else — the guest's
 // own view, qemu-kvm's insides, the host's syscalls, the simulated machine's state — fails before it
@@ -13,9 +14,10 @@ const KVM_LEVEL: readonly [string, string, (name: string) => boolean][] = [
   ['VMX CPU', 'guest kernel', (n) => n === 'interrupt' || n === 'exception'],
 ];
 
+const SYSCALLS = /^the host (calls|does not call|makes)\b|^(qemu-kvm|the vhost-user-blk backend) makes no syscall$|^the vhost-user-blk backend calls /;
+
 const LIMITS: readonly [RegExp, string][] = [
-  [/^the host (calls|does not call|makes)\b|^(qemu-kvm|the vhost-user-blk backend) makes no syscall$|^the vhost-user-blk backend calls /,
-    'a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (strace -f, or the syscalls:* events)'],
+  [SYSCALLS, 'a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (record the syscalls:* events with kvm:*)'],
   [/^the (write|read|call|instruction) returns |^the call fails with |^the process reads /,
     'a host kvm trace holds no guest results: what a guest call returned is known inside the guest only'],
   [/^the walk passes through stages /,
@@ -33,14 +35,19 @@ const LIMITS: readonly [RegExp, string][] = [
  * Why a step cannot run on a host trace, or null when it can. `table` is the step's data table, for
  * `the walk crosses, in order:` (rows outside the kvm-level crossings are refused).
  */
-export function hostTraceRefusal(stepText: string, table?: readonly (readonly string[])[]): string | null {
-  for (const [re, why] of LIMITS) if (re.test(stepText)) return `"${stepText}": ${why}`;
+export function hostTraceRefusal(stepText: string, table?: readonly (readonly string[])[], trace: { syscalls?: boolean } = {}): string | null {
+  for (const [re, why] of LIMITS) {
+    // With the syscalls tracepoints in the trace, qemu-kvm's syscalls are there to check.
+    if (trace.syscalls && re === SYSCALLS) continue;
+    if (re.test(stepText)) return `"${stepText}": ${why}`;
+  }
   if (stepText === 'the walk crosses, in order:' && table && table.length > 1) {
     const head = table[0]!.map((h) => h.trim());
     const [fi, ti, ni] = [head.indexOf('from'), head.indexOf('to'), head.indexOf('name')];
     for (const [k, row] of table.slice(1).entries()) {
       const [from, to, name] = [row[fi] ?? '', row[ti] ?? '', row[ni] ?? ''];
-      if (!KVM_LEVEL.some(([f, t, ok]) => f === from && t === to && ok(name))) {
+      const syscall = trace.syscalls && ((from === 'qemu-kvm' && to === 'host kernel') || (from === 'host kernel' && to === 'qemu-kvm'));
+      if (!syscall && !KVM_LEVEL.some(([f, t, ok]) => f === from && t === to && ok(name))) {
         return `row ${k + 1} (${from} | ${to} | ${name}): a host kvm trace holds no such crossing; it shows VMX CPU ↔ kvm (exits, entries), kvm → qemu-kvm (KVM_EXIT_*, KVM_RUN errors), qemu-kvm → kvm (KVM_RUN) and injected interrupts`;
       }
     }

@@ -11,7 +11,7 @@ import type { TraceEvent } from '../../src/trace/recorder';
 import { walkEvents } from '../../src/walk';
 
 /** Where an imported walk came from. */
-export interface HostTraceOrigin { source: string; format: string; era: string; eraLabel: string }
+export interface HostTraceOrigin { source: string; format: string; era: string; eraLabel: string; syscalls: boolean }
 
 export interface LastWalk {
   events: TraceEvent[];

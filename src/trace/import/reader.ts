@@ -292,6 +292,12 @@ export class TraceReader {
     }
     ev.name = name;
     if (!c.lit(':')) {
+      // The syscall tracer's own output (kernel/trace/trace_syscalls.c): print_syscall_enter's
+      // `sys_io_submit(ctx_id: 7f…, nr: 1, …)` and print_syscall_exit's `sys_io_submit -> 0x1`.
+      if (name.startsWith('sys_')) {
+        if (c.peek() === 0x28 /* ( */) { ev.name = `sys_enter_${name.slice(4)}`; ev.text = c.rest(); this.opaque++; this.emit(ev); return true; }
+        if (c.lit(' -> ')) { ev.name = `sys_exit_${name.slice(4)}`; ev.text = c.rest(); this.opaque++; this.emit(ev); return true; }
+      }
       // The function tracer: `func <-parent`, no colon after the name.
       ev.text = c.s.slice(c.i, c.end).trim();
       ev.name = 'function';

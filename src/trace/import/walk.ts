@@ -19,7 +19,7 @@ import { eraTable, inferHandler, type Inference } from './handlers';
 import type { HostEvent } from './host_event';
 import { Pairing } from './pairing';
 import type { ReadSummary } from './reader';
-import { hex64 } from './scan';
+import { Cursor, hex64 } from './scan';
 
 /** Detail keys the model's tracepoints print in hex (their defineEvent `:hex` arguments). */
 const HEX_KEYS = new Set(['port', 'val', 'gpa', 'msr', 'data', 'address', 'errorCode', 'vector', 'vec', 'icr_low', 'dest_id',
@@ -32,6 +32,8 @@ const hx = (v: number) => `0x${hex64(v)}`;
 
 export interface HostWalk {
   events: TraceEvent[];
+  /** The trace has the host's syscall tracepoints (sys_enter_* / sys_exit_*). */
+  syscalls: boolean;
   /** For each inferred or observed handler, how it was found (by the exit's line). */
   handlers: Map<number, Inference>;
   /** kvm's table the handlers came from, in words. */
@@ -60,6 +62,14 @@ export function hostWalk(host: readonly HostEvent[], read: Pick<ReadSummary, 'er
   const svm = new Set<number>();
 
   for (const e of host) {
+    // The syscalls tracepoints (sys_enter_NAME / sys_exit_NAME), when the trace has them: qemu-kvm's
+    // calls into the host kernel, by thread (a vCPU thread's, or -1 for qemu's other threads).
+    if (e.name.startsWith('sys_enter_') || e.name.startsWith('sys_exit_')) {
+      const vcpu = owner.get(ident(e)) ?? -1;
+      if (e.name.startsWith('sys_enter_')) push(e, vcpu, 'syscall', 'qemu-kvm', 'host kernel', e.name.slice(10), {});
+      else push(e, vcpu, 'syscall-return', 'host kernel', 'qemu-kvm', e.name.slice(9), { result: syscallResult(e.text) });
+      continue;
+    }
     const f = e.f;
     if (f === null || e.name.startsWith('<') || e.share >= 0) continue;
     const vcpu = vcpuOf(e);
@@ -126,7 +136,13 @@ export function hostWalk(host: readonly HostEvent[], read: Pick<ReadSummary, 'er
       }
     }
   }
-  return { events: out, handlers, eraLabel: eraTable(read.era).label };
+  return { events: out, handlers, eraLabel: eraTable(read.era).label, syscalls: out.some((e) => e.kind === 'syscall-return') };
+}
+
+/** sys_exit_*'s payload: the return value, printed as hex (`0x1`, `0xfffffffffffffff5` for -EAGAIN). */
+function syscallResult(text: string): number {
+  // Cursor.hex reads 0xfffffffffffffff5 as -11, as the model stores a negative return.
+  return new Cursor().reset(text.trim()).hex();
 }
 
 /** Tracepoints a vCPU's thread prints while it runs the vCPU (not another thread's kvm_set_irq on its behalf). */
