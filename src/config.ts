@@ -93,6 +93,23 @@ const SCHEMA = {
   },
 } as const;
 
+/** The configuration's JSON schema: every key, its type and allowed values. */
+export const CONFIG_SCHEMA = SCHEMA;
+
+/** Every configuration key, dotted for nested ones (`disk.backend`). */
+export function configKeys(): string[] {
+  const out: string[] = [];
+  const walk = (props: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(props)) {
+      const sub = (v as { properties?: Record<string, unknown> }).properties;
+      if (sub) walk(sub, `${prefix}${k}.`);
+      else out.push(prefix + k);
+    }
+  };
+  walk(SCHEMA.properties, '');
+  return out;
+}
+
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validate = ajv.compile(SCHEMA);
 

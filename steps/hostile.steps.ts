@@ -4,7 +4,8 @@
 // Then it kicks (outw to the notify port) and waits for the device, as the driver would. Then
 // steps read what qemu made of it from the trace.
 
-import { When, Then, type DataTable } from '@cucumber/cucumber';
+import { type DataTable } from '@cucumber/cucumber';
+import { stepsAbout } from './support/define';
 import { expect } from 'chai';
 import type { GuestKernel, ActionResult } from '../src/guest/kernel';
 import { queueWrite } from './support/guest_requests';
@@ -15,6 +16,8 @@ import {
   VRING_DESC_F_WRITE, virtio_blk_outhdr, vring_avail, vring_desc,
 } from '../src/uapi/virtio';
 import type { ExitpathWorld } from './support/world';
+
+const { When, Then } = stepsAbout('a hostile guest');
 
 /** The guest's buffers for the request, and a spare page for an indirect table. */
 interface Layout { header: number; status: number; data: number; table: number; desc: number; avail: number; used: number; ramEnd: number }
@@ -110,11 +113,11 @@ function rowsOf(table: DataTable): { field: string; value: string }[] {
   return rows as { field: string; value: string }[];
 }
 
-When('the guest queues a write of {string} to sector {int} and, before the kick, rewrites:', function (this: ExitpathWorld, text: string, sector: number, table: DataTable) {
+When('the guest queues a write of {string} to sector {int} and, before the kick, rewrites:', { doc: 'the same, but first the guest stores each value with store instructions (a 64-bit field as two `writel`). Fields: `desc[N].addr|len|flags|next`, `table[N].…` (an indirect table in a spare page), `header.type|ioprio|sector`, `avail.flags|idx|ring[N]`. Values: numbers up to 64 bits, flags `NEXT+WRITE+INDIRECT`, or a buffer `header`, `data`, `status`, `table`, `desc`, `avail`, `used`, `ram-end`, ± an offset' }, function (this: ExitpathWorld, text: string, sector: number, table: DataTable) {
   this.start(hostileWrite(text, sector, rowsOf(table), this));
 });
 
-When('the guest queues a write of {string} to sector {int} and kicks', function (this: ExitpathWorld, text: string, sector: number) {
+When('the guest queues a write of {string} to sector {int} and kicks', { doc: 'the driver queues a one-sector write (descriptors header, data, status), kicks, and waits for the device; may end with the guest still waiting' }, function (this: ExitpathWorld, text: string, sector: number) {
   this.start(hostileWrite(text, sector, [], this));
 });
 
@@ -122,43 +125,44 @@ When('the guest queues a write of {string} to sector {int} and kicks', function 
 
 const STATUS: Record<string, number> = { VIRTIO_BLK_S_OK, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP };
 
-Then('the device reports virtio_error {string}', function (this: ExitpathWorld, reason: string) {
+Then('the device reports virtio_error {string}', { doc: 'qemu\'s virtio_error() reports in the walk' }, function (this: ExitpathWorld, reason: string) {
   const errors = this.last.events.filter((e) => e.name === 'virtio_error').map((e) => String(e.detail.reason));
   expect(errors, 'virtio_error reports').to.deep.equal([reason]);
 });
 
-Then('the device reports no virtio_error', function (this: ExitpathWorld) {
+Then('the device reports no virtio_error', { doc: 'no virtio_error() report in the walk' }, function (this: ExitpathWorld) {
   const errors = this.last.events.filter((e) => e.name === 'virtio_error').map((e) => String(e.detail.reason));
   expect(errors, 'virtio_error reports').to.deep.equal([]);
 });
 
-Then('the device completes the request with {word}', function (this: ExitpathWorld, status: string) {
+Then('the device completes the request with {word}', { doc: 'the status byte qemu wrote: `VIRTIO_BLK_S_OK`, `_IOERR`, `_UNSUPP`' }, function (this: ExitpathWorld, status: string) {
   const want = STATUS[status];
   if (want === undefined) throw new Error(`'${status}' is not a virtio-blk status (${Object.keys(STATUS).join(', ')})`);
   const got = this.last.events.filter((e) => e.name === 'virtio_blk_req_complete').map((e) => Number(e.detail.status));
   expect(got, 'statuses the device wrote').to.deep.equal([want]);
 });
 
-Then('the device writes no used element', function (this: ExitpathWorld) {
+Then('the device writes no used element', { doc: 'no virtqueue_fill in the walk' }, function (this: ExitpathWorld) {
   const fills = this.last.events.filter((e) => e.name === 'virtqueue_fill');
   expect(fills.map((e) => e.detail), 'used elements').to.deep.equal([]);
 });
 
-Then('qemu logs the guest error {string}', function (this: ExitpathWorld, text: string) {
+Then('qemu logs the guest error {string}', { doc: 'a `-d guest_errors` message (qemu_log_mask)' }, function (this: ExitpathWorld, text: string) {
   const logs = this.last.events.filter((e) => e.name === 'qemu_log_mask').map((e) => String(e.detail.reason));
   expect(logs).to.include(text);
 });
 
-Then('the guest is still waiting for the disk', function (this: ExitpathWorld) {
+Then('the guest is still waiting for the disk', { doc: 'the action has not returned and nothing will wake the guest' }, function (this: ExitpathWorld) {
+  this.stateStated = true;
   expect(this.last.state, `the action ended ${this.last.state}: ${this.last.why ?? ''}`).to.equal('waiting');
 });
 
-Then('nothing outside guest RAM or the disk image was touched', function (this: ExitpathWorld) {
+Then('nothing outside guest RAM or the disk image was touched', { doc: 'the DMA and image guard rails refused nothing and the invariants hold (also checked after every action)' }, function (this: ExitpathWorld) {
   const v = this.stack.violations();
   expect({ dma: v.dma, image: v.image, invariants: v.invariants.length }).to.deep.equal({ dma: 0, image: 0, invariants: 0 });
 });
 
-Then('qemu\'s own store runs {int} byte(s) past guest RAM, which the model refuses', function (this: ExitpathWorld, n: number) {
+Then('qemu\'s own store runs {int} byte(s) past guest RAM, which the model refuses', { doc: 'qemu\'s unchecked 4-byte store in virtio_blk_handle_scsi, reproduced and counted apart' }, function (this: ExitpathWorld, n: number) {
   expect(this.stack.qemuOverruns(), 'bytes of qemu\'s unchecked store outside guest RAM').to.equal(n);
   expect(this.stack.violations().dma, 'the model\'s own guard violations').to.equal(0);
 });

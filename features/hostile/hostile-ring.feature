@@ -150,12 +150,14 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 8          |
       | desc[1].flags | NEXT+WRITE |
     Then the device reports virtio_error "virtio-blk request outhdr too short"
+    And the guest is still waiting for the disk
 
   Scenario: A header in a device-writable descriptor puts the readable data out of order
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field         | value      |
       | desc[0].flags | NEXT+WRITE |
     Then the device reports virtio_error "Incorrect order for descriptors"
+    And the guest is still waiting for the disk
 
   Scenario: No device-readable descriptor at all: no header
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
@@ -163,18 +165,21 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].flags | NEXT+WRITE |
       | desc[1].flags | NEXT+WRITE |
     Then the device reports virtio_error "virtio-blk missing headers"
+    And the guest is still waiting for the disk
 
   Scenario: A status descriptor the device may not write: no status byte
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field         | value |
       | desc[2].flags | 0     |
     Then the device reports virtio_error "virtio-blk missing headers"
+    And the guest is still waiting for the disk
 
   Scenario: A status descriptor of length 0
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field       | value |
       | desc[2].len | 0     |
     Then the device reports virtio_error "virtio: zero sized buffers are not allowed"
+    And the guest is still waiting for the disk
 
   Scenario: An indirect table the guest never negotiated: qemu follows it, and says so in its log
     The guest's driver took only VIRTIO_BLK_F_FLUSH, not VIRTIO_RING_F_INDIRECT_DESC. qemu
@@ -232,6 +237,7 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 20       |
       | desc[0].flags | INDIRECT |
     Then the device reports virtio_error "Invalid size for indirect buffer table"
+    And the guest is still waiting for the disk
 
   Scenario: An indirect table that runs past the end of guest RAM
     The table starts 16 bytes before the end of RAM (512 MiB) and claims 48 bytes; qemu's cache
@@ -243,6 +249,7 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 48           |
       | desc[0].flags | INDIRECT     |
     Then the device reports virtio_error "Cannot map indirect buffer"
+    And the guest is still waiting for the disk
     And nothing outside guest RAM or the disk image was touched
 
   Scenario: qemu's own unchecked store: a SCSI request whose inhdr is one byte at the end of RAM

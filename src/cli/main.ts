@@ -11,8 +11,10 @@ import { IO_PATHS, compare, formatTable } from '../compare';
 import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWalk } from './reports';
 
 class UsageError extends Error {}
+class HelpRequested extends Error {}
 
-const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
+const USAGE = `usage: exitpath test [PATH[:LINE]...] [--tags EXPR] [--name RE] [--report DIR] [--update-golden]   (exitpath test --help)
+       exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
        exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
        exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
@@ -56,7 +58,7 @@ function parseArgs(argv: string[]) {
     else if (a === '--lang') opts.lang = value();
     else if (a === '--from') opts.from = value();
     else if (a === '--gaps') opts.gaps = true;
-    else if (a === '-h' || a === '--help') { process.stdout.write(USAGE + '\n'); process.exit(0); }
+    else if (a === '-h' || a === '--help') throw new HelpRequested();
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
@@ -163,6 +165,7 @@ export function main(argv: string[]): number {
     }
     throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
   } catch (e) {
+    if (e instanceof HelpRequested) { process.stdout.write(USAGE + '\n'); return 0; }
     if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}\n${USAGE}\n`); return 2; }
     if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError) {
       process.stderr.write(`exitpath: ${e.message}\n`);

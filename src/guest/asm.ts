@@ -31,6 +31,28 @@ const USAGE = 'expected e.g. "outw 0xc050 0x0", "inl 0x1234", "writel 0xfec00000
   + '"rdmsr 0x1b", "wrmsr 0x80b 0x0", "mov cr0 0x80050033", "mov rax cr8", "mov dr7 0x400", "rdpmc 0x0", "invlpg 0x1000", '
   + '"xsetbv 0 0x7", "sgdt 0x2000", "lock addl 0x2003e 0x1", "ud2", "hlt", "vmcall" (several: "cpuid 0x0; hlt")';
 
+/** The forms the parser accepts, for the step vocabulary's documentation; every example parses. */
+export const INSTRUCTION_FORMS: readonly { form: string; example: string; note: string }[] = [
+  { form: 'outb|outw|outl PORT VALUE', example: 'outw 0xc050 0x0', note: 'port output (qtest syntax)' },
+  { form: 'inb|inw|inl PORT', example: 'inl 0x1234', note: 'port input; the result is the value read' },
+  { form: 'writeb|writew|writel|writeq GPA VALUE', example: 'writel 0xfec00000 0x1', note: 'a store to a guest-physical address' },
+  { form: 'readb|readw|readl|readq GPA', example: 'readq 0x1000', note: 'a load from a guest-physical address' },
+  { form: 'lock addb|addw|addl|addq GPA VALUE', example: 'lock addl 0x2003e 0x1', note: 'a locked read-modify-write (a split lock if it crosses a cache line)' },
+  { form: 'cpuid LEAF [SUBLEAF]', example: 'cpuid 0x1', note: 'the result is EAX' },
+  { form: 'rdmsr MSR', example: 'rdmsr 0x1b', note: 'the result is EDX:EAX' },
+  { form: 'wrmsr MSR VALUE', example: 'wrmsr 0x80b 0x0', note: '' },
+  { form: 'rdpmc COUNTER', example: 'rdpmc 0x0', note: '' },
+  { form: 'invlpg ADDR', example: 'invlpg 0x1000', note: '' },
+  { form: 'xsetbv XCR VALUE', example: 'xsetbv 0 0x7', note: '' },
+  { form: 'sgdt|sidt|lgdt|lidt|xsaves|xrstors GPA', example: 'sgdt 0x2000', note: 'the memory operand at a guest-physical address' },
+  { form: 'lldt|ltr SELECTOR', example: 'ltr 0x28', note: '' },
+  { form: 'invpcid TYPE', example: 'invpcid 2', note: '' },
+  { form: 'mov crN VALUE, mov drN VALUE', example: 'mov cr0 0x80050033', note: 'a write of CR0, CR3, CR4, CR8 or DR0–DR7' },
+  { form: 'mov rax crN, mov rax drN', example: 'mov rax cr8', note: 'a read; the result is the register\'s value' },
+  { form: Object.keys(NO_OPERAND).join('|'), example: 'hlt', note: 'no operand' },
+  { form: 'INSN; INSN; …', example: 'cpuid 0x0; hlt', note: 'several instructions, run one after the other' },
+];
+
 function num(s: string | undefined, what: string, text: string): number {
   if (s === undefined) throw new AsmError(`"${text}": missing ${what}; ${USAGE}`);
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) throw new AsmError(`"${text}": ${what} '${s}' is not a number (hex 0x… or decimal)`);

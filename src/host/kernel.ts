@@ -34,6 +34,8 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
   tgkill: ['tid', 'sig'],
 };
+/** Every syscall the host kernel model implements, by name. */
+export const HOST_SYSCALL_NAMES: readonly string[] = Object.keys(SYSCALL_ARGS);
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
 const sysEnter = new Map<Layer, Map<string, number>>();
 const sysExit = new Map<Layer, Map<string, number>>();

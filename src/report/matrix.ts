@@ -131,8 +131,11 @@ function specifiedBy(source: string, args: string[], table: string[][] | undefin
 
 const STATUS_ORDER: ScenarioStatus[] = ['failed', 'ambiguous', 'undefined', 'pending', 'skipped', 'passed'];
 
-/** Build the matrix from cucumber messages. `goldenDir` is where golden files named in steps live. */
-export function buildMatrix(envelopes: readonly Envelope[], goldenDir = path.join('features', 'golden')): Matrix {
+/**
+ * Build the matrix from cucumber messages. Golden files named in steps live beside their feature file;
+ * `cwd` is where the run's feature URIs start.
+ */
+export function buildMatrix(envelopes: readonly Envelope[], cwd = '.'): Matrix {
   const pickles = new Map<string, Envelope>();
   const pickleSteps = new Map<string, Envelope>();
   const stepDefs = new Map<string, string>();
@@ -200,6 +203,7 @@ export function buildMatrix(envelopes: readonly Envelope[], goldenDir = path.joi
     if (!p) continue;
     const id = p.id as string;
     const line = locations.get(p.astNodeIds?.[0]) ?? 0;
+    const goldenDir = path.dirname(path.resolve(cwd, p.uri as string));
     scenarios.push({ id, name: p.name, uri: p.uri, line, status: statusOf.get(id) ?? 'unknown' });
     for (const ts of tc.testSteps ?? []) {
       if (!ts.pickleStepId) continue;

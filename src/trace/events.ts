@@ -50,6 +50,11 @@ export function defineEvent(kind: Kind, from: Layer, to: Layer, name: string,
   return t.id;
 }
 
+/** The names of every event type declared so far. */
+export function eventNames(): string[] {
+  return [...new Set(types.map((t) => t.name))];
+}
+
 export function eventType(id: number): EventType {
   const t = types[id];
   if (!t) throw new Error(`unknown event type ${id}`);

@@ -5,11 +5,11 @@
 // cucumber profile sets the world parameter `report` (the `report` profile does).
 
 import * as fs from 'node:fs';
-import { AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
+import { After, AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
 import type { Label, Link, Parameter } from 'allure-js-commons';
 import { chapterLesson, isChapter, lessonHtml } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
-import { ExitpathWorld, type LastWalk } from './world';
+import { ExitpathWorld, SpecError, type LastWalk } from './world';
 
 export interface ScenarioContext {
   name: string;
@@ -36,10 +36,20 @@ Before(function (this: ExitpathWorld, { pickle }: ITestCaseHookParameter) {
 
 /** Keep each new walk the world recorded, with the step that ran it. */
 function observe(w: ExitpathWorld, ctx: ScenarioContext, step: string): void {
-  let walk: LastWalk | undefined;
-  try { walk = w.last; } catch { return; }
-  if (ctx.walks[ctx.walks.length - 1]?.walk !== walk) ctx.walks.push({ walk, action: step });
+  for (const walk of w.walks.slice(ctx.walks.length)) ctx.walks.push({ walk, action: step });
 }
+
+/**
+ * An action that ended unfinished (the VM paused, the guest halted or waiting for the device) is a
+ * state the scenario must state: a scenario whose Then steps never said so does not pass.
+ */
+After(function (this: ExitpathWorld, { result }: ITestCaseHookParameter) {
+  if (result?.status !== Status.PASSED) return;
+  const last = this.walks[this.walks.length - 1];
+  if (last && last.state !== 'done' && !this.stateStated) {
+    throw new SpecError(`the last action did not complete (${last.why ?? last.state}) and no step says so: state it with a step such as "Then the VM is paused", "Then vCPU 0 stays halted in qemu-kvm" or "Then the write has not returned"`);
+  }
+});
 
 AfterStep(async function (this: ExitpathWorld, { pickle, pickleStep, result }: ITestStepHookParameter) {
   const ctx = contexts.get(this);

@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { packageRoot } from '../../runner/paths';
 
-const REPORTS = path.join(__dirname, '..', '..', 'reports');
+const REPORTS = path.join(packageRoot(), 'reports');
 const SHOTS = path.join(REPORTS, 'screenshots');
 const SEED = 'The ten steps of the talk';
 const TYPES: Record<string, string> = {
