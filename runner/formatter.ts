@@ -18,7 +18,10 @@ export function messageLines(m: string | undefined): string[] {
   if (!m) return [];
   const lines = m.split('\n');
   const firstFrame = lines.findIndex((l) => /^\s+at .+[(:]/.test(l));
-  return (firstFrame < 0 ? lines : lines.slice(0, firstFrame)).filter((l, i, a) => l.trim() || (i > 0 && i < a.length - 1));
+  const kept = (firstFrame < 0 ? lines : lines.slice(0, firstFrame)).filter((l, i, a) => l.trim() || (i > 0 && i < a.length - 1));
+  // A mistake in the spec (an unknown name, an unstated state) is said as it is, without a class name.
+  if (kept[0]) kept[0] = kept[0].replace(/^SpecError: /, '');
+  return kept;
 }
 
 export default class ExitpathFormatter extends Formatter {
@@ -74,7 +77,7 @@ export default class ExitpathFormatter extends Formatter {
       const steps = formatterHelpers.GherkinDocumentParser.getGherkinStepMap(a.gherkinDocument);
       const uri = path.relative(this.cwd, path.resolve(this.cwd, a.pickle.uri));
       const where = `${uri}:${a.pickle.location?.line ?? '?'}`;
-      let step = '(a hook)';
+      let step = 'after the last step';
       let message: string[] = [];
       let status: string = a.worstTestStepResult.status;
       for (const ts of a.testCase.testSteps) {
@@ -83,7 +86,7 @@ export default class ExitpathFormatter extends Formatter {
         status = r.status;
         const ps = ts.pickleStepId ? a.pickle.steps.find((s) => s.id === ts.pickleStepId) : undefined;
         const g = ps ? steps[ps.astNodeIds[0]!] : undefined;
-        step = ps ? `${g?.keyword.trim() ?? ''} ${ps.text} (line ${g?.location.line ?? '?'})`.trim() : 'a hook';
+        step = ps ? `${g?.keyword.trim() ?? ''} ${ps.text} (line ${g?.location.line ?? '?'})`.trim() : 'after the last step';
         if (r.status === Status.UNDEFINED && ps) {
           const near = closestSteps(ps.text, this.supportCodeLibrary.stepDefinitions.map((d) => d.pattern.toString()));
           message = ['no step matches this text. The closest steps are:', ...near.map((p) => `  ${p}`),

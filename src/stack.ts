@@ -228,6 +228,7 @@ export class Stack {
     const id = this.pending?.cpu ?? 0;
     const v = this.kvm.vms[0]?.vcpus[id];
     if (v && v.arch.mp_state !== 0) return `vCPU ${id} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
+    if (this.qemu.cpus[id]?.halted) return `vCPU ${id} is halted in qemu-kvm (KVM_EXIT_HLT with the irqchip in userspace) and no interrupt will wake it`;
     return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
   }
 }

@@ -70,7 +70,9 @@ function last(w: ExitpathWorld): CliRun {
 }
 
 Given('the file {string} holds:', { doc: 'a file in the scenario\'s scratch directory (where the command line runs), with the doc string as its text' }, function (this: ExitpathWorld, name: string, text: string) {
-  fs.writeFileSync(path.join(state(this).dir, name), text + '\n');
+  const file = path.join(state(this).dir, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text + '\n');
 });
 
 When('exitpath is run with: {}', { doc: 'the command line with those arguments, in the scenario\'s scratch directory (`exitpath test …` as a child process, any other command in this process)', example: 'exitpath is run with: explain "cpuid 0x0" --set vcpus=3' }, function (this: ExitpathWorld, line: string) {

@@ -36,7 +36,7 @@ Then(V.processReads, { doc: 'the bytes a read() returned' }, function (this: Exi
 });
 
 /** The guest's call or instruction is still in progress: the VM is paused, or the guest waits and nothing will wake it. */
-Then(/^the (write|read|call|instruction|fsync) has not returned$/, { doc: 'the action is unfinished: the VM is paused, or the guest waits (halted, or for the device) and nothing will wake it', example: 'the write has not returned' }, function (this: ExitpathWorld) {
+Then(/^the (?:write|read|call|instruction|fsync) has not returned$/, { doc: 'the action is unfinished: the VM is paused, or the guest waits (halted, or for the device) and nothing will wake it', example: 'the write has not returned' }, function (this: ExitpathWorld) {
   this.stateStated = true;
   expect(this.last.state, `the action ${this.last.state === 'done' ? 'returned' : this.last.state}`).to.not.equal('done');
 });

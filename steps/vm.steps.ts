@@ -58,6 +58,12 @@ Given(V.backend, { doc: 'how qemu-kvm does the disk\'s I/O: `linux-aio` (io_subm
 Given('the disk has {int} MSI-X vectors', { doc: 'qemu\'s virtio-blk-pci `vectors`: 2 gives MSI-X (config and queue), 0 the legacy INTx line (`disk.vectors`)' }, function (this: ExitpathWorld, n: number) {
   setting(this, 'disk.vectors', String(n));
 });
+Given('MSI-X is enabled', { doc: 'the disk\'s function has MSI-X vectors (`disk.vectors: 2`): the completion is an MSI, with no ISR read' }, function (this: ExitpathWorld) {
+  setting(this, 'disk.vectors', '2');
+});
+Given('MSI-X is disabled', { doc: 'the disk raises the legacy INTx line (`disk.vectors: 0`, the seed\'s path)' }, function (this: ExitpathWorld) {
+  setting(this, 'disk.vectors', '0');
+});
 Given('the disk\'s transport is {string}', { doc: '`virtio-pci-legacy` (the kick is an `outw`) or `virtio-pci-modern` (an MMIO write) (`disk.transport`)' }, function (this: ExitpathWorld, t: string) {
   setting(this, 'disk.transport', t);
 });

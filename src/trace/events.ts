@@ -1,4 +1,4 @@
-// Event types of the trace (DESIGN §3). A layer declares each crossing or tracepoint it emits once,
+// Event types of the trace. A layer declares each crossing or tracepoint it emits once,
 // at module load, and records it with a small integer id and up to four numbers: no strings or
 // objects are built on the hot path. Names and details are formatted only when someone reads.
 

@@ -77,7 +77,7 @@ function tagOf(v: number): number {
   return (v >>> 0) === v ? AS_UINT32 : ESCAPED;
 }
 
-/** A decoded event, DESIGN §3. */
+/** A decoded event: `{ seq, t_ns, vcpu, from, to, kind, name, stage?, detail }` (the trace's contract). */
 export interface TraceEvent {
   seq: number;
   t_ns: number;
