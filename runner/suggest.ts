@@ -1,8 +1,10 @@
 // The steps closest to a step nobody defined: what a reader most likely meant. A step's text and each
 // step pattern become lists of words; a pattern's parameter ({int}, {string}, {word}, a regex group)
 // matches any one word of the text, and two words cost their character edit distance relative to
-// their length, so "MSI-X is enabled" lands near "the disk has {int} MSI-X vectors" and "the host
-// calls KVM_RUNN" next to "the host calls {word}".
+// their length (transposed letters cost one edit), so "the host calls KVM_RUNN" lands next to "the
+// host calls {word}" and "irqfd is enabeld" next to "irqfd is enabled".
+
+import { editDistance } from '../src/edit_distance';
 
 /** Words of a step's text: quoted strings and numbers become placeholders. */
 export function textWords(text: string): string[] {
@@ -30,43 +32,15 @@ export function patternWords(source: string): string[] {
 
 const isParam = (w: string): boolean => /^\{[^}]*\}$/.test(w);
 
-function charDistance(a: string, b: string): number {
-  if (a === b) return 0;
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
-    }
-  }
-  return prev[b.length]!;
-}
-
-/** The edit distance between two names: how many single-character edits turn one into the other. */
-export const nameDistance = charDistance;
-
 function wordCost(t: string, p: string): number {
   if (isParam(p)) return isParam(t) || p === '{}' || p === '{word}' || p === '{p}' ? 0 : 0.25;
   if (isParam(t)) return 1;
-  return Math.min(1, charDistance(t, p) / Math.max(t.length, p.length));
+  return Math.min(1, editDistance(t, p) / Math.max(t.length, p.length));
 }
 
 /** Word-level edit distance, where substituting one word for another costs wordCost. */
 export function stepDistance(text: string[], pattern: string[]): number {
-  const prev = Array.from({ length: pattern.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= text.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
-    for (let j = 1; j <= pattern.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + wordCost(text[i - 1]!, pattern[j - 1]!));
-      diag = up;
-    }
-  }
-  return prev[pattern.length]!;
+  return editDistance(text, pattern, wordCost);
 }
 
 /** The `n` patterns closest to `text`, best first. */

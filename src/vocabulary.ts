@@ -7,6 +7,7 @@
 
 import type { VmConfig } from './config';
 import { configKeys } from './config';
+import { editDistance } from './edit_distance';
 import { HOST_SYSCALL_NAMES } from './host/kernel';
 import { kvmEra, LINUX_6_1, QEMU_KVM_2013 } from './kvm/profile';
 import { MAIN_LOOP_THREAD } from './qemu/main_loop';
@@ -61,25 +62,10 @@ export function knownNames(kind: NameKind, ctx: NameContext): string[] {
   return [...new Set(list)].sort();
 }
 
-/** Edit distance with adjacent transpositions (optimal string alignment), case-insensitive: 'io_sumbit' is 1 from 'io_submit'. */
-function distance(a: string, b: string): number {
-  const x = a.toLowerCase(), y = b.toLowerCase();
-  const d: number[][] = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= x.length; i++) {
-    for (let j = 1; j <= y.length; j++) {
-      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[x.length]![y.length]!;
-}
-
 /** Up to three known names close to `value`, closest first. */
 export function closestNames(value: string, known: readonly string[]): string[] {
   const limit = Math.max(2, Math.ceil(value.length / 4));
-  return known.map((k) => ({ k, d: distance(value, k) })).filter((x) => x.d <= limit)
+  return known.map((k) => ({ k, d: editDistance(value.toLowerCase(), k.toLowerCase()) })).filter((x) => x.d <= limit)
     .sort((a, b) => a.d - b.d || a.k.localeCompare(b.k)).slice(0, 3).map((x) => x.k);
 }
 
