@@ -25,8 +25,8 @@ const STAGE: Record<number, [string, string]> = {
 const W = {
   halt: ['idle: the vCPU halts', 'アイドル: vCPU が hlt で止まる'],
   haltExit: ['HLT exit: kvm blocks the vCPU', 'HLT の VMExit: kvm が vCPU を眠らせる'],
-  aioWakes: ['the AIO completion wakes qemu-kvm', 'AIO の完了で qemu-kvm が起きる'],
-  wakes: ['qemu-kvm\'s main loop wakes', 'qemu-kvm のメインループが起きる'],
+  aioWakes: ['the AIO completion wakes {p}', 'AIO の完了で {p} が起きる'],
+  wakes: ['{p}\'s main loop wakes', '{p} のメインループが起きる'],
   waits: ['the main loop waits again', 'メインループがまた待つ'],
   eventfd: ['reads the eventfd\'s counter', 'eventfd のカウンタを読む'],
   getevents: ['collects the finished request', '終わった要求を受け取る'],
@@ -56,7 +56,7 @@ const W = {
   sensitive: ['sensitive instruction', 'センシティブ命令'],
   syscall: ['system call', 'システムコール'],
   returns: ['returns', 'return'],
-  backInQemu: ['back in qemu-kvm', 'qemu-kvm に戻る'],
+  backIn: ['back in {p}', '{p} に戻る'],
   returnsToProcess: ['returns to the process', 'プロセスに戻る'],
   ioctl: ['ioctl on a kvm file', 'kvm のファイルへの ioctl'],
   hostSyscall: ['asks the host kernel', 'ホストOSに頼む'],
@@ -130,7 +130,7 @@ function key(events: readonly TraceEvent[], i: number): Key | undefined {
       if (e.name === 'KVM_RUN') return events.slice(0, i).some((p) => p.kind === 'ioctl' && p.name === 'KVM_RUN' && p.vcpu === e.vcpu) ? 'run' : 'runFirst';
       return 'ioctl';
     case 'ioctl-return':
-      return e.name.startsWith('KVM_EXIT_') ? 'exitToQemu' : e.to === 'qemu-kvm' ? 'backInQemu' : 'returns';
+      return e.name.startsWith('KVM_EXIT_') ? 'exitToQemu' : 'backIn';
     case 'syscall':
       if (e.from === 'guest process') return 'syscall';
       if (e.name === 'io_submit') return 'submit';
@@ -149,7 +149,7 @@ function key(events: readonly TraceEvent[], i: number): Key | undefined {
         }
         return 'wakes';
       }
-      return e.to === 'qemu-kvm' ? 'backInQemu' : 'returns';
+      return e.to === 'guest kernel' ? 'returns' : 'backIn';
     case 'eventfd':
       return 'signal';
     default:
@@ -164,5 +164,6 @@ export function captionOf(events: readonly TraceEvent[], i: number, lang: Captio
   const l = lang === 'ja' ? 1 : 0;
   if (e.stage !== undefined && STAGE[e.stage]) return STAGE[e.stage]![l];
   const k = key(events, i);
-  return k ? W[k][l] : undefined;
+  // {p}: the host process the crossing returns to, or leaves from.
+  return k ? W[k][l].replace('{p}', e.to === 'host kernel' || e.to === 'kvm' ? e.from : e.to) : undefined;
 }

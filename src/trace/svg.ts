@@ -253,11 +253,13 @@ export function sequenceSvg(events: readonly TraceEvent[], opts: SvgOptions = {}
   }
   const height = ly + 16;
 
-  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" font-size="${SMALL}">`);
+  // The style's rules are scoped to the diagram: an SVG drawn inline in a page shares its styles.
+  const S = `svg.exitpath-walk.${lang}`;
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" class="exitpath-walk ${lang}" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="${FONT}" font-size="${SMALL}">`);
   o.push(`<title>${esc(opts.title ?? WORDS.walk[L])}</title>`);
-  o.push(`<style>.lbl{fill:#1f1f1f;font-size:${LABEL}px}.stage .lbl{fill:${STAGE_COLOUR};font-weight:bold}.num{fill:#fff;font-size:${SMALL}px;font-weight:bold}` +
-    `.cap{fill:#2f4f2f;font-size:${SMALL}px${lang === 'ja' ? '' : ';font-style:italic'}}.note2{fill:#555;font-size:${SMALL}px}` +
-    `.t{fill:#666;font-size:${SMALL}px}.hdr{font-weight:bold;font-size:${HEADER}px}.sub{fill:#555;font-size:${SMALL}px}.band{font-size:${SMALL}px;font-weight:bold;fill:#4d4d4d}.title{font-size:${TITLE}px;font-weight:bold}</style>`);
+  o.push(`<style>${S} text{font-family:${FONT}}${S} .lbl{fill:#1f1f1f;font-size:${LABEL}px}${S} .stage .lbl{fill:${STAGE_COLOUR};font-weight:bold}${S} .num{fill:#fff;font-size:${SMALL}px;font-weight:bold}` +
+    `${S} .cap{fill:#2f4f2f;font-size:${SMALL}px${lang === 'ja' ? '' : ';font-style:italic'}}${S} .note2{fill:#555;font-size:${SMALL}px}` +
+    `${S} .t{fill:#666;font-size:${SMALL}px}${S} .hdr{font-weight:bold;font-size:${HEADER}px}${S} .sub{fill:#555;font-size:${SMALL}px}${S} .band{font-size:${SMALL}px;font-weight:bold;fill:#4d4d4d}${S} .title{font-size:${TITLE}px;font-weight:bold}</style>`);
   o.push('<defs>' +
     '<marker id="ah" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker>' +
     `<marker id="ahs" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="10" markerHeight="10" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="${STAGE_COLOUR}"/></marker>` +
