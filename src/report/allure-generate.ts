@@ -128,7 +128,8 @@ function overview(){
     [].forEach.call(box.querySelectorAll('a[data-seed]'),function(a){if(uid)a.setAttribute('href','#testresult/'+uid);});
   });
 }
-// A scenario's page: its walks (walk.svg, walk-2.svg, …) drawn at the top, at their natural size.
+// A scenario's page: its walks (walk.svg, walk-2.svg, …) drawn at the top (under a failure's
+// message), at their natural size.
 function uidOfRoute(){var h=location.hash.replace(/^#/,'').split('?')[0].split('/').filter(Boolean);return h.length>1?h[h.length-1]:null;}
 function walks(tc){
   var out=[];
@@ -141,12 +142,16 @@ function scenario(){
   if(!view)return;
   var uid=uidOfRoute();
   var have=view.querySelector('.exitpath-walks');
-  if(!uid||(have&&have.getAttribute('data-uid')===uid))return;
+  // A failure's message comes first, then the walk.
+  var alert=view.querySelector(':scope > .alert__wide');
+  var at=alert?alert.nextSibling:view.firstChild;
+  if(have&&have.getAttribute('data-uid')===uid){if(alert&&have.previousElementSibling!==alert)view.insertBefore(have,alert.nextSibling);return;}
+  if(!uid)return;
   if(have)have.remove();
   var box=document.createElement('div');
   box.className='pane__section exitpath-walks';
   box.setAttribute('data-uid',uid);
-  view.insertBefore(box,view.firstChild);
+  view.insertBefore(box,at);
   json('data/test-cases/'+uid+'.json').then(function(tc){
     return Promise.all(walks(tc).map(function(a){return text('data/attachments/'+a.source);}));
   }).then(function(svgs){

@@ -46,10 +46,15 @@ export function buildReports(o: BuildOptions): BuildResult {
   const root = o.root ?? process.cwd();
   const log = o.log ?? (() => {});
   if (!fs.existsSync(o.messagesFile)) throw new ReportBuildError(`${o.messagesFile}: no cucumber message stream (run cucumber with the message formatter first)`);
-  let envelopes;
-  try { envelopes = readNdjson(o.messagesFile); } catch (e) { throw new ReportBuildError((e as Error).message); }
-  const { scenarios } = readRun(envelopes);
-  const matrix = buildMatrix(envelopes, path.join(root, 'features', 'golden'));
+  let scenarios: RunScenario[], matrix: Matrix;
+  try {
+    const envelopes = readNdjson(o.messagesFile);
+    scenarios = readRun(envelopes).scenarios;
+    matrix = buildMatrix(envelopes, path.join(root, 'features', 'golden'));
+  } catch (e) {
+    const m = (e as Error).message;
+    throw new ReportBuildError(m.startsWith(o.messagesFile) ? m : `${o.messagesFile}: ${m}`);
+  }
   fs.mkdirSync(o.outDir, { recursive: true });
   const files: string[] = [];
   const write = (name: string, body: string) => { fs.writeFileSync(path.join(o.outDir, name), body); files.push(name); };

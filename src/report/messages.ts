@@ -101,7 +101,10 @@ export function readRun(envelopes: readonly Envelope[]): { scenarios: RunScenari
     } else if (e.testCaseFinished?.willBeRetried) retried.add(e.testCaseFinished.testCaseStartedId);
     else if (e.attachment?.fileName === 'trace.json' && e.attachment.testCaseStartedId) {
       const a = e.attachment;
-      const body = JSON.parse(a.contentEncoding === 'BASE64' ? Buffer.from(a.body, 'base64').toString('utf8') : a.body) as { config?: VmConfig; walks: RunWalk[] };
+      let body: { config?: VmConfig; walks: RunWalk[] };
+      try { body = JSON.parse(a.contentEncoding === 'BASE64' ? Buffer.from(a.body, 'base64').toString('utf8') : a.body); } catch {
+        throw new Error(`the trace.json attached to test case ${a.testCaseStartedId} is not JSON`);
+      }
       traces.set(a.testCaseStartedId, body);
     }
   }
