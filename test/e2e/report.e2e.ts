@@ -131,7 +131,9 @@ test('the Overview shows the seed\'s ten steps and the coverage numbers, and lin
   const svg = box.locator('svg.exitpath-walk');
   expect(await inView(page, svg)).to.equal(true);
   expect((await shape(svg)).stages).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  expect((await measureSvg(page, '.exitpath-overview svg.exitpath-walk')).overlaps).to.deep.equal([]);
+  const m = await measureSvg(page, '.exitpath-overview svg.exitpath-walk');
+  expect(m.overlaps).to.deep.equal([]);
+  expect(m.minFontPx).to.be.at.least(11);
   const rows = await box.locator('table tr').allTextContents();
   for (const k of ['Basic VM exit reasons', 'kvm exit handlers', 'KVM_EXIT_* codes', 'Host syscalls and kvm ioctls', 'kvm tracepoints']) {
     expect(rows.some((r) => r.startsWith(k)), k).to.equal(true);

@@ -1,6 +1,7 @@
 // Measures a walk's diagram as Chromium draws it: the bounding box of every text, and whether any
 // of them overlaps another text, a stage circle, a lifeline (or the CPU's mode bar), an arrow's
-// line or a handler's box; and the smallest text size drawn on the screen.
+// line or a handler's box; whether a stage circle sits on a lifeline or the mode bar; and the
+// smallest text size drawn on the screen.
 
 import type { Page } from 'playwright-core';
 
@@ -44,6 +45,10 @@ export async function measureSvg(page: Page, selector = 'svg'): Promise<SvgLayou
       for (const l of arrows) if (hit(a, l, 0)) overlaps.push(`${a.what} overlaps ${l.what} ${at(a)}`);
       for (const n of notes) if (!n.el.parentElement!.contains(a.el) && hit(a, n)) overlaps.push(`${a.what} overlaps ${n.what} ${at(a)}`);
     });
+    // A stage's number sits beside its lifeline, not on it (nor on the CPU's mode bar).
+    for (const c of [...svg.querySelectorAll('g.arrow circle')].map((e) => box(e, `circle ${e.nextElementSibling?.textContent ?? ''}`))) {
+      for (const l of lifelines) if (hit(c, l, 0)) overlaps.push(`${c.what} overlaps ${l.what} ${at(c)}`);
+    }
     for (const n of notes) {
       for (const l of lifelines) if (hit(n, l, 0)) overlaps.push(`${n.what} overlaps ${l.what} ${at(n)}`);
       for (const c of circles) if (hit(n, c)) overlaps.push(`${n.what} overlaps ${c.what} ${at(n)}`);
