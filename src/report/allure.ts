@@ -18,10 +18,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chapterLesson, isChapter, lessonHtml } from './chapter';
 import { areaOf, SEED_SCENARIO } from './areas';
-import { scenarioEvidence, walkTitle, MATRIX_HREF, TRACE_ATTACHMENT } from './evidence';
+import { scenarioFacts, walkTitle, MATRIX_HREF, TRACE_ATTACHMENT } from './evidence';
 import type { RunScenario } from './messages';
 import { narrate } from '../trace/narrative';
-import { sequenceSvg, esc } from '../trace/svg';
+import { esc } from '../trace/svg';
 import type { VmConfig } from '../config';
 
 /** The label that ties a result to its scenario (the pickle id), read back after generation. */
@@ -83,7 +83,7 @@ function shape(r: AllureResult, sc: RunScenario, root: string, resultsDir: strin
   labels.push({ name: 'epic', value: areaOf(sc.folder) }, { name: 'feature', value: sc.feature }, { name: SCENARIO_LABEL, value: sc.id });
   let links: AllureResult['links'] = [];
   if (sc.config && sc.walks.length) {
-    const all = scenarioEvidence({ scenario: sc.name, config: sc.config, walks: sc.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) });
+    const all = scenarioFacts({ config: sc.config, walks: sc.walks });
     labels.push(...all.labels, ...all.tags.map((t) => ({ name: 'tag', value: t })));
     links = all.links.map((l) => ({ name: l.name, url: l.url, type: 'link' }));
   } else links = [{ name: 'conformance matrix', url: MATRIX_HREF, type: 'link' }];

@@ -38,6 +38,11 @@ const KEY_FUNCTIONS = new Set(['virtio_queue_rq', 'vp_notify', 'kvm_cpu_exec', '
 export const walkTitle = (scenario: string, w: { action: string }): string => (w.action ? `${scenario}: ${w.action}` : scenario);
 
 export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks: ScenarioWalk[]; lang?: 'en' | 'ja' }): Evidence {
+  return { attachments: scenarioAttachments(s), ...scenarioFacts(s) };
+}
+
+/** The files a scenario attaches: per walk the diagram, the narrative and the tracepoint text; then the trace. */
+export function scenarioAttachments(s: { scenario: string; config: VmConfig; walks: ScenarioWalk[]; lang?: 'en' | 'ja' }): Attachment[] {
   const many = s.walks.length > 1;
   const attachments: Attachment[] = [];
   const era = s.config.profile;
@@ -53,7 +58,12 @@ export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks:
     fileName: TRACE_ATTACHMENT, mediaType: 'application/json',
     body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
   });
+  return attachments;
+}
 
+/** What a scenario's walks say about it: the labels and tags Allure shows, and the source links. */
+export function scenarioFacts(s: { config: VmConfig; walks: ScenarioWalk[] }): Omit<Evidence, 'attachments'> {
+  const era = s.config.profile;
   const entered = new Set<Layer>();
   const exits = new Set<string>();
   const userspace = new Set<string>();
@@ -77,5 +87,5 @@ export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks:
   const tags = [...[...exits].map((r) => `exit:${r}`), ...userspace, `profile:${era}`];
   const parameters = [{ name: 'profile', value: era }];
   const links = [{ name: 'conformance matrix', url: MATRIX_HREF }, ...sourceLinks(names, era)];
-  return { attachments, labels, tags, parameters, links };
+  return { labels, tags, parameters, links };
 }
