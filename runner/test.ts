@@ -8,7 +8,7 @@ import { loadConfiguration, runCucumber, type IRunEnvironment } from '@cucumber/
 import type { IConfiguration } from '@cucumber/cucumber';
 import { parseTestArgs, TEST_USAGE, UsageError, type TestOptions } from './args';
 import { runnerModule, stepsEntry } from './paths';
-import { buildReports, prepareReportDir, reportFormats } from './reports';
+import { prepareReportDir, reportFormats, writeReports } from './reports';
 
 const CONFIG_FILES = ['cucumber.js', 'cucumber.cjs', 'cucumber.mjs', 'cucumber.json', 'cucumber.yaml', 'cucumber.yml'];
 
@@ -89,7 +89,7 @@ export async function runTests(o: TestOptions, cwd: string): Promise<number> {
   let status = success ? 0 : 1;
   if (reportDir) {
     process.stdout.write('building the reports\n');
-    const built = buildReports(reportDir, cwd);
+    const built = writeReports(reportDir, cwd);
     process.stdout.write(built.lines.join('\n') + '\n');
     if (!built.ok && status === 0) status = 1;
   }

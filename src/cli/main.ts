@@ -129,7 +129,7 @@ export function main(argv: string[]): number {
       if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
       if (traceOut !== undefined || opts.format === 'json') return explainStreamed(configFrom(opts), rest[0]!, opts, traceOut);
       const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot, vcpu: opts.vcpu });
-      const other = formatWalk(w, opts.format);
+      const other = formatWalk(w, opts.format, opts.lang as 'en' | 'ja');
       if (other !== null) process.stdout.write(other);
       else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
       else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));

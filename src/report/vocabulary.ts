@@ -1,8 +1,8 @@
 // The step vocabulary as the conformance matrix reads it: which steps specify an exit reason, a kvm
-// handler, a KVM_EXIT_* code or a host syscall, in English (steps/*.steps.ts) and in Japanese
+// handler, a KVM_EXIT_* code or a host syscall (no step specifies a tracepoint yet), in English (steps/*.steps.ts) and in Japanese
 // (steps/ja/, which registers its phrasings from here, so the two cannot drift apart).
 
-export type RowKind = 'exit reason' | 'KVM_EXIT' | 'handler' | 'host syscall';
+export type RowKind = 'exit reason' | 'KVM_EXIT' | 'handler' | 'host syscall' | 'tracepoint';
 
 /** What one matched step says must happen (or must not). */
 export interface Specified { kind: RowKind; name: string; negated?: boolean }
