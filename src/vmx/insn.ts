@@ -38,12 +38,19 @@ export const withSize = (op: number, size: number): number => op | (size << 8);
 const MNEMONIC: Record<number, string> = {};
 for (const [k, v] of Object.entries(OP)) MNEMONIC[v] = k.toLowerCase();
 
-/** The mnemonic shown in traces: `outw`, `cpuid`, `mov cr3`, `writel`. */
+/**
+ * The mnemonic shown in traces: `outw`, `cpuid`, `mov cr3`, `writel`. A move to a control or debug
+ * register and a move from it are two instructions with different operands (`mov cr3` takes a value,
+ * `mov rax cr3` reads one), so they have different names, as in the instruction syntax; kvm's own
+ * kvm_cr tracepoint tells them apart with its rw field (arch/x86/kvm/trace.h: kvm_cr, "cr_%s").
+ */
 export function mnemonic(op: number): string {
   const c = opcode(op);
   const n = operand(op);
-  if (c === OP.MOV_TO_CR || c === OP.MOV_FROM_CR) return `mov cr${n}`;
-  if (c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR) return `mov dr${n}`;
+  if (c === OP.MOV_TO_CR) return `mov cr${n}`;
+  if (c === OP.MOV_FROM_CR) return `mov rax cr${n}`;
+  if (c === OP.MOV_TO_DR) return `mov dr${n}`;
+  if (c === OP.MOV_FROM_DR) return `mov rax dr${n}`;
   if (c === OP.MEM_READ) return `read${SIZE_SUFFIX[n] ?? n}`;
   if (c === OP.MEM_WRITE) return `write${SIZE_SUFFIX[n] ?? n}`;
   if (c === OP.LOCK_ADD) return `lock add${SIZE_SUFFIX[n] ?? n}`;
