@@ -268,3 +268,17 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
     Then the device completes the request with VIRTIO_BLK_S_UNSUPP
     And the call fails with EOPNOTSUPP
     And qemu's own store runs 3 bytes past guest RAM, which the model refuses
+
+  Scenario: Features renegotiated after the ring is set up: qemu rebuilds the region caches
+    With VIRTIO_RING_F_EVENT_IDX the used ring ends with avail_event, 2 more bytes after its 256
+    elements (used->ring[256], at 0x102000 + 4 + 8 × 256 = 0x102804), and the avail ring ends with
+    used_event: the caches qemu maps over the rings are sized by the features. The legacy guest
+    features register is port 0xc040 + 4 = 0xc044 and the queue's PFN is 0xc048. The guest drops
+    EVENT_IDX (0x200: VIRTIO_BLK_F_FLUSH alone), sets the ring's PFN again (0x100: 0x100000, where it
+    is) — qemu maps caches without the 2 bytes — then turns EVENT_IDX (bit 29) back on and kicks.
+    virtio_set_features rebuilds every queue's caches when EVENT_IDX is on, so the kick's
+    avail_event store lands inside the used ring's cache; nothing is available, so nothing happens.
+
+    When the guest executes "outl 0xc044 0x200; outl 0xc048 0x100; outl 0xc044 0x20000200; outw 0xc050 0x0"
+    Then the device reports no virtio_error
+    And nothing outside guest RAM or the disk image was touched
