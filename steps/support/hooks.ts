@@ -5,7 +5,7 @@
 // cucumber profile sets the world parameter `report` (the `report` profile does).
 
 import * as fs from 'node:fs';
-import { AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
+import { After, AfterStep, Before, Status, type ITestCaseHookParameter, type ITestStepHookParameter } from '@cucumber/cucumber';
 import type { Label, Link, Parameter } from 'allure-js-commons';
 import { chapterLesson, isChapter, lessonHtml } from '../../src/report/chapter';
 import { scenarioEvidence } from '../../src/report/evidence';
@@ -32,6 +32,11 @@ export function scenarioOf(w: ExitpathWorld): ScenarioContext {
 
 Before(function (this: ExitpathWorld, { pickle }: ITestCaseHookParameter) {
   contexts.set(this, { name: pickle.name, uri: pickle.uri, walks: [], reported: false });
+});
+
+/** Every scenario fails if its machine broke an invariant, whichever step ran it (a boot alone included). */
+After(function (this: ExitpathWorld) {
+  this.checkSound();
 });
 
 /** Keep each new walk the world recorded, with the step that ran it. */
