@@ -107,6 +107,12 @@ export function memAccess(op: number): { size: number; write: boolean } | null {
 /** The x86 general-purpose registers and the control state guest code runs with. */
 export class Regs {
   rax = 0; rbx = 0; rcx = 0; rdx = 0; rsi = 0; rdi = 0; rsp = 0; rbp = 0;
+  /**
+   * The registers are doubles, exact below 2^53. RAX's full 64-bit value when it is larger (a
+   * `writeq` of 0xffffffffffffffff): set by the code that loads RAX with it, and read (rax64) by the
+   * instructions that store all 8 bytes of RAX, as long as RAX still holds its rounding.
+   */
+  raxWide: bigint | null = null;
   rip = 0; rflags = 0x2;
   cr0 = 0x80050033; cr2 = 0; cr3 = 0x1000; cr4 = 0x3706f0; cr8 = 0;
   dr7 = 0x400;
@@ -116,3 +122,19 @@ export class Regs {
    */
   gdtrBase = -0x20000000000 + 0x1000; gdtrLimit = 0x7f; idtrBase = -0x20000000000; idtrLimit = 0xfff; ldtr = 0; tr = 0x40;
 }
+
+/** RAX as the 64-bit value an 8-byte store writes: exact when it was loaded wide (Regs.raxWide). */
+export function rax64(r: Regs): bigint {
+  const w = r.raxWide;
+  if (w !== null && Number(w) === r.rax) return w;
+  return BigInt.asUintN(64, BigInt(Math.trunc(r.rax)));
+}
+
+/** Load RAX with a 64-bit value, exactly (Regs.raxWide) when a double cannot hold it. */
+export function setRax64(r: Regs, v: bigint): void {
+  r.rax = Number(v);
+  r.raxWide = v > BigInt(Number.MAX_SAFE_INTEGER) ? v : null;
+}
+
+/** A 64-bit value as traces print hex: 0x followed by its digits. */
+export const hex64 = (v: bigint): string => `0x${v.toString(16)}`;
