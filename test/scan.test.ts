@@ -58,7 +58,7 @@ test('a counted scanner counts what the full one lists', () => {
 });
 
 test('a streamed run writes the held walk\'s events, across chunks the store lets go, in bounded store memory', () => {
-  for (const action of ['loop 15000 cpuid 0x0', 'write-blocks 800 4 /log']) {
+  for (const action of ['loop 60000 cpuid 0x0', 'write-blocks 800 4 /log']) {
     const held = explain(DEFAULT_CONFIG, action);
     const parts: string[] = [];
     const progress: number[] = [];

@@ -214,13 +214,14 @@ export class TraceRecorder implements Tracer {
    */
   release(before: number): void {
     const end = Math.min(before, this.length) >>> CHUNK_BITS;
-    for (let i = this.releasedChunks; i < end; i++) {
+    let i = this.releasedChunks;
+    for (; i < end; i++) {
       const c = this.chunks[i];
-      if (c === undefined || c === this.cur) continue;
+      if (c === this.cur) break;             // the chunk being filled goes at a later call
       this.chunks[i] = undefined;
-      if (spare.length < SPARE_CHUNKS) spare.push(c);
+      if (c !== undefined && spare.length < SPARE_CHUNKS) spare.push(c);
     }
-    this.releasedChunks = Math.max(this.releasedChunks, end);
+    this.releasedChunks = i;
   }
   private releasedChunks = 0;
 
