@@ -282,3 +282,20 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
     When the guest executes "outl 0xc044 0x200; outl 0xc048 0x100; outl 0xc044 0x20000200; outw 0xc050 0x0"
     Then the device reports no virtio_error
     And nothing outside guest RAM or the disk image was touched
+
+  Scenario: A reset with a request in flight: qemu drains the drive before it resets the device
+    The first write's data descriptor points 4 KiB past the end of guest RAM and is 4096 bytes long:
+    qemu maps it through a bounce buffer, its whole budget of 4 KiB (address_space_map), and the
+    request goes to Linux AIO. The guest resets the device at once (status 0), sets the queue up
+    again on a fresh ring and queues a one-sector write whose data is past the end of RAM too.
+    virtio_blk_reset first drains the drive (blk_drain): the vCPU thread that wrote the status waits
+    in the main loop's poll, holding the BQL, until the first request has completed — its used
+    element goes to the old ring and its bounce buffer back to the budget — and only then resets.
+    So the second request gets a bounce buffer of its own and completes; without the drain it
+    would find the budget spent and break the device ("bogus descriptor or out of resources").
+
+    When the guest resets the device while a write with its data outside guest RAM is in flight, then sets the queue up again and queues another such write
+    Then the request in flight completes before the reset does
+    And the device reports no virtio_error
+    And the call returns 0
+    And qemu holds no bounce buffer

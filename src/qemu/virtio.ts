@@ -153,9 +153,29 @@ export abstract class VirtIODevice {
     this.notifyConfigTransport?.();
   }
 
-  /** virtio_reset (the part the queues need): rings forgotten, the device usable again. */
+  /**
+   * Set by the transport: virtio_notify_vector(vdev, VIRTIO_NO_VECTOR) at the end of virtio_reset —
+   * with INTx the line follows the cleared ISR down; with MSI-X there is no vector to signal.
+   */
+  notifyResetTransport: (() => void) | undefined;
+
+  /**
+   * virtio_reset (hw/virtio/virtio.c): the status goes to 0 (virtio_set_status), the device's own
+   * reset runs (k->reset, which may first wait for requests in flight: virtio_blk_reset drains), then
+   * the features, the ISR, the config vector and every queue are reset and the device is usable again.
+   */
   reset(): void {
+    this.status = 0;
+    this.device_reset(() => this.virtio_reset_queues());
+  }
+
+  /** k->reset: the device's part of a reset; `done` continues virtio_reset once it has finished. */
+  protected device_reset(done: () => void): void { done(); }
+
+  /** The rest of virtio_reset, after k->reset: features, queue_sel, ISR, the vector, __virtio_queue_reset for each queue. */
+  private virtio_reset_queues(): void {
     this.status = 0; this.isr = 0; this.guestFeatures = 0; this.guestFeaturesHi = 0; this.queueSel = 0; this.broken = false;
+    this.notifyResetTransport?.();
     for (const vq of this.vqs) {
       vq.desc = vq.avail = vq.used = 0;
       vq.lastAvailIdx = vq.shadowAvailIdx = vq.usedIdx = vq.inuse = 0;
@@ -279,9 +299,6 @@ export abstract class VirtIODevice {
     }
     return true;
   }
-
-  /** Give back an element's mappings without a used element (a request from before a reset). */
-  protected unmapElement(elem: VirtQueueElement): void { this.unmap(elem.out); this.unmap(elem.in); }
 
   /** virtqueue_undo_map_desc / virtqueue_unmap_sg: give back what was mapped (bounce buffers). */
   private unmap(iovs: readonly IoVec[]): void {

@@ -100,6 +100,8 @@ export class VirtIOPCIProxy {
       };
     }
     vdev.notifyTransport = (vq) => this.virtio_pci_notify(vq);
+    // virtio_pci_notify for VIRTIO_NO_VECTOR: with INTx, pci_set_irq(isr & 1) — 0 after a reset.
+    vdev.notifyResetTransport = () => this.pci_set_irq(0);
     if (opts.modernBar !== null) {
       // virtio_pci_device_plugged: a modern device offers VIRTIO_F_VERSION_1 (bit 32).
       vdev.hostFeaturesHi |= 1 << (VIRTIO_F_VERSION_1 - 32);
@@ -301,7 +303,7 @@ export class VirtIOPCIProxy {
       case VIRTIO_PCI_STATUS:
         if (size !== 1) break;
         vdev.status = val & 0xff;
-        if (val === 0) { vdev.reset(); this.pci_set_irq(0); }
+        if (val === 0) vdev.reset();                   // virtio_pci_reset → virtio_bus_reset → virtio_reset
         if (val & VIRTIO_CONFIG_S_DRIVER_OK) {
           const vhost = this.vdev as VirtIODevice & Partial<VhostDevice>;
           if (vhost.vhostStart) this.vhost_start(vhost as VirtIODevice & VhostDevice);
