@@ -269,6 +269,28 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
     And the call fails with EOPNOTSUPP
     And qemu's own store runs 3 bytes past guest RAM, which the model refuses
 
+  Scenario: The same store into a bounce buffer: 3 bytes past a buffer of its own
+    Now the 1-byte inhdr and the status are past the end of guest RAM: qemu maps each through a
+    bounce buffer, and since QEMU 9.1 each bounce buffer is its own allocation of the length it maps
+    (address_space_map: g_malloc0 of l bytes). The 4-byte store into the 1-byte one runs 3 bytes
+    past it, even with the status's buffer mapped right after it.
+
+    When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
+      | field         | value           |
+      | header.type   | 2               |
+      | desc[2].flags | NEXT+WRITE      |
+      | desc[2].next  | 3               |
+      | desc[3].addr  | ram-end + 0x100 |
+      | desc[3].len   | 1               |
+      | desc[3].flags | NEXT+WRITE      |
+      | desc[3].next  | 4               |
+      | desc[4].addr  | ram-end + 0x200 |
+      | desc[4].len   | 1               |
+      | desc[4].flags | WRITE           |
+    Then the device completes the request with VIRTIO_BLK_S_UNSUPP
+    And qemu's own store runs 3 bytes past its bounce buffer, which the model refuses
+    And qemu holds no bounce buffer
+
   Scenario: Features renegotiated after the ring is set up: qemu rebuilds the region caches
     With VIRTIO_RING_F_EVENT_IDX the used ring ends with avail_event, 2 more bytes after its 256
     elements (used->ring[256], at 0x102000 + 4 + 8 × 256 = 0x102804), and the avail ring ends with
