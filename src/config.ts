@@ -1,4 +1,4 @@
-// The VM configuration (DESIGN §4): YAML, validated against a JSON schema (ajv). Every error names
+// The VM configuration: YAML, validated against a JSON schema (ajv). Every error names
 // the file, line and column, the key, and what was expected.
 
 import * as fs from 'node:fs';

@@ -139,8 +139,15 @@ export class BlockBackend {
     if (this.t.on) this.t.rec(EV_PWRITEV, -1, offset, qiov.reduce((s, v) => s + v.len, 0));
     cb = this.tracked(cb);
     this.raw_co_prw(offset, qiov, 'write', (ret) => {
+      // Write-through semantics of QEMU 10.0 (native FUA, commit 984a32f17e8d): every write the guest
+      // sees acknowledged under cache=writethrough|directsync has been flushed, the first after the
+      // image is opened included. The flush is shown as it was emulated before (bdrv_driver_pwritev:
+      // BDRV_REQ_FUA → a flush after the write). Before 10.0 that flush ran before
+      // bdrv_co_write_req_finish counted the write, so on the first write after open write_gen still
+      // equalled flushed_gen and bdrv_co_flush skipped it: the write was acknowledged without an
+      // fdatasync (the flush generation bug reported on qemu-devel, 2025-12-29). Counting the write
+      // first, as here, is what 10.0's behaviour amounts to; the model does not reproduce the bug.
       this.writeGen++;                                   // bdrv_co_write_req_finish
-      // No write cache on the drive: BDRV_REQ_FUA, emulated with a flush after the write (bdrv_driver_pwritev).
       if (ret === 0 && !this.cacheFlags.writeback) this.bdrv_co_flush(cb);
       else cb(ret);
     });
