@@ -26,3 +26,14 @@ test('a read of CR3 after a write of it shows the read\'s own operands (MOV from
   expect(Object.keys(detailOf('mov dr7 0x400', 'instruction').detail)).to.deep.equal(['value', 'rip']);
   expect(Object.keys(detailOf('mov rax dr7', 'instruction').detail)).to.deep.equal(['rip']);
 });
+
+test('every instruction\'s events are declared when the CPU module loads: a clash would stop it loading', async () => {
+  const { eventType } = await import('../src/trace/events');
+  await import('../src/vmx/cpu');
+  // Both moves of every control register are declared, under their own names.
+  const names = new Set<string>();
+  for (let id = 0; ; id++) { try { names.add(`${eventType(id).kind} ${eventType(id).name}`); } catch { break; } }
+  for (const n of [0, 3, 4, 8]) {
+    expect(names.has(`instruction mov cr${n}`) && names.has(`instruction mov rax cr${n}`), `mov cr${n}`).to.equal(true);
+  }
+});

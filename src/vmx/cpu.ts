@@ -155,6 +155,15 @@ function doneEvent(op: number): number {
   if (id < 0) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents[op] = id + 1; }
   return id;
 }
+// Every instruction's events are declared when the module loads — each opcode with each register
+// number and access size it takes — so that two with one name and different operands are a
+// start-up error, not a surprise at the first walk that uses the second.
+for (const c of Object.values(OP)) {
+  if (c === OP.STALL || c === OP.WORK || c === OP.BREAK) continue;
+  const operands = c === OP.MOV_TO_CR || c === OP.MOV_FROM_CR || c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR ? [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    : c === OP.MEM_READ || c === OP.MEM_WRITE || c === OP.LOCK_ADD ? [1, 2, 4, 8] : [0];
+  for (const n of operands) { insnEvent(c | (n << 8)); doneEvent(c | (n << 8)); }
+}
 
 /** Split-lock: a locked access that crosses a 64-byte cache line takes a bus lock. */
 const crossesCacheLine = (gpa: number, size: number): boolean => Math.floor(gpa / 64) !== Math.floor((gpa + size - 1) / 64);
