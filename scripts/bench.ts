@@ -113,6 +113,7 @@ function timeAction(config: VmConfig, action: Action, expect: (events: number, v
   const c = process.cpuUsage(c0);
   const bad = expect(o.to - o.from, o.result.value);
   if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
+  stack.assertSound();
   stack.trace.clear(reuse);
   return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from };
 }

@@ -10,7 +10,9 @@ const { When, Then } = stepsAbout('the I/O paths side by side');
 const rowsOf = new WeakMap<ExitpathWorld, Row[]>();
 
 When('the guest process writes {string} to {string} on each path of "exitpath compare"', { doc: 'the same write on a fresh VM per I/O path of `exitpath compare`' }, function (this: ExitpathWorld, text: string, path: string) {
-  rowsOf.set(this, compare(`write "${text}" ${path}`, IO_PATHS, this.config));
+  const { rows, problems } = compare(`write "${text}" ${path}`, IO_PATHS, this.config);
+  if (problems.length > 0) throw new Error(`the runs broke their invariants:\n  ${problems.join('\n  ')}`);
+  rowsOf.set(this, rows);
 });
 
 Then('each path costs fewer modelled cycles than the one before, or the same when only the kind of syscall changed', { doc: 'the comparison\'s cycles along the ladder' }, function (this: ExitpathWorld) {

@@ -9,11 +9,15 @@ import { stepsAbout } from './support/define';
 import { expect } from 'chai';
 import type { GuestKernel, ActionResult } from '../src/guest/kernel';
 import { queueWrite } from './support/guest_requests';
-import type { KCode } from '../src/guest/io';
+import { iowrite32, iowrite8, type KCode } from '../src/guest/io';
+import type { BlkRequest } from '../src/guest/virtio_blk';
+import { VringVirtqueue } from '../src/guest/virtio_ring';
 import { OP, withSize } from '../src/vmx/insn';
 import {
-  VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT,
-  VRING_DESC_F_WRITE, virtio_blk_outhdr, vring_avail, vring_desc,
+  VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER,
+  VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_PCI_GUEST_FEATURES, VIRTIO_PCI_QUEUE_ADDR_SHIFT, VIRTIO_PCI_QUEUE_PFN, VIRTIO_PCI_STATUS,
+  VIRTIO_PCI_VRING_ALIGN, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, virtio_blk_outhdr, vring_avail, vring_desc,
+  vring_size,
 } from '../src/uapi/virtio';
 import type { ExitpathWorld } from './support/world';
 
@@ -162,7 +166,74 @@ Then('nothing outside guest RAM or the disk image was touched', { doc: 'the DMA 
   expect({ dma: v.dma, image: v.image, invariants: v.invariants.length }).to.deep.equal({ dma: 0, image: 0, invariants: 0 });
 });
 
-Then('qemu\'s own store runs {int} byte(s) past guest RAM, which the model refuses', { doc: 'qemu\'s unchecked 4-byte store in virtio_blk_handle_scsi, reproduced and counted apart' }, function (this: ExitpathWorld, n: number) {
+Then(/^qemu's own store runs (\d+) bytes? past (?:guest RAM|its bounce buffer), which the model refuses$/, { doc: 'qemu\'s unchecked 4-byte store in virtio_blk_handle_scsi (past guest RAM, or past the bounce buffer it mapped), reproduced and counted apart', example: 'qemu\'s own store runs 3 bytes past its bounce buffer, which the model refuses' }, function (this: ExitpathWorld, ns: string) {
+  const n = Number(ns);
   expect(this.stack.qemuOverruns(), 'bytes of qemu\'s unchecked store outside guest RAM').to.equal(n);
   expect(this.stack.violations().dma, 'the model\'s own guard violations').to.equal(0);
 });
+
+// ---------------------------------------------------------------- a reset with a request in flight
+
+/**
+ * The driver queues a write to sector 2048 whose data descriptor points 4 KiB past the end of guest
+ * RAM, 4096 bytes long (qemu maps it through a bounce buffer: its whole 4 KiB budget), and kicks;
+ * without waiting for it, the guest resets the device (status 0, as virtio_pci_legacy's vp_reset),
+ * sets it up again with a fresh ring (features, QUEUE_PFN, DRIVER_OK) and queues a one-sector write
+ * to sector 2056 whose data is past the end of RAM too, and waits for that one.
+ */
+function resetWithRequestInFlight(w: ExitpathWorld) {
+  const sector = 2048;
+  return (k: GuestKernel): KCode<ActionResult> => (function* () {
+    const blk = k.blk;
+    const io = blk.ioaddr;
+    const outside = (q: { req: { sgs: { gpa: number; len: number }[] } }, vqDesc: number, at: number, len: number) => function* () {
+      // desc[1] is the data buffer of a fresh one-sector write (descriptors 0, 1, 2 of the free list).
+      yield* store(k, vqDesc + vring_desc.sizeof + vring_desc.addr, 8, BigInt(k.ram.size + at));
+      yield* store(k, vqDesc + vring_desc.sizeof + vring_desc.len, 4, BigInt(len));
+      q.req.sgs[0]!.len = len;
+    };
+    const first = queueWrite(k, 'first', sector);
+    w.hostileLayout = { ramEnd: k.ram.size };
+    yield* outside(first, blk.vq!.desc, 0x1000, 4096)();
+    yield* blk.vp_notify();
+    // vp_reset, then the set-up of virtio_pci_legacy_probe + setup_vq on a fresh ring.
+    yield* iowrite8(k.r, 0, io + VIRTIO_PCI_STATUS);
+    yield* iowrite8(k.r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, io + VIRTIO_PCI_STATUS);
+    yield* iowrite32(k.r, blk.hostFeatures & (1 << VIRTIO_BLK_F_FLUSH), io + VIRTIO_PCI_GUEST_FEATURES);
+    const num = blk.vq!.num;
+    const pages = Math.ceil(vring_size(num, VIRTIO_PCI_VRING_ALIGN) / 4096);
+    const base = k.userBuffer(pages * 4096);
+    k.ram.bytes.fill(0, base, base + pages * 4096);
+    yield* iowrite32(k.r, base / 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT, io + VIRTIO_PCI_QUEUE_PFN);
+    blk.vq = new VringVirtqueue<BlkRequest>(k.ram, 0, num, base, () => blk.vp_notify());
+    yield* iowrite8(k.r, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK, io + VIRTIO_PCI_STATUS);
+    const second = queueWrite(k, 'second', sector + 8);
+    yield* outside(second, blk.vq.desc, 0x3000, 512)();
+    yield* blk.vp_notify();
+    yield* k.wait_for_completion(second.req);
+    return { value: second.req.status, errno: second.req.status < 0 ? -second.req.status : null };
+  })();
+}
+
+When('the guest resets the device while a write with its data outside guest RAM is in flight, then sets the queue up again and queues another such write',
+  { doc: 'a one-sector write whose data descriptor points outside guest RAM (a bounce buffer), a device reset while it is in flight, the driver\'s set-up again, and a second such write' },
+  function (this: ExitpathWorld) {
+    this.start(resetWithRequestInFlight(this));
+  });
+
+Then('the request in flight completes before the reset does', { doc: 'virtio_blk_reset drained the request (blk_drain): its completion comes before the guest\'s reset write completes' }, function (this: ExitpathWorld) {
+  const ev = this.last.events;
+  const firstDone = ev.findIndex((e) => e.name === 'virtio_blk_req_complete');
+  // The reset is the outb of 0 to the status register (port io_base + 18) completing in the guest.
+  const reset = ev.findIndex((e) => e.kind === 'instruction' && e.name === 'outb' && e.detail.value === '0x0' && e.detail.port === hexPort(this.config.disk.io_base + VIRTIO_PCI_STATUS));
+  const resetDone = ev.findIndex((e, i) => i > reset && e.kind === 'emulation-complete' && e.name === 'outb');
+  expect(reset, 'the reset').to.be.greaterThan(-1);
+  expect(firstDone, 'the first request completes').to.be.greaterThan(-1);
+  expect(firstDone, 'virtio_blk_req_complete of the request in flight, before the reset\'s outb completes').to.be.lessThan(resetDone);
+});
+
+Then('qemu holds no bounce buffer', { doc: 'every bounce buffer qemu mapped for the device has been unmapped' }, function (this: ExitpathWorld) {
+  expect(this.stack.qemu.mem.bounceBufferSize, 'bytes of bounce buffers mapped').to.equal(0);
+});
+
+const hexPort = (p: number) => `0x${p.toString(16)}`;

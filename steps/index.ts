@@ -5,6 +5,7 @@
 import './support/world';
 import './support/parameter-types';
 import './support/hooks';
+import './support/trace_dump';
 import './vm.steps';
 import './guest.steps';
 import './workload.steps';

@@ -4,7 +4,7 @@
 // `mov rax crN` (a read), `sgdt GPA`, `lidt GPA`, `lock addl GPA VALUE`, `ud2`, ... Several
 // instructions separated by `;` run one after the other (parseProgram).
 
-import { OP, withReg, withSize, type Regs } from '../vmx/insn';
+import { OP, setRax64, withReg, withSize, type Regs } from '../vmx/insn';
 
 export class AsmError extends Error {}
 
@@ -53,12 +53,35 @@ export const INSTRUCTION_FORMS: readonly { form: string; example: string; note: 
   { form: 'INSN; INSN; …', example: 'cpuid 0x0; hlt', note: 'several instructions, run one after the other' },
 ];
 
-function num(s: string | undefined, what: string, text: string): number {
+const U64_MAX = (1n << 64n) - 1n;
+/** The largest guest-physical address x86-64 can form (MAXPHYADDR is at most 52 bits). */
+const MAX_GPA = 2 ** 52 - 1;
+
+/** An operand as the 64-bit value it is (BigInt: exact above 2^53). */
+function big(s: string | undefined, what: string, text: string): bigint {
   if (s === undefined) throw new AsmError(`"${text}": missing ${what}; ${USAGE}`);
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) throw new AsmError(`"${text}": ${what} '${s}' is not a number (hex 0x… or decimal)`);
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new AsmError(`"${text}": ${what} '${s}' is too large`);
-  return n;
+  const v = BigInt(s);
+  if (v > U64_MAX) throw new AsmError(`"${text}": ${what} '${s}' does not fit in 64 bits`);
+  return v;
+}
+
+/** An operand that is a register index, a port, an MSR, a leaf or an address: a plain number. */
+function num(s: string | undefined, what: string, text: string): number {
+  const v = big(s, what, text);
+  if (what === 'guest-physical address' || what === 'address') {
+    if (v > BigInt(MAX_GPA)) throw new AsmError(`"${text}": ${what} '${s}' is above the largest guest-physical address (2^52 - 1)`);
+  } else if (v > 0xffffffffn) throw new AsmError(`"${text}": ${what} '${s}' does not fit in 32 bits`);
+  return Number(v);
+}
+
+/** Split a 64-bit value into EDX:EAX, exactly. */
+const edxEax = (r: Regs, v: bigint): void => { r.rax = Number(v & 0xffffffffn); r.rdx = Number(v >> 32n); };
+
+/** A value for an operand of `size` bytes: it must fit in them. */
+function sized(v: bigint, size: number, text: string): bigint {
+  if (v >> BigInt(8 * size) !== 0n) throw new AsmError(`"${text}": value 0x${v.toString(16)} does not fit in ${size} byte${size === 1 ? '' : 's'}`);
+  return v;
 }
 
 export function parseInsn(text: string): Insn {
@@ -87,8 +110,8 @@ export function parseInsn(text: string): Insn {
     if (!add || words.length !== 4) throw new AsmError(`"${text}": expected 'lock addb|addw|addl|addq GPA VALUE'`);
     const size = SIZES[add[1]!]!;
     const gpa = arg(2, 'guest-physical address');
-    const value = arg(3, 'value');
-    return { op: withSize(OP.LOCK_ADD, size), text, load: (r) => { r.rdi = gpa; r.rax = value; }, result: () => 0 };
+    const value = sized(big(words[3], 'value', text), size, text);
+    return { op: withSize(OP.LOCK_ADD, size), text, load: (r) => { r.rdi = gpa; setRax64(r, value); }, result: () => 0 };
   }
   io = /^(write|read)([bwlq])$/.exec(m);
   if (io) {
@@ -96,8 +119,8 @@ export function parseInsn(text: string): Insn {
     const write = io[1] === 'write';
     expectArgs(write ? 2 : 1);
     const gpa = arg(1, 'guest-physical address');
-    const value = write ? arg(2, 'value') : 0;
-    return { op: withSize(write ? OP.MEM_WRITE : OP.MEM_READ, size), text, load: (r) => { r.rdi = gpa; if (write) r.rax = value; }, result: write ? () => 0 : rax };
+    const value = write ? sized(big(words[2], 'value', text), size, text) : 0n;
+    return { op: withSize(write ? OP.MEM_WRITE : OP.MEM_READ, size), text, load: (r) => { r.rdi = gpa; if (write) setRax64(r, value); }, result: write ? () => 0 : rax };
   }
   switch (m) {
     case 'cpuid': {
@@ -110,15 +133,15 @@ export function parseInsn(text: string): Insn {
     case 'wrmsr': {
       expectArgs(2);
       const msr = arg(1, 'MSR');
-      const v = arg(2, 'value');
-      return { op: OP.WRMSR, text, load: (r) => { r.rcx = msr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+      const v = big(words[2], 'value', text);
+      return { op: OP.WRMSR, text, load: (r) => { r.rcx = msr; edxEax(r, v); }, result: () => 0 };
     }
     case 'rdpmc': { expectArgs(1); const c = arg(1, 'counter'); return { op: OP.RDPMC, text, load: (r) => { r.rcx = c; }, result: rax }; }
     case 'invlpg': { expectArgs(1); const a = arg(1, 'address'); return { op: OP.INVLPG, text, load: (r) => { r.rax = a; }, result: () => 0 }; }
     case 'xsetbv': {
       expectArgs(2);
-      const xcr = arg(1, 'XCR'); const v = arg(2, 'value');
-      return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+      const xcr = arg(1, 'XCR'); const v = big(words[2], 'value', text);
+      return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; edxEax(r, v); }, result: () => 0 };
     }
     case 'sgdt': case 'sidt': case 'lgdt': case 'lidt': case 'xsaves': case 'xrstors': {
       // The memory operand (a 10-byte pseudo-descriptor, an XSAVE area) at a guest-physical address.
@@ -152,8 +175,9 @@ export function parseInsn(text: string): Insn {
       const isCr = reg[1] === 'cr';
       if (isCr && ![0, 3, 4, 8].includes(n)) throw new AsmError(`"${text}": CR${n} is not a writable control register (0, 3, 4, 8)`);
       if (!isCr && n > 7) throw new AsmError(`"${text}": there is no DR${n}`);
-      const v = arg(2, 'value');
-      return { op: withReg(isCr ? OP.MOV_TO_CR : OP.MOV_TO_DR, n), text, load: (r) => { r.rax = v; }, result: () => 0 };
+      // A control or debug register is 64 bits; kvm refuses the reserved high bits (#GP) all the same.
+      const v = big(words[2], 'value', text);
+      return { op: withReg(isCr ? OP.MOV_TO_CR : OP.MOV_TO_DR, n), text, load: (r) => { setRax64(r, v); }, result: () => 0 };
     }
     default: {
       const op = NO_OPERAND[m];

@@ -35,6 +35,11 @@ Before(UNLISTED, function (this: ExitpathWorld, { pickle, gherkinDocument }: ITe
   contexts.set(this, { name: pickle.name, uri: pickle.uri, lang, walks: [], reported: false });
 });
 
+/** Every scenario fails if its machine broke an invariant, whichever step ran it (a boot alone included). */
+After({ name: 'the machine kept its invariants' }, function (this: ExitpathWorld) {
+  this.checkSound();
+});
+
 /** Keep each new walk the world recorded, with the step that ran it. */
 function observe(w: ExitpathWorld, ctx: ScenarioContext, step: string): void {
   for (const walk of w.walks.slice(ctx.walks.length)) ctx.walks.push({ walk, action: step });
