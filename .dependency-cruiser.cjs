@@ -1,4 +1,4 @@
-// The layer rules of DESIGN §1: a layer imports itself, its neighbours' interfaces, sim/, trace/
+// The layer rules: a layer imports itself, its neighbours' interfaces, sim/, trace/
 // and the constants (uapi/); src/ never imports steps/, features/ or cucumber. stack.ts, walk.ts
 // and cli/ are the composition root and may import every layer.
 const layers = ['guest', 'vmx', 'kvm', 'qemu', 'vhost', 'host'];

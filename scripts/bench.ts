@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../runner/paths';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { DEFAULT_CONFIG, applySet, type VmConfig } from '../src/config';
@@ -22,7 +23,7 @@ import { statFiles } from '../src/trace/import';
 import { TOOLS } from '../src/trace/import/roundtrip';
 import { explain } from '../src/walk';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = packageRoot();
 
 export interface BenchOptions {
   quick: boolean;
@@ -119,6 +120,7 @@ function timeAction(config: VmConfig, action: Action, expect: (events: number, v
   const c = process.cpuUsage(c0);
   const bad = expect(o.to - o.from, o.result.value);
   if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
+  stack.assertSound();
   stack.trace.clear(reuse);
   return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from };
 }
@@ -361,26 +363,25 @@ function spawnSeconds(runs: number, warm: boolean, cmd: string, args: string[], 
   return out;
 }
 
-const CUCUMBER = path.join(ROOT, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js');
+const EXITPATH = path.join(ROOT, 'bin', 'exitpath.js');
 
 function suite(z: Sizes, quick: boolean): Figure {
-  const env = { TS_NODE_TRANSPILE_ONLY: 'true' };
   if (quick) {
-    // Proves the measurement works: cucumber loads every feature and step, and runs none.
-    const runs = spawnSeconds(1, false, process.execPath, [CUCUMBER, '--dry-run'], env);
-    return figure('suiteSeconds', runs, { command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js --dry-run', note: 'quick mode: a dry run' });
+    // Proves the measurement works: one feature file, through the same command.
+    const runs = spawnSeconds(1, false, process.execPath, [EXITPATH, 'test', 'features/seed/write-walk.feature'], {});
+    return figure('suiteSeconds', runs, { command: 'node bin/exitpath.js test features/seed/write-walk.feature', note: 'quick mode: one feature' });
   }
-  const serial = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER], env);
-  const parallel = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER, '--parallel', '2'], env);
+  const serial = spawnSeconds(z.runs, true, process.execPath, [EXITPATH, 'test'], {});
+  const parallel = spawnSeconds(z.runs, true, process.execPath, [EXITPATH, 'test', '--parallel', '2'], {});
   return figure('suiteSeconds', serial, {
-    command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js (every feature, progress formatter, no report)',
+    command: 'node bin/exitpath.js test (every feature, compiled steps, no report)',
     parallel2Seconds: median(parallel), parallel2Runs: parallel,
   });
 }
 
 function explainCold(z: Sizes, quick: boolean): Figure {
   const bin = path.join(ROOT, 'bin', 'exitpath.js');
-  if (!quick) execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (!quick) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, stdio: 'inherit' });
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'))) {
     return { ...figure('explainColdSeconds', []), note: 'not built (npm run build)' };
   }

@@ -18,20 +18,28 @@ import { QemuKvm } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
+import { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
 
 /**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
  * CPU does for canonical addresses) so that a double holds them exactly; traces print them unsigned.
  */
 export const KERNEL_TEXT = -0x7f000000;
-/** Where the virtio-blk function's memory BAR puts its MSI-X table (below the IOAPIC, as PCI BARs are). */
-export const MSIX_TABLE_BASE = 0xfebf1000;
-/** The virtio-pci function's modern memory BAR (common, ISR, device and notify regions, 4 KiB each). */
-export const MODERN_BAR = 0xfe000000;
+export { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
 /** The path qemu opens when the disk image lives in memory. */
 export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
 
 export class StackError extends Error {}
+
+/**
+ * The simulated run broke one of its invariants or tripped a guard rail: not the user's mistake and
+ * not the guest's, but a defect of the model (src/trace/invariants.ts, qemu/dma.ts, host/disk.ts).
+ */
+export class IntegrityError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the run broke its invariants:\n  ${problems.join('\n  ')}`);
+  }
+}
 
 export interface ActionOutcome {
   /** Events of this action: [from, to) in the recorder. */
@@ -145,7 +153,11 @@ export class Stack {
     t.on = false;
     if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
     this.bootEnd = this.traceBoot ? 0 : t.length;
+    this.invariants.check(t);
   }
+
+  /** Where the next action's events will start in the trace (the boot's, too, for the first with traceBoot). */
+  get actionStart(): number { return this.actions === 0 ? this.bootEnd : this.trace.length; }
 
   /** Run one action to completion in the running guest (on vCPU `cpu`, 0 by default). */
   run(action: Action, cpu = 0): ActionOutcome {
@@ -168,7 +180,8 @@ export class Stack {
     if (cpu !== 0 && !runsOnAnyCpu(action)) {
       throw new StackError(`only kernel instructions run on vCPU ${cpu}: a process's syscalls and its I/O run on vCPU 0`);
     }
-    const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
+    const from = this.actionStart;
+    this.actions++;
     this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles, cpu };
     return this.drive(from);
   }
@@ -197,6 +210,25 @@ export class Stack {
   /** Guard-rail counts and invariant violations so far: all must be zero. */
   violations(): { dma: number; image: number; invariants: Violation[] } {
     return { dma: this.qemu.mem.violations, image: this.image.violations, invariants: this.invariants.violations };
+  }
+
+  /**
+   * What the run broke so far, one line each: invariant violations and accesses the guard rails
+   * refused. Empty for every sound run; whoever runs the machine must fail loudly otherwise.
+   */
+  problems(): string[] {
+    const v = this.violations();
+    return [
+      ...v.invariants.map((x) => `invariant ${x.rule} (event ${x.seq}): ${x.message}`),
+      ...(v.dma ? [`the DMA guard refused ${v.dma} access(es) outside guest RAM (${[...this.qemu.mem.violationSites].map(([k, n]) => `${k}×${n}`).join(', ')})`] : []),
+      ...(v.image ? [`the image refused ${v.image} access(es) outside the disk`] : []),
+    ];
+  }
+
+  /** Throws IntegrityError when the run broke an invariant or tripped a guard rail. */
+  assertSound(): void {
+    const p = this.problems();
+    if (p.length > 0) throw new IntegrityError(p);
   }
 
   /** Bytes qemu itself would have stored outside guest RAM (a reproduced qemu defect; refused by the model). */
@@ -228,6 +260,7 @@ export class Stack {
     const id = this.pending?.cpu ?? 0;
     const v = this.kvm.vms[0]?.vcpus[id];
     if (v && v.arch.mp_state !== 0) return `vCPU ${id} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
+    if (this.qemu.cpus[id]?.halted) return `vCPU ${id} is halted in qemu-kvm (KVM_EXIT_HLT with the irqchip in userspace) and no interrupt will wake it`;
     return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
   }
 }

@@ -9,7 +9,7 @@ import { Stack } from '../src/stack';
 
 test('configuration errors name the file, line, column, key and what was expected', () => {
   const bad = (text: string) => { try { parseConfig(text, 'vm.yaml'); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
-  expect(bad('vcpus: 1\ndisk:\n  backnd: threads\n')).to.match(/^vm\.yaml:3:3: unknown key 'disk\.backnd' \(expected one of: transport, io_base, size_mib, backend, image\b.*\)$/);
+  expect(bad('vcpus: 1\ndisk:\n  backnd: threads\n')).to.match(/^vm\.yaml:3:3: unknown key 'disk\.backnd' \(expected one of: transport, io_base, size_mib, backend, image\b.*\) — did you mean backend\?$/);
   expect(bad('irqchip: kernl\n')).to.match(/^vm\.yaml:1:10: 'irqchip' must be one of "kernel", "split", "userspace"$/);
   expect(bad('memory_mib: lots\n')).to.match(/^vm\.yaml:1:13: 'memory_mib' must be integer$/);
   expect(bad('vcpus: [1\n')).to.match(/^vm\.yaml:\d+:\d+: YAML syntax error/);
@@ -28,4 +28,23 @@ test('disk.image: a real raw file on the host receives the bytes', () => {
   fs.closeSync(fd);
   expect(b.toString()).to.equal('on the host');
   s.image.close();
+});
+
+test('--set errors name the --set argument and the key, not a position in a document', () => {
+  const bad = (a: string) => { try { applySet(DEFAULT_CONFIG, a); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
+  expect(bad('disk.cahce=none')).to.equal("--set disk.cahce=none: unknown key 'cahce' in disk — did you mean cache?");
+  expect(bad('vcpu=2')).to.equal("--set vcpu=2: unknown key 'vcpu' — did you mean vcpus?");
+  expect(bad('disk.zzz=1')).to.match(/^--set disk\.zzz=1: unknown key 'zzz' in disk \(expected one of: transport, /);
+  expect(bad('memory_mib=lots')).to.equal("--set memory_mib=lots: 'memory_mib' must be integer");
+  expect(bad('vcpus.x=1')).to.equal("--set vcpus.x=1: 'vcpus' has no keys below it (it takes a value: --set vcpus=VALUE)");
+  expect(bad('vcpus')).to.equal('--set vcpus: expected KEY=VALUE, e.g. --set disk.backend=threads');
+  expect(bad('disk.cache=writeback')).to.match(/^--set disk\.cache=writeback: 'disk\.cache' writeback needs 'disk\.backend' threads or io_uring/);
+});
+
+test('YAML anchors and aliases are refused with one line, in a file and in --set (an alias bomb never expands)', () => {
+  const bad = (f: () => unknown) => { try { f(); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
+  expect(bad(() => parseConfig('memory_mib: *b\n', 'vm.yaml'))).to.equal('vm.yaml:1:13: YAML anchors and aliases are not accepted in a configuration (*b): write the value itself');
+  expect(bad(() => applySet(DEFAULT_CONFIG, 'vcpus=*a'))).to.equal('--set vcpus=*a: YAML anchors and aliases are not accepted (*a): write the value itself');
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+  expect(bad(() => parseConfig(bomb, 'bomb.yaml'))).to.match(/^bomb\.yaml:1:7: YAML anchors and aliases are not accepted in a configuration \(&a\)/);
 });

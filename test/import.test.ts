@@ -18,8 +18,9 @@ import { Stack } from '../src/stack';
 import { instructionAction } from '../src/guest/actions';
 import { LOCAL_TIMER_VECTOR } from '../src/kvm/vmx';
 import { hostTraceRefusal } from '../steps/support/host_trace_limits';
+import { packageRoot } from '../runner/paths';
 
-const FIXTURES = path.join(__dirname, '..', 'features', 'host-trace', 'fixtures');
+const FIXTURES = path.join(packageRoot(), 'features', 'host-trace', 'fixtures');
 
 function read(text: string): { events: HostEvent[]; r: ReturnType<typeof readTraceText> } {
   const events: HostEvent[] = [];
@@ -230,22 +231,31 @@ test('the exports: trace-cmd cuts the comm and pads the event, perf script right
 });
 
 test('a step that needs what no host trace holds is refused with one line; kvm-level rows of the walk are not', () => {
-  expect(hostTraceRefusal('the host calls io_submit')).to.match(/^"the host calls io_submit": a host kvm trace holds no syscalls/);
-  expect(hostTraceRefusal('the write returns 5')).to.match(/no guest results/);
-  expect(hostTraceRefusal('the trace matches the golden file "x.yaml"')).to.match(/golden trace is the whole walk/);
-  expect(hostTraceRefusal('the VM exit reason is IO_INSTRUCTION')).to.equal(null);
+  expect(hostTraceRefusal('Then', 'the host calls {word}', ['io_submit'])).to.match(/^a host kvm trace holds no syscalls/);
+  expect(hostTraceRefusal('Then', String(/^the (?:write|read|call|instruction) returns (\d+)$/), ['5'])).to.match(/no guest results/);
+  expect(hostTraceRefusal('Then', 'the trace matches the golden file {string}', ['x.yaml'])).to.match(/golden trace is the whole walk/);
+  expect(hostTraceRefusal('Then', 'the disk image holds {string} at byte {int}', ['hello', 0])).to.match(/^this step reads the simulated machine/);
+  expect(hostTraceRefusal('When', 'the guest executes {string}', ['nop'])).to.match(/^a host trace replaces the simulated machine/);
+  expect(hostTraceRefusal('Given', 'the host trace {string}', ['x'])).to.equal(null);
+  expect(hostTraceRefusal('Then', 'the VM exit reason is {exitReason}', [30])).to.equal(null);
+  // An absence says something only of what a host trace can hold.
+  expect(hostTraceRefusal('Then', 'the walk does not include {word}', ['kvm_mmio'])).to.equal(null);
+  expect(hostTraceRefusal('Then', 'the walk does not include {word}', ['kvm_vcpu_halt'])).to.match(/kvm_vcpu_halt is neither/);
   const rows = (r: string[][]) => [['from', 'to', 'name'], ...r];
-  expect(hostTraceRefusal('the walk crosses, in order:', rows([['VMX CPU', 'kvm', 'IO_INSTRUCTION'], ['kvm', 'qemu-kvm', 'KVM_EXIT_IO']]))).to.equal(null);
-  const why = hostTraceRefusal('the walk crosses, in order:', rows([['VMX CPU', 'kvm', 'IO_INSTRUCTION'], ['qemu-kvm', 'host kernel', 'io_submit']]));
+  expect(hostTraceRefusal('Then', 'the walk crosses, in order:', [rows([['VMX CPU', 'kvm', 'IO_INSTRUCTION'], ['kvm', 'qemu-kvm', 'KVM_EXIT_IO']])])).to.equal(null);
+  const why = hostTraceRefusal('Then', 'the walk crosses, in order:', [rows([['VMX CPU', 'kvm', 'IO_INSTRUCTION'], ['qemu-kvm', 'host kernel', 'io_submit']])]);
   expect(why).to.match(/^row 2 \(qemu-kvm \| host kernel \| io_submit\): a host kvm trace holds no such crossing/);
   expect(why!.split('\n')).to.have.length(1);
-  // A trace with the syscalls tracepoints holds qemu-kvm's syscalls.
-  expect(hostTraceRefusal('the host calls io_submit', undefined, { syscalls: true })).to.equal(null);
-  expect(hostTraceRefusal('the walk crosses, in order:', rows([['qemu-kvm', 'host kernel', 'io_submit']]), { syscalls: true })).to.equal(null);
+  // The Japanese table's headers and boxes.
+  expect(hostTraceRefusal('Then', 'the walk crosses, in order:', [[['送り手', '受け手', '名前'], ['vt-x', 'kvm', 'IO_INSTRUCTION'], ['qemu-kvm', 'ホストOS', 'io_submit']]])).to.match(/^row 2 \(qemu-kvm \| host kernel \| io_submit\)/);
+  // A trace with the syscalls tracepoints holds qemu-kvm's syscalls, but not their absence.
+  expect(hostTraceRefusal('Then', 'the host calls {word}', ['io_submit'], { syscalls: true })).to.equal(null);
+  expect(hostTraceRefusal('Then', 'the host does not call {word}', ['ppoll'], { syscalls: true })).to.match(/no absence or total/);
+  expect(hostTraceRefusal('Then', 'the walk crosses, in order:', [rows([['qemu-kvm', 'host kernel', 'io_submit']])], { syscalls: true })).to.equal(null);
 });
 
 test('every golden scenario also round-trips through the host trace formats', () => {
-  const feature = fs.readFileSync(path.join(__dirname, '..', 'features', 'golden', 'whole-walks.feature'), 'utf8');
+  const feature = fs.readFileSync(path.join(packageRoot(), 'features', 'golden', 'whole-walks.feature'), 'utf8');
   const scenarios = feature.split(/\n  Scenario: /).slice(1);
   expect(scenarios.length).to.be.greaterThan(0);
   for (const s of scenarios) {
@@ -266,21 +276,27 @@ test('an event a mail client wrapped onto the next line is joined; a prefix with
   expect(r.malformed.map((m) => m.line)).to.deep.equal([3]);
 });
 
-test('on a host trace, a step that needs what the trace cannot hold fails before it runs, with that one line', () => {
+test('on a host trace, a step that needs what the trace cannot hold fails before it runs, with that one line, in either language', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-refusal-'));
-  const root = path.join(__dirname, '..');
-  fs.writeFileSync(path.join(dir, 'refused.feature'), [
+  fs.mkdirSync(path.join(dir, 'features'));
+  const trace = JSON.stringify(path.join(FIXTURES, 'linux-6.1-seed-write.ftrace'));
+  fs.writeFileSync(path.join(dir, 'features', 'refused.feature'), [
     'Feature: refused', '  Scenario: io_submit on a host trace',
-    `    Given the host trace "${path.join(FIXTURES, 'linux-6.1-seed-write.ftrace')}"`,
+    `    Given the host trace ${trace}`,
     '    Then the VM exit reason is IO_INSTRUCTION', '    And the host calls io_submit', '',
   ].join('\n'));
-  fs.writeFileSync(path.join(dir, 'cucumber.cjs'), `module.exports = { default: { paths: [${JSON.stringify(path.join(dir, 'refused.feature'))}], requireModule: ['ts-node/register'], require: [${JSON.stringify(path.join(root, 'steps', '**', '*.ts'))}], format: ['progress'], strict: true } };\n`);
-  const r = require('node:child_process').spawnSync(process.execPath, [path.join(root, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js'), '--config', 'cucumber.cjs'],
-    { cwd: dir, encoding: 'utf8', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true', TS_NODE_PROJECT: path.join(root, 'tsconfig.json') } }) as { status: number; stdout: string; stderr: string };
+  fs.writeFileSync(path.join(dir, 'features', 'refused-ja.feature'), [
+    '# language: ja', '機能: 拒否', '  シナリオ: ホストのトレースに無いシステムコール',
+    `    前提 the host trace ${trace}`,
+    '    ならば ホストOSで io_submit は呼ばれない', '',
+  ].join('\n'));
+  const r = require('node:child_process').spawnSync(process.execPath, [path.join(packageRoot(), 'bin', 'exitpath.js'), 'test'],
+    { cwd: dir, encoding: 'utf8' }) as { status: number; stdout: string; stderr: string };
   fs.rmSync(dir, { recursive: true });
-  expect(r.status, r.stderr).to.equal(1);
-  expect(r.stdout).to.contain('Error: "the host calls io_submit": a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (record the syscalls:* events with kvm:*) (this scenario reads a host trace)');
-  expect(r.stdout).to.match(/1 scenario \(1 failed\)\n3 steps \(1 failed, 2 passed\)/);
+  expect(r.stdout, r.stderr).to.match(/^scenarios: 0 passed, 2 failed$/m);
+  const why = 'a host kvm trace holds no syscalls: qemu-kvm\'s (io_submit, ppoll, …) need a syscall trace of it (record the syscalls:* events with kvm:*) (this scenario reads a host trace)';
+  expect(r.stdout).to.contain(`And the host calls io_submit (line 5)\n    ${why}`);
+  expect(r.stdout).to.contain(`ならば ホストOSで io_submit は呼ばれない (line 5)\n    ${why}`);
 });
 
 test('explain --format ftrace prints what a 6.1 host prints for the tracepoints it fires', () => {

@@ -32,6 +32,7 @@ Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fas
       | reason        | handler              | handled in    |
       | EPT_VIOLATION | handle_ept_violation | KVM_EXIT_MMIO |
       | EPT_MISCONFIG | handle_ept_misconfig | KVM_EXIT_MMIO |
+    And kvm_run's exit_reason is KVM_EXIT_MMIO
     And kvm_run's mmio.phys_addr is 0xe0000000
     And kvm_run's mmio.len is 4
     And kvm_run's mmio.is_write is 0

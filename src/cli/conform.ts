@@ -13,7 +13,7 @@ export class ConformUsageError extends Error {}
 
 export const CONFORM_USAGE = 'usage: exitpath conform ACTION|EXPLAIN.json HOST-TRACE [--set KEY=VALUE]... [--config FILE] [--vcpu N]';
 
-export function conformCommand(argv: readonly string[]): { text: string; status: number } {
+export function conformCommand(argv: readonly string[]): { text: string; same: boolean } {
   const pos: string[] = [];
   const set: string[] = [];
   let config: string | undefined;
@@ -50,5 +50,5 @@ export function conformCommand(argv: readonly string[]): { text: string; status:
   const host = importTrace({ file: real });
   const bad = host.read.malformedTotal ? `; ${host.read.malformedTotal} unread line(s), first: line ${host.read.malformed[0]!.line}: ${host.read.malformed[0]!.why}` : '';
   const r = conform(events, host.walk.events, [label, `${real} (host trace: ${host.read.format}${bad})`]);
-  return { text: r.text, status: r.same ? 0 : 1 };
+  return { text: r.text, same: r.same };
 }

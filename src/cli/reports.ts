@@ -14,9 +14,9 @@ export class ReportInputError extends Error {}
 
 export const WALK_FORMATS = ['text', 'json', 'svg', 'ftrace', 'trace-cmd', 'perf-script'] as const;
 
-/** `explain --format svg|ftrace`; null for the formats main.ts prints itself. */
-export function formatWalk(w: Walk, format: string): string | null {
-  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile})` });
+/** `explain --format svg|ftrace`; null for the formats main.ts prints itself. The diagram speaks `lang`. */
+export function formatWalk(w: Walk, format: string, lang: 'en' | 'ja' = 'en'): string | null {
+  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile})`, lang });
   if (format === 'ftrace') return ftraceText(w.events, { era: w.config.profile });
   if (format === 'trace-cmd') return traceCmdText(w.events, { era: w.config.profile });
   if (format === 'perf-script') return perfScriptText(w.events, { era: w.config.profile });

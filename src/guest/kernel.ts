@@ -36,7 +36,7 @@ export const O_CREAT = 0o100;
 export const O_DIRECT = 0o40000;
 
 /** Where the kernel page pool starts, and how much of it boot maps. */
-const POOL_START = 0x100000;
+export const POOL_START = 0x100000;
 const POOL_PREMAPPED_PAGES = 256;
 
 export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null }

@@ -15,7 +15,7 @@ import { EFD_NONBLOCK, EventFd } from './eventfd';
 import { type HostFile, type SysGen } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
-import { IoUring } from './io_uring';
+import { IoUring, type HostFault } from './io_uring';
 import { MemFd, UnixSocket } from './unix_socket';
 import { IORING_REGISTER_EVENTFD } from '../uapi/io_uring';
 
@@ -34,6 +34,8 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
   tgkill: ['tid', 'sig'],
 };
+/** Every syscall the host kernel model implements, by name. */
+export const HOST_SYSCALL_NAMES: readonly string[] = Object.keys(SYSCALL_ARGS);
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
 const sysEnter = new Map<Layer, Map<string, number>>();
 const sysExit = new Map<Layer, Map<string, number>>();
@@ -215,6 +217,7 @@ export class HostKernel {
     if (entries < 1 || entries > 32768) return this.leave(p, 'io_uring_setup', -ERRNO.EINVAL);
     const sq = 2 ** Math.ceil(Math.log2(entries));
     const ring = new IoUring(sq, 2 * sq);
+    ring.faults = this.ioUringFaults;
     ring.fillParams(p, params);
     return this.leave(p, 'io_uring_setup', p.install(ring));
   }
@@ -315,12 +318,28 @@ export class HostKernel {
   *pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter(p, 'pwritev', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave(p, 'pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
+    const f = this.injected('pwritev');
+    return this.leave(p, 'pwritev', f ?? this.rw(p, fd, iov, iovcnt, offset, true));
   }
   *preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter(p, 'preadv', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave(p, 'preadv', this.rw(p, fd, iov, iovcnt, offset, false));
+    const f = this.injected('preadv');
+    return this.leave(p, 'preadv', f ?? this.rw(p, fd, iov, iovcnt, offset, false));
+  }
+
+  /**
+   * Faults a scenario injects into the blocking I/O syscalls (a thread pool's pwritev/preadv and
+   * fdatasync): the next `count` calls fail with -errno after the device's latency, doing nothing.
+   */
+  readonly faults: { pwritev?: HostFault; preadv?: HostFault; fdatasync?: HostFault } = {};
+  /** The same for io_uring completions (every ring of this kernel). */
+  readonly ioUringFaults: { complete?: HostFault } = {};
+  private injected(name: 'pwritev' | 'preadv' | 'fdatasync'): number | undefined {
+    const f = this.faults[name];
+    if (!f || f.count <= 0) return undefined;
+    f.count--;
+    return -f.errno;
   }
   /** Sleep for one device request's latency. */
   private *deviceWait(): Generator<Block, void, void> {
@@ -356,6 +375,8 @@ export class HostKernel {
     const f = p.file(fd);
     if (!(f instanceof RegularFile)) return this.leave(p, 'fdatasync', -ERRNO.EBADF);
     yield* this.deviceWait();
+    const fault = this.injected('fdatasync');
+    if (fault !== undefined) return this.leave(p, 'fdatasync', fault);
     f.image.fdatasync();
     return this.leave(p, 'fdatasync', 0);
   }

@@ -21,6 +21,14 @@ export class Mm {
     return start;
   }
 
+  /** Remove the mapping that starts at `start` (munmap, or free of a buffer that had its own mapping). */
+  unmap(start: number): void {
+    const i = this.maps.findIndex((m) => m.start === start);
+    if (i < 0) throw new Efault(`unmap: no mapping at 0x${start.toString(16)}`);
+    if (this.last === this.maps[i]) this.last = undefined;
+    this.maps.splice(i, 1);
+  }
+
   /** The mapping covering [addr, addr+len), or throws Efault. */
   find(addr: number, len: number): Mapping {
     const l = this.last;

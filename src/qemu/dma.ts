@@ -7,9 +7,11 @@
 //
 //  - address_space_map / dma_memory_map: a guest-physical range in RAM maps to qemu's own mapping
 //    of guest RAM, as far as RAM goes (a shorter length, as qemu returns). A range outside RAM gets a
-//    bounce buffer — zeros for the device to read, its writes dropped at unmap — from a budget of
-//    4 KiB per address space (max_bounce_buffer_size); when that is used up the map fails and the
-//    device must cope (virtio_error).
+//    bounce buffer — zeros for the device to read, its writes dropped at unmap — as QEMU 9.1+ makes
+//    them (system/physmem.c, per-AddressSpace bounce buffering): each its own allocation of exactly
+//    the mapped length, taken from a budget of 4 KiB per address space (max_bounce_buffer_size);
+//    when that is used up the map fails and the device must cope (virtio_error). Each buffer here
+//    has a mapping of its own, so a store that runs past one lands in no other.
 //  - address_space_cache_init and the *_cached accessors: the rings' region caches and indirect
 //    tables. A cache never spans RAM and unassigned space: its length stops at the boundary.
 //  - the *_hva accessors: loads and stores through host pointers from a mapping (the request
@@ -63,7 +65,8 @@ export class GuestMemory {
   private readonly ramSizeN: bigint;
   /** as->bounce_buffer_size: bytes of bounce buffers handed out and not yet unmapped. */
   bounceBufferSize = 0;
-  private arena: { hva: number; free: { off: number; len: number }[] } | undefined;
+  /** Bounce buffers handed out so far (for the fuzzer's accounting). */
+  bounceMaps = 0;
   private readonly bounces = new Map<number, Bounce>();
 
   constructor(readonly mm: Mm, readonly ramHva: number, readonly ramSize: number) {
@@ -99,13 +102,15 @@ export class GuestMemory {
     // flatview_translate: the unassigned section runs to the top of the address space.
     const section = (U64_MAX - a) + 1n;
     if (l > section) l = section;
-    const alloc = Math.min(MAX_BOUNCE_BUFFER_SIZE - this.bounceBufferSize, Number(l > 1n << 20n ? 1n << 20n : l));
+    // l = MIN(max_bounce_buffer_size - used, l); nothing left: *plen = 0, NULL.
+    const room = BigInt(MAX_BOUNCE_BUFFER_SIZE - this.bounceBufferSize);
+    const alloc = Number(l < room ? l : room);
     if (alloc <= 0) return undefined;
-    const hva = this.bounceAlloc(alloc);
-    if (hva === undefined) return undefined;
+    // g_malloc0(l + sizeof(BounceBuffer)): zeros, which is also what flatview_read of unassigned
+    // memory puts in it for a device that reads (!is_write).
+    const hva = this.mm.map(new Uint8Array(alloc), 'bounce');
     this.bounceBufferSize += alloc;
-    // !is_write: flatview_read of unassigned memory fills the buffer with zeros.
-    this.mm.fill(hva, alloc, 0);
+    this.bounceMaps++;
     this.bounces.set(hva, { hva, len: alloc, gpa: a, isWrite });
     return { hva, len: alloc };
   }
@@ -118,33 +123,12 @@ export class GuestMemory {
     const b = this.bounces.get(hva);
     if (!b) return;
     this.bounces.delete(hva);
-    this.bounceFree(hva, b.len);
+    this.mm.unmap(hva);                  // g_free(bounce)
     this.bounceBufferSize -= b.len;
   }
 
   /** True when a host address is a bounce buffer (not guest RAM). */
   isBounce(hva: number): boolean { return this.bounces.has(hva); }
-
-  private bounceAlloc(len: number): number | undefined {
-    if (!this.arena) this.arena = { hva: this.mm.map(new Uint8Array(MAX_BOUNCE_BUFFER_SIZE), 'bounce'), free: [{ off: 0, len: MAX_BOUNCE_BUFFER_SIZE }] };
-    const a = this.arena;
-    const i = a.free.findIndex((f) => f.len >= len);
-    if (i < 0) return undefined;
-    const f = a.free[i]!;
-    const hva = a.hva + f.off;
-    f.off += len; f.len -= len;
-    if (f.len === 0) a.free.splice(i, 1);
-    return hva;
-  }
-  private bounceFree(hva: number, len: number): void {
-    const a = this.arena!;
-    a.free.push({ off: hva - a.hva, len });
-    a.free.sort((x, y) => x.off - y.off);
-    for (let i = 0; i + 1 < a.free.length;) {
-      const x = a.free[i]!, y = a.free[i + 1]!;
-      if (x.off + x.len === y.off) { x.len += y.len; a.free.splice(i + 1, 1); } else i++;
-    }
-  }
 
   /** address_space_cache_init: a cache over [gpa, gpa+len); its len stops where the section does. */
   address_space_cache_init(gpa: bigint | number, len: number): MemoryRegionCache {

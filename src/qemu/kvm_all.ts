@@ -59,7 +59,11 @@ export class KvmCpu {
   private readonly evMmio: number;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
     private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
-    private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
+    private readonly t: Tracer, private readonly qemu: {
+      stop(reason: RunState, why: string): void; readonly dispatchCost: () => void;
+      /** What a device access left to wait for before the BQL is dropped (blk_drain), if anything. */
+      readonly aioWaits?: () => Generator<Block, void, void> | undefined;
+    },
     names: QemuNames) {
     this.threadName = `CPU ${index}/KVM`;
     this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
@@ -96,19 +100,36 @@ export class KvmCpu {
       if (this.t.on) { this.t.rec(EV_RUN_EXIT, this.index, this.index, reason); this.t.rec(this.evDispatch, this.index, reason); }
       // Called outside the BQL: kvm_cpu_exec runs without it; a device access takes it (prepare_mmio_access).
       switch (reason) {
-        case KVM_EXIT.IO:
-          this.kvm_handle_io(mm.u16(run + kvm_run['io.port']), run + mm.u64(run + kvm_run['io.data_offset']),
-            mm.u8(run + kvm_run['io.direction']), mm.u8(run + kvm_run['io.size']), mm.u32(run + kvm_run['io.count']));
+        case KVM_EXIT.IO: {
+          const port = mm.u16(run + kvm_run['io.port']), direction = mm.u8(run + kvm_run['io.direction']);
+          const size = mm.u8(run + kvm_run['io.size']), count = mm.u32(run + kvm_run['io.count']);
+          // kvm_handle_io: each of `count` accesses goes to the I/O address space (address_space_rw, under the BQL).
+          if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
+          if (this.bql && !this.bql.lockedBy(this.threadName) && !this.bql.free) yield* this.bql.lock_wait(this.threadName, this.index);
+          this.prepare_mmio_access();
+          let data = run + mm.u64(run + kvm_run['io.data_offset']);
+          for (let i = 0; i < count; i++, data += size) {
+            if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
+            else writeN(mm, data, size, this.io.read(port, size));
+            // A device that must wait (blk_drain in a reset) finishes before the next access.
+            const w = this.qemu.aioWaits?.();
+            if (w) yield* w;
+          }
+          this.release_lock();
           break;
+        }
         case KVM_EXIT.MMIO: {
           const addr = mm.u64(run + kvm_run['mmio.phys_addr']);
           const len = mm.u32(run + kvm_run['mmio.len']);
           const isWrite = mm.u8(run + kvm_run['mmio.is_write']);
           const data = run + kvm_run['mmio.data'];
           if (this.t.on) this.t.rec(this.evMmio, this.index, addr, len, isWrite);
+          if (this.bql && !this.bql.lockedBy(this.threadName) && !this.bql.free) yield* this.bql.lock_wait(this.threadName, this.index);
           this.prepare_mmio_access();
           if (isWrite) this.memory.write(addr, readN(mm, data, len), len);
           else writeN(mm, data, len, this.memory.read(addr, len));
+          const w = this.qemu.aioWaits?.();
+          if (w) yield* w;
           this.release_lock();
           break;
         }
@@ -184,18 +205,6 @@ export class KvmCpu {
   private releaseLock = false;
   private release_lock(): void {
     if (this.releaseLock) { this.releaseLock = false; this.bql!.unlock(this.threadName, this.index); }
-  }
-
-  /** kvm_handle_io: each of `count` accesses goes to the I/O address space (address_space_rw, under the BQL). */
-  private kvm_handle_io(port: number, data: number, direction: number, size: number, count: number): void {
-    const mm = this.proc.mm;
-    if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
-    this.prepare_mmio_access();
-    for (let i = 0; i < count; i++, data += size) {
-      if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
-      else writeN(mm, data, size, this.io.read(port, size));
-    }
-    this.release_lock();
   }
 }
 

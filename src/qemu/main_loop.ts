@@ -53,22 +53,43 @@ export class MainLoop {
    * then dispatch the ready handlers and bottom halves under it.
    */
   *run(): Generator<Block, void, void> {
-    const mm = this.proc.mm;
     for (;;) {
-      const hs = this.handlers;
-      const fds = this.heap.alloc(8 * Math.max(1, hs.length));
-      hs.forEach((h, i) => { mm.setI32(fds + 8 * i, h.fd); mm.setU16(fds + 8 * i + 4, POLLIN); });
-      this.polling = true;
-      const r = yield* this.host.ppoll(this.proc, fds, hs.length);
-      this.polling = false;
-      this.bql?.lock(MAIN_LOOP_THREAD, -1);
-      const ready = hs.filter((_, i) => mm.u16(fds + 8 * i + 6) & POLLIN);
-      this.heap.release(fds);
-      if (r < 0) throw new Error(`qemu: ppoll failed: ${r}`);
-      for (const h of ready) h.cb();
-      // aio_bh_poll
-      while (this.bhs.length > 0) this.bhs.shift()!();
+      const ready = yield* this.poll();
+      // The BQL is free unless a vCPU thread waits inside a device access (blk_drain); then this sleeps on it.
+      const bql = this.bql;
+      if (bql) { if (bql.free) bql.lock(MAIN_LOOP_THREAD, -1); else yield* bql.lock_wait(MAIN_LOOP_THREAD, -1); }
+      this.dispatch(ready);
       this.bql?.unlock(MAIN_LOOP_THREAD, -1);
     }
+  }
+
+  /** ppoll over every registered notifier; the handlers whose file became readable. */
+  private *poll(): Generator<Block, { fd: number; cb: () => void }[], void> {
+    const mm = this.proc.mm;
+    const hs = this.handlers;
+    const fds = this.heap.alloc(8 * Math.max(1, hs.length));
+    hs.forEach((h, i) => { mm.setI32(fds + 8 * i, h.fd); mm.setU16(fds + 8 * i + 4, POLLIN); });
+    this.polling = true;
+    const r = yield* this.host.ppoll(this.proc, fds, hs.length);
+    this.polling = false;
+    const ready = hs.filter((_, i) => mm.u16(fds + 8 * i + 6) & POLLIN);
+    this.heap.release(fds);
+    if (r < 0) throw new Error(`qemu: ppoll failed: ${r}`);
+    return ready;
+  }
+
+  /** aio_dispatch_handlers, then aio_bh_poll. */
+  private dispatch(ready: { fd: number; cb: () => void }[]): void {
+    for (const h of ready) h.cb();
+    while (this.bhs.length > 0) this.bhs.shift()!();
+  }
+
+  /**
+   * aio_poll(qemu_aio_context, true) from another thread holding the BQL (AIO_WAIT_WHILE in the
+   * main context): one blocking poll of the main loop's sources, their handlers run by the caller.
+   * (A handler the main loop thread also saw ready finds its eventfd already read and does nothing.)
+   */
+  *aio_poll(): Generator<Block, void, void> {
+    this.dispatch(yield* this.poll());
   }
 }

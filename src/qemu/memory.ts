@@ -28,6 +28,11 @@ export class AddressSpace {
     this.regions.push(mr);
   }
 
+  /** The devices that own a region here (the names `memory_region_dispatch_*` records). */
+  owners(): string[] {
+    return [...new Set(this.regions.map((r) => r.owner))];
+  }
+
   find(addr: number, size: number): MemoryRegion | undefined {
     for (const r of this.regions) if (addr >= r.base && addr + size <= r.base + r.size) return r;
     return undefined;

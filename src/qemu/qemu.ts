@@ -20,7 +20,7 @@ import { cpuidEntries, kvm_set_cpuid2 } from './cpu_x86';
 import { QemuPic } from './i8259';
 import { QemuIoapic } from './ioapic';
 import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
-import { WaitQueue, type Scheduler } from '../sim/scheduler';
+import { WaitQueue, type Block, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
 import { Bql } from './bql';
 import { AddressSpace } from './memory';
@@ -196,7 +196,14 @@ export class QemuKvm {
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
-    this.bql = new Bql(t);
+    // The BQL's mutex word lives in qemu's memory; a thread that finds it held sleeps on it with futex.
+    const bqlWord = this.heap.alloc(4);
+    p.mm.setU32(bqlWord, 0);
+    this.bql = new Bql(t, {
+      set: (v) => p.mm.setU32(bqlWord, v),
+      wait: (v) => host.futex_wait(p, bqlWord, v),
+      wake: () => { host.futex_wake(p, bqlWord, 1); },
+    });
     this.mainLoop = new MainLoop(host, p, this.heap, this.bql);
     if (cfg.device === 'vhost-user-blk') {
       // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
@@ -225,6 +232,7 @@ export class QemuKvm {
         cache, werror: cfg.werror ?? 'enospc', rerror: cfg.rerror ?? 'report',
         vmstopRequest: () => this.vm_stop('io-error'),
         bh: (fn) => this.mainLoop.qemu_bh_schedule(fn),
+        aioWait: (cond, then) => this.aio_wait_while(cond, then),
       });
       const vblk = this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
       this.vmChangeStateHandlers.push((running) => vblk.virtio_blk_dma_restart_cb(running));
@@ -251,6 +259,7 @@ export class QemuKvm {
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
         stop: (state, why) => this.stop(state, why),
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
+        aioWaits: () => this.aioWaits.length > 0 ? this.aio_wait() : undefined,
       }, names));
       if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
       this.cpus[i]!.arch = this.x86;
@@ -410,6 +419,27 @@ export class QemuKvm {
     for (const c of this.cpus) { c.exitRequest = false; this.proc.mm.setU8(c.runHva + kvm_run.immediate_exit, 0); }
     this.haltCond?.wakeAll();
     for (const h of this.vmChangeStateHandlers) h(true);
+  }
+
+  /** AIO_WAIT_WHILE requests a device access made (blk_drain), run by the vCPU thread before it drops the BQL. */
+  private readonly aioWaits: { cond: () => boolean; then: () => void }[] = [];
+
+  /**
+   * AIO_WAIT_WHILE(cond) from a device access: the vCPU thread that made the access keeps the BQL
+   * and polls the main loop's sources itself (aio_poll) until `cond` is false, then `then` finishes
+   * what the access began (virtio_blk_reset after its blk_drain).
+   */
+  private aio_wait_while(cond: () => boolean, then: () => void): void {
+    this.aioWaits.push({ cond, then });
+  }
+
+  private *aio_wait(): Generator<Block, void, void> {
+    while (this.aioWaits.length > 0) {
+      const w = this.aioWaits[0]!;
+      while (w.cond()) yield* this.mainLoop.aio_poll();
+      this.aioWaits.shift();
+      w.then();
+    }
   }
 
   /** vm_stop: the machine stops running; the reason is what qemu would print. */

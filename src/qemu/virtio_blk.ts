@@ -69,8 +69,6 @@ export interface VirtIOBlockReq {
   mrNext: VirtIOBlockReq | null;
   /** next: the list of requests kept for restart (s->rq). */
   next: VirtIOBlockReq | null;
-  /** The device reset generation the request was popped in. */
-  generation: number;
 }
 
 /** MultiReqBuffer */
@@ -149,7 +147,7 @@ export class VirtIOBlock extends VirtIODevice {
   }
 
   private virtio_blk_init_request(vq: VirtQueue, elem: VirtQueueElement): VirtIOBlockReq {
-    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null, generation: this.generation };
+    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null };
   }
 
   /** virtio_blk_handle_request: 0 when the request was taken (queued or completed), -1 after virtio_error. */
@@ -339,7 +337,6 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_req_complete: status byte, used ring, interrupt. */
   private virtio_blk_req_complete(req: VirtIOBlockReq, status: number): void {
-    if (req.generation !== this.generation) { this.unmapElement(req.elem); return; }   // popped before a reset
     if (this.t.on) this.t.rec(EV_REQ_COMPLETE, -1, status);
     this.mem.stb_hva(req.inHdr, status, 'virtio_blk_req_complete:status');
     this.virtqueue_push(req.vq, req.elem, req.inLen);
@@ -347,18 +344,19 @@ export class VirtIOBlock extends VirtIODevice {
   }
 
   /**
-   * virtio_blk_reset: requests kept for a restart are dropped. qemu first drains the drive
-   * (blk_drain), so nothing in flight completes into the rings the guest sets up next; the model
-   * cannot block here and instead lets requests of an earlier reset complete without a used element.
+   * virtio_blk_reset (hw/block/virtio-blk.c, QEMU 8.2/9.x): "requests may still be in flight", so it
+   * drains the drive first (blk_drain): they complete — used elements in the rings the driver is
+   * leaving, their bounce buffers given back — before anything is reset. Then the requests kept for a
+   * restart (a VM stopped by an I/O error) are dropped: "after blk_drain() because blk_drain() itself
+   * can produce them".
    */
-  override reset(): void {
-    for (let r = this.rq; r; r = r.next) this.virtqueue_detach_element(r.vq, r.elem);
-    this.rq = null;
-    this.generation++;
-    super.reset();
+  protected override device_reset(done: () => void): void {
+    this.blk.blk_drain(() => {
+      for (let r = this.rq; r; r = r.next) this.virtqueue_detach_element(r.vq, r.elem);
+      this.rq = null;
+      done();
+    });
   }
-  /** Bumped at every reset: a request carries the generation it was popped in. */
-  private generation = 0;
 
   /** Requests waiting for the VM to run again (for the trace's readers and the tests). */
   get stoppedRequests(): number {
@@ -384,7 +382,7 @@ export class VirtIOBlock extends VirtIODevice {
     while (req) {
       const next: VirtIOBlockReq | null = req.next;
       req.next = null;
-      const again = { ...this.virtio_blk_init_request(req.vq, req.elem), generation: req.generation };
+      const again = this.virtio_blk_init_request(req.vq, req.elem);
       if (this.virtio_blk_handle_request(again, mrb)) {
         // The device is now broken: the kept requests are lost.
         this.virtqueue_detach_element(req.vq, req.elem);

@@ -100,7 +100,11 @@ export class VirtIOPCIProxy {
       };
     }
     vdev.notifyTransport = (vq) => this.virtio_pci_notify(vq);
+    // virtio_pci_notify for VIRTIO_NO_VECTOR: with INTx, pci_set_irq(isr & 1) — 0 after a reset.
+    vdev.notifyResetTransport = () => this.pci_set_irq(0);
     if (opts.modernBar !== null) {
+      // virtio_pci_device_plugged: a modern device offers VIRTIO_F_VERSION_1 (bit 32).
+      vdev.hostFeaturesHi |= 1 << (VIRTIO_F_VERSION_1 - 32);
       const b = opts.modernBar;
       const region = (name: string, off: number, size: number, ops: MemoryRegion['ops']): MemoryRegion =>
         ({ name, owner: typeName, base: b + off, size, ops });
@@ -117,7 +121,8 @@ export class VirtIOPCIProxy {
   readonly modernRegions: MemoryRegion[] = [];
   private dfselect = 0;
   private gfselect = 0;
-  private readonly guestFeaturesHi = { v: 0 };
+  /** proxy->guest_features[2]: what the driver wrote through GFSELECT 0 and 1. */
+  private readonly guestFeaturesSel = [0, 0];
 
   /** virtio_pci_common_read */
   private virtio_pci_common_read(addr: number, _size: number): number {
@@ -126,9 +131,9 @@ export class VirtIOPCIProxy {
     switch (addr) {
       case VIRTIO_PCI_COMMON_DFSELECT: return this.dfselect;
       // VIRTIO_F_VERSION_1 (bit 32) is offered by every modern device.
-      case VIRTIO_PCI_COMMON_DF: return this.dfselect === 0 ? vdev.hostFeatures >>> 0 : this.dfselect === 1 ? 1 << (VIRTIO_F_VERSION_1 - 32) : 0;
+      case VIRTIO_PCI_COMMON_DF: return this.dfselect === 0 ? vdev.hostFeatures >>> 0 : this.dfselect === 1 ? vdev.hostFeaturesHi >>> 0 : 0;
       case VIRTIO_PCI_COMMON_GFSELECT: return this.gfselect;
-      case VIRTIO_PCI_COMMON_GF: return this.gfselect === 0 ? vdev.guestFeatures >>> 0 : this.guestFeaturesHi.v;
+      case VIRTIO_PCI_COMMON_GF: return this.guestFeaturesSel[this.gfselect] ?? 0;
       case VIRTIO_PCI_COMMON_MSIX: return this.msixEnabled ? this.configVector : VIRTIO_MSI_NO_VECTOR;
       case VIRTIO_PCI_COMMON_NUMQ: return vdev.vqs.length;
       case VIRTIO_PCI_COMMON_STATUS: return vdev.status;
@@ -151,7 +156,11 @@ export class VirtIOPCIProxy {
       case VIRTIO_PCI_COMMON_DFSELECT: this.dfselect = val; break;
       case VIRTIO_PCI_COMMON_GFSELECT: this.gfselect = val; break;
       case VIRTIO_PCI_COMMON_GF:
-        if (this.gfselect === 0) vdev.guestFeatures = val & vdev.hostFeatures; else if (this.gfselect === 1) this.guestFeaturesHi.v = val & 1;
+        // proxy->guest_features[gfselect], then virtio_set_features with both halves.
+        if (this.gfselect < 2) {
+          this.guestFeaturesSel[this.gfselect] = val >>> 0;
+          vdev.virtio_set_features(this.guestFeaturesSel[0]!, this.guestFeaturesSel[1]!);
+        }
         break;
       case VIRTIO_PCI_COMMON_MSIX: if (this.msixEnabled) this.configVector = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; break;
       case VIRTIO_PCI_COMMON_STATUS: this.config_write(VIRTIO_PCI_STATUS, val, 1); break;
@@ -278,7 +287,7 @@ export class VirtIOPCIProxy {
     const cfgOff = this.msixEnabled ? VIRTIO_PCI_CONFIG_OFF_MSIX : VIRTIO_PCI_CONFIG_OFF_NO_MSIX;
     if (addr >= cfgOff) return; // device config is read-only for virtio-blk here
     switch (addr) {
-      case VIRTIO_PCI_GUEST_FEATURES: vdev.guestFeatures = val & vdev.hostFeatures; break;
+      case VIRTIO_PCI_GUEST_FEATURES: vdev.virtio_set_features(val >>> 0); break;
       case VIRTIO_PCI_QUEUE_PFN: {
         const pa = val * 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT;
         if (pa === 0) vdev.reset(); else vdev.vqs[vdev.queueSel]?.setAddr(pa);
@@ -294,7 +303,7 @@ export class VirtIOPCIProxy {
       case VIRTIO_PCI_STATUS:
         if (size !== 1) break;
         vdev.status = val & 0xff;
-        if (val === 0) { vdev.reset(); this.pci_set_irq(0); }
+        if (val === 0) vdev.reset();                   // virtio_pci_reset → virtio_bus_reset → virtio_reset
         if (val & VIRTIO_CONFIG_S_DRIVER_OK) {
           const vhost = this.vdev as VirtIODevice & Partial<VhostDevice>;
           if (vhost.vhostStart) this.vhost_start(vhost as VirtIODevice & VhostDevice);

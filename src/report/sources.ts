@@ -95,19 +95,18 @@ export function sourceUrl(p: Place, era: Era): string {
 
 export interface SourceLink { name: string; url: string }
 
-/** One link per real file the names went through, named by the file and the first names seen in it. */
+/**
+ * One link per function the walk went through, in the order the walk met them, each named
+ * `file: function` (guest functions marked "guest:") and pointing at the file at the profile's version.
+ */
 export function sourceLinks(names: Iterable<string>, era: Era): SourceLink[] {
-  const byUrl = new Map<string, { path: string; names: string[]; guest: boolean }>();
+  const out: SourceLink[] = [];
+  const seen = new Set<string>();
   for (const n of names) {
     const p = placeOf(n, era);
-    if (!p) continue;
-    const url = sourceUrl(p, era);
-    const e = byUrl.get(url) ?? { path: p.path, names: [], guest: !!p.guest };
-    if (!e.names.includes(n)) e.names.push(n);
-    byUrl.set(url, e);
+    if (!p || seen.has(n)) continue;
+    seen.add(n);
+    out.push({ url: sourceUrl(p, era), name: `${p.guest ? 'guest: ' : ''}${p.path}: ${n}` });
   }
-  return [...byUrl].map(([url, e]) => {
-    const shown = e.names.slice(0, 3).join(', ') + (e.names.length > 3 ? ', …' : '');
-    return { url, name: `${e.guest ? 'guest: ' : ''}${e.path}: ${shown}` };
-  });
+  return out;
 }

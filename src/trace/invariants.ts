@@ -5,7 +5,7 @@
 //     nothing, when the run ends there or the VM stops for good); never two exits or two entries in
 //     a row. A failed VMLAUNCH/VMRESUME (VMfailValid) is neither.
 //  2. No VM entry while the VM is stopped (between vm_stop and vm_start).
-//  3. Crossings only between neighbouring boxes (DESIGN §1), listed below.
+//  3. Crossings only between neighbouring boxes of the walk's picture, listed below.
 //  4. The used ring only reports chains the device popped from the avail ring and still holds
 //     (virtqueue_fill id ∈ popped − filled − detached), per queue.
 //  5. Every AIO completion matches an iocb that was submitted and not yet completed.

@@ -1,5 +1,5 @@
 // Questions asked of a recorded walk: its crossings, which of them are the seed's ①–⑩, and the
-// summary `exitpath explain --format json` prints (DESIGN §3). Everything here is derived from the
+// summary `exitpath explain --format json` prints. Everything here is derived from the
 // events; nothing is looked up in the simulator's state.
 
 import type { TraceEvent } from './recorder';

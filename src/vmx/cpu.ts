@@ -17,7 +17,7 @@ import type { CpuProfile } from '../sim/costs';
 import { defineEvent, type Tracer } from '../trace/events';
 import { EXIT_REASON, VMX_EXIT_REASONS, VMX_EXIT_REASONS_FAILED_VMENTRY, encodeIoQualification } from '../uapi/vmx';
 import { Ept, EPT_ACCESSED, EPT_DIRTY, EPT_READ, EPT_WRITE, VMX_EPTP_AD_ENABLE_BIT } from './ept';
-import { OP, Regs, insnLength, isPio, isPioIn, memAccess, mnemonic, opcode, operand, pioSize } from './insn';
+import { OP, Regs, hex64, insnLength, isPio, isPioIn, memAccess, mnemonic, opcode, operand, pioSize, rax64, setRax64 } from './insn';
 import {
   CPU_BASED_CR3_LOAD_EXITING, CPU_BASED_CR3_STORE_EXITING, CPU_BASED_CR8_LOAD_EXITING, CPU_BASED_CR8_STORE_EXITING,
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS, CPU_BASED_HLT_EXITING, CPU_BASED_INTR_WINDOW_EXITING, CPU_BASED_INVLPG_EXITING,
@@ -140,7 +140,8 @@ function insnArgs(op: number): string[] {
   if (c === OP.RDMSR || c === OP.RDPMC) return [c === OP.RDMSR ? 'msr:hex' : 'counter:hex', 'rip:hex'];
   if (c === OP.WRMSR) return ['msr:hex', 'value:hex', 'rip:hex'];
   if (c === OP.MEM_READ || c === OP.LGDT || c === OP.LIDT || c === OP.SGDT || c === OP.SIDT) return ['gpa:hex', 'rip:hex'];
-  if (c === OP.MEM_WRITE || c === OP.LOCK_ADD) return ['gpa:hex', 'value:hex', 'rip:hex'];
+  // An 8-byte store's value is 64 bits: it is kept as its hex text, exact above 2^53.
+  if (c === OP.MEM_WRITE || c === OP.LOCK_ADD) return ['gpa:hex', operand(op) === 8 ? 'value:str' : 'value:hex', 'rip:hex'];
   if (c === OP.MOV_TO_CR || c === OP.MOV_TO_DR || c === OP.XSETBV || c === OP.INVLPG) return ['value:hex', 'rip:hex'];
   return ['rip:hex'];
 }
@@ -153,6 +154,15 @@ function doneEvent(op: number): number {
   let id = doneEvents[op]! - 1;
   if (id < 0) { id = defineEvent('emulation-complete', 'VMX CPU', 'guest kernel', mnemonic(op), ['rax:hex', 'rip:hex']); doneEvents[op] = id + 1; }
   return id;
+}
+// Every instruction's events are declared when the module loads — each opcode with each register
+// number and access size it takes — so that two with one name and different operands are a
+// start-up error, not a surprise at the first walk that uses the second.
+for (const c of Object.values(OP)) {
+  if (c === OP.STALL || c === OP.WORK || c === OP.BREAK) continue;
+  const operands = c === OP.MOV_TO_CR || c === OP.MOV_FROM_CR || c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR ? [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    : c === OP.MEM_READ || c === OP.MEM_WRITE || c === OP.LOCK_ADD ? [1, 2, 4, 8] : [0];
+  for (const n of operands) { insnEvent(c | (n << 8)); doneEvent(c | (n << 8)); }
 }
 
 /** Split-lock: a locked access that crosses a 64-byte cache line takes a bus lock. */
@@ -599,7 +609,7 @@ export class VmxCpu {
     else if (c === OP.RDMSR || c === OP.RDPMC) this.t.rec(id, this.id, r.rcx, r.rip);
     else if (c === OP.WRMSR) this.t.rec(id, this.id, r.rcx, r.rdx * 0x100000000 + (r.rax >>> 0), r.rip);
     else if (c === OP.MEM_READ || c === OP.LGDT || c === OP.LIDT || c === OP.SGDT || c === OP.SIDT) this.t.rec(id, this.id, r.rdi, r.rip);
-    else if (c === OP.MEM_WRITE || c === OP.LOCK_ADD) this.t.rec(id, this.id, r.rdi, r.rax, r.rip);
+    else if (c === OP.MEM_WRITE || c === OP.LOCK_ADD) this.t.rec(id, this.id, r.rdi, operand(op) === 8 ? this.t.str(hex64(rax64(r))) : r.rax, r.rip);
     else if (c === OP.MOV_TO_CR || c === OP.MOV_TO_DR || c === OP.XSETBV || c === OP.INVLPG) this.t.rec(id, this.id, r.rax, r.rip);
     else this.t.rec(id, this.id, r.rip);
   }
@@ -840,15 +850,22 @@ export class VmxCpu {
         const n = operand(op);
         const apic = this.apicPage(r.rdi, sec);
         if (apic) { r.rax = apic.getUint32(r.rdi & 0xfff, true); return -1; }
-        r.rax = readRam(this.ram!, r.rdi, n);
+        if (n === 8) setRax64(r, this.ram!.getBigUint64(r.rdi, true));
+        else r.rax = readRam(this.ram!, r.rdi, n);
         return -1;
       }
       case OP.MEM_WRITE: case OP.LOCK_ADD: {
         const n = operand(op);
         const apic = this.apicPage(r.rdi, sec);
         if (apic) return this.apicWrite(apic, r.rdi & 0xfff, r.rax >>> 0, cpu, sec);
-        const val = opcode(op) === OP.LOCK_ADD ? readRam(this.ram!, r.rdi, n) + r.rax : r.rax;
-        writeRam(this.ram!, r.rdi, n, val);
+        if (n === 8) {
+          // All 64 bits of RAX, exactly; a locked add wraps modulo 2^64.
+          const v = rax64(r);
+          this.ram!.setBigUint64(r.rdi, BigInt.asUintN(64, opcode(op) === OP.LOCK_ADD ? this.ram!.getBigUint64(r.rdi, true) + v : v), true);
+        } else {
+          const val = opcode(op) === OP.LOCK_ADD ? readRam(this.ram!, r.rdi, n) + r.rax : r.rax;
+          writeRam(this.ram!, r.rdi, n, val);
+        }
         if (opcode(op) === OP.LOCK_ADD && sec & SECONDARY_EXEC_BUS_LOCK_DETECTION && crossesCacheLine(r.rdi, n)) return EXIT_REASON.BUS_LOCK;
         return -1;
       }
