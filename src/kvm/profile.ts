@@ -12,7 +12,7 @@ export interface KvmEra {
   readonly vcpuRunName: string;
   /**
    * kvm_vmx_exit_handlers[] of the era, by basic exit reason: the handler's name, which also
-   * selects the behaviour (kvm/vmx.ts). A reason missing here has no handler.
+   * selects the behaviour (kvm/vmx/handlers.ts). A reason missing here has no handler.
    */
   readonly exitHandlers: Readonly<Partial<Record<ExitReasonName, string>>>;
   /**
