@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import { expect } from 'chai';
 import { KvmRunPage } from '../src/kvm/run_page';
-import { KVM_EXIT, KVM_EXIT_IO_OUT, kvm_run } from '../src/uapi/kvm';
+import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, kvm_run } from '../src/uapi/kvm';
+import { DEFAULT_CONFIG } from '../src/config';
+import { Stack } from '../src/stack';
+import { kvm_set_irq } from '../src/qemu/kvm_all';
 
 test('kvm_run is bytes at the offsets of struct kvm_run: an OUT to 0xc050 as qemu reads it', () => {
   const run = new KvmRunPage();
@@ -26,4 +29,20 @@ test('KVM_EXIT_MMIO fills phys_addr, data, len and is_write', () => {
   expect(d.getUint32(40, true)).to.equal(0xdeadbeef);
   expect(d.getUint32(48, true)).to.equal(4);
   expect(d.getUint8(52)).to.equal(1);
+});
+
+test('qemu raises INTx with KVM_IRQ_LINE_STATUS (0xc008ae67), and kvm copies back how many chips took it', () => {
+  const s = new Stack(DEFAULT_CONFIG);
+  const q = s.qemu;
+  // kvm_init: KVM_CHECK_EXTENSION(KVM_CAP_IRQ_INJECT_STATUS) answers 1, so irq_set_ioctl is the status variant.
+  expect(KVM_IRQ_LINE_STATUS).to.equal(0xc008ae67);
+  expect(q.irqSetIoctl).to.equal(KVM_IRQ_LINE_STATUS);
+  // GSI 5: the PIC's edge line (unmasked: 1) and an IOAPIC pin the guest left masked (-1, not counted).
+  expect(kvm_set_irq(s.host, q.proc, q.heap, q.vmfd, q.irqSetIoctl, 5, 1)).to.equal(1);
+  // Lowering a line counts 1 for each chip (ioapic_set_irq returns 1 for !irq_level).
+  expect(kvm_set_irq(s.host, q.proc, q.heap, q.vmfd, q.irqSetIoctl, 5, 0)).to.equal(2);
+  // A second edge while the PIC's IRR still holds the first (nobody acknowledged it) is coalesced: 0.
+  expect(kvm_set_irq(s.host, q.proc, q.heap, q.vmfd, q.irqSetIoctl, 5, 1)).to.equal(0);
+  // Plain KVM_IRQ_LINE copies nothing back: qemu takes 1 for granted.
+  expect(kvm_set_irq(s.host, q.proc, q.heap, q.vmfd, KVM_IRQ_LINE, 5, 0)).to.equal(1);
 });

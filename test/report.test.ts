@@ -72,7 +72,7 @@ test('the matrix lists every exit reason, KVM_EXIT code and kvm handler the mode
   expect(names('exit reason')).to.have.members(Object.keys(EXIT_REASON));
   expect(names('KVM_EXIT')).to.have.members(Object.keys(KVM_EXIT).map((k) => `KVM_EXIT_${k}`));
   expect(names('handler')).to.include.members(['handle_io', 'kvm_emulate_cpuid', 'handle_cpuid', 'kvm_emulate_halt', 'handle_halt']);
-  expect(names('host syscall')).to.include.members(['io_submit', 'io_getevents', 'KVM_RUN', 'KVM_IRQ_LINE']);
+  expect(names('host syscall')).to.include.members(['io_submit', 'io_getevents', 'KVM_RUN', 'KVM_IRQ_LINE_STATUS']);
 });
 
 /** A cucumber message stream for two scenarios, as the message formatter writes it. */

@@ -10,14 +10,14 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     (2), the interrupt handler reads the ISR through qemu-kvm (3) and acknowledges the x2APIC EOI
     in kvm (4): 4 exits, 2 in userspace. Host syscalls: KVM_RUN returns twice (once per userspace
     exit), io_submit once; the main loop's ppoll returns, it clears the AIO eventfd (read), collects
-    the event (io_getevents) and raises INTx (KVM_IRQ_LINE, level 1); the ISR read lowers it
-    (KVM_IRQ_LINE, level 0): 8.
+    the event (io_getevents) and raises INTx (KVM_IRQ_LINE_STATUS, level 1); the ISR read lowers it
+    (KVM_IRQ_LINE_STATUS, level 0): 8.
   - ioeventfd: the kick no longer reaches qemu-kvm, but the ISR read still does: 4 exits, 1 in
     userspace. The main loop now also wakes for the kick (ppoll, read of the host notifier) and
     submits from there; KVM_RUN returns once: 9 syscalls.
   - ioeventfd + MSI-X: the queue vector tells the guest which queue fired; there is no ISR read: 3
     exits, none in userspace. The main loop: ppoll, read, io_submit, then ppoll, read, io_getevents,
-    and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE.
+    and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE_STATUS.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
     the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
   - + APICv: the interrupt is posted (the vector in the vCPU's posted-interrupt descriptor); the
@@ -91,7 +91,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       """
     When the guest process writes "hello" to "/hello.txt"
     Then the host calls write
-    And the host does not call KVM_IRQ_LINE
+    And the host does not call KVM_IRQ_LINE_STATUS
     And the host does not call KVM_SIGNAL_MSI
 
   Scenario: Each box taken out makes the write cheaper

@@ -56,7 +56,7 @@
     かつ qemu-kvm まで届く VMExit は 2 回
     かつ ホストOSで io_submit が 1 回呼ばれる
     かつ ホストOSで io_getevents が 1 回呼ばれる
-    かつ ホストOSで KVM_IRQ_LINE が 2 回呼ばれる
+    かつ ホストOSで KVM_IRQ_LINE_STATUS が 2 回呼ばれる
     かつ 最初の VMEnter は VMRESUME
 
   シナリオ: 昔の kvm (2013年の発表の環境) でも同じ道を通る

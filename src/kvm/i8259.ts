@@ -44,15 +44,20 @@ export class KvmKpicState {
     this.specialFullyNestedMode = 0; this.init4 = 0; this.isr = 0;
   }
 
-  /** pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. */
-  setIrq1(irq: number, level: number): void {
+  /**
+   * pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. Returns 1,
+   * 0 when an edge or level was already latched in IRR (coalesced), -1 while IMR masks the line.
+   */
+  setIrq1(irq: number, level: number): number {
     const mask = 1 << irq;
+    let ret = 1;
     if (this.elcr & mask) {
-      if (level) { this.irr |= mask; this.lastIrr |= mask; } else { this.irr &= ~mask; this.lastIrr &= ~mask; }
+      if (level) { ret = this.irr & mask ? 0 : 1; this.irr |= mask; this.lastIrr |= mask; } else { this.irr &= ~mask; this.lastIrr &= ~mask; }
     } else if (level) {
-      if (!(this.lastIrr & mask)) this.irr |= mask;
+      if (!(this.lastIrr & mask)) { ret = this.irr & mask ? 0 : 1; this.irr |= mask; }
       this.lastIrr |= mask;
     } else this.lastIrr &= ~mask;
+    return this.imr & mask ? -1 : ret;
   }
 
   /** get_priority / pic_get_irq: the highest-priority pending, unmasked, not-in-service line, or -1. */
@@ -161,13 +166,14 @@ export class KvmPic {
     this.output = this.pics[0]!.getIrq() >= 0;
   }
 
-  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave. */
-  setIrq(irq: number, level: number): void {
-    if (irq < 0 || irq >= 16) return;
+  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave; returns pic_set_irq1's result. */
+  setIrq(irq: number, level: number): number {
+    if (irq < 0 || irq >= 16) return -1;
     const chip = irq >> 3;
     const s = this.pics[chip]!;
-    s.setIrq1(irq & 7, level);
+    const ret = s.setIrq1(irq & 7, level);
     if (this.t.on) this.t.rec(EV_PIC_SET_IRQ, -1, chip, irq & 7, s.elcr, s.imr);
     this.update();
+    return ret;
   }
 }

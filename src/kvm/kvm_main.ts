@@ -4,7 +4,8 @@
 import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
-  KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
+  KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS, KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
+  KVM_COALESCED_MMIO_PAGE_OFFSET, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
   KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
   KVM_GET_DIRTY_LOG, kvm_dirty_log, KVM_MEM_LOG_DIRTY_PAGES,
@@ -47,6 +48,7 @@ export class KvmModule {
       *ioctl(req: number, _arg: number, proc: HostProcess): SysGen {
         if (req === KVM_GET_API_VERSION) return KVM_API_VERSION;
         if (req === KVM_GET_VCPU_MMAP_SIZE) return KVM_VCPU_MMAP_SIZE;
+        if (req === KVM_CHECK_EXTENSION) return kvm_vm_ioctl_check_extension(_arg);
         if (req === KVM_CREATE_VM) {
           // kvm_dev_ioctl_create_vm: a new VM and the anon-inode file that refers to it.
           const vm = new KvmVm(mod.env, mod.ops);
@@ -105,10 +107,8 @@ export class KvmVmFile implements HostFile {
         if (vm.irqchipInKernel) return -ERRNO.EEXIST;
         vm.irqchipInKernel = true;
         // kvm_ioapic_init: on KVM_MMIO_BUS; ioapic_service → kvm_irq_delivery_to_apic with the entry's destination.
-        const ioapic = new KvmIoapic({ deliver: (e) => {
-          kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector, delivery_mode: e.deliveryMode, dest_mode: e.destMode,
-            level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId });
-        } });
+        const ioapic = new KvmIoapic({ deliver: (e) => kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector,
+          delivery_mode: e.deliveryMode, dest_mode: e.destMode, level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId }) });
         vm.ioapic = ioapic;
         vm.mmioBus.register(IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, ioapic);
         // kvm_pic_init: master, slave and ELCR on KVM_PIO_BUS.
@@ -127,22 +127,27 @@ export class KvmVmFile implements HostFile {
         }
         return 0;
       }
-      case KVM_IRQ_LINE: {
+      case KVM_IRQ_LINE: case KVM_IRQ_LINE_STATUS: {
         // kvm_vm_ioctl_irq_line → kvm_set_irq. Default routing (irqchip kernel): GSIs 0-15 go to
-        // both the PIC and the IOAPIC, GSI n is IOAPIC pin n. With a split irqchip the routes are
-        // userspace's MSI routes (KVM_SET_GSI_ROUTING): a raised line is one MSI.
+        // both the PIC and the IOAPIC, GSI n is IOAPIC pin n; the result adds up what each took
+        // (virt/kvm/irqchip.c kvm_set_irq). With a split irqchip the routes are userspace's MSI
+        // routes (KVM_SET_GSI_ROUTING): a raised line is one MSI. KVM_IRQ_LINE_STATUS copies the
+        // result back into the struct's status (the union with irq).
         if (!vm.irqchipInKernel) return -ERRNO.ENXIO;
         const gsi = mm.u32(arg + kvm_irq_level.irq);
         const level = mm.u32(arg + kvm_irq_level.level);
         const t = vm.env.t;
         if (t.on) t.rec(EV_SET_IRQ, -1, gsi, level);
+        let status = -1;
+        const add = (r: number) => { if (r >= 0) status = r + Math.max(status, 0); };
         if (vm.irqchipSplit) {
           const route = vm.gsiRoutes.get(gsi);
-          if (route && level) kvm_set_msi(vm, route.addressLo, route.data);
-          return 0;
+          if (route && level) add(kvm_set_msi(vm, route.addressLo, route.data));
+        } else {
+          if (gsi < 16 && vm.pic) add(vm.pic.setIrq(gsi, level));
+          if (vm.ioapic) add(vm.ioapic.setIrq(gsi, level));
         }
-        if (gsi < 16) vm.pic?.setIrq(gsi, level);
-        vm.ioapic?.setIrq(gsi, level);
+        if (req === KVM_IRQ_LINE_STATUS) mm.setU32(arg + kvm_irq_level.irq, status >>> 0);
         return 0;
       }
       case KVM_IOEVENTFD: return kvm_ioeventfd(vm, proc, arg);
@@ -151,6 +156,7 @@ export class KvmVmFile implements HostFile {
         // kvm_send_userspace_msi
         if (!vm.irqchipInKernel) return -ERRNO.EINVAL;
         return kvm_set_msi(vm, mm.u32(arg + kvm_msi.address_lo), mm.u32(arg + kvm_msi.data));
+      case KVM_CHECK_EXTENSION: return kvm_vm_ioctl_check_extension(arg);
       case KVM_ENABLE_CAP: return kvm_vm_ioctl_enable_cap(vm, mm.u32(arg + kvm_enable_cap.cap), mm.u64(arg + kvm_enable_cap.args));
       case KVM_X86_SET_MSR_FILTER: {
         // kvm_vm_ioctl_set_msr_filter: the MSRs whose ranges clear the READ bit are denied to reads.
@@ -191,6 +197,19 @@ export class KvmVmFile implements HostFile {
       default:
         return -ERRNO.EINVAL;
     }
+  }
+}
+
+/**
+ * kvm_vm_ioctl_check_extension_generic (kvm_main.c) and kvm_vm_ioctl_check_extension (x86.c): the
+ * capabilities the model's qemu asks about. (Simplification: any other capability answers 0.)
+ */
+function kvm_vm_ioctl_check_extension(cap: number): number {
+  switch (cap) {
+    case KVM_CAP_IRQ_INJECT_STATUS: return 1;
+    case KVM_CAP_COALESCED_MMIO: return KVM_COALESCED_MMIO_PAGE_OFFSET;
+    case KVM_CAP_COALESCED_PIO: return 1;
+    default: return 0;
   }
 }
 

@@ -199,14 +199,21 @@ export class KvmCpu {
   }
 }
 
-/** kvm_set_irq: KVM_IRQ_LINE with a struct kvm_irq_level in qemu's memory. */
-export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmfd: number, irq: number, level: number): number {
+/**
+ * accel/kvm/kvm-all.c kvm_set_irq: s->irq_set_ioctl with a struct kvm_irq_level in qemu's memory —
+ * KVM_IRQ_LINE_STATUS when kvm has KVM_CAP_IRQ_INJECT_STATUS (kvm_init; qemu-kvm 0.14's
+ * kvm_create_irqchip chose the same way), whose status says whether the interrupt was delivered
+ * (> 0), coalesced (0) or ignored (< 0); with plain KVM_IRQ_LINE qemu assumes 1.
+ */
+export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmfd: number, irqSetIoctl: number, irq: number, level: number): number {
   const a = heap.alloc(kvm_irq_level.sizeof);
   proc.mm.setU32(a + kvm_irq_level.irq, irq);
   proc.mm.setU32(a + kvm_irq_level.level, level);
-  const r = host.ioctlNow(proc, vmfd, KVM_IRQ_LINE, a);
+  const r = host.ioctlNow(proc, vmfd, irqSetIoctl, a);
+  const status = proc.mm.u32(a + kvm_irq_level.irq) | 0;
   heap.release(a);
-  return r;
+  if (r < 0) throw new Error(`qemu: kvm_set_irq: ${r}`);
+  return irqSetIoctl === KVM_IRQ_LINE ? 1 : status;
 }
 
 export function stopEvent(t: Tracer, why: string): void { if (t.on) t.rec(EV_STOP, -1, t.str(why)); }

@@ -5,7 +5,7 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import type { Tracer } from '../trace/events';
-import { KVM_GET_DIRTY_LOG, KVM_MEM_LOG_DIRTY_PAGES, kvm_dirty_log, KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
+import { KVM_CAP_IRQ_INJECT_STATUS, KVM_CHECK_EXTENSION, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_GET_DIRTY_LOG, KVM_MEM_LOG_DIRTY_PAGES, kvm_dirty_log, KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
 import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
 import { BlockBackend, bdrv_parse_cache_mode, type BlockdevOnError, type CacheMode } from './block/block_backend';
@@ -91,6 +91,8 @@ export class QemuKvm {
   /** The Big QEMU Lock around device emulation. */
   readonly bql: Bql;
   readonly vmfd: number;
+  /** KVMState's irq_set_ioctl: KVM_IRQ_LINE_STATUS, or KVM_IRQ_LINE without KVM_CAP_IRQ_INJECT_STATUS. */
+  readonly irqSetIoctl: number;
   readonly ramHva: number;
   runstate: RunState = 'running';
   stopReason = '';
@@ -156,6 +158,8 @@ export class QemuKvm {
     const kvmfd = host.openat(p, '/dev/kvm', O_RDWR);
     if (kvmfd < 0) throw new Error(`qemu: could not open /dev/kvm: ${kvmfd}`);
     this.vmfd = host.ioctlNow(p, kvmfd, KVM_CREATE_VM, 0);
+    // kvm_init: s->irq_set_ioctl, KVM_IRQ_LINE_STATUS when kvm reports KVM_CAP_IRQ_INJECT_STATUS.
+    this.irqSetIoctl = host.ioctlNow(p, kvmfd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS) > 0 ? KVM_IRQ_LINE_STATUS : KVM_IRQ_LINE;
     // A vhost-user backend must map guest RAM too: memory-backend-memfd,share=on.
     if (cfg.device === 'vhost-user-blk') {
       this.ramFd = host.memfd_create(p, 'pc.ram', cfg.ramBytes);
@@ -290,7 +294,7 @@ export class QemuKvm {
       this.memSpace.add(this.apic.region());
     } else {
       this.ioapic = new QemuIoapic({
-        kvmSetIrq: (pin, level) => { kvm_set_irq(host, p, heap, this.vmfd, pin, level); },
+        kvmSetIrq: (pin, level) => { kvm_set_irq(host, p, heap, this.vmfd, this.irqSetIoctl, pin, level); },
         updateRoutes: (rs) => {
           // kvm_irqchip_update_msi_route for each pin, then kvm_irqchip_commit_routes.
           const keep = this.irqRoutes.filter((r) => r.gsi >= KVM_IRQCHIP_NUM_PINS);
@@ -322,7 +326,7 @@ export class QemuKvm {
 
   /** gsi_handler (hw/i386/x86.c) / kvm_pc_gsi_handler: an ISA/PCI line to kvm, or to qemu's PIC and IOAPIC. */
   gsi_handler(gsi: number, level: number): void {
-    if (!this.ioapic) { kvm_set_irq(this.host, this.proc, this.heap, this.vmfd, gsi, level); return; }
+    if (!this.ioapic) { kvm_set_irq(this.host, this.proc, this.heap, this.vmfd, this.irqSetIoctl, gsi, level); return; }
     this.pic?.setIrq(gsi, level);
     this.ioapic.setIrq(gsi, level);
   }
