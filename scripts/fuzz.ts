@@ -219,7 +219,7 @@ function machine(c: FuzzCase): Machine {
   mem.tracer = trace;
   const loop = new MainLoop(host, p, heap);
   const fd = host.openat(p, IMAGE_PATH, O_RDWR | O_DIRECT);
-  const laio = new LinuxAioState(host, p, heap, trace, loop, 'laio_co_submit');
+  const laio = new LinuxAioState(host, p, heap, trace, loop, 'qemu-9.0');
   const pool = new ThreadPool(host, p, heap, loop, trace);
   const m = { stopped: false } as Machine;
   const blk = new BlockBackend({ fd, aio: laio, pool, host, proc: p, heap }, DISK, trace, {

@@ -9,21 +9,22 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
   - seed (INTx, no ioeventfd): the kick exits to qemu-kvm (1), the idle vCPU's hlt blocks in kvm
     (2), the interrupt handler reads the ISR through qemu-kvm (3) and acknowledges the x2APIC EOI
     in kvm (4): 4 exits, 2 in userspace. Host syscalls: KVM_RUN returns twice (once per userspace
-    exit), io_submit once; the main loop's ppoll returns, it clears the AIO eventfd (read), collects
-    the event (io_getevents) and raises INTx (KVM_IRQ_LINE_STATUS, level 1); the ISR read lowers it
-    (KVM_IRQ_LINE_STATUS, level 0): 8.
+    exit), io_submit once; the main loop's ppoll returns, it clears the AIO eventfd (read), takes the
+    event from the AIO ring mapped in its own memory (no syscall: QEMU's io_getevents_peek) and
+    raises INTx (KVM_IRQ_LINE_STATUS, level 1); the ISR read lowers it (KVM_IRQ_LINE_STATUS, level
+    0): 7.
   - ioeventfd: the kick no longer reaches qemu-kvm, but the ISR read still does: 4 exits, 1 in
     userspace. The main loop now also wakes for the kick (ppoll, read of the host notifier) and
-    submits from there; KVM_RUN returns once: 9 syscalls.
+    submits from there; KVM_RUN returns once: 8 syscalls.
   - ioeventfd + MSI-X: the queue vector tells the guest which queue fired; there is no ISR read: 3
-    exits, none in userspace. The main loop: ppoll, read, io_submit, then ppoll, read, io_getevents,
-    and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE_STATUS.
+    exits, none in userspace. The main loop: ppoll, read, io_submit, then ppoll, read (the event
+    itself comes from the ring), and one KVM_SIGNAL_MSI: 6 syscalls, no KVM_IRQ_LINE_STATUS.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
-    the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
+    the interrupt (irqfd_wakeup): still 3 exits and 6 syscalls, but no interrupt ioctl at all.
   - + APICv: the interrupt is posted (the vector in the vCPU's posted-interrupt descriptor); the
     vCPU, halted in kvm, is woken, and at the next entry the PIR moves to IRR and RVI, from where
     the CPU delivers it. The guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector:
-    the EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls. (To a vCPU
+    the EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 6 syscalls. (To a vCPU
     still in guest mode the posted interrupt arrives without any exit: the last scenarios below,
     and features/smp/smp.feature for IPIs.)
   - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
@@ -33,9 +34,9 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
 
   - vhost-user-blk: the queue is served by a separate process (a qemu-storage-daemon) that maps
     guest RAM itself; kvm signals its kick eventfd and turns its call eventfd into the interrupt.
-    The exits are those of ioeventfd + MSI-X (3, none in userspace); the 7 syscalls are the
-    backend's — ppoll and read for the kick, io_submit, ppoll, read, io_getevents, and the write to
-    the call eventfd — and qemu-kvm makes none.
+    The exits are those of ioeventfd + MSI-X (3, none in userspace); the 6 syscalls are the
+    backend's — ppoll and read for the kick, io_submit, ppoll, read (its block layer is QEMU's: the
+    event comes from the AIO ring), and the write to the call eventfd — and qemu-kvm makes none.
 
   Every path takes one interrupt in the guest, and the data lands on the disk.
 
@@ -59,13 +60,13 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
 
     Examples:
       | path                      | ioeventfd | irqfd | apicv | vectors | backend   | device         | exits | userspace | syscalls | interrupts |
-      | seed (INTx, no ioeventfd) | false     | false | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 8        | 1          |
-      | ioeventfd                 | true      | false | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 9        | 1          |
-      | ioeventfd + MSI-X         | true      | false | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | ioeventfd + MSI-X + irqfd | true      | true  | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | … + APICv                 | true      | true  | true  | 2       | linux-aio | virtio-blk     | 2     | 0         | 7        | 1          |
+      | seed (INTx, no ioeventfd) | false     | false | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 7        | 1          |
+      | ioeventfd                 | true      | false | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 8        | 1          |
+      | ioeventfd + MSI-X         | true      | false | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 6        | 1          |
+      | ioeventfd + MSI-X + irqfd | true      | true  | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 6        | 1          |
+      | … + APICv                 | true      | true  | true  | 2       | linux-aio | virtio-blk     | 2     | 0         | 6        | 1          |
       | … + io_uring              | true      | true  | false | 2       | io_uring  | virtio-blk     | 3     | 0         | 5        | 1          |
-      | vhost-user-blk            | true      | true  | false | 2       | linux-aio | vhost-user-blk | 3     | 0         | 7        | 1          |
+      | vhost-user-blk            | true      | true  | false | 2       | linux-aio | vhost-user-blk | 3     | 0         | 6        | 1          |
 
   Scenario: With ioeventfd the kick never reaches userspace
     Given ioeventfd is enabled

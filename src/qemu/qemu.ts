@@ -222,7 +222,7 @@ export class QemuKvm {
       const imgfd = host.openat(p, cfg.imagePath, O_RDWR | (nocache ? O_DIRECT : 0));
       if (imgfd < 0) throw new Error(`qemu: could not open disk image ${cfg.imagePath}: ${imgfd}`);
       const laio = cfg.backend === 'linux-aio'
-        ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'laio_submit' : 'laio_co_submit')
+        ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'qemu-kvm-0.14' : 'qemu-9.0')
         : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
       const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
       const blk = this.blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t, {
