@@ -25,7 +25,9 @@ Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fas
     And the walk does not include kvm_emulate_insn
 
   Scenario: an address with no memslot and no device: KVM_EXIT_MMIO, then EPT_MISCONFIG for the next access
-    qemu-kvm finds nothing at 0xe0000000 either: a read of unassigned memory returns all ones.
+    qemu-kvm finds nothing at 0xe0000000 either: a read of unassigned memory returns 0
+    (unassigned_mem_read in QEMU's memory.c). Only an unassigned I/O port reads all ones
+    (unassigned_io_read; features/walk/instructions.feature).
 
     When the guest executes "readl 0xe0000000; readl 0xe0000000"
     Then the VM exits are:
@@ -35,7 +37,7 @@ Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fas
     And kvm_run's mmio.phys_addr is 0xe0000000
     And kvm_run's mmio.len is 4
     And kvm_run's mmio.is_write is 0
-    And the instruction returns 0xffffffff
+    And the instruction returns 0x0
 
   Scenario: the in-kernel IOAPIC answers an MMIO access without userspace
     The guest programmed the IOAPIC at boot, so its page already has an MMIO SPTE: EPT_MISCONFIG,

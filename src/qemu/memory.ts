@@ -1,6 +1,9 @@
-// softmmu/memory.c and physmem.c, reduced: an address space is a set of memory regions; an access is
-// dispatched to the region that covers it (memory_region_dispatch_read/write → mr->ops). An I/O access
-// nobody claims goes to the unassigned ops: reads return all ones, writes are dropped.
+// system/memory.c and physmem.c (QEMU 9.0), reduced: an address space is a set of memory regions;
+// an access is dispatched to the region that covers it (memory_region_dispatch_read/write →
+// mr->ops). An access nobody claims is dropped if it is a write; a read returns what the address
+// space's unassigned ops return — 0 in the memory address space (unassigned_mem_read, which
+// memory_region_dispatch_read also uses when the access is not valid), all ones in the I/O space
+// (system/ioport.c unassigned_io_read: -1ULL, cut to the access size).
 
 import { defineEvent, type Tracer } from '../trace/events';
 
@@ -16,7 +19,8 @@ const EV_READ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'memory_region_dispa
 
 export class AddressSpace {
   private regions: MemoryRegion[] = [];
-  constructor(readonly name: string, private readonly t: Tracer) {}
+  /** `unassigned`: what a read nobody claims returns (the I/O space's all ones, or memory's 0). */
+  constructor(readonly name: string, private readonly t: Tracer, private readonly unassigned: 'ones' | 'zero' = 'ones') {}
 
   /** memory_region_add_subregion; overlapping regions are a configuration error. */
   add(mr: MemoryRegion): void {
@@ -42,7 +46,8 @@ export class AddressSpace {
 
   read(addr: number, size: number): number {
     const mr = this.find(addr, size);
-    const v = mr ? mr.ops.read(addr - mr.base, size) : size === 4 ? 0xffffffff : size === 2 ? 0xffff : size === 1 ? 0xff : 2 ** 53 - 1;
+    const v = mr ? mr.ops.read(addr - mr.base, size) : this.unassigned === 'zero' ? 0
+      : size === 4 ? 0xffffffff : size === 2 ? 0xffff : size === 1 ? 0xff : 2 ** 53 - 1;
     if (this.t.on) this.t.rec(EV_READ, -1, addr, v, size, this.t.str(mr ? mr.owner : 'unassigned'));
     return v;
   }

@@ -195,8 +195,8 @@ export class QemuKvm {
       if (host.ioctlNow(p, this.vmfd, KVM_ENABLE_CAP, a) < 0) throw new Error('qemu: KVM_CAP_SPLIT_IRQCHIP failed');
       this.heap.release(a);
     }
-    this.ioSpace = new AddressSpace('I/O', t);
-    this.memSpace = new AddressSpace('memory', t);
+    this.ioSpace = new AddressSpace('I/O', t, 'ones');
+    this.memSpace = new AddressSpace('memory', t, 'zero');
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
