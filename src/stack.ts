@@ -128,7 +128,8 @@ export class Stack {
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
-        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
+        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
+        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1' });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);

@@ -39,7 +39,25 @@ export const O_DIRECT = 0o40000;
 const POOL_START = 0x100000;
 const POOL_PREMAPPED_PAGES = 256;
 
-export interface GuestConfig { ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null }
+export interface GuestConfig {
+  ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null;
+  /** The guest kernel's version: Linux 6.1, or the seed's Fedora 15 kernel (2.6.42, i.e. Linux 3.2). */
+  kernel?: '6.1' | '3.2';
+}
+
+/** arch/x86/include/uapi/asm/kvm_para.h: the paravirtual CPUID leaves and the PV EOI MSR (Linux 3.6+). */
+const KVM_CPUID_SIGNATURE = 0x40000000;
+const KVM_CPUID_FEATURES = 0x40000001;
+const KVM_FEATURE_PV_EOI = 6;
+const MSR_KVM_PV_EOI_EN = 0x4b564d04;
+const KVM_MSR_ENABLED = 1;
+const KVM_PV_EOI_BIT = 0;
+/**
+ * Where the CPUs' kvm_apic_eoi words live (one unsigned long each). They are per-CPU kernel data;
+ * the model keeps the kernel image out of guest RAM, so the page after the SIPI trampoline stands
+ * for the per-CPU area (kvm only needs the guest-physical address the MSR names).
+ */
+const PV_EOI_AREA = 0x9b000;
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
@@ -132,6 +150,11 @@ export class GuestKernel {
   readonly cpus: PerCpu[];
   /** CPU 0's registers: the boot CPU runs the process, its syscalls and the block layer. */
   readonly r: Regs;
+  /**
+   * The per-CPU kvm_apic_eoi words (PV EOI), one page of them, when kvm_guest_init found
+   * KVM_FEATURE_PV_EOI: the local APIC's EOI write is then kvm_guest_apic_eoi_write.
+   */
+  private pvEoiArea = 0;
 
   constructor(regs: readonly Regs[], ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
     this.cpus = regs.map((r, i) => new PerCpu(i, r, this));
@@ -161,10 +184,43 @@ export class GuestKernel {
   /**
    * ack_APIC_irq → apic_eoi: in x2APIC mode a write to the EOI MSR; in xAPIC mode (the CPUID had no
    * x2APIC: qemu's userspace APIC) a write to the EOI register of the APIC page (native_apic_mem_write).
+   * With PV EOI the write is kvm_guest_apic_eoi_write (arch/x86/kernel/kvm.c): if kvm set this CPU's
+   * kvm_apic_eoi bit, clearing it is the EOI (__test_and_clear_bit, a plain memory access: no exit).
    */
   private *ack_APIC_irq(c: PerCpu): GuestCode {
+    if (this.pvEoiArea !== 0) {
+      const a = this.pvEoiArea + 8 * c.id;
+      const v = this.ram.u8(a);
+      if (v & (1 << KVM_PV_EOI_BIT)) { this.ram.setU8(a, v & ~(1 << KVM_PV_EOI_BIT)); return; }
+    }
     if (c.x2apic) yield* wrmsr_safe(c.r, MSR_X2APIC_EOI, 0);
     else yield* writel(c.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
+  }
+
+  /**
+   * kvm_guest_init (arch/x86/kernel/kvm.c, Linux 6.1), reduced to PV EOI: kvm_para_available (the
+   * "KVMKVMKVM" signature at CPUID 0x40000000), then KVM_FEATURE_PV_EOI at 0x40000001 — the per-CPU
+   * kvm_apic_eoi words, and apic_set_eoi_write(kvm_guest_apic_eoi_write). The Linux 3.2 guest of
+   * the seed's era predates PV EOI. (Simplification: kvmclock, async page faults, steal time and
+   * PV spinlocks, which the same function sets up, are not modelled.)
+   */
+  private *kvm_guest_init(c: PerCpu): KCode {
+    if (this.cfg.kernel === '3.2') return;
+    const r = c.r;
+    r.rax = KVM_CPUID_SIGNATURE; r.rcx = 0;
+    yield OP.CPUID;
+    if (r.rbx >>> 0 !== 0x4b4d564b || r.rcx >>> 0 !== 0x564b4d56 || r.rdx >>> 0 !== 0x4d) return;
+    r.rax = KVM_CPUID_FEATURES; r.rcx = 0;
+    yield OP.CPUID;
+    if (!((r.rax >>> KVM_FEATURE_PV_EOI) & 1)) return;
+    this.pvEoiArea = PV_EOI_AREA;
+    this.ram.bytes.fill(0, PV_EOI_AREA, PV_EOI_AREA + 8 * this.cpus.length);
+  }
+
+  /** kvm_guest_cpu_init (each CPU, as it comes up): MSR_KVM_PV_EOI_EN with its kvm_apic_eoi word | KVM_MSR_ENABLED. */
+  private *kvm_guest_cpu_init(c: PerCpu): KCode {
+    if (this.pvEoiArea === 0) return;
+    yield* wrmsr_safe(c.r, MSR_KVM_PV_EOI_EN, (this.pvEoiArea + 8 * c.id) | KVM_MSR_ENABLED);
   }
 
   /**
@@ -267,6 +323,7 @@ export class GuestKernel {
   *start_secondary(c: PerCpu): GuestCode {
     if (this.t.on) this.t.rec(EV_START_SECONDARY, c.id);
     yield* this.x2apic_setup(c);
+    yield* this.kvm_guest_cpu_init(c);
     c.online = true;
     yield* this.smp_send_reschedule(c, 0);
     yield OP.STI;
@@ -282,6 +339,8 @@ export class GuestKernel {
     const r = this.r;
     // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
     yield* this.x2apic_setup(this.cpus[0]!);
+    yield* this.kvm_guest_init(this.cpus[0]!);
+    yield* this.kvm_guest_cpu_init(this.cpus[0]!);
     this.cpus[0]!.online = true;
     // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
     for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);

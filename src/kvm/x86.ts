@@ -10,6 +10,7 @@ import { kvm_cpuid } from './cpuid';
 import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
 import {
+  MSR_KVM_PV_EOI_EN, apic_sync_pv_eoi_to_guest, kvm_lapic_set_pv_eoi, kvm_lapic_sync_from_vapic,
   APIC_BASE_MSR, APIC_DEST_MASK, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL, APIC_DM_FIXED, APIC_ICR, APIC_MODE_MASK, APIC_SHORT_MASK,
   KVM_APIC_INIT, KVM_APIC_SIPI, MSR_IA32_APICBASE, MSR_IA32_APICBASE_BSP, X2APIC_BROADCAST, X2APIC_ENABLE, kvm_lapic_reg_write,
   kvm_set_apic_base, kvm_x2apic_icr_write,
@@ -125,8 +126,11 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
       kvm_apic_accept_events(vcpu);
       if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
     }
+    const reqEvent = (vcpu.arch.requests & KVM_REQ_EVENT) !== 0;
     vcpu.arch.requests &= ~KVM_REQ_EVENT;
     kvm_check_and_inject_events(vcpu);
+    // if (kvm_lapic_enabled(vcpu)) kvm_lapic_sync_to_vapic(vcpu), in the KVM_REQ_EVENT block.
+    if (reqEvent && apic !== undefined && vcpu.arch.pv_eoi_msr_val !== 0) apic_sync_pv_eoi_to_guest(vcpu);
   }
   // KVM_REQ_IOAPIC_EOI_EXIT: a level-triggered EOI for userspace's IOAPIC (split irqchip).
   if (vcpu.arch.pending_ioapic_eoi >= 0) {
@@ -146,6 +150,7 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK || f === VCPU_RUN_PARK) return f;
   vcpu.stat.exits++;
+  if (vcpu.arch.apic_attention !== 0) kvm_lapic_sync_from_vapic(vcpu);
   // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
   if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
   return ops.handle_exit(vcpu);
@@ -503,6 +508,8 @@ function kvm_set_msr(vcpu: KvmVcpu, msr: number, data: number): boolean {
     return kvm_lapic_reg_write(vcpu, (msr - APIC_BASE_MSR) << 4, data) === 0;
   }
   if (EMULATED_MSRS.includes(msr)) { vcpu.arch.msrs.set(msr, data); return true; }
+  // kvm_set_msr_common: MSR_KVM_PV_EOI_EN (Linux 3.6; the seed's era has no such MSR: #GP).
+  if (msr === MSR_KVM_PV_EOI_EN && vcpu.apic && vcpu.vm.env.era.features.pvEoi) return kvm_lapic_set_pv_eoi(vcpu, data) === 0;
   return false;
 }
 

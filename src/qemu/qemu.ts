@@ -249,7 +249,7 @@ export class QemuKvm {
       if (fd < 0) throw new Error(`qemu: KVM_CREATE_VCPU failed: ${fd}`);
       const run = host.mmap(p, mmapSize, fd);
       // kvm_arch_init_vcpu: the CPUID of -cpu host, without x2APIC when the APIC is qemu's (an xAPIC).
-      kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])]));
+      kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])], cfg.era));
       // qemu-kvm 0.15: kvm_main_loop_cpu → kvm_run (the ioctl and the exit switch) → kvm_handle_io.
       const names = cfg.era === 'qemu-kvm-2013' ? { handleIo: 'kvm_handle_io', cpuExec: 'kvm_run' } : { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec' };
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
