@@ -5,7 +5,7 @@ import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS, KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
-  KVM_COALESCED_MMIO_PAGE_OFFSET, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
+  KVM_COALESCED_MMIO_PAGE_OFFSET, KVM_REGISTER_COALESCED_MMIO, kvm_coalesced_mmio_zone, PAGE_SIZE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
   KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
   KVM_GET_DIRTY_LOG, kvm_dirty_log, KVM_MEM_LOG_DIRTY_PAGES,
@@ -29,6 +29,8 @@ import { KvmPit, KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, KVM_SPEAKER_BASE_ADDR
 import { KvmPic } from './i8259';
 import { cpuidKey, kvm_set_cpuid } from './cpuid';
 import type { KvmX86Ops } from './x86_ops';
+import { KvmCoalescedMmioDev } from './coalesced_mmio';
+import type { KvmEra } from './profile';
 
 const EV_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_set_irq', ['gsi', 'level']);
 
@@ -48,7 +50,7 @@ export class KvmModule {
       *ioctl(req: number, _arg: number, proc: HostProcess): SysGen {
         if (req === KVM_GET_API_VERSION) return KVM_API_VERSION;
         if (req === KVM_GET_VCPU_MMAP_SIZE) return KVM_VCPU_MMAP_SIZE;
-        if (req === KVM_CHECK_EXTENSION) return kvm_vm_ioctl_check_extension(_arg);
+        if (req === KVM_CHECK_EXTENSION) return kvm_vm_ioctl_check_extension(_arg, mod.env.era);
         if (req === KVM_CREATE_VM) {
           // kvm_dev_ioctl_create_vm: a new VM and the anon-inode file that refers to it.
           const vm = new KvmVm(mod.env, mod.ops);
@@ -156,7 +158,16 @@ export class KvmVmFile implements HostFile {
         // kvm_send_userspace_msi
         if (!vm.irqchipInKernel) return -ERRNO.EINVAL;
         return kvm_set_msi(vm, mm.u32(arg + kvm_msi.address_lo), mm.u32(arg + kvm_msi.data));
-      case KVM_CHECK_EXTENSION: return kvm_vm_ioctl_check_extension(arg);
+      case KVM_CHECK_EXTENSION: return kvm_vm_ioctl_check_extension(arg, vm.env.era);
+      case KVM_REGISTER_COALESCED_MMIO: {
+        // kvm_vm_ioctl_register_coalesced_mmio: a zone on KVM_PIO_BUS (pio = 1) or KVM_MMIO_BUS.
+        const z = kvm_coalesced_mmio_zone;
+        const pio = mm.u32(arg + z.pio);
+        if (pio > 1 || (pio && !vm.env.era.features.coalescedPio)) return -ERRNO.EINVAL;
+        const dev = new KvmCoalescedMmioDev(vm, mm.u64(arg + z.addr), mm.u32(arg + z.size), pio === 1);
+        (pio ? vm.pioBus : vm.mmioBus).register(dev.addr, dev.size, dev);
+        return 0;
+      }
       case KVM_ENABLE_CAP: return kvm_vm_ioctl_enable_cap(vm, mm.u32(arg + kvm_enable_cap.cap), mm.u64(arg + kvm_enable_cap.args));
       case KVM_X86_SET_MSR_FILTER: {
         // kvm_vm_ioctl_set_msr_filter: the MSRs whose ranges clear the READ bit are denied to reads.
@@ -204,11 +215,11 @@ export class KvmVmFile implements HostFile {
  * kvm_vm_ioctl_check_extension_generic (kvm_main.c) and kvm_vm_ioctl_check_extension (x86.c): the
  * capabilities the model's qemu asks about. (Simplification: any other capability answers 0.)
  */
-function kvm_vm_ioctl_check_extension(cap: number): number {
+function kvm_vm_ioctl_check_extension(cap: number, era: KvmEra): number {
   switch (cap) {
     case KVM_CAP_IRQ_INJECT_STATUS: return 1;
     case KVM_CAP_COALESCED_MMIO: return KVM_COALESCED_MMIO_PAGE_OFFSET;
-    case KVM_CAP_COALESCED_PIO: return 1;
+    case KVM_CAP_COALESCED_PIO: return era.features.coalescedPio ? 1 : 0;
     default: return 0;
   }
 }
@@ -296,7 +307,12 @@ export class KvmVcpuFile implements HostFile {
     kvm_vcpu_kick(this.vcpu);
   }
 
-  mmap(len: number): Uint8Array { return this.vcpu.run.bytes.subarray(0, Math.min(len, this.vcpu.run.bytes.length)); }
+  /** kvm_vcpu_mmap / kvm_vcpu_fault: kvm_run, the PIO data page, then the VM's coalesced MMIO ring. */
+  mmap(len: number): Uint8Array | Uint8Array[] {
+    const own = this.vcpu.run.bytes;
+    if (len <= own.length) return own.subarray(0, len);
+    return [own, this.vcpu.vm.coalescedRingBytes.subarray(0, Math.min(PAGE_SIZE, len - own.length))];
+  }
 
   /** kvm_run->exit_reason, for the record of KVM_RUN's return. */
   exitReason(): number { return this.vcpu.run.exit_reason; }

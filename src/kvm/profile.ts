@@ -49,6 +49,8 @@ export interface KvmEra {
     readonly pml: boolean;
     /** MSR_KVM_PV_EOI_EN and apic_sync_pv_eoi_to_guest (3.6). */
     readonly pvEoi: boolean;
+    /** Coalesced zones on KVM_PIO_BUS (KVM_CAP_COALESCED_PIO, 4.18). */
+    readonly coalescedPio: boolean;
   };
   /** KVM_POSSIBLE_CR4_GUEST_BITS of the era: CR4 bits the guest changes without an exit. */
   readonly cr4GuestOwned: number;
@@ -133,7 +135,7 @@ export const LINUX_6_1: KvmEra = {
   pioSkipsBeforeUserspace: false,
   features: {
     fastpathIcr: true, rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
-    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true, pvEoi: true,
+    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true, pvEoi: true, coalescedPio: true,
   },
   // KVM_POSSIBLE_CR4_GUEST_BITS less LA57, which this guest's CPUID does not have (cr4_guest_rsvd_bits).
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE | X86_CR4_TSD | X86_CR4_FSGSBASE,
@@ -191,7 +193,7 @@ export const QEMU_KVM_2013: KvmEra = {
   pioSkipsBeforeUserspace: true,
   features: {
     fastpathIcr: false, rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
-    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false, pvEoi: false,
+    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false, pvEoi: false, coalescedPio: false,
   },
   // KVM_CR4_GUEST_OWNED_BITS of 3.x.
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE,

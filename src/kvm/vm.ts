@@ -66,6 +66,9 @@ export class KvmVm {
   readonly irqfds = new Map<EventFd, (e: EventFd) => void>();
   /** KVM_SET_GSI_ROUTING: MSI routes by GSI. */
   readonly gsiRoutes = new Map<number, { addressLo: number; data: number }>();
+  /** kvm->coalesced_mmio_ring: one page, mapped by every vCPU at KVM_COALESCED_MMIO_PAGE_OFFSET. */
+  readonly coalescedRingBytes = new Uint8Array(4096);
+  readonly coalescedRing = new DataView(this.coalescedRingBytes.buffer);
   constructor(readonly env: KvmEnv, readonly ops: KvmX86Ops) {}
 
   /**

@@ -12,13 +12,23 @@ export interface MemoryRegionOps {
   write(addr: number, value: number, size: number): void;
 }
 
-export interface MemoryRegion { readonly name: string; readonly owner: string; readonly base: number; readonly size: number; readonly ops: MemoryRegionOps }
+export interface MemoryRegion {
+  readonly name: string; readonly owner: string; readonly base: number; readonly size: number; readonly ops: MemoryRegionOps;
+  /** memory_region_set_flush_coalesced: replay kvm's coalesced ring before an access here. */
+  readonly flushCoalesced?: boolean;
+  /** memory_region_add_coalescing: ranges (offsets in the region) whose writes kvm may coalesce. */
+  readonly coalesced?: readonly { offset: number; size: number }[];
+}
 
 const EV_WRITE = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'memory_region_dispatch_write', ['addr:hex', 'value:hex', 'size', 'device:str']);
 const EV_READ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'memory_region_dispatch_read', ['addr:hex', 'value:hex', 'size', 'device:str']);
 
 export class AddressSpace {
   private regions: MemoryRegion[] = [];
+  /** qemu_flush_coalesced_mmio_buffer, for regions with flush_coalesced_mmio (set by the accelerator). */
+  flushCoalesced: (() => void) | undefined;
+  /** The memory listener's region_add for coalesced ranges (kvm_coalesce_pio_add / kvm_coalesce_mmio_region). */
+  coalesceAdd: ((start: number, size: number) => void) | undefined;
   /** `unassigned`: what a read nobody claims returns (the I/O space's all ones, or memory's 0). */
   constructor(readonly name: string, private readonly t: Tracer, private readonly unassigned: 'ones' | 'zero' = 'ones') {}
 
@@ -30,6 +40,7 @@ export class AddressSpace {
       }
     }
     this.regions.push(mr);
+    if (mr.coalesced && this.coalesceAdd) for (const c of mr.coalesced) this.coalesceAdd(mr.base + c.offset, c.size);
   }
 
   find(addr: number, size: number): MemoryRegion | undefined {
@@ -40,12 +51,14 @@ export class AddressSpace {
   /** address_space_rw for a device access (MMIO or port I/O). */
   write(addr: number, value: number, size: number): void {
     const mr = this.find(addr, size);
+    if (mr?.flushCoalesced) this.flushCoalesced?.();
     if (this.t.on) this.t.rec(EV_WRITE, -1, addr, value, size, this.t.str(mr ? mr.owner : 'unassigned'));
     mr?.ops.write(addr - mr.base, value, size);
   }
 
   read(addr: number, size: number): number {
     const mr = this.find(addr, size);
+    if (mr?.flushCoalesced) this.flushCoalesced?.();
     const v = mr ? mr.ops.read(addr - mr.base, size) : this.unassigned === 'zero' ? 0
       : size === 4 ? 0xffffffff : size === 2 ? 0xffff : size === 1 ? 0xff : 2 ** 53 - 1;
     if (this.t.on) this.t.rec(EV_READ, -1, addr, v, size, this.t.str(mr ? mr.owner : 'unassigned'));

@@ -5,6 +5,9 @@
 import type { Clock } from '../sim/clock';
 import type { CpuProfile } from '../sim/costs';
 import type { Tracer } from '../trace/events';
+import { KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO, KVM_REGISTER_COALESCED_MMIO, PAGE_SIZE, kvm_coalesced_mmio, kvm_coalesced_mmio_ring, kvm_coalesced_mmio_zone } from '../uapi/kvm';
+import { defineEvent } from '../trace/events';
+import { Mc146818Rtc } from './mc146818rtc';
 import { KVM_CAP_IRQ_INJECT_STATUS, KVM_CHECK_EXTENSION, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_GET_DIRTY_LOG, KVM_MEM_LOG_DIRTY_PAGES, kvm_dirty_log, KVM_CAP_SPLIT_IRQCHIP, KVM_CREATE_PIT2, KVM_ENABLE_CAP, kvm_enable_cap, kvm_pit_config, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_SET_USER_MEMORY_REGION, kvm_run, kvm_userspace_memory_region } from '../uapi/kvm';
 import { O_DIRECT, O_RDWR, type HostKernel } from '../host/kernel';
 import type { HostProcess } from '../host/process';
@@ -33,6 +36,8 @@ import {
   KVM_IOEVENTFD, KVM_IOEVENTFD_FLAG_DATAMATCH, KVM_IOEVENTFD_FLAG_PIO, KVM_IRQFD, KVM_IRQ_ROUTING_MSI, KVM_SET_GSI_ROUTING,
   KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irq_routing_entry, kvm_irqfd, kvm_msi,
 } from '../uapi/kvm';
+
+const EV_FLUSH_COALESCED = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_flush_coalesced_mmio_buffer', ['entries']);
 
 /** GSIs 0-23 are the IOAPIC's pins; MSI routes take virqs after them (kvm_irqchip_get_virq). */
 const KVM_IRQCHIP_NUM_PINS = 24;
@@ -93,6 +98,12 @@ export class QemuKvm {
   readonly vmfd: number;
   /** KVMState's irq_set_ioctl: KVM_IRQ_LINE_STATUS, or KVM_IRQ_LINE without KVM_CAP_IRQ_INJECT_STATUS. */
   readonly irqSetIoctl: number;
+  /** KVMState's coalesced_mmio (page offset of the ring in a vcpu's mmap, 0 = none) and coalesced_pio. */
+  readonly coalescedMmio: number;
+  readonly coalescedPio: boolean;
+  /** s->coalesced_mmio_ring: where qemu sees kvm's ring (in the first vCPU's mapping), 0 until it exists. */
+  private coalescedRing = 0;
+  private coalescedFlushInProgress = false;
   readonly ramHva: number;
   runstate: RunState = 'running';
   stopReason = '';
@@ -158,7 +169,10 @@ export class QemuKvm {
     const kvmfd = host.openat(p, '/dev/kvm', O_RDWR);
     if (kvmfd < 0) throw new Error(`qemu: could not open /dev/kvm: ${kvmfd}`);
     this.vmfd = host.ioctlNow(p, kvmfd, KVM_CREATE_VM, 0);
-    // kvm_init: s->irq_set_ioctl, KVM_IRQ_LINE_STATUS when kvm reports KVM_CAP_IRQ_INJECT_STATUS.
+    // kvm_init: s->coalesced_mmio (the ring's page offset in the vcpu mmap), s->coalesced_pio (QEMU
+    // 3.0+), and s->irq_set_ioctl, KVM_IRQ_LINE_STATUS when kvm reports KVM_CAP_IRQ_INJECT_STATUS.
+    this.coalescedMmio = Math.max(0, host.ioctlNow(p, kvmfd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO));
+    this.coalescedPio = cfg.era !== 'qemu-kvm-2013' && this.coalescedMmio > 0 && host.ioctlNow(p, kvmfd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
     this.irqSetIoctl = host.ioctlNow(p, kvmfd, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS) > 0 ? KVM_IRQ_LINE_STATUS : KVM_IRQ_LINE;
     // A vhost-user backend must map guest RAM too: memory-backend-memfd,share=on.
     if (cfg.device === 'vhost-user-blk') {
@@ -197,6 +211,11 @@ export class QemuKvm {
     }
     this.ioSpace = new AddressSpace('I/O', t, 'ones');
     this.memSpace = new AddressSpace('memory', t, 'zero');
+    // The kvm memory listener of the I/O space: coalesced ranges become KVM_PIO_BUS zones.
+    this.ioSpace.coalesceAdd = (start, size) => this.kvm_coalesce_pio_add(start, size);
+    this.ioSpace.flushCoalesced = this.memSpace.flushCoalesced = () => this.kvm_flush_coalesced_mmio_buffer();
+    // pc_basic_device_init → mc146818_rtc_init: the CMOS clock at 0x70-0x71.
+    this.ioSpace.add(new Mc146818Rtc(() => env.clock.now).region(cfg.era !== 'qemu-kvm-2013'));
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
@@ -248,6 +267,8 @@ export class QemuKvm {
       const fd = host.ioctlNow(p, this.vmfd, KVM_CREATE_VCPU, i);
       if (fd < 0) throw new Error(`qemu: KVM_CREATE_VCPU failed: ${fd}`);
       const run = host.mmap(p, mmapSize, fd);
+      // kvm_init_vcpu: s->coalesced_mmio_ring = (void *)cpu->kvm_run + s->coalesced_mmio * PAGE_SIZE.
+      if (this.coalescedMmio && !this.coalescedRing) this.coalescedRing = run + this.coalescedMmio * PAGE_SIZE;
       // kvm_arch_init_vcpu: the CPUID of -cpu host, without x2APIC when the APIC is qemu's (an xAPIC).
       kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])], cfg.era));
       // qemu-kvm 0.15: kvm_main_loop_cpu → kvm_run (the ioctl and the exit switch) → kvm_handle_io.
@@ -260,6 +281,47 @@ export class QemuKvm {
       this.cpus[i]!.arch = this.x86;
       this.cpus[i]!.bql = this.bql;
     }
+  }
+
+  /**
+   * kvm_coalesce_pio_add (accel/kvm/kvm-all.c, the I/O listener's coalesced_io_add): a
+   * KVM_PIO_BUS zone for a coalesced range, when kvm offers KVM_CAP_COALESCED_PIO.
+   */
+  private kvm_coalesce_pio_add(start: number, size: number): void {
+    if (!this.coalescedPio) return;
+    const z = kvm_coalesced_mmio_zone;
+    const a = this.heap.alloc(z.sizeof);
+    const mm = this.proc.mm;
+    mm.slice(a, z.sizeof).fill(0);
+    mm.setU64(a + z.addr, start);
+    mm.setU32(a + z.size, size);
+    mm.setU32(a + z.pio, 1);
+    this.host.ioctlNow(this.proc, this.vmfd, KVM_REGISTER_COALESCED_MMIO, a);
+    this.heap.release(a);
+  }
+
+  /**
+   * kvm_flush_coalesced_mmio_buffer: replay every write kvm kept in the ring since the last flush,
+   * to the I/O or memory address space, moving ring->first past each.
+   */
+  kvm_flush_coalesced_mmio_buffer(): void {
+    const ring = this.coalescedRing;
+    if (!ring || this.coalescedFlushInProgress) return;
+    this.coalescedFlushInProgress = true;
+    const mm = this.proc.mm;
+    const r = kvm_coalesced_mmio_ring;
+    const e = kvm_coalesced_mmio;
+    const max = Math.floor((PAGE_SIZE - r.sizeof) / e.sizeof);
+    let n = 0;
+    for (let first = mm.u32(ring + r.first); first !== mm.u32(ring + r.last); first = mm.u32(ring + r.first)) {
+      const ent = ring + r.coalesced_mmio + first * e.sizeof;
+      const len = mm.u32(ent + e.len);
+      const data = len === 1 ? mm.u8(ent + e.data) : len === 2 ? mm.u16(ent + e.data) : len === 4 ? mm.u32(ent + e.data) : mm.u64(ent + e.data);
+      if (n++ === 0 && this.env.t.on) this.env.t.rec(EV_FLUSH_COALESCED, -1, mm.u32(ring + r.last) - first);
+      (mm.u32(ent + e.pio) === 1 ? this.ioSpace : this.memSpace).write(mm.u64(ent + e.phys_addr), data, len);
+      mm.setU32(ring + r.first, (first + 1) % max);
+    }
+    this.coalescedFlushInProgress = false;
   }
 
   /** KVMState's irq_routes: MSI routes by GSI (IOAPIC pins with a split irqchip, then MSI virqs). */
