@@ -15,7 +15,7 @@ import { kvmEra } from './kvm/profile';
 import { HOST_VMX_CAPS } from './kvm/vmx/capabilities';
 import { makeVmxOps } from './kvm/vmx/vmx';
 import { NoGuestCode, VmxCpu } from './vmx/cpu';
-import { QemuKvm } from './qemu/qemu';
+import { QemuKvm, pcRamSplit } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
@@ -129,7 +129,7 @@ export class Stack {
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
-        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1' });
+        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes).below });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);

@@ -41,6 +41,12 @@ const POOL_PREMAPPED_PAGES = 256;
 
 export interface GuestConfig {
   ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null;
+  /**
+   * The end of RAM below the PCI hole (the e820 map's first RAM range; with 3.5 GiB or more the
+   * rest is above 4 GiB). The kernel's page allocator works from the bottom of low RAM and stays
+   * below the hole. (Simplification: it never hands out the pages above 4 GiB.)
+   */
+  ramBelow4g?: number;
   /** The guest kernel's version: Linux 6.1, or the seed's Fedora 15 kernel (2.6.42, i.e. Linux 3.2). */
   kernel?: '6.1' | '3.2';
 }
@@ -160,7 +166,7 @@ export class GuestKernel {
     this.cpus = regs.map((r, i) => new PerCpu(i, r, this));
     const r = this.r = regs[0]!;
     this.ram = new GuestRam(ramBytes);
-    this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
+    this.pages = new PageAllocator(POOL_START, cfg.ramBelow4g ?? cfg.ramBytes);
     this.fs = new ExitFs(cfg.diskBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
       cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar);

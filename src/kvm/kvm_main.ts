@@ -199,8 +199,9 @@ export class KvmVmFile implements HostFile {
         const id = arg;
         if (vm.vcpus[id]) return -ERRNO.EEXIST;
         const vcpu = new KvmVcpu(vm, id, this.hw.cpu(id), vm.env.sched, vm.irqchipInKernel);
-        const slot = vm.memslots[0];
-        if (slot) vcpu.cpu.ram = slot.view;
+        // The CPU reaches guest RAM through the memslots (with EPT: their host pages).
+        vcpu.cpu.ram = vm.memslots.find((m) => m.gpa === 0)?.view;
+        vcpu.cpu.ramHigh = vm.memslots.find((m) => m.gpa === 2 ** 32)?.view;
         vm.ops.vcpu_create(vcpu);
         vm.vcpus[id] = vcpu;
         return proc.install(new KvmVcpuFile(vcpu));

@@ -39,6 +39,21 @@ import {
 
 const EV_FLUSH_COALESCED = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_flush_coalesced_mmio_buffer', ['entries']);
 
+/**
+ * hw/i386/pc_piix.c pc_init1 (QEMU 9.0): RAM below 4 GiB stops at max-ram-below-4g (3.5 GiB by
+ * default); a machine with at least that much RAM has it cut at 3 GiB instead (gigabyte_align),
+ * and the rest goes above 4 GiB (pc_memory_init: "ram-below-4g" and "ram-above-4g" aliases of
+ * pc.ram). The hole below 4 GiB is the PCI window: the IOAPIC, the local APIC, PCI BARs.
+ */
+export const PC_MAX_RAM_BELOW_4G = 0xe0000000;
+export const PC_GIGABYTE_ALIGNED_BELOW_4G = 0xc0000000;
+export const ABOVE_4G_MEM_START = 2 ** 32;
+export function pcRamSplit(ramBytes: number): { below: number; above: number } {
+  let lowmem = PC_MAX_RAM_BELOW_4G;
+  if (ramBytes >= lowmem) lowmem = PC_GIGABYTE_ALIGNED_BELOW_4G;
+  return ramBytes >= lowmem ? { below: lowmem, above: ramBytes - lowmem } : { below: ramBytes, above: 0 };
+}
+
 /** GSIs 0-23 are the IOAPIC's pins; MSI routes take virqs after them (kvm_irqchip_get_virq). */
 const KVM_IRQCHIP_NUM_PINS = 24;
 
@@ -125,18 +140,29 @@ export class QemuKvm {
    * model does not offer KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, so qemu takes the path without it.
    */
   memory_global_dirty_log_start(): void {
+    this.ramSlots.forEach((sl, slot) => {
+      const r = this.kvm_set_user_memory_region(slot, sl.gpa, sl.size, sl.hva, KVM_MEM_LOG_DIRTY_PAGES);
+      if (r < 0) throw new Error(`qemu: kvm_log_start: KVM_SET_USER_MEMORY_REGION failed: ${r}`);
+    });
+  }
+
+  /** kvm_set_user_memory_region: struct kvm_userspace_memory_region in qemu's memory. */
+  private kvm_set_user_memory_region(slot: number, gpa: number, size: number, hva: number, flags: number): number {
     const p = this.proc;
     const s = kvm_userspace_memory_region;
     const region = this.heap.alloc(s.sizeof);
-    p.mm.setU32(region + s.slot, 0);
-    p.mm.setU32(region + s.flags, KVM_MEM_LOG_DIRTY_PAGES);
-    p.mm.setU64(region + s.guest_phys_addr, 0);
-    p.mm.setU64(region + s.memory_size, this.cfg.ramBytes);
-    p.mm.setU64(region + s.userspace_addr, this.ramHva);
+    p.mm.setU32(region + s.slot, slot);
+    p.mm.setU32(region + s.flags, flags);
+    p.mm.setU64(region + s.guest_phys_addr, gpa);
+    p.mm.setU64(region + s.memory_size, size);
+    p.mm.setU64(region + s.userspace_addr, hva);
     const r = this.host.ioctlNow(p, this.vmfd, KVM_SET_USER_MEMORY_REGION, region);
     this.heap.release(region);
-    if (r < 0) throw new Error(`qemu: kvm_log_start: KVM_SET_USER_MEMORY_REGION failed: ${r}`);
+    return r;
   }
+
+  /** The RAM memslots: ram-below-4g (slot 0) and, with 3.5 GiB or more, ram-above-4g (slot 1). */
+  readonly ramSlots: { gpa: number; size: number; hva: number }[] = [];
 
   /**
    * kvm_physical_sync_dirty_bitmap → kvm_slot_get_dirty_log (accel/kvm/kvm-all.c): KVM_GET_DIRTY_LOG
@@ -145,17 +171,19 @@ export class QemuKvm {
    */
   kvm_physical_sync_dirty_bitmap(): number {
     const p = this.proc;
-    const bytes = Math.ceil(this.cfg.ramBytes / 4096 / 8);
-    const bitmap = this.heap.alloc(bytes);
-    const log = this.heap.alloc(kvm_dirty_log.sizeof);
-    p.mm.setU32(log + kvm_dirty_log.slot, 0);
-    p.mm.setU64(log + kvm_dirty_log.dirty_bitmap, bitmap);
-    const r = this.host.ioctlNow(p, this.vmfd, KVM_GET_DIRTY_LOG, log);
     let dirty = 0;
-    if (r === 0) for (const b of p.mm.slice(bitmap, bytes)) for (let x = b; x; x &= x - 1) dirty++;
-    this.heap.release(log);
-    this.heap.release(bitmap);
-    if (r < 0) throw new Error(`qemu: kvm_slot_get_dirty_log: KVM_GET_DIRTY_LOG failed: ${r}`);
+    this.ramSlots.forEach((sl, slot) => {
+      const bytes = Math.ceil(sl.size / 4096 / 8);
+      const bitmap = this.heap.alloc(bytes);
+      const log = this.heap.alloc(kvm_dirty_log.sizeof);
+      p.mm.setU32(log + kvm_dirty_log.slot, slot);
+      p.mm.setU64(log + kvm_dirty_log.dirty_bitmap, bitmap);
+      const r = this.host.ioctlNow(p, this.vmfd, KVM_GET_DIRTY_LOG, log);
+      if (r === 0) for (const b of p.mm.slice(bitmap, bytes)) for (let x = b; x; x &= x - 1) dirty++;
+      this.heap.release(log);
+      this.heap.release(bitmap);
+      if (r < 0) throw new Error(`qemu: kvm_slot_get_dirty_log: KVM_GET_DIRTY_LOG failed: ${r}`);
+    });
     return dirty;
   }
 
@@ -179,14 +207,13 @@ export class QemuKvm {
       this.ramFd = host.memfd_create(p, 'pc.ram', cfg.ramBytes);
       this.ramHva = host.mmap(p, cfg.ramBytes, this.ramFd, 'pc.ram');
     } else this.ramHva = host.mmap(p, cfg.ramBytes, -1, 'pc.ram');
-    const region = this.heap.alloc(kvm_userspace_memory_region.sizeof);
-    const s = kvm_userspace_memory_region;
-    p.mm.setU32(region + s.slot, 0);
-    p.mm.setU64(region + s.guest_phys_addr, 0);
-    p.mm.setU64(region + s.memory_size, cfg.ramBytes);
-    p.mm.setU64(region + s.userspace_addr, this.ramHva);
-    if (host.ioctlNow(p, this.vmfd, KVM_SET_USER_MEMORY_REGION, region) < 0) throw new Error('qemu: KVM_SET_USER_MEMORY_REGION failed');
-    this.heap.release(region);
+    // pc_memory_init: pc.ram as ram-below-4g and ram-above-4g, each a memslot (kvm_set_phys_mem).
+    const { below, above } = pcRamSplit(cfg.ramBytes);
+    this.ramSlots.push({ gpa: 0, size: below, hva: this.ramHva });
+    if (above > 0) this.ramSlots.push({ gpa: ABOVE_4G_MEM_START, size: above, hva: this.ramHva + below });
+    this.ramSlots.forEach((sl, slot) => {
+      if (this.kvm_set_user_memory_region(slot, sl.gpa, sl.size, sl.hva, 0) < 0) throw new Error('qemu: KVM_SET_USER_MEMORY_REGION failed');
+    });
     // kvm_arch_init (target/i386/kvm/kvm.c): userspace MSR filter, bus-lock and notify VM exits.
     if (env.sched) {
       this.x86 = new X86KvmArch(host, p, this.heap, t, env.sched, {
@@ -216,7 +243,7 @@ export class QemuKvm {
     this.ioSpace.flushCoalesced = this.memSpace.flushCoalesced = () => this.kvm_flush_coalesced_mmio_buffer();
     // pc_basic_device_init → mc146818_rtc_init: the CMOS clock at 0x70-0x71.
     this.ioSpace.add(new Mc146818Rtc(() => env.clock.now).region(cfg.era !== 'qemu-kvm-2013'));
-    this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes);
+    this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes, below);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
     this.bql = new Bql(t);

@@ -141,8 +141,9 @@ export class VmxCpu {
   pml: Float64Array | undefined;
   /** The posted-interrupt descriptor POSTED_INTR_DESC_ADDR designates (PIR, then the control word). */
   piDesc: DataView | undefined;
-  /** Host memory backing guest RAM (one memslot at GPA 0). */
+  /** Host memory backing guest RAM: the memslot at GPA 0, and the one at 4 GiB when RAM reaches past the PCI hole. */
   ram: DataView | undefined;
+  ramHigh: DataView | undefined;
   /**
    * Set by the simulator's breakpoint, or while parked: the next VMRESUME continues in the guest
    * where it stopped (the CPU never left non-root mode).

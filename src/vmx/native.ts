@@ -11,6 +11,9 @@ import {
   SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE, VMCS, X86_EFLAGS_IF,
 } from './vmcs';
 
+/** Where the second RAM memslot starts (pc_memory_init's ram-above-4g). */
+const FOUR_GIB = 2 ** 32;
+
 /** Split-lock: a locked access that crosses a 64-byte cache line takes a bus lock. */
 const crossesCacheLine = (gpa: number, size: number): boolean => Math.floor(gpa / 64) !== Math.floor((gpa + size - 1) / 64);
 
@@ -29,15 +32,18 @@ export function executeNative(lp: VmxCpu, op: number, cpu: number, sec: number):
       const n = operand(op);
       const apic = apicPage(lp, r.rdi, sec);
       if (apic) { r.rax = apic.getUint32(r.rdi & 0xfff, true); return -1; }
-      r.rax = readRam(lp.ram!, r.rdi, n);
+      r.rax = r.rdi >= FOUR_GIB ? readRam(lp.ramHigh!, r.rdi - FOUR_GIB, n) : readRam(lp.ram!, r.rdi, n);
       return -1;
     }
     case OP.MEM_WRITE: case OP.LOCK_ADD: {
       const n = operand(op);
       const apic = apicPage(lp, r.rdi, sec);
       if (apic) return apicWrite(lp, apic, r.rdi & 0xfff, r.rax >>> 0, cpu, sec);
-      const val = opcode(op) === OP.LOCK_ADD ? readRam(lp.ram!, r.rdi, n) + r.rax : r.rax;
-      writeRam(lp.ram!, r.rdi, n, val);
+      const high = r.rdi >= FOUR_GIB;
+      const ram = high ? lp.ramHigh! : lp.ram!;
+      const a = high ? r.rdi - FOUR_GIB : r.rdi;
+      const val = opcode(op) === OP.LOCK_ADD ? readRam(ram, a, n) + r.rax : r.rax;
+      writeRam(ram, a, n, val);
       if (opcode(op) === OP.LOCK_ADD && sec & SECONDARY_EXEC_BUS_LOCK_DETECTION && crossesCacheLine(r.rdi, n)) return EXIT_REASON.BUS_LOCK;
       return -1;
     }
