@@ -19,6 +19,11 @@ export interface VmConfig {
   ioeventfd: boolean;
   irqfd: boolean;
   apicv: boolean;
+  /**
+   * The host kvm module's halt_poll_ns: how long a halted vCPU may poll before it blocks (absent:
+   * KVM_HALT_POLL_NS_DEFAULT, 200000 on x86); 0 turns halt polling off. Linux 4.0 and later only.
+   */
+  halt_poll_ns?: number;
   disk: {
     transport: 'virtio-pci-legacy' | 'virtio-pci-modern';
     io_base: number;
@@ -73,6 +78,7 @@ const SCHEMA = {
     ioeventfd: { type: 'boolean' },
     irqfd: { type: 'boolean' },
     apicv: { type: 'boolean' },
+    halt_poll_ns: { type: 'integer', minimum: 0, maximum: 0xffffffff },
     disk: {
       type: 'object',
       additionalProperties: false,
@@ -193,6 +199,11 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
     const loc = node?.range ? pos(node.range[0]) : `${where}:1:1`;
     throw new ConfigError(`${loc}: 'disk.cache' ${cache} needs 'disk.backend' threads or io_uring: `
       + 'qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)');
+  }
+  // Halt polling came with Linux 4.0: the seed's Linux 3.2 has no halt_poll_ns.
+  if (merged.profile === 'qemu-kvm-2013' && merged.halt_poll_ns !== undefined) {
+    const node = nodeAt(doc, ['halt_poll_ns']) ?? nodeAt(doc, ['profile']);
+    throw new ConfigError(`${node?.range ? pos(node.range[0]) : `${where}:1:1`}: 'halt_poll_ns' does not exist with profile qemu-kvm-2013 (halt polling came with Linux 4.0)`);
   }
   // -drive file=: qemu cannot start without its image ("Could not open '…': No such file or directory").
   const imageNode = nodeAt(doc, ['disk', 'image']);

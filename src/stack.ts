@@ -11,7 +11,7 @@ import { InvariantChecker, type Violation } from './trace/invariants';
 import { HostKernel } from './host/kernel';
 import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
-import { kvmEra } from './kvm/profile';
+import { KVM_HALT_POLL_NS_DEFAULT, kvmEra } from './kvm/profile';
 import { HOST_VMX_CAPS } from './kvm/vmx/capabilities';
 import { makeVmxOps } from './kvm/vmx/vmx';
 import { NoGuestCode, VmxCpu } from './vmx/cpu';
@@ -97,7 +97,7 @@ export class Stack {
       c.hostWorkAt = () => this.sched.nextHostWork() * this.clock.ghz;
       this.cpus.push(c);
     }
-    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
+    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile), haltPollNs: config.halt_poll_ns ?? KVM_HALT_POLL_NS_DEFAULT },
       makeVmxOps({ apicv: config.apicv, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] }), { cpu: (id) => this.cpus[id]! });
     this.host.registerDevice('/dev/kvm', () => this.kvm.open());
 

@@ -29,3 +29,10 @@ test('disk.image: a real raw file on the host receives the bytes', () => {
   expect(b.toString()).to.equal('on the host');
   s.image.close();
 });
+
+test('halt_poll_ns: an integer from 0; it does not exist with the seed-era profile', () => {
+  expect(applySet(DEFAULT_CONFIG, 'halt_poll_ns=0').halt_poll_ns).to.equal(0);
+  expect(() => applySet(DEFAULT_CONFIG, 'halt_poll_ns=-1')).to.throw(ConfigError, /'halt_poll_ns' must be >= 0/);
+  expect(() => parseConfig('profile: qemu-kvm-2013\nhalt_poll_ns: 100\n', 'vm.yaml'))
+    .to.throw(ConfigError, /^vm\.yaml:2:15: 'halt_poll_ns' does not exist with profile qemu-kvm-2013 \(halt polling came with Linux 4\.0\)$/);
+});

@@ -51,6 +51,8 @@ export interface KvmEra {
     readonly pvEoi: boolean;
     /** Coalesced zones on KVM_PIO_BUS (KVM_CAP_COALESCED_PIO, 4.18). */
     readonly coalescedPio: boolean;
+    /** Halt polling before blocking a halted vCPU (4.0; kvm_vcpu_halt since 5.16). */
+    readonly haltPoll: boolean;
   };
   /** KVM_POSSIBLE_CR4_GUEST_BITS of the era: CR4 bits the guest changes without an exit. */
   readonly cr4GuestOwned: number;
@@ -135,7 +137,7 @@ export const LINUX_6_1: KvmEra = {
   pioSkipsBeforeUserspace: false,
   features: {
     fastpathIcr: true, rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
-    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true, pvEoi: true, coalescedPio: true,
+    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true, pvEoi: true, coalescedPio: true, haltPoll: true,
   },
   // KVM_POSSIBLE_CR4_GUEST_BITS less LA57, which this guest's CPUID does not have (cr4_guest_rsvd_bits).
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE | X86_CR4_TSD | X86_CR4_FSGSBASE,
@@ -193,10 +195,13 @@ export const QEMU_KVM_2013: KvmEra = {
   pioSkipsBeforeUserspace: true,
   features: {
     fastpathIcr: false, rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
-    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false, pvEoi: false, coalescedPio: false,
+    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false, pvEoi: false, coalescedPio: false, haltPoll: false,
   },
   // KVM_CR4_GUEST_OWNED_BITS of 3.x.
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE,
 };
+
+/** KVM_HALT_POLL_NS_DEFAULT (arch/x86/include/asm/kvm_host.h): the kvm module's halt_poll_ns on x86. */
+export const KVM_HALT_POLL_NS_DEFAULT = 200000;
 
 export function kvmEra(era: Era): KvmEra { return era === 'linux-6.1' ? LINUX_6_1 : QEMU_KVM_2013; }

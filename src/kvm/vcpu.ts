@@ -52,6 +52,8 @@ export class KvmVcpu {
     irq_window_exits: 0, nmi_window_exits: 0, nmi_injections: 0, request_irq_exits: 0, hypercalls: 0 };
   /** struct vcpu_vmx: loaded_vmcs->launched and vmx->fail (VMfailValid on the last entry). */
   readonly vmx = { launched: false, fail: false };
+  /** vcpu->halt_poll_ns: how long kvm_vcpu_halt polls before blocking (grows and shrinks; 0 at first). */
+  halt_poll_ns = 0;
   /** The hardware exit reason of the last VM exit (vmx->exit_reason). */
   exitReason = 0;
   /** The host thread in KVM_RUN for this vCPU (qemu's vCPU thread), once it has run. */

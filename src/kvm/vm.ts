@@ -32,6 +32,8 @@ export interface KvmEnv {
   readonly profile: CpuProfile;
   readonly t: Tracer;
   readonly era: KvmEra;
+  /** The kvm module's halt_poll_ns (KVM_HALT_POLL_NS_DEFAULT on x86: 200000 ns); 0 turns polling off. */
+  readonly haltPollNs: number;
 }
 
 export class KvmVm {

@@ -26,7 +26,8 @@ const EV_MSR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_msr', ['write', 'msr
 const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['func:hex', 'rax:hex', 'found']);
 const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex']);
 const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
-const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
+const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['ns', 'waited', 'valid']);
+const EV_HALT_POLL_NS = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_halt_poll_ns', ['grow', 'vcpu_id', 'new', 'old']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
 const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
 
@@ -221,20 +222,89 @@ function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
 }
 
 /**
- * vcpu_block: a halted vCPU sleeps in kvm_vcpu_halt (one waiting for SIPI in kvm_vcpu_block) until
- * an event makes it runnable; then INIT/SIPI are accepted, and a halted vCPU runs again.
+ * vcpu_block: a halted vCPU waits in kvm_vcpu_halt (one waiting for SIPI in kvm_vcpu_block) until
+ * an event makes it runnable; then INIT/SIPI are accepted, and a halted vCPU runs again. (The
+ * seed's era, before halt polling came with Linux 4.0, always blocked: __vcpu_run → kvm_vcpu_block.)
  */
 function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
-  const env = vcpu.vm.env;
   if (!kvm_arch_vcpu_runnable(vcpu)) {
-    const start = env.clock.now;
-    yield* kvm_vcpu_block(vcpu);
+    if (vcpu.arch.mp_state === KVM_MP_STATE_HALTED && vcpu.vm.env.era.features.haltPoll) yield* kvm_vcpu_halt(vcpu);
+    else { yield* kvm_vcpu_block(vcpu); if (kvm_arch_vcpu_runnable(vcpu)) spendWakeup(vcpu); }
     if (!kvm_arch_vcpu_runnable(vcpu)) return 1; // woken by a signal: still halted
-    if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
   }
   kvm_apic_accept_events(vcpu);
   if (vcpu.arch.mp_state === KVM_MP_STATE_HALTED) vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
   return 1;
+}
+
+/** Module parameters of kvm (virt/kvm/kvm_main.c, 6.1): the polling window's growth. */
+const HALT_POLL_NS_GROW = 2;
+const HALT_POLL_NS_GROW_START = 10_000;
+const HALT_POLL_NS_SHRINK = 0;
+
+/** A blocked vCPU thread, woken, is scheduled back in: the trip through the scheduler polling avoids. */
+function spendWakeup(vcpu: KvmVcpu): void {
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.vcpuWakeup);
+}
+
+/**
+ * kvm_vcpu_halt (kvm_main.c, 6.1): poll for a wake-up for up to vcpu->halt_poll_ns before giving the
+ * CPU up (kvm_vcpu_block). The window starts at 0 and adapts to the halts it sees: a halt shorter
+ * than halt_poll_ns (the module parameter, the cap) grows it (×2, at least 10 µs:
+ * grow_halt_poll_ns); a longer one shrinks it to 0 (shrink_halt_poll_ns); a wake inside the window
+ * leaves it. kvm_vcpu_wakeup says whether the vCPU waited or polled. A poll spins on the vCPU's
+ * own host CPU, so the host's other threads go on meanwhile; what it saves is the scheduler trip
+ * of a blocked thread's wake-up.
+ */
+function* kvm_vcpu_halt(vcpu: KvmVcpu): Generator<Block, void, void> {
+  const env = vcpu.vm.env;
+  const max = env.haltPollNs;
+  if (vcpu.halt_poll_ns > max) vcpu.halt_poll_ns = max;
+  const start = env.clock.now;
+  const doPoll = vcpu.halt_poll_ns > 0;
+  let waited = false;
+  if (doPoll) {
+    // kvm_vcpu_check_block until the window closes (kvm_vcpu_can_poll); a wake of the wait queue
+    // is what makes the poller look again.
+    const stop = start + vcpu.halt_poll_ns;
+    const timer = env.sched.at(stop, () => { vcpu.wq.wakeAll(); });
+    while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending && env.clock.now < stop) yield vcpu.wq;
+    env.sched.cancel(timer);
+  }
+  if (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) {
+    yield* kvm_vcpu_block(vcpu);
+    waited = true;
+    if (kvm_arch_vcpu_runnable(vcpu)) spendWakeup(vcpu);
+  }
+  const haltNs = env.clock.now - start;
+  // The window adapts (halt_poll_allowed: the guest did not turn host polling off with
+  // MSR_KVM_POLL_CONTROL; vcpu_valid_wakeup is always true on x86).
+  if (max > 0) {
+    if (haltNs <= vcpu.halt_poll_ns) { /* a wake inside the window: keep it */ } else if (vcpu.halt_poll_ns && haltNs > max) shrink_halt_poll_ns(vcpu);
+    else if (vcpu.halt_poll_ns < max && haltNs < max) grow_halt_poll_ns(vcpu);
+  } else vcpu.halt_poll_ns = 0;
+  if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, Math.round(haltNs), waited ? 1 : 0, 1);
+}
+
+/** grow_halt_poll_ns: ×halt_poll_ns_grow, at least halt_poll_ns_grow_start. */
+function grow_halt_poll_ns(vcpu: KvmVcpu): void {
+  const old = vcpu.halt_poll_ns;
+  let val = old * HALT_POLL_NS_GROW;
+  if (val < HALT_POLL_NS_GROW_START) val = HALT_POLL_NS_GROW_START;
+  vcpu.halt_poll_ns = val;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_HALT_POLL_NS, vcpu.id, 1, vcpu.id, val, old);
+}
+
+/** shrink_halt_poll_ns: with halt_poll_ns_shrink 0 (the default), back to no polling. */
+function shrink_halt_poll_ns(vcpu: KvmVcpu): void {
+  const old = vcpu.halt_poll_ns;
+  let val = HALT_POLL_NS_SHRINK === 0 ? 0 : Math.floor(old / HALT_POLL_NS_SHRINK);
+  if (val < HALT_POLL_NS_GROW_START) val = 0;
+  vcpu.halt_poll_ns = val;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_HALT_POLL_NS, vcpu.id, 0, vcpu.id, val, old);
 }
 
 /** kvm_vcpu_block (kvm_main.c): sleep on the vCPU's wait queue until it is runnable or has a signal. */

@@ -88,7 +88,7 @@ function line(e: TraceEvent, era: FtraceEra): [string, string] | null {
     case 'kvm_page_fault': return ['kvm_page_fault', `address ${hexOf(d.address)} error_code ${hexOf(d.errorCode)}`];
     case 'kvm_fast_mmio': return old ? null : ['kvm_fast_mmio', `fast mmio at gpa 0x${hexOf(d.gpa)}`];
     // kvm_vcpu_block had no wakeup tracepoint in 3.2; 6.1 prints whether it waited or polled.
-    case 'kvm_vcpu_wakeup': return old ? null : ['kvm_vcpu_wakeup', `wait time ${Math.round(num(d.haltedNs))} ns, polling valid`];
+    case 'kvm_vcpu_wakeup': return old ? null : ['kvm_vcpu_wakeup', `${num(d.waited) ? 'wait' : 'poll'} time ${num(d.ns)} ns, polling ${num(d.valid) ? 'valid' : 'invalid'}`];
     default: return null;
   }
 }
