@@ -24,6 +24,8 @@ export interface VmConfig {
    * KVM_HALT_POLL_NS_DEFAULT, 200000 on x86); 0 turns halt polling off. Linux 4.0 and later only.
    */
   halt_poll_ns?: number;
+  /** What qemu does when the guest resets itself (a triple fault): reset the machine (absent), or with -no-reboot shut down. */
+  on_triple_fault?: 'reset' | 'shutdown';
   disk: {
     transport: 'virtio-pci-legacy' | 'virtio-pci-modern';
     io_base: number;
@@ -79,6 +81,7 @@ const SCHEMA = {
     irqfd: { type: 'boolean' },
     apicv: { type: 'boolean' },
     halt_poll_ns: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+    on_triple_fault: { enum: ['reset', 'shutdown'] },
     disk: {
       type: 'object',
       additionalProperties: false,

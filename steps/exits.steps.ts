@@ -152,6 +152,12 @@ Then('qemu-kvm stops the VM: {string}', function (this: ExitpathWorld, why: stri
   expect(this.stack.qemu.stopReason).to.equal(why);
 });
 
+Then('qemu-kvm resets the machine', function (this: ExitpathWorld) {
+  expect(this.last.state, 'the action').to.equal('reset');
+  expect(this.last.events.some((e) => e.name === 'qemu_system_reset'), 'qemu_system_reset in the walk').to.equal(true);
+  expect(this.stack.qemu.runstate, 'qemu runstate').to.equal('running');
+});
+
 Then('the vCPU is halted in kvm', function (this: ExitpathWorld) {
   expect(this.stack.kvm.vms[0]!.vcpus[0]!.arch.mp_state, 'vcpu->arch.mp_state').to.equal(KVM_MP_STATE_HALTED);
 });

@@ -59,11 +59,17 @@ const MSR_KVM_PV_EOI_EN = 0x4b564d04;
 const KVM_MSR_ENABLED = 1;
 const KVM_PV_EOI_BIT = 0;
 /**
- * Where the CPUs' kvm_apic_eoi words live (one unsigned long each). They are per-CPU kernel data;
- * the model keeps the kernel image out of guest RAM, so the page after the SIPI trampoline stands
- * for the per-CPU area (kvm only needs the guest-physical address the MSR names).
+ * Kernel data the hardware must find in guest RAM. The model keeps the kernel image out of guest
+ * RAM, so the page after the SIPI trampoline stands for it: the CPUs' kvm_apic_eoi words (one
+ * unsigned long each; per-CPU data, whose guest-physical address the PV EOI MSR names) at its
+ * start, the GDT and IDT descriptor pointers lgdt and lidt read at +0x800.
  */
-const PV_EOI_AREA = 0x9b000;
+const KERNEL_DATA = 0x9b000;
+const PV_EOI_AREA = KERNEL_DATA;
+const GDT_DESCR = KERNEL_DATA + 0x800;
+const IDT_DESCR = KERNEL_DATA + 0x810;
+/** The CPU entry area's GDT and IDT (arch/x86/include/asm/cpu_entry_area.h), as a running kernel has them. */
+const CPU_ENTRY_AREA = -0x20000000000;
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
@@ -343,6 +349,8 @@ export class GuestKernel {
   /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
   *start_kernel(): GuestCode {
     const r = this.r;
+    // The boot CPU's descriptor tables (load_direct_gdt, idt_setup_early_handler → load_idt).
+    yield* this.load_descriptor_tables(this.cpus[0]!);
     // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
     yield* this.x2apic_setup(this.cpus[0]!);
     yield* this.kvm_guest_init(this.cpus[0]!);
@@ -382,6 +390,23 @@ export class GuestKernel {
       }
       m.result = yield* m.action(this, bsp);
     }
+  }
+
+  /**
+   * lgdt and lidt of the kernel's GDT (16 descriptors) and IDT (256 gates) in the CPU entry area:
+   * plain instructions, which no control kvm sets makes exit. After a reset they replace whatever
+   * the dying guest had loaded.
+   */
+  private *load_descriptor_tables(c: PerCpu): KCode {
+    const v = this.ram.view;
+    v.setUint16(GDT_DESCR, 16 * 8 - 1, true);
+    v.setBigUint64(GDT_DESCR + 2, BigInt.asUintN(64, BigInt(CPU_ENTRY_AREA + 0x1000)), true);
+    v.setUint16(IDT_DESCR, 256 * 16 - 1, true);
+    v.setBigUint64(IDT_DESCR + 2, BigInt.asUintN(64, BigInt(CPU_ENTRY_AREA)), true);
+    c.r.rdi = GDT_DESCR;
+    yield OP.LGDT;
+    c.r.rdi = IDT_DESCR;
+    yield OP.LIDT;
   }
 
   /** Queue an action for a CPU (CPU 0 by default); the harness runs the machine until it completes. */

@@ -6,7 +6,7 @@ import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
   KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS, KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
   KVM_COALESCED_MMIO_PAGE_OFFSET, KVM_REGISTER_COALESCED_MMIO, kvm_coalesced_mmio_zone, PAGE_SIZE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
-  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
+  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_REGS, kvm_regs, KVM_SET_MP_STATE, kvm_mp_state, KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
   KVM_GET_DIRTY_LOG, kvm_dirty_log, KVM_MEM_LOG_DIRTY_PAGES,
   KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_SPLIT_IRQCHIP, KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
@@ -25,6 +25,7 @@ import { kvm_arch_vcpu_ioctl_run } from './x86';
 import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
 import { APIC_DEST_NOSHORT, kvm_irq_delivery_to_apic } from './lapic';
 import { KVM_REQ_EVENT } from './kvm_host';
+import { VMCS } from '../vmx/vmcs';
 import { KvmPit, KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, KVM_SPEAKER_BASE_ADDRESS } from './i8254';
 import { KvmPic } from './i8259';
 import { cpuidKey, kvm_set_cpuid } from './cpuid';
@@ -270,6 +271,29 @@ export class KvmVcpuFile implements HostFile {
     switch (req) {
       // kvm_vcpu_ioctl_nmi → kvm_inject_nmi
       case KVM_NMI: kvm_inject_nmi(vcpu); return 0;
+      case KVM_SET_REGS: {
+        // kvm_arch_vcpu_ioctl_set_regs → __set_regs: the GPRs, RIP (kvm_rip_write) and RFLAGS
+        // (kvm_set_rflags), no pending exception, KVM_REQ_EVENT.
+        const mm = proc.mm;
+        const s = kvm_regs;
+        const r = vcpu.regs;
+        r.rax = mm.u64(arg + s.rax); r.rbx = mm.u64(arg + s.rbx); r.rcx = mm.u64(arg + s.rcx); r.rdx = mm.u64(arg + s.rdx);
+        r.rsi = mm.u64(arg + s.rsi); r.rdi = mm.u64(arg + s.rdi); r.rsp = mm.u64(arg + s.rsp); r.rbp = mm.u64(arg + s.rbp);
+        vcpu.vmcs.write(VMCS.GUEST_RIP, mm.u64(arg + s.rip));
+        vcpu.vmcs.write(VMCS.GUEST_RFLAGS, mm.u64(arg + s.rflags));
+        vcpu.arch.exception = null;
+        vcpu.arch.requests |= KVM_REQ_EVENT;
+        return 0;
+      }
+      case KVM_SET_MP_STATE: {
+        // kvm_arch_vcpu_ioctl_set_mpstate: RUNNABLE, UNINITIALIZED (an AP waiting for INIT/SIPI), ...
+        const st = proc.mm.u32(arg + kvm_mp_state.mp_state);
+        if (st > KVM_MP_STATE_HALTED || (!vcpu.apic && st !== KVM_MP_STATE_RUNNABLE)) return -ERRNO.EINVAL;
+        vcpu.arch.mp_state = st;
+        if (vcpu.apic) vcpu.apic.pending_events = 0;
+        vcpu.arch.requests |= KVM_REQ_EVENT;
+        return 0;
+      }
       case KVM_SET_CPUID2: {
         // kvm_vcpu_ioctl_set_cpuid2 → kvm_set_cpuid, then vmx_vcpu_after_set_cpuid.
         const mm = proc.mm;

@@ -48,6 +48,8 @@ export class KvmCpu {
   arch: KvmArchOps | undefined;
   /** cpu->halted: the vCPU executed HLT and userspace emulates the wait (no in-kernel LAPIC). */
   halted = false;
+  /** cpu->stop: the thread must not enter the guest (a reset or pause is in progress). */
+  stop = false;
   /** The BQL, which the thread takes for a device access (prepare_mmio_access). */
   bql: Bql | undefined;
   /** The thread's name, as qemu names vCPU threads ("CPU 0/KVM"). */
@@ -59,7 +61,8 @@ export class KvmCpu {
   private readonly evMmio: number;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
     private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
-    private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
+    private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void;
+      qemu_system_reset_request(cpu: KvmCpu): boolean },
     names: QemuNames) {
     this.threadName = `CPU ${index}/KVM`;
     this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
@@ -113,7 +116,9 @@ export class KvmCpu {
           break;
         }
         case KVM_EXIT.SHUTDOWN:
-          this.qemu.stop('shutdown', 'guest triple fault: system reset requested');
+          // qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET), EXCP_INTERRUPT: the thread waits
+          // (cpu->stop) while the main loop resets the machine — or, with -no-reboot, qemu exits.
+          if (this.qemu.qemu_system_reset_request(this)) continue;
           return;
         case KVM_EXIT.INTERNAL_ERROR:
           this.qemu.stop('internal-error', `KVM internal error. Suberror: ${mm.u32(run + kvm_run['internal.suberror'])}`);
@@ -166,7 +171,7 @@ export class KvmCpu {
   /** qemu_wait_io_event: while the VM is stopped the thread sleeps on its halt condition. */
   private *qemu_wait_io_event(): Generator<Block, void, void> {
     const c = this.runControl;
-    while (c && !c.cpu_can_run()) yield c.haltCond;
+    while (c && (this.stop || !c.cpu_can_run())) yield c.haltCond;
     // A halted vCPU (KVM_EXIT_HLT) waits for an interrupt (cpu_thread_is_idle) on cpu->halt_cond.
     const a = this.arch;
     while (a && this.halted && a.cpu_thread_is_idle(this)) yield a.haltCond;

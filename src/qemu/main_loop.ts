@@ -32,6 +32,8 @@ export class MainLoop {
   }
 
   private readonly bhs: (() => void)[] = [];
+  /** main_loop_should_exit: the machine's requests (a system reset), looked at after each iteration, under the BQL. */
+  shouldExit: (() => void) | undefined;
 
   /**
    * qemu_bh_schedule from another thread: queue the bottom half and aio_notify, which sets the
@@ -68,6 +70,7 @@ export class MainLoop {
       for (const h of ready) h.cb();
       // aio_bh_poll
       while (this.bhs.length > 0) this.bhs.shift()!();
+      this.shouldExit?.();
       this.bql?.unlock(MAIN_LOOP_THREAD, -1);
     }
   }

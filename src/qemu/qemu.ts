@@ -22,7 +22,8 @@ import { QemuApic } from './apic';
 import { cpuidEntries, kvm_set_cpuid2 } from './cpu_x86';
 import { QemuPic } from './i8259';
 import { QemuIoapic } from './ioapic';
-import { KvmCpu, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
+import { KvmCpu, SIG_IPI, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
+import { KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, KVM_SET_MP_STATE, KVM_SET_REGS, kvm_mp_state, kvm_regs } from '../uapi/kvm';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
 import { Bql } from './bql';
@@ -37,6 +38,8 @@ import {
   KVM_SIGNAL_MSI, kvm_ioeventfd, kvm_irq_routing, kvm_irq_routing_entry, kvm_irqfd, kvm_msi,
 } from '../uapi/kvm';
 
+const EV_RESET_REQUEST = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'qemu_system_reset_request', ['reason:str']);
+const EV_RESET = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'qemu_system_reset', ['reason:str']);
 const EV_FLUSH_COALESCED = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_flush_coalesced_mmio_buffer', ['entries']);
 
 /**
@@ -92,6 +95,8 @@ export interface QemuConfig {
   device: 'virtio-blk' | 'vhost-user-blk';
   /** -device …,event_idx=on|off */
   eventIdx: boolean;
+  /** What a guest reset (a triple fault) does: reset the machine, or with -no-reboot shut qemu down. */
+  onTripleFault?: 'reset' | 'shutdown';
 }
 
 export interface QemuEnv { clock: Clock; profile: CpuProfile; t: Tracer; sched?: Scheduler }
@@ -187,8 +192,11 @@ export class QemuKvm {
     return dirty;
   }
 
-  /** `loadGuest` runs once guest RAM exists, before the vCPUs are created (the boot loader's hand-over). */
-  constructor(private readonly host: HostKernel, private readonly env: QemuEnv, readonly cfg: QemuConfig, loadGuest: (q: QemuKvm) => void) {
+  /**
+   * `loadGuest` runs once guest RAM exists, before the vCPUs are created (the boot loader's
+   * hand-over); it runs again at every system reset, when the guest is started anew.
+   */
+  constructor(private readonly host: HostKernel, private readonly env: QemuEnv, readonly cfg: QemuConfig, private readonly loadGuest: (q: QemuKvm) => void) {
     const { t } = env;
     const p = this.proc = host.spawn('qemu-kvm');
     const heapBase = host.mmap(p, 1 << 20, -1, '[heap]');
@@ -248,6 +256,7 @@ export class QemuKvm {
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
     this.bql = new Bql(t);
     this.mainLoop = new MainLoop(host, p, this.heap, this.bql);
+    this.mainLoop.shouldExit = () => this.main_loop_should_exit();
     if (cfg.device === 'vhost-user-blk') {
       // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
       // connected socket pair; the management layer hands the other to the backend.
@@ -284,6 +293,8 @@ export class QemuKvm {
     const proxy = new VirtIOPCIProxy(this.vblk, cfg.device === 'vhost-user-blk' ? 'vhost-user-blk-pci' : 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
       { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
     this.ioSpace.add(proxy.bar);
+    // qemu_devices_reset: the transport resets its device as a guest's status write of 0 would.
+    this.resetHandlers.push(() => proxy.reset());
     this.createIrqchip(irqchip);
     if (proxy.msixTable) this.memSpace.add(proxy.msixTable);
     for (const r of proxy.modernRegions) this.memSpace.add(r);
@@ -303,6 +314,7 @@ export class QemuKvm {
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
         stop: (state, why) => this.stop(state, why),
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
+        qemu_system_reset_request: (cpu) => this.qemu_system_reset_request(cpu),
       }, names));
       if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
       this.cpus[i]!.arch = this.x86;
@@ -503,6 +515,79 @@ export class QemuKvm {
     for (const c of this.cpus) { c.exitRequest = false; this.proc.mm.setU8(c.runHva + kvm_run.immediate_exit, 0); }
     this.haltCond?.wakeAll();
     for (const h of this.vmChangeStateHandlers) h(true);
+  }
+
+  /** Reset handlers of the machine's devices (qemu_register_reset / the qdev reset tree). */
+  private readonly resetHandlers: (() => void)[] = [];
+  /** reset_requested (system/runstate.c): taken up by the main loop. */
+  private resetRequested = false;
+  /** How many times the machine was reset. */
+  resets = 0;
+
+  /**
+   * qemu_system_reset_request (system/runstate.c), for a guest reset (kvm_cpu_exec's
+   * KVM_EXIT_SHUTDOWN: a triple fault): with -no-reboot (on_triple_fault: shutdown) a shutdown,
+   * and qemu exits; else a reset the main loop performs. The requesting vCPU stops
+   * (cpu_stop_current) and the main loop is woken (qemu_notify_event: a bottom half that does
+   * nothing but wake it). Returns false when the vCPU thread is done (shutdown).
+   */
+  qemu_system_reset_request(cpu: KvmCpu): boolean {
+    const t = this.env.t;
+    if (t.on) t.rec(EV_RESET_REQUEST, cpu.index, t.str('guest-reset'));
+    if (this.cfg.onTripleFault === 'shutdown') {
+      this.stop('shutdown', 'guest reset with -no-reboot: shutdown requested, qemu exits');
+      return false;
+    }
+    this.resetRequested = true;
+    cpu.stop = true;
+    this.mainLoop.qemu_bh_schedule(() => {});
+    return true;
+  }
+
+  /**
+   * main_loop_should_exit: a requested reset is done here — pause_all_vcpus, qemu_system_reset,
+   * resume_all_vcpus. (Simplification: pause_all_vcpus does not wait for the vCPUs to
+   * acknowledge; a vCPU inside KVM_RUN is kicked out with SIG_IPI and finds cpu->stop set.)
+   */
+  private main_loop_should_exit(): void {
+    if (!this.resetRequested) return;
+    this.resetRequested = false;
+    for (const c of this.cpus) { if (!c.stop) { c.stop = true; this.host.tgkill(this.proc, c.index, SIG_IPI); } }
+    this.qemu_system_reset();
+    for (const c of this.cpus) c.stop = false;
+    this.haltCond?.wakeAll();
+  }
+
+  /**
+   * qemu_system_reset → pc_machine_reset: every device's reset (qemu_devices_reset), then the CPUs'
+   * reset state written into kvm from each vCPU's thread (cpu_synchronize_all_post_reset →
+   * kvm_arch_put_registers(KVM_PUT_RESET_STATE)): RIP at the reset vector 0xfff0 (with CS.base
+   * 0xffff0000), RFLAGS 0x2, the boot CPU runnable and the others waiting for INIT/SIPI. The
+   * firmware and the boot loader are not modelled: the guest's kernel is started anew as at power-on
+   * (the loadGuest hand-over). (Simplification: of the reset-state ioctls only KVM_SET_REGS and
+   * KVM_SET_MP_STATE are made; kvm's local APIC, IOAPIC and MSRs keep their state.)
+   */
+  private qemu_system_reset(): void {
+    const t = this.env.t;
+    if (t.on) t.rec(EV_RESET, -1, t.str('guest-reset'));
+    this.resets++;
+    for (const h of this.resetHandlers) h();
+    this.loadGuest(this);
+    for (const c of this.cpus) {
+      c.run_on_cpu(() => {
+        const mm = this.proc.mm;
+        const regs = this.heap.alloc(kvm_regs.sizeof);
+        mm.slice(regs, kvm_regs.sizeof).fill(0);
+        mm.setU64(regs + kvm_regs.rip, 0xfff0);
+        mm.setU64(regs + kvm_regs.rflags, 0x2);
+        c.kvm_vcpu_ioctl(KVM_SET_REGS, regs);
+        this.heap.release(regs);
+        const st = this.heap.alloc(kvm_mp_state.sizeof);
+        mm.setU32(st + kvm_mp_state.mp_state, c.index === 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED);
+        c.kvm_vcpu_ioctl(KVM_SET_MP_STATE, st);
+        this.heap.release(st);
+      });
+    }
   }
 
   /** vm_stop: the machine stops running; the reason is what qemu would print. */

@@ -272,6 +272,16 @@ export class VirtIOPCIProxy {
     }
   }
 
+  /**
+   * virtio_pci_reset (qemu_devices_reset at a system reset): the device as a status write of 0
+   * leaves it, the INTx line low. (Simplification: the ioeventfds and irqfds stay registered; the
+   * driver's next DRIVER_OK finds them in place.)
+   */
+  reset(): void {
+    this.vdev.reset();
+    this.pci_set_irq(0);
+  }
+
   /** virtio_ioport_write */
   private config_write(addr: number, val: number, size: number): void {
     const vdev = this.vdev;

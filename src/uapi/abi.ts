@@ -83,7 +83,7 @@ function headerFor(mod: string, cName: string, value: number): string | undefine
   }
   const rules: [RegExp, string][] = [
     [/^(EXIT_REASON_|VMX_EXIT_REASONS_)/, 'asm/vmx.h'],
-    [/^(KVM_PIO_PAGE_OFFSET$|KVM_COALESCED_MMIO_PAGE_OFFSET$|KVM_RUN_X86_|KVM_IRQCHIP_|KVM_CPUID_FLAG_|kvm_cpuid2$|kvm_cpuid_entry2$|KVM_MSR_FILTER_|kvm_msr_filter)/, 'asm/kvm.h'],
+    [/^(kvm_regs$|KVM_PIO_PAGE_OFFSET$|KVM_COALESCED_MMIO_PAGE_OFFSET$|KVM_RUN_X86_|KVM_IRQCHIP_|KVM_CPUID_FLAG_|kvm_cpuid2$|kvm_cpuid_entry2$|KVM_MSR_FILTER_|kvm_msr_filter)/, 'asm/kvm.h'],
     [/^(KVM|kvm_)/, 'linux/kvm.h'],
     [/^VIRTIO_(PCI|MSI)_/, 'linux/virtio_pci.h'],
     [/^(VIRTIO_CONFIG_|VIRTIO_F_)/, 'linux/virtio_config.h'],

@@ -28,6 +28,8 @@ export const KVM_RUN = _IO(0x80);
 export const KVM_SET_GSI_ROUTING = _IOW(0x6a, 8);
 export const KVM_SIGNAL_MSI = _IOW(0xa5, 32);
 export const KVM_INTERRUPT = _IOW(0x86, 4);
+export const KVM_SET_REGS = _IOW(0x82, 144);
+export const KVM_SET_MP_STATE = _IOW(0x99, 4);
 export const KVM_NMI = _IO(0x9a);
 export const KVM_ENABLE_CAP = _IOW(0xa3, 104);
 export const KVM_CREATE_PIT2 = _IOW(0x77, 64);
@@ -38,7 +40,7 @@ export const KVM_X86_SET_MSR_FILTER = _IOW(0xc6, 392);
 export const KVM_IOCTLS = {
   KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
   KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_REGISTER_COALESCED_MMIO, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
-  KVM_INTERRUPT, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
+  KVM_INTERRUPT, KVM_SET_REGS, KVM_SET_MP_STATE, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
   KVM_GET_DIRTY_LOG,
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTLS;
@@ -186,6 +188,11 @@ export const kvm_irq_routing = { nr: 0, flags: 4, entries: 8 } as const;
 export const kvm_irq_routing_entry = { gsi: 0, type: 4, flags: 8, 'u.msi.address_lo': 16, 'u.msi.address_hi': 20, 'u.msi.data': 24, sizeof: 48 } as const;
 export const KVM_IRQ_ROUTING_IRQCHIP = 1;
 export const KVM_IRQ_ROUTING_MSI = 2;
+
+/** struct kvm_regs (arch/x86/include/uapi/asm/kvm.h, 144 bytes): KVM_SET_REGS. */
+export const kvm_regs = { rax: 0, rbx: 8, rcx: 16, rdx: 24, rsi: 32, rdi: 40, rsp: 48, rbp: 56, rip: 128, rflags: 136, sizeof: 144 } as const;
+/** struct kvm_mp_state: KVM_SET_MP_STATE. */
+export const kvm_mp_state = { mp_state: 0, sizeof: 4 } as const;
 
 /** struct kvm_interrupt: KVM_INTERRUPT's vector, with a userspace irqchip. */
 export const kvm_interrupt = { irq: 0, sizeof: 4 } as const;

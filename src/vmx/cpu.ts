@@ -179,6 +179,8 @@ export class VmxCpu {
   /** Power-on: the guest's first code, and its IDT (`lidt`). */
   reset(code: GuestCode, idt: GuestIdt, rip: number): void {
     this.ctxs = [new Ctx(code, 0, 0, -1, false)];
+    this.stiShadow = false;
+    this.nmiBlocked = false;
     this.idt = idt;
     this.regs.rip = rip;
   }
