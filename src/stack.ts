@@ -125,7 +125,7 @@ export class Stack {
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
       cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,
-      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx,
+      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx ?? config.profile !== 'qemu-kvm-2013',
       onTripleFault: config.on_triple_fault ?? 'reset',
     }, (q) => {
       // Called once RAM exists and before KVM_CREATE_VCPU: load the guest. Called again at a system
@@ -140,7 +140,7 @@ export class Stack {
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
-        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes).below });
+        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes, config.profile).below });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);

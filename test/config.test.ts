@@ -36,3 +36,16 @@ test('halt_poll_ns: an integer from 0; it does not exist with the seed-era profi
   expect(() => parseConfig('profile: qemu-kvm-2013\nhalt_poll_ns: 100\n', 'vm.yaml'))
     .to.throw(ConfigError, /^vm\.yaml:2:15: 'halt_poll_ns' does not exist with profile qemu-kvm-2013 \(halt polling came with Linux 4\.0\)$/);
 });
+
+test('the 2013 profile refuses what Linux 3.2 and qemu-kvm 0.14 did not have', () => {
+  const era = (more: string) => () => parseConfig(`profile: qemu-kvm-2013\n${more}`, 'vm.yaml');
+  expect(era('irqchip: split\n')).to.throw(ConfigError, /^vm\.yaml:2:10: 'irqchip' split does not exist with profile qemu-kvm-2013/);
+  expect(era('apicv: true\n')).to.throw(ConfigError, /'apicv' does not exist/);
+  expect(era('irqfd: true\ndisk:\n  vectors: 2\n')).to.throw(ConfigError, /qemu-kvm 0\.14 gave irqfds to vhost only/);
+  expect(era('disk:\n  transport: virtio-pci-modern\n')).to.throw(ConfigError, /virtio 1\.0 came with Linux 4\.0/);
+  expect(era('disk:\n  backend: io_uring\n')).to.throw(ConfigError, /io_uring came with Linux 5\.1/);
+  expect(era('disk:\n  event_idx: true\n')).to.throw(ConfigError, /VIRTIO_RING_F_EVENT_IDX came with QEMU 0\.15/);
+  expect(era('disk:\n  backend: threads\n  cache: writethrough\n')).to.throw(ConfigError, /not modelled/);
+  // What the era had is accepted: ioeventfd, MSI-X vectors, aio=threads, a userspace irqchip.
+  expect(era('ioeventfd: true\nirqchip: userspace\ndisk:\n  vectors: 2\n  backend: threads\n  cache: writeback\n')()).to.include({ ioeventfd: true });
+});

@@ -132,7 +132,7 @@ test('each scenario gets its diagram, narrative, trace and tracepoint text, with
   expect(ev.labels).to.deep.include({ name: 'profile', value: 'linux-6.1' });
   const urls = ev.links.map((l) => l.url);
   expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/arch/x86/kvm/vmx/vmx.c');
-  expect(urls).to.include('https://github.com/qemu/qemu/blob/v7.2.0/accel/kvm/kvm-all.c');
+  expect(urls).to.include('https://github.com/qemu/qemu/blob/v9.0.0/accel/kvm/kvm-all.c');
   expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/fs/aio.c');
 });
 

@@ -71,6 +71,8 @@ test('pc_init1: RAM below 4 GiB stops at the PCI hole; from 3.5 GiB it is cut at
   expect(pcRamSplit(3583 * 2 ** 20)).to.deep.equal({ below: 3583 * 2 ** 20, above: 0 });
   expect(pcRamSplit(3584 * 2 ** 20)).to.deep.equal({ below: 3072 * 2 ** 20, above: 512 * 2 ** 20 });
   expect(pcRamSplit(4096 * 2 ** 20)).to.deep.equal({ below: 3072 * 2 ** 20, above: 1024 * 2 ** 20 });
+  // qemu-kvm 0.14 cut at 3.5 GiB, without the gigabyte alignment.
+  expect(pcRamSplit(4096 * 2 ** 20, 'qemu-kvm-2013')).to.deep.equal({ below: 3584 * 2 ** 20, above: 512 * 2 ** 20 });
   const s = new Stack({ ...DEFAULT_CONFIG, memory_mib: 4096 });
   const slots = s.kvm.vms[0]!.memslots.filter((m) => m.slot < 2).map((m) => [m.slot, m.gpa, m.size]);
   expect(slots).to.deep.equal([[0, 0, 3072 * 2 ** 20], [1, 2 ** 32, 1024 * 2 ** 20]]);

@@ -1,7 +1,7 @@
 // exitpath: the command-line front end. User errors print one line and exit with status 2.
 
 import * as fs from 'node:fs';
-import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
+import { ConfigError, DEFAULT_CONFIG, PROFILE_STACK, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { ActionError } from '../guest/actions';
 import { StackError } from '../stack';
 import { narrate } from '../trace/narrative';
@@ -110,7 +110,7 @@ function explainStreamed(config: VmConfig, action: string, opts: { format: strin
     const events = writeTraceNdjson(run, (s) => { fs.writeSync(out, s); });
     const trace = { file: traceOut!, events };
     if (opts.format === 'json') stdout(JSON.stringify({ config: run.config, trace, summary: run.summary }, null, 2) + '\n');
-    else stdout(countedSummary(`exitpath explain "${action}"  (profile ${config.profile}, irqchip ${config.irqchip})`, run.summary) + `trace: ${events} events in ${traceOut}\n`);
+    else stdout(countedSummary(`exitpath explain "${action}"  (profile ${config.profile}: ${PROFILE_STACK[config.profile]}; irqchip ${config.irqchip})`, run.summary) + `trace: ${events} events in ${traceOut}\n`);
     return 0;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
@@ -130,7 +130,7 @@ export function main(argv: string[]): number {
       const other = formatWalk(w, opts.format);
       if (other !== null) process.stdout.write(other);
       else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
-      else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
+      else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}: ${PROFILE_STACK[w.config.profile]}; irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
       if (w.unfinished && other === null && opts.format !== 'json') process.stdout.write(`the action did not complete: ${w.unfinished}\n`);
       return 0;
     }

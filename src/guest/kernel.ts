@@ -126,7 +126,11 @@ for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
 const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
 const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
 const EV_SUBMIT_BIO = defineEvent('call', 'guest kernel', 'guest kernel', 'submit_bio', ['sector', 'bytes']);
+// The C entry of an NMI and of a device interrupt: exc_nmi and common_interrupt (6.1's idtentry
+// functions), do_nmi and do_IRQ in 3.2 (behind the entry_64.S stubs).
 const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nmi', []);
+const EV_NMI_ENTRY_3_2 = defineEvent('call', 'guest kernel', 'guest kernel', 'do_nmi', []);
+const EV_IRQ_ENTRY_3_2 = defineEvent('call', 'guest kernel', 'guest kernel', 'do_IRQ', ['vector:hex']);
 const EV_UNKNOWN_NMI = defineEvent('call', 'guest kernel', 'guest kernel', 'unknown_nmi_error', []);
 const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
 const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
@@ -168,14 +172,19 @@ export class GuestKernel {
    */
   private pvEoiArea = 0;
 
+  private readonly evIrqEntry: number;
+  private readonly evNmiEntry: number;
+
   constructor(regs: readonly Regs[], ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
+    this.evIrqEntry = cfg.kernel === '3.2' ? EV_IRQ_ENTRY_3_2 : EV_IRQ_ENTRY;
+    this.evNmiEntry = cfg.kernel === '3.2' ? EV_NMI_ENTRY_3_2 : EV_NMI_ENTRY;
     this.cpus = regs.map((r, i) => new PerCpu(i, r, this));
     const r = this.r = regs[0]!;
     this.ram = new GuestRam(ramBytes);
     this.pages = new PageAllocator(POOL_START, cfg.ramBelow4g ?? cfg.ramBytes);
     this.fs = new ExitFs(cfg.diskBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
-      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar);
+      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar, cfg.kernel ?? '6.1');
   }
 
   /**
@@ -246,7 +255,7 @@ export class GuestKernel {
 
   /** __common_interrupt with no handler for the vector on this CPU: "No irq handler for vector", EOI. */
   private *no_irq_handler(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) { this.t.rec(EV_IRQ_ENTRY, c.id, vector); this.t.rec(EV_NO_HANDLER, c.id, vector); }
+    if (this.t.on) { this.t.rec(this.evIrqEntry, c.id, vector); this.t.rec(EV_NO_HANDLER, c.id, vector); }
     yield* this.ack_APIC_irq(c);
   }
 
@@ -256,21 +265,21 @@ export class GuestKernel {
    * (unknown_nmi_error: "Uhhuh. NMI received for unknown reason ..."). The IRET ends NMI blocking.
    */
   private *exc_nmi(c: PerCpu): GuestCode {
-    if (this.t.on) this.t.rec(EV_NMI_ENTRY, c.id);
+    if (this.t.on) this.t.rec(this.evNmiEntry, c.id);
     yield* inb(c.r, NMI_REASON_PORT);
     if (this.t.on) this.t.rec(EV_UNKNOWN_NMI, c.id);
   }
 
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
   private *msi_interrupt(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
+    if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
     if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
     yield* this.ack_APIC_irq(c);
   }
 
   /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */
   private *common_interrupt(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
+    if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
     yield* this.blk.vp_interrupt();
     yield* this.ack_APIC_irq(c);
   }

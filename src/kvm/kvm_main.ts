@@ -133,9 +133,10 @@ export class KvmVmFile implements HostFile {
       case KVM_IRQ_LINE: case KVM_IRQ_LINE_STATUS: {
         // kvm_vm_ioctl_irq_line → kvm_set_irq. Default routing (irqchip kernel): GSIs 0-15 go to
         // both the PIC and the IOAPIC, GSI n is IOAPIC pin n; the result adds up what each took
-        // (virt/kvm/irqchip.c kvm_set_irq). With a split irqchip the routes are userspace's MSI
-        // routes (KVM_SET_GSI_ROUTING): a raised line is one MSI. KVM_IRQ_LINE_STATUS copies the
-        // result back into the struct's status (the union with irq).
+        // (virt/kvm/irqchip.c kvm_set_irq). A GSI userspace routed to an MSI (KVM_SET_GSI_ROUTING:
+        // every route with a split irqchip; qemu-kvm 0.14's MSI-X vectors, kvm_msix_add) is one MSI
+        // when raised (kvm_set_msi ignores level 0). KVM_IRQ_LINE_STATUS copies the result back
+        // into the struct's status (the union with irq).
         if (!vm.irqchipInKernel) return -ERRNO.ENXIO;
         const gsi = mm.u32(arg + kvm_irq_level.irq);
         const level = mm.u32(arg + kvm_irq_level.level);
@@ -143,10 +144,10 @@ export class KvmVmFile implements HostFile {
         if (t.on) t.rec(EV_SET_IRQ, -1, gsi, level);
         let status = -1;
         const add = (r: number) => { if (r >= 0) status = r + Math.max(status, 0); };
-        if (vm.irqchipSplit) {
-          const route = vm.gsiRoutes.get(gsi);
-          if (route && level) add(kvm_set_msi(vm, route.addressLo, route.data));
-        } else {
+        const route = vm.gsiRoutes.get(gsi);
+        if (route) {
+          if (level) add(kvm_set_msi(vm, route.addressLo, route.data));
+        } else if (!vm.irqchipSplit) {
           if (gsi < 16 && vm.pic) add(vm.pic.setIrq(gsi, level));
           if (vm.ioapic) add(vm.ioapic.setIrq(gsi, level));
         }

@@ -194,7 +194,7 @@ export function kvm_lapic_set_tpr(vcpu: KvmVcpu, cr8: number): void {
 export function apic_set_eoi(vcpu: KvmVcpu): number {
   const { vector, level } = vcpu.apic!.eoi();
   const t = vcpu.vm.env.t;
-  if (vector >= 0 && t.on) t.rec(EV_EOI, vcpu.id, vector);
+  if (vector >= 0 && t.on && vcpu.vm.env.era.features.eoiTrace) t.rec(EV_EOI, vcpu.id, vector);
   if (vector >= 0 && level) kvm_ioapic_send_eoi(vcpu, vector);
   vcpu.arch.requests |= KVM_REQ_EVENT;
   return vector;

@@ -30,6 +30,7 @@ const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['n
 const EV_HALT_POLL_NS = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_halt_poll_ns', ['grow', 'vcpu_id', 'new', 'old']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
 const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
+const EV_EMULATE_INSN = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_emulate_insn', ['rip:hex', 'failed']);
 
 /** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
@@ -456,6 +457,44 @@ function kvm_fast_pio_in(vcpu: KvmVcpu, size: number, port: number): number {
   vcpu.arch.cui_linear_rip = vcpu.vmcs.read(VMCS.GUEST_RIP);
   vcpu.arch.complete_userspace_io = complete_fast_pio_in;
   return 0;
+}
+
+/**
+ * Linux 3.2's IN: handle_io → emulate_instruction(vcpu, 0) → x86_emulate_instruction (decode,
+ * trace_kvm_emulate_insn_start) → em_in → emulator_pio_in_emulated: trace_kvm_pio — with no value,
+ * which the model records as 0 — then kernel_pio; a port no in-kernel device has exits to userspace
+ * with the instruction not retired (writeback = false: RIP stays on the IN). The next KVM_RUN
+ * finishes it (complete_emulated_pio_in).
+ */
+export function emulator_pio_in_emulated(vcpu: KvmVcpu, size: number, port: number): number {
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.kvmEmulator);
+  if (env.t.on) { env.t.rec(EV_EMULATE_INSN, vcpu.id, vcpu.vmcs.read(VMCS.GUEST_RIP), 0); env.t.rec(EV_PIO, vcpu.id, 0, port, size, 0); }
+  const val = vcpu.vm.pioBus.read(port, size);
+  if (val !== undefined) {
+    env.clock.spend(env.profile.cost.kvmIoBusDevice);
+    vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+    return kvm_skip_emulated_instruction(vcpu);
+  }
+  userspace_io(vcpu, size, port, 1, true);
+  vcpu.arch.complete_userspace_io = complete_emulated_pio_in;
+  return 0;
+}
+
+/**
+ * kvm_arch_vcpu_ioctl_run of 3.2 with vcpu->arch.pio.count set: emulate_instruction(vcpu,
+ * EMULTYPE_NO_DECODE) runs em_in again, emulator_pio_in_emulated finds the data (data_avail), and
+ * the writeback retires the IN.
+ */
+function complete_emulated_pio_in(vcpu: KvmVcpu): number {
+  const { size } = vcpu.arch.pio;
+  vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmEmulate);
+  const d = vcpu.run.view;
+  const o = KvmRunPage.PIO_DATA;
+  const val = size === 1 ? d.getUint8(o) : size === 2 ? d.getUint16(o, true) : d.getUint32(o, true);
+  vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+  vcpu.arch.pio.count = 0;
+  return kvm_skip_emulated_instruction(vcpu);
 }
 
 /** complete_fast_pio_in → complete_emulator_pio_in: the value userspace left in the PIO page goes to RAX. */

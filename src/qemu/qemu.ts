@@ -22,7 +22,8 @@ import { QemuApic } from './apic';
 import { cpuidEntries, kvm_set_cpuid2 } from './cpu_x86';
 import { QemuPic } from './i8259';
 import { QemuIoapic } from './ioapic';
-import { KvmCpu, SIG_IPI, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
+import { KvmCpu, QEMU_NAMES_0_14, QEMU_NAMES_9_0, SIG_IPI, kvm_set_irq, startEvent, stopEvent, type RunState } from './kvm_all';
+import { PosixAioCompat } from './block/posix_aio_compat';
 import { KVM_MP_STATE_RUNNABLE, KVM_MP_STATE_UNINITIALIZED, KVM_SET_MP_STATE, KVM_SET_REGS, kvm_mp_state, kvm_regs } from '../uapi/kvm';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { MainLoop } from './main_loop';
@@ -47,13 +48,14 @@ const EV_FLUSH_COALESCED = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_flus
  * default); a machine with at least that much RAM has it cut at 3 GiB instead (gigabyte_align),
  * and the rest goes above 4 GiB (pc_memory_init: "ram-below-4g" and "ram-above-4g" aliases of
  * pc.ram). The hole below 4 GiB is the PCI window: the IOAPIC, the local APIC, PCI BARs.
+ * qemu-kvm 0.14's pc_init1 (hw/pc.c) cut at 3.5 GiB itself (`if (ram_size >= 0xe0000000)`).
  */
 export const PC_MAX_RAM_BELOW_4G = 0xe0000000;
 export const PC_GIGABYTE_ALIGNED_BELOW_4G = 0xc0000000;
 export const ABOVE_4G_MEM_START = 2 ** 32;
-export function pcRamSplit(ramBytes: number): { below: number; above: number } {
+export function pcRamSplit(ramBytes: number, era: 'linux-6.1' | 'qemu-kvm-2013' = 'linux-6.1'): { below: number; above: number } {
   let lowmem = PC_MAX_RAM_BELOW_4G;
-  if (ramBytes >= lowmem) lowmem = PC_GIGABYTE_ALIGNED_BELOW_4G;
+  if (ramBytes >= lowmem && era === 'linux-6.1') lowmem = PC_GIGABYTE_ALIGNED_BELOW_4G;
   return ramBytes >= lowmem ? { below: lowmem, above: ramBytes - lowmem } : { below: ramBytes, above: 0 };
 }
 
@@ -216,7 +218,7 @@ export class QemuKvm {
       this.ramHva = host.mmap(p, cfg.ramBytes, this.ramFd, 'pc.ram');
     } else this.ramHva = host.mmap(p, cfg.ramBytes, -1, 'pc.ram');
     // pc_memory_init: pc.ram as ram-below-4g and ram-above-4g, each a memslot (kvm_set_phys_mem).
-    const { below, above } = pcRamSplit(cfg.ramBytes);
+    const { below, above } = pcRamSplit(cfg.ramBytes, cfg.era);
     this.ramSlots.push({ gpa: 0, size: below, hva: this.ramHva });
     if (above > 0) this.ramSlots.push({ gpa: ABOVE_4G_MEM_START, size: above, hva: this.ramHva + below });
     this.ramSlots.forEach((sl, slot) => {
@@ -244,8 +246,8 @@ export class QemuKvm {
       if (host.ioctlNow(p, this.vmfd, KVM_ENABLE_CAP, a) < 0) throw new Error('qemu: KVM_CAP_SPLIT_IRQCHIP failed');
       this.heap.release(a);
     }
-    this.ioSpace = new AddressSpace('I/O', t, 'ones');
-    this.memSpace = new AddressSpace('memory', t, 'zero');
+    this.ioSpace = new AddressSpace('I/O', t, 'ones', cfg.era);
+    this.memSpace = new AddressSpace('memory', t, 'zero', cfg.era);
     // The kvm memory listener of the I/O space: coalesced ranges become KVM_PIO_BUS zones.
     this.ioSpace.coalesceAdd = (start, size) => this.kvm_coalesce_pio_add(start, size);
     this.ioSpace.flushCoalesced = this.memSpace.flushCoalesced = () => this.kvm_flush_coalesced_mmio_buffer();
@@ -254,8 +256,8 @@ export class QemuKvm {
     this.mem = new GuestMemory(p.mm, this.ramHva, cfg.ramBytes, below);
     this.mem.tracer = t;
     if (env.sched) this.haltCond = new WaitQueue(env.sched, 'halt_cond');
-    this.bql = new Bql(t);
-    this.mainLoop = new MainLoop(host, p, this.heap, this.bql);
+    this.bql = new Bql(t, cfg.era);
+    this.mainLoop = new MainLoop(host, p, this.heap, this.bql, cfg.era);
     this.mainLoop.shouldExit = () => this.main_loop_should_exit();
     if (cfg.device === 'vhost-user-blk') {
       // -chardev socket,id=vub -device vhost-user-blk-pci,chardev=vub: qemu keeps one end of a
@@ -279,19 +281,21 @@ export class QemuKvm {
       const laio = cfg.backend === 'linux-aio'
         ? new LinuxAioState(host, p, this.heap, t, this.mainLoop, cfg.era === 'qemu-kvm-2013' ? 'qemu-kvm-0.14' : 'qemu-9.0')
         : cfg.backend === 'io_uring' ? new LuringState(host, p, this.heap, t, this.mainLoop) : null;
-      const pool = new ThreadPool(host, p, this.heap, this.mainLoop, t);
+      // Blocking work (aio=threads, flushes): util/thread-pool.c, or qemu-kvm 0.14's posix-aio-compat.c.
+      const pool = cfg.era === 'qemu-kvm-2013' ? new PosixAioCompat(host, p, this.heap, this.mainLoop, t) : new ThreadPool(host, p, this.heap, this.mainLoop, t);
       const blk = this.blk = new BlockBackend({ fd: imgfd, aio: laio, pool, host, proc: p, heap: this.heap }, cfg.imageBytes, t, {
         cache, werror: cfg.werror ?? 'enospc', rerror: cfg.rerror ?? 'report',
         vmstopRequest: () => this.vm_stop('io-error'),
         bh: (fn) => this.mainLoop.qemu_bh_schedule(fn),
+        era: cfg.era,
       });
-      const vblk = this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk);
+      const vblk = this.vblk = new VirtIOBlock(this.mem, t, p.mm, blk, cfg.era);
       this.vmChangeStateHandlers.push((running) => vblk.virtio_blk_dma_restart_cb(running));
     }
     // DEFINE_PROP_BIT64("event_idx", VirtIODevice, host_features, VIRTIO_RING_F_EVENT_IDX, true)
     if (!cfg.eventIdx) this.vblk.hostFeatures &= ~(1 << VIRTIO_RING_F_EVENT_IDX);
     const proxy = new VirtIOPCIProxy(this.vblk, cfg.device === 'vhost-user-blk' ? 'vhost-user-blk-pci' : 'virtio-blk-pci', cfg.ioBase, t, this.pciPlatform(cfg),
-      { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar });
+      { vectors: cfg.vectors, ioeventfd: cfg.ioeventfd, irqfd: cfg.irqfd, msixTableBase: cfg.msixTableBase, modernBar: cfg.modernBar, era: cfg.era });
     this.ioSpace.add(proxy.bar);
     // qemu_devices_reset: the transport resets its device as a guest's status write of 0 would.
     this.resetHandlers.push(() => proxy.reset());
@@ -309,12 +313,13 @@ export class QemuKvm {
       if (this.coalescedMmio && !this.coalescedRing) this.coalescedRing = run + this.coalescedMmio * PAGE_SIZE;
       // kvm_arch_init_vcpu: the CPUID of -cpu host, without x2APIC when the APIC is qemu's (an xAPIC).
       kvm_set_cpuid2(host, p, this.heap, fd, cpuidEntries([...(cfg.cpuFlagsOff ?? []), ...(irqchip === 'userspace' ? ['x2apic'] : [])], cfg.era));
-      // qemu-kvm 0.15: kvm_main_loop_cpu → kvm_run (the ioctl and the exit switch) → kvm_handle_io.
-      const names = cfg.era === 'qemu-kvm-2013' ? { handleIo: 'kvm_handle_io', cpuExec: 'kvm_run' } : { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec' };
+      // qemu-kvm 0.14: kvm_main_loop_cpu → kvm_cpu_exec → kvm_run (the ioctl and the exit switch) → kvm_handle_io.
+      const names = cfg.era === 'qemu-kvm-2013' ? QEMU_NAMES_0_14 : QEMU_NAMES_9_0;
       this.cpus.push(new KvmCpu(i, fd, run, host, p, this.ioSpace, this.memSpace, t, {
         stop: (state, why) => this.stop(state, why),
         dispatchCost: () => env.clock.spend(env.profile.cost.qemuExitDispatch),
         qemu_system_reset_request: (cpu) => this.qemu_system_reset_request(cpu),
+        kvm_flush_coalesced_mmio_buffer: () => this.kvm_flush_coalesced_mmio_buffer(),
       }, names));
       if (this.haltCond) this.cpus[i]!.runControl = { cpu_can_run: () => this.runstate === 'running', haltCond: this.haltCond };
       this.cpus[i]!.arch = this.x86;
@@ -389,7 +394,7 @@ export class QemuKvm {
     for (const r of this.pic.regions()) this.ioSpace.add(r);
     if (irqchip === 'userspace') {
       const x86 = this.x86;
-      this.apic = new QemuApic(t, (pending) => x86?.cpu_interrupt(this.cpus, pending), (v) => this.ioapic?.eoiBroadcast(v));
+      this.apic = new QemuApic(t, (pending) => x86?.cpu_interrupt(this.cpus, pending), (v) => this.ioapic?.eoiBroadcast(v), this.cfg.era);
       this.ioapic = new QemuIoapic({ sendMsi: (a, d) => this.apic!.sendMsi(a, d) }, t);
       if (x86) x86.apic = this.apic;
       this.memSpace.add(this.apic.region());
@@ -484,6 +489,16 @@ export class QemuKvm {
         return gsi;
       },
       watch: (fd, handler) => this.mainLoop.aio_set_event_notifier(fd, handler),
+      // qemu-kvm 0.14 with kvm's irqchip: an MSI-X vector is a routed GSI (kvm_msix_add, kvm_msix_update).
+      ...(cfg.era === 'qemu-kvm-2013' && this.cfg.irqchip !== 'userspace' ? {
+        msiRoute: (addressLo: number, data: number, gsi?: number) => {
+          let route = gsi === undefined ? undefined : routes.find((r) => r.gsi === gsi);
+          if (route) { route.addressLo = addressLo; route.data = data; } else { route = { gsi: nextVirq++, addressLo, data }; routes.push(route); }
+          this.kvm_irqchip_commit_routes();
+          return route.gsi;
+        },
+        raiseGsi: (gsi: number) => { kvm_set_irq(host, p, heap, this.vmfd, this.irqSetIoctl, gsi, 1); },
+      } : {}),
     };
   }
 

@@ -102,7 +102,7 @@ export function ftraceText(events: readonly TraceEvent[], opts: FtraceOptions = 
   for (const e of events) {
     const l = line(e, era);
     if (!l) continue;
-    // qemu names its vCPU threads "CPU n/KVM"; qemu-kvm 0.15's threads kept the process name.
+    // qemu names its vCPU threads "CPU n/KVM"; qemu-kvm 0.14's threads kept the process name.
     const comm = e.vcpu >= 0 ? (old ? 'qemu-kvm' : `CPU ${e.vcpu}/KVM`) : (old ? 'qemu-kvm' : 'qemu-system-x86');
     const irqsOff = l[0] === 'kvm_entry';
     const flags = old ? (irqsOff ? 'd..1' : '....') : (irqsOff ? 'd..1.' : '.....');

@@ -8,6 +8,7 @@ import { Given, Then, When, type DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { loadConfigFile, parseConfig } from '../../src/config';
 import { fsyncAction, instructionAction, readAction, writeAction } from '../../src/guest/actions';
+import { DISPATCH_EVENTS } from '../../src/qemu/memory';
 import { LAYER_JA, VOCABULARY as V, pattern, type Concept } from '../../src/report/vocabulary';
 import { formatDiff, normalise, parseTraceFile } from '../../src/trace/golden';
 import { LAYERS } from '../../src/trace/events';
@@ -71,7 +72,7 @@ Then(ja('inKernel'), function (this: ExitpathWorld) {
 });
 Then(ja('reachesQemu'), function (this: ExitpathWorld, exit: string) { expect(firstExit(this).userspaceExit).to.equal(exit); });
 Then(ja('dispatches'), function (this: ExitpathWorld, device: string) {
-  const d = this.last.events.filter((e) => e.name.startsWith('memory_region_dispatch_'));
+  const d = this.last.events.filter((e) => e.kind === 'call' && DISPATCH_EVENTS.has(e.name));
   expect(d.length, 'qemu-kvm dispatched no device access').to.be.greaterThan(0);
   expect(d[0]!.detail.device).to.equal(device);
 });

@@ -25,7 +25,7 @@ import { LINUX_6_1 } from '../profile';
 import type { KvmVcpu } from '../vcpu';
 import {
   kvm_emulate_cpuid, kvm_emulate_halt, kvm_emulate_hypercall, kvm_emulate_rdmsr,
-  kvm_emulate_wrmsr, kvm_fast_pio, kvm_queue_exception, kvm_skip_emulated_instruction,
+  kvm_emulate_wrmsr, kvm_fast_pio, emulator_pio_in_emulated, kvm_queue_exception, kvm_skip_emulated_instruction,
 } from '../x86';
 import { KVM_DEFAULT_PLE_WINDOW_GROW, KVM_VMX_DEFAULT_PLE_WINDOW, KVM_VMX_DEFAULT_PLE_WINDOW_MAX } from './capabilities';
 import { to_vmx } from './vcpu_vmx';
@@ -95,6 +95,8 @@ function handle_io(vcpu: KvmVcpu): number {
   const port = Math.floor(q / 2 ** VMX_IO_PORT_SHIFT) & 0xffff;
   const size = (q & VMX_IO_SIZE_MASK) + 1;
   const isIn = (q & VMX_IO_IN) !== 0;
+  // 3.x: `if (string || in) return emulate_instruction(vcpu, 0) == EMULATE_DONE;`
+  if (isIn && vcpu.vm.env.era.pioInEmulated) return emulator_pio_in_emulated(vcpu, size, port);
   return kvm_fast_pio(vcpu, size, port, isIn);
 }
 

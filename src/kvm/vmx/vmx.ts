@@ -306,8 +306,9 @@ export function makeVmxOps(opts: VmxOptions): KvmX86Ops {
       let ret: number;
       if (!e) {
         const t = env.t;
-        if (t.on) t.rec(EV_UNIMPL, vcpu.id, t.str(`vmx: unexpected exit reason 0x${(reason >>> 0).toString(16)}`));
         if (env.era.unexpectedExit === 'internal-error') {
+          // 6.1 says so (vcpu_unimpl); the seed's era's vmx_handle_exit set KVM_EXIT_UNKNOWN silently.
+          if (t.on) t.rec(EV_UNIMPL, vcpu.id, t.str(`vmx: unexpected exit reason 0x${(reason >>> 0).toString(16)}`));
           run.exit_reason = KVM_EXIT.INTERNAL_ERROR;
           run.setInternalError(KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, [reason >>> 0, vmx.last_vmentry_cpu]);
         } else {
