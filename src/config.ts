@@ -1,11 +1,17 @@
-// The VM configuration (DESIGN §4): YAML, validated against a JSON schema (ajv). Every error names
-// the file, line and column, the key, and what was expected.
+// The VM configuration: YAML, validated against a JSON schema (ajv). Every error names the file,
+// line and column, the key, and what was expected.
 
 import * as fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
 
 export interface VmConfig {
+  /**
+   * A machine to start from: `seed` (the defaults: the talk's path) or `qemu-default` (what QEMU 9.0
+   * gives a virtio-blk-pci disk when nothing is said: PRESETS). It replaces what earlier documents
+   * (an earlier --set) configured; the other keys of its own document apply on top of it.
+   */
+  preset?: 'seed' | 'qemu-default';
   profile: 'linux-6.1' | 'qemu-kvm-2013';
   vcpus: number;
   memory_mib: number;
@@ -70,10 +76,28 @@ export const DEFAULT_CONFIG: VmConfig = {
   disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk' },
 };
 
+/**
+ * The machines `preset` names. `seed` is the talk's path (DEFAULT_CONFIG: legacy virtio-pci, INTx, no
+ * ioeventfd, aio=native with cache=none). `qemu-default` is what QEMU 9.0 does for
+ * `-drive file=IMG,if=none,id=d -device virtio-blk-pci,drive=d` on kvm when nothing more is said:
+ * virtio-pci's ioeventfd property on, vectors = num-queues + 1 (one queue for one vCPU: 2), the
+ * transitional device bound by Linux through its modern interface (virtio_pci_modern_probe
+ * first), the vectors delivered through irqfd (virtio_blk_start_ioeventfd sets the guest notifiers,
+ * kvm_msi_via_irqfd_enabled), and the drive's defaults cache=writeback and aio=threads.
+ */
+export const PRESETS: Readonly<Record<NonNullable<VmConfig['preset']>, Record<string, unknown>>> = {
+  seed: {},
+  'qemu-default': {
+    ioeventfd: true, irqfd: true,
+    disk: { transport: 'virtio-pci-modern', vectors: 2, backend: 'threads', cache: 'writeback' },
+  },
+};
+
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    preset: { enum: ['seed', 'qemu-default'] },
     profile: { enum: ['linux-6.1', 'qemu-kvm-2013'] },
     vcpus: { type: 'integer', minimum: 1, maximum: 64 },
     memory_mib: { type: 'integer', minimum: 16, maximum: 4096 },
@@ -224,7 +248,9 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
     }
     throw new ConfigError(`${keyLoc}: ${describe(e, key)}`);
   }
-  const merged = merge(base, data as Record<string, unknown>);
+  // A preset starts over from its machine; the document's other keys apply to it.
+  const preset = (data as { preset?: VmConfig['preset'] }).preset;
+  const merged = merge(preset ? merge(DEFAULT_CONFIG, PRESETS[preset]) : base, data as Record<string, unknown>);
   // block/file-posix.c raw_open_common: Linux AIO needs O_DIRECT, which only cache=none|directsync give.
   const cache = merged.disk.cache ?? 'none';
   if (merged.disk.backend === 'linux-aio' && cache !== 'none' && cache !== 'directsync') {

@@ -1,4 +1,4 @@
-// Given: the machine the scenario runs on (DESIGN §4). No Given means the seed's machine.
+// Given: the machine the scenario runs on. No Given means the seed's machine.
 
 import { Given } from '@cucumber/cucumber';
 import { loadConfigFile, parseConfig } from '../src/config';

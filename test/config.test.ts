@@ -37,6 +37,16 @@ test('halt_poll_ns: an integer from 0; it does not exist with the seed-era profi
     .to.throw(ConfigError, /^vm\.yaml:2:15: 'halt_poll_ns' does not exist with profile qemu-kvm-2013 \(halt polling came with Linux 4\.0\)$/);
 });
 
+test('preset: qemu-default is QEMU 9.0\'s virtio-blk-pci on kvm; preset starts over, its own document applies on top', () => {
+  const q = applySet(applySet(DEFAULT_CONFIG, 'memory_mib=1024'), 'preset=qemu-default');
+  expect([q.ioeventfd, q.irqfd, q.disk.vectors, q.disk.transport, q.disk.backend, q.disk.cache])
+    .to.deep.equal([true, true, 2, 'virtio-pci-modern', 'threads', 'writeback']);
+  expect(q.memory_mib, 'an earlier --set is replaced').to.equal(512);
+  const own = parseConfig('preset: qemu-default\ndisk:\n  cache: none\n  backend: linux-aio\n', 'vm.yaml');
+  expect([own.disk.backend, own.disk.cache, own.disk.vectors]).to.deep.equal(['linux-aio', 'none', 2]);
+  expect(applySet(q, 'preset=seed')).to.deep.equal({ ...DEFAULT_CONFIG, preset: 'seed' });
+});
+
 test('the 2013 profile refuses what Linux 3.2 and qemu-kvm 0.14 did not have', () => {
   const era = (more: string) => () => parseConfig(`profile: qemu-kvm-2013\n${more}`, 'vm.yaml');
   expect(era('irqchip: split\n')).to.throw(ConfigError, /^vm\.yaml:2:10: 'irqchip' split does not exist with profile qemu-kvm-2013/);

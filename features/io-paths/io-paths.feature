@@ -211,3 +211,24 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | IO_INSTRUCTION | handle_io | kernel     |
     And vCPU 0 takes interrupt 0x32 from a posted-interrupt notification, without a VM exit
     And the disk image holds "hello" at byte 4096
+
+  Scenario: QEMU's own default machine (preset: qemu-default): the seed's write in two exits, none to qemu-kvm
+    The seed's path is not what QEMU 9.0 builds for a bare `-device virtio-blk-pci`: ioeventfd is on,
+    the device has num-queues + 1 = 2 MSI-X vectors, its transitional function is bound by Linux
+    through the modern interface, the vector goes through an irqfd, and the drive defaults to
+    aio=threads with cache=writeback. The kick is a 16-bit write to the notify region, whose MMIO
+    SPTE the boot's first kick left: an EPT_MISCONFIG, and kvm's fast MMIO bus signals the ioeventfd
+    in the kernel (see the virtio-pci modern scenario above). The vCPU idles (HLT) while a worker thread does the
+    pwritev (into the host's page cache: cache=writeback); the main loop's irqfd write becomes the
+    MSI, and its EOI is a PV EOI, without an exit. Two exits, both handled by kvm.
+    Given the VM is configured as:
+      """
+      preset: qemu-default
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then the VM exits are:
+      | reason        | handler              | handled in |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+    And the guest takes interrupt 0x32
+    And the write returns 5

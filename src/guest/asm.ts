@@ -1,4 +1,4 @@
-// Guest instructions in text, as users write them (DESIGN §2, qtest syntax for I/O and memory):
+// Guest instructions in text, as users write them (qtest syntax for I/O and memory):
 // `outb|outw|outl PORT VALUE`, `inb|inw|inl PORT`, `writeb|w|l|q GPA VALUE`, `readb|w|l|q GPA`, and x86
 // mnemonics: `cpuid LEAF`, `rdmsr MSR`, `wrmsr MSR VALUE`, `hlt`, `vmcall`, `mov crN VALUE`,
 // `mov rax crN` (a read), `sgdt GPA`, `lidt GPA`, `lock addl GPA VALUE`, `ud2`, ... Several
