@@ -287,7 +287,7 @@ function machine(c: FuzzCase): Machine {
   const backend = c.backend ?? 'linux-aio';
   const cache = c.cache ?? 'none';
   const fd = host.openat(p, IMAGE_PATH, O_RDWR | (bdrv_parse_cache_mode(cache).nocache ? O_DIRECT : 0));
-  const aio = backend === 'linux-aio' ? new LinuxAioState(host, p, heap, trace, loop, 'laio_co_submit')
+  const aio = backend === 'linux-aio' ? new LinuxAioState(host, p, heap, trace, loop, 'qemu-9.0')
     : backend === 'io_uring' ? new LuringState(host, p, heap, trace, loop) : null;
   const pool = new ThreadPool(host, p, heap, loop, trace);
   const m = { stopped: false, hung: false, reached: new Map<string, number>(), outsideNext: 0 } as Machine;

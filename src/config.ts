@@ -1,12 +1,17 @@
-// The VM configuration: YAML, validated against a JSON schema (ajv). Every error names
-// the file, line and column, the key, and what was expected.
+// The VM configuration: YAML, validated against a JSON schema (ajv). Every error names the file,
+// line and column, the key, and what was expected.
 
 import * as fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isScalar, visit, type Document, type Node } from 'yaml';
-import { lowestMmio } from './memory_map';
 
 export interface VmConfig {
+  /**
+   * A machine to start from: `seed` (the defaults: the talk's path) or `qemu-default` (what QEMU 9.0
+   * gives a virtio-blk-pci disk when nothing is said: PRESETS). It replaces what earlier documents
+   * (an earlier --set) configured; the other keys of its own document apply on top of it.
+   */
+  preset?: 'seed' | 'qemu-default';
   profile: 'linux-6.1' | 'qemu-kvm-2013';
   vcpus: number;
   memory_mib: number;
@@ -20,6 +25,13 @@ export interface VmConfig {
   ioeventfd: boolean;
   irqfd: boolean;
   apicv: boolean;
+  /**
+   * The host kvm module's halt_poll_ns: how long a halted vCPU may poll before it blocks (absent:
+   * KVM_HALT_POLL_NS_DEFAULT, 200000 on x86); 0 turns halt polling off. Linux 4.0 and later only.
+   */
+  halt_poll_ns?: number;
+  /** What qemu does when the guest resets itself (a triple fault): reset the machine (absent), or with -no-reboot shut down. */
+  on_triple_fault?: 'reset' | 'shutdown';
   disk: {
     transport: 'virtio-pci-legacy' | 'virtio-pci-modern';
     io_base: number;
@@ -36,10 +48,22 @@ export interface VmConfig {
     vectors: number;
     /** virtio-blk (qemu serves the queue) or vhost-user-blk (a qemu-storage-daemon process does). */
     device: 'virtio-blk' | 'vhost-user-blk';
-    /** qemu's `event_idx` property: offer VIRTIO_RING_F_EVENT_IDX (on by default, as in qemu). */
-    event_idx: boolean;
+    /**
+     * qemu's `event_idx` property: offer VIRTIO_RING_F_EVENT_IDX (absent: on, as in QEMU 9.0;
+     * qemu-kvm 0.14 of the 2013 profile had no such feature).
+     */
+    event_idx?: boolean;
   };
 }
+
+/**
+ * The software each profile runs, as `explain` names it: the kvm, guest kernel and qemu whose code
+ * and names the walk follows.
+ */
+export const PROFILE_STACK: Readonly<Record<VmConfig['profile'], string>> = {
+  'linux-6.1': 'Linux 6.1 host and guest, QEMU 9.0',
+  'qemu-kvm-2013': 'Fedora 15: Linux 3.0 kvm, Linux 3.2 guest, qemu-kvm 0.14',
+};
 
 export const DEFAULT_CONFIG: VmConfig = {
   profile: 'linux-6.1',
@@ -49,13 +73,31 @@ export const DEFAULT_CONFIG: VmConfig = {
   ioeventfd: false,
   irqfd: false,
   apicv: false,
-  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk', event_idx: true },
+  disk: { transport: 'virtio-pci-legacy', io_base: 0xc040, size_mib: 64, backend: 'linux-aio', image: null, vectors: 0, device: 'virtio-blk' },
+};
+
+/**
+ * The machines `preset` names. `seed` is the talk's path (DEFAULT_CONFIG: legacy virtio-pci, INTx, no
+ * ioeventfd, aio=native with cache=none). `qemu-default` is what QEMU 9.0 does for
+ * `-drive file=IMG,if=none,id=d -device virtio-blk-pci,drive=d` on kvm when nothing more is said:
+ * virtio-pci's ioeventfd property on, vectors = num-queues + 1 (one queue for one vCPU: 2), the
+ * transitional device bound by Linux through its modern interface (virtio_pci_modern_probe
+ * first), the vectors delivered through irqfd (virtio_blk_start_ioeventfd sets the guest notifiers,
+ * kvm_msi_via_irqfd_enabled), and the drive's defaults cache=writeback and aio=threads.
+ */
+export const PRESETS: Readonly<Record<NonNullable<VmConfig['preset']>, Record<string, unknown>>> = {
+  seed: {},
+  'qemu-default': {
+    ioeventfd: true, irqfd: true,
+    disk: { transport: 'virtio-pci-modern', vectors: 2, backend: 'threads', cache: 'writeback' },
+  },
 };
 
 export const SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    preset: { enum: ['seed', 'qemu-default'] },
     profile: { enum: ['linux-6.1', 'qemu-kvm-2013'] },
     vcpus: { type: 'integer', minimum: 1, maximum: 64 },
     memory_mib: { type: 'integer', minimum: 16, maximum: 4096 },
@@ -74,6 +116,8 @@ export const SCHEMA = {
     ioeventfd: { type: 'boolean' },
     irqfd: { type: 'boolean' },
     apicv: { type: 'boolean' },
+    halt_poll_ns: { type: 'integer', minimum: 0, maximum: 0xffffffff },
+    on_triple_fault: { enum: ['reset', 'shutdown'] },
     disk: {
       type: 'object',
       additionalProperties: false,
@@ -117,17 +161,9 @@ const validate = ajv.compile(SCHEMA);
 /** A user error in configuration: printed as one line, exit code 2. */
 export class ConfigError extends Error {}
 
-const MiB = 1024 * 1024;
-const hex = (n: number): string => `0x${n.toString(16)}`;
 
 /** Settings that exist in the schema but whose mechanism is not modelled yet: refused, not ignored. */
 const NOT_MODELLED: [(c: VmConfig) => boolean, string | ((c: VmConfig) => string)][] = [
-  // Guest RAM is one block from 0 (memory_map.ts): it must end below the lowest device above it.
-  [(c) => c.memory_mib * MiB > lowestMmio(c).base, (c) => {
-    const m = lowestMmio(c);
-    return `memory_mib above ${m.base / MiB} with this disk (guest RAM up to ${hex(c.memory_mib * MiB)} would cover ${m.what} at ${hex(m.base)}; `
-      + 'the PCI hole that moves RAM above 4 GiB)';
-  }],
   // SMP: the application processors come up by INIT/SIPI through kvm's local APICs (6.1 model).
   // qemu's own APIC models only self-IPIs, and the 2013 era's SIPI path (KVM_MP_STATE_SIPI_RECEIVED) is not modelled.
   [(c) => c.vcpus > 1 && c.irqchip === 'userspace', 'vcpus above 1 with irqchip: userspace (IPIs need kvm\'s local APICs)'],
@@ -143,6 +179,24 @@ const NOT_MODELLED: [(c: VmConfig) => boolean, string | ((c: VmConfig) => string
   [(c) => c.disk.vectors > 0 && c.irqchip === 'userspace', 'disk.vectors: 2 (MSI-X) with irqchip: userspace (MSI delivery to qemu\'s own APIC)'],
   // APICv needs the LAPIC in kvm.
   [(c) => c.apicv && c.irqchip === 'userspace', "apicv: true with irqchip: userspace (APICv needs kvm's local APIC)"],
+];
+
+/**
+ * What profile qemu-kvm-2013 refuses: settings of a later kernel or qemu than the seed's Linux 3.2
+ * (Fedora 15's 2.6.42) and qemu-kvm 0.14 — and one of theirs the model does not run.
+ */
+const NOT_IN_2013: [key: string, test: (c: VmConfig) => boolean, why: string][] = [
+  ['halt_poll_ns', (c) => c.halt_poll_ns !== undefined, "'halt_poll_ns' does not exist with profile qemu-kvm-2013 (halt polling came with Linux 4.0)"],
+  ['irqchip', (c) => c.irqchip === 'split', "'irqchip' split does not exist with profile qemu-kvm-2013 (KVM_CAP_SPLIT_IRQCHIP came with Linux 4.4)"],
+  ['apicv', (c) => c.apicv, "'apicv' does not exist with profile qemu-kvm-2013 (kvm used APIC virtualization from Linux 3.9)"],
+  ['irqfd', (c) => c.irqfd, "'irqfd' with profile qemu-kvm-2013: qemu-kvm 0.14 gave irqfds to vhost only; virtio-blk raised its MSI-X vectors with KVM_IRQ_LINE_STATUS"],
+  ['accel', (c) => c.accel !== undefined, "'accel' does not exist with profile qemu-kvm-2013 (bus-lock-ratelimit and notify-vmexit came with QEMU 7)"],
+  ['disk.transport', (c) => c.disk.transport === 'virtio-pci-modern', "'disk.transport' virtio-pci-modern does not exist with profile qemu-kvm-2013 (virtio 1.0 came with Linux 4.0 and QEMU 2.4)"],
+  ['disk.backend', (c) => c.disk.backend === 'io_uring', "'disk.backend' io_uring does not exist with profile qemu-kvm-2013 (io_uring came with Linux 5.1)"],
+  ['disk.device', (c) => c.disk.device === 'vhost-user-blk', "'disk.device' vhost-user-blk does not exist with profile qemu-kvm-2013 (it came with QEMU 2.12)"],
+  ['disk.event_idx', (c) => c.disk.event_idx === true, "'disk.event_idx' does not exist with profile qemu-kvm-2013 (VIRTIO_RING_F_EVENT_IDX came with QEMU 0.15 and Linux 3.0)"],
+  ['disk.cache', (c) => c.disk.cache === 'directsync', "'disk.cache' directsync does not exist with profile qemu-kvm-2013 (it came with QEMU 1.0)"],
+  ['disk.cache', (c) => c.disk.cache === 'writethrough', "'disk.cache' writethrough with profile qemu-kvm-2013 is not modelled (qemu-kvm 0.14 opened the image O_DSYNC)"],
 ];
 
 export function notModelled(c: VmConfig): string | undefined {
@@ -260,12 +314,24 @@ function validateConfig(data: unknown, base: VmConfig, locate: Locate): VmConfig
     throw new ConfigError(`${extra.length ? locate([...path, ...extra], 'key') : locate(path, 'value')}: ${describe(e, path.join('.'))}`);
   }
   const given = data as { disk?: Record<string, unknown> };
-  const merged = merge(base, data as Record<string, unknown>);
+  // A preset starts over from its machine; the document's other keys apply to it.
+  const preset = (data as { preset?: VmConfig['preset'] }).preset;
+  const merged = merge(preset ? merge(DEFAULT_CONFIG, PRESETS[preset]) : base, data as Record<string, unknown>);
   // block/file-posix.c raw_open_common: Linux AIO needs O_DIRECT, which only cache=none|directsync give.
   const cache = merged.disk.cache ?? 'none';
   if (merged.disk.backend === 'linux-aio' && cache !== 'none' && cache !== 'directsync') {
     throw new ConfigError(`${locate(given.disk?.cache !== undefined ? ['disk', 'cache'] : ['disk', 'backend'], 'value')}: 'disk.cache' ${cache} needs 'disk.backend' threads or io_uring: `
       + 'qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)');
+  }
+  // The 2013 profile is one era: Linux 3.2 and qemu-kvm 0.14, with nothing they did not have.
+  if (merged.profile === 'qemu-kvm-2013') {
+    for (const [key, test, why] of NOT_IN_2013) {
+      if (!test(merged)) continue;
+      // Point at the key when the document set it, else at the profile that rules it out.
+      const k = key.split('.');
+      const set = k.reduce<unknown>((o, part) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[part] : undefined), data) !== undefined;
+      throw new ConfigError(`${locate(set ? k : ['profile'], 'value')}: ${why}`);
+    }
   }
   // -drive file=: qemu cannot start without its image ("Could not open '…': No such file or directory").
   if (merged.disk.image && given.disk?.image) {

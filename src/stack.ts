@@ -11,10 +11,11 @@ import { InvariantChecker, type Violation } from './trace/invariants';
 import { HostKernel } from './host/kernel';
 import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
-import { kvmEra } from './kvm/profile';
-import { HOST_VMX_CAPS, makeVmxOps } from './kvm/vmx';
+import { KVM_HALT_POLL_NS_DEFAULT, kvmEra } from './kvm/profile';
+import { HOST_VMX_CAPS } from './kvm/vmx/capabilities';
+import { makeVmxOps } from './kvm/vmx/vmx';
 import { NoGuestCode, VmxCpu } from './vmx/cpu';
-import { QemuKvm } from './qemu/qemu';
+import { QemuKvm, pcRamSplit } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
@@ -52,10 +53,11 @@ export interface ActionOutcome {
 
 /**
  * Where an action stands when the machine stops running: done (the action returned), paused (qemu
- * stopped the VM — an I/O error under rerror/werror=stop — until it is resumed), or waiting (the
- * guest sleeps for an interrupt nothing will send: a request the device dropped or never took).
+ * stopped the VM — an I/O error under rerror/werror=stop — until it is resumed), waiting (the
+ * guest sleeps for an interrupt nothing will send: a request the device dropped or never took), or
+ * reset (the machine was reset — a triple fault — and the guest booted again without it).
  */
-export type ActionState = 'done' | 'paused' | 'waiting';
+export type ActionState = 'done' | 'paused' | 'waiting' | 'reset';
 
 export interface ActionProgress {
   from: number;
@@ -88,6 +90,8 @@ export class Stack {
   readonly invariants = new InvariantChecker();
   /** The action the guest is still in (paused or waiting), if any. */
   private pending: { m: { result?: ActionResult }; c0: number; cpu: number } | undefined;
+  /** Set when the machine was reset while an action ran (qemu_system_reset after a triple fault). */
+  private wasReset = false;
   /** Why the machine is gone (a power loss, or a guest that reached code the model does not have). */
   private gone: string | undefined;
 
@@ -104,7 +108,7 @@ export class Stack {
       c.hostWorkAt = () => this.sched.nextHostWork() * this.clock.ghz;
       this.cpus.push(c);
     }
-    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
+    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile), haltPollNs: config.halt_poll_ns ?? KVM_HALT_POLL_NS_DEFAULT },
       makeVmxOps({ apicv: config.apicv, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] }), { cpu: (id) => this.cpus[id]! });
     this.host.registerDevice('/dev/kvm', () => this.kvm.open());
 
@@ -129,13 +133,22 @@ export class Stack {
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
       cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,
-      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx,
+      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx ?? config.profile !== 'qemu-kvm-2013',
+      onTripleFault: config.on_triple_fault ?? 'reset',
     }, (q) => {
-      // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
+      // Called once RAM exists and before KVM_CREATE_VCPU: load the guest. Called again at a system
+      // reset (the firmware and boot loader are not modelled: the kernel starts anew, as at
+      // power-on); its boot, like the first, is not traced unless asked, and the action it
+      // interrupted is gone.
+      if (this.guest) {
+        this.wasReset = true;
+        if (!this.traceBoot) t.on = false;
+      }
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
-        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
+        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
+        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes, config.profile).below });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);
@@ -246,6 +259,12 @@ export class Stack {
     } finally { t.on = false; }
     this.invariants.check(t);
     const cycles = this.clock.cycles - p.c0;
+    if (this.wasReset) {
+      // The guest that ran the action is gone; the new one is up, waiting for the next action.
+      this.wasReset = false;
+      this.pending = undefined;
+      return { from, to: t.length, state: 'reset', cycles, why: 'the guest was reset (qemu_system_reset after a triple fault) and booted again' };
+    }
     if (p.m.result !== undefined) {
       this.pending = undefined;
       return { from, to: t.length, state: 'done', result: p.m.result, cycles };

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import type { Action, ActionResult } from '../src/guest/kernel';
 import type { KCode } from '../src/guest/io';
 import { instructionAction } from '../src/guest/actions';
-import { LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR } from '../src/kvm/vmx';
+import { LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR } from '../src/kvm/vmx/vmx';
 import { OP } from '../src/vmx/insn';
 import { CPU_BASED_MONITOR_TRAP_FLAG, VMCS } from '../src/vmx/vmcs';
 import type { ExitpathWorld } from './support/world';

@@ -201,6 +201,13 @@ function expectHalted(w: ExitpathWorld, cpu: number, where: 'kvm' | 'qemu-kvm'):
   else expect(w.stack.qemu.cpus[cpu]!.halted, `vCPU ${cpu}'s cpu->halted in qemu-kvm`).to.equal(true);
 }
 
+Then('qemu-kvm resets the machine', { doc: 'kvm returned KVM_EXIT_SHUTDOWN (a triple fault) and qemu-kvm reset the machine (qemu_system_reset_request, qemu_system_reset): the guest boots again; states that the action did not return' }, function (this: ExitpathWorld) {
+  this.stateStated = true;
+  expect(this.last.state, 'the action').to.equal('reset');
+  expect(this.last.events.some((e) => e.name === 'qemu_system_reset'), 'qemu_system_reset in the walk').to.equal(true);
+  expect(this.stack.qemu.runstate, 'qemu runstate').to.equal('running');
+});
+
 Then('the vCPU is halted in kvm', { doc: 'vCPU 0 waits in kvm_vcpu_halt (HLT with kvm\'s local APIC); states that an action it left unfinished stays so' }, function (this: ExitpathWorld) {
   expectHalted(this, 0, 'kvm');
 });

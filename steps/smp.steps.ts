@@ -1,5 +1,5 @@
 // SMP: actions on a given vCPU, and what each vCPU, the IPIs and qemu's big lock did — all read
-// from the recorded trace (kvm_apic_ipi, each vCPU's exits and entries, qemu_mutex_lock_iothread).
+// from the recorded trace (kvm_apic_ipi, each vCPU's exits and entries, bql_lock).
 
 import { type DataTable } from '@cucumber/cucumber';
 import { stepsAbout } from './support/define';
@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { instructionAction, reschedIpiAction } from '../src/guest/actions';
 import { VIRTIO_BLK_VECTOR } from '../src/guest/kernel';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR } from '../src/guest/virtio_blk';
+import { BQL_LOCK_NAMES } from '../src/qemu/bql';
 import { DELIVERY_MODE } from '../src/trace/ftrace';
 import type { TraceEvent } from '../src/trace/recorder';
 import { ERRNO } from '../src/uapi/errno';
@@ -92,7 +93,7 @@ Then('vCPU {int} takes interrupt {word} from a posted-interrupt notification, wi
   expect(exits, `vCPU ${cpu} exited between the notification and the interrupt`).to.deep.equal([]);
 });
 
-const bqlTakers = (w: ExitpathWorld) => w.scoped.events.filter((e) => e.kind === 'call' && e.name === 'qemu_mutex_lock_iothread').map((e) => String(e.detail.thread));
+const bqlTakers = (w: ExitpathWorld) => w.scoped.events.filter((e) => e.kind === 'call' && BQL_LOCK_NAMES.has(e.name)).map((e) => String(e.detail.thread));
 
 Then('{string} takes the BQL {int} time(s)', { doc: 'qemu_mutex_lock_iothread by that qemu-kvm thread (`"CPU 1/KVM"`, `"main loop"`), that many times', names: ['thread'], scope: true }, function (this: ExitpathWorld, thread: string, n: number) {
   const all = bqlTakers(this);

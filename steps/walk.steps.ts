@@ -4,6 +4,7 @@ import { type DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { LAYER_JA, VOCABULARY as V } from '../src/report/vocabulary';
 import type { TraceEvent } from '../src/trace/recorder';
+import { DISPATCH_EVENTS } from '../src/qemu/memory';
 import { stepsAbout } from './support/define';
 import { SpecError, type ExitpathWorld } from './support/world';
 
@@ -38,6 +39,25 @@ Then(V.crosses, { doc: 'a table `from | to | name` (in Japanese `送り手 | 受
   }
 });
 
+/** Code run inside one box (a call, a tracepoint, an exit handler), in order, others allowed between. */
+Then('the walk runs, in order:', { doc: 'a table `in | name`: code run inside one box (a call, a tracepoint, an exit handler), a subsequence of the walk\'s events inside boxes' }, function (this: ExitpathWorld, table: DataTable) {
+  const rows = table.hashes();
+  for (const r of rows) {
+    if (!('in' in r) || !('name' in r)) throw new SpecError(`the table needs columns in | name (got ${Object.keys(r).join(' | ')})`);
+    this.checkName('layer', r.in!, false);
+    this.checkName('event', r.name!, false);
+  }
+  const inside = this.last.events.filter((e) => e.from === e.to);
+  let i = 0;
+  for (const [n, r] of rows.entries()) {
+    while (i < inside.length && !(inside[i]!.from === r.in && inside[i]!.name === r.name)) i++;
+    if (i === inside.length) {
+      throw new Error(`row ${n + 1} (${r.in} | ${r.name}) does not follow row ${n} in the walk. It ran:\n  ${inside.map((e) => `${e.from} | ${e.name}`).join('\n  ')}`);
+    }
+    i++;
+  }
+});
+
 const stages = (w: ExitpathWorld) => w.last.events.filter((e) => e.stage !== undefined).map((e) => e.stage!);
 
 Then(V.stagesRange, { doc: 'the seed\'s ①–⑩ found on the walk, in order, and no other', names: ['stage', 'stage'] }, function (this: ExitpathWorld, a: number, b: number) {
@@ -52,12 +72,12 @@ Then(V.stagesList, { doc: 'exactly those stages, in order (`"1 2 3 8 9 10"`)' },
 });
 
 Then(V.dispatches, { doc: 'qemu\'s memory-region dispatch sent the first device access to that device (`virtio-blk-pci`)', names: ['device'] }, function (this: ExitpathWorld, device: string) {
-  const d = this.last.events.filter((e) => e.name.startsWith('memory_region_dispatch_'));
+  const d = this.last.events.filter((e) => e.kind === 'call' && DISPATCH_EVENTS.has(e.name));
   expect(d.length, 'qemu-kvm dispatched no device access').to.be.greaterThan(0);
   expect(d[0]!.detail.device, `devices: ${d.map((e) => e.detail.device).join(', ')}`).to.equal(device);
 });
 
 Then(/^the guest kicks the device (\d+) times?$/, { doc: 'virtqueue notifications the guest\'s driver sent', example: 'the guest kicks the device 1 time', scope: true }, function (this: ExitpathWorld, n: string) {
-  const kicks = this.scoped.events.filter((e) => e.name === 'virtqueue_kick');
+  const kicks = this.scoped.events.filter((e) => e.kind === 'call' && e.name === 'vp_notify');
   expect(kicks.length, `kicks ${this.scopeWords}`).to.equal(Number(n));
 });

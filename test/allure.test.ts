@@ -80,7 +80,7 @@ test('each Allure result gets its scenario\'s place, prose, narrated walk, links
     // Links: one per function, `file: function`.
     const names = r1.links.map((l: { name: string }) => l.name);
     expect(names[0]).to.equal('conformance matrix');
-    expect(names).to.include.members(['arch/x86/kvm/vmx/vmx.c: handle_io', 'fs/aio.c: io_submit', 'fs/aio.c: io_getevents', 'guest: drivers/virtio/virtio_pci_common.c: vp_notify']);
+    expect(names).to.include.members(['arch/x86/kvm/vmx/vmx.c: handle_io', 'fs/aio.c: io_submit', 'arch/x86/kvm/x86.c: KVM_IRQ_LINE_STATUS', 'guest: drivers/virtio/virtio_pci_common.c: vp_notify']);
     // The diagram, the trace and the tracepoint text belong to the scenario; the narrative file is gone.
     expect(r1.attachments.map((a: { name: string }) => a.name)).to.deep.equal(['walk.svg', 'kvm-trace.txt', 'trace.json']);
     expect(r1.steps[0].steps).to.deep.equal([]);

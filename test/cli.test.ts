@@ -36,15 +36,13 @@ test('YAML aliases and anchors, in a file, in --set, and an alias bomb: one line
   oneLine(b);
 });
 
-test('a buffer larger than the guest can hold is refused with the limit; so is RAM that would cover a device', () => {
+test('a buffer larger than the guest can hold is refused with the limit; RAM that reaches the PCI hole boots, relocated above 4 GiB', () => {
   const w = cli('explain', 'write-blocks 1 1000000000 /x');
   expect(w.status).to.equal(2);
   oneLine(w);
   expect(w.stderr).to.match(/^exitpath: action "write-blocks 1 1000000000 \/x": a write of 1000000000 KiB needs a buffer of 1,024,000,000,000 bytes in the guest, which has 512 MiB of RAM: at most 522,240 KiB/);
   const m = cli('explain', 'cpuid 0x0', '--set', 'memory_mib=4070', '--set', 'disk.transport=virtio-pci-modern');
-  expect(m.status).to.equal(2);
-  oneLine(m);
-  expect(m.stderr).to.match(/memory_mib above 4064 .* virtio-blk's modern memory BAR at 0xfe000000/);
+  expect([m.status, m.stderr]).to.deep.equal([0, '']);
 });
 
 test('--set errors name the --set argument; usage errors are one line that points to --help', () => {

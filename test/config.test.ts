@@ -48,3 +48,33 @@ test('YAML anchors and aliases are refused with one line, in a file and in --set
   const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
   expect(bad(() => parseConfig(bomb, 'bomb.yaml'))).to.match(/^bomb\.yaml:1:7: YAML anchors and aliases are not accepted in a configuration \(&a\)/);
 });
+
+test('halt_poll_ns: an integer from 0; it does not exist with the seed-era profile', () => {
+  expect(applySet(DEFAULT_CONFIG, 'halt_poll_ns=0').halt_poll_ns).to.equal(0);
+  expect(() => applySet(DEFAULT_CONFIG, 'halt_poll_ns=-1')).to.throw(ConfigError, /'halt_poll_ns' must be >= 0/);
+  expect(() => parseConfig('profile: qemu-kvm-2013\nhalt_poll_ns: 100\n', 'vm.yaml'))
+    .to.throw(ConfigError, /^vm\.yaml:2:15: 'halt_poll_ns' does not exist with profile qemu-kvm-2013 \(halt polling came with Linux 4\.0\)$/);
+});
+
+test('preset: qemu-default is QEMU 9.0\'s virtio-blk-pci on kvm; preset starts over, its own document applies on top', () => {
+  const q = applySet(applySet(DEFAULT_CONFIG, 'memory_mib=1024'), 'preset=qemu-default');
+  expect([q.ioeventfd, q.irqfd, q.disk.vectors, q.disk.transport, q.disk.backend, q.disk.cache])
+    .to.deep.equal([true, true, 2, 'virtio-pci-modern', 'threads', 'writeback']);
+  expect(q.memory_mib, 'an earlier --set is replaced').to.equal(512);
+  const own = parseConfig('preset: qemu-default\ndisk:\n  cache: none\n  backend: linux-aio\n', 'vm.yaml');
+  expect([own.disk.backend, own.disk.cache, own.disk.vectors]).to.deep.equal(['linux-aio', 'none', 2]);
+  expect(applySet(q, 'preset=seed')).to.deep.equal({ ...DEFAULT_CONFIG, preset: 'seed' });
+});
+
+test('the 2013 profile refuses what Linux 3.2 and qemu-kvm 0.14 did not have', () => {
+  const era = (more: string) => () => parseConfig(`profile: qemu-kvm-2013\n${more}`, 'vm.yaml');
+  expect(era('irqchip: split\n')).to.throw(ConfigError, /^vm\.yaml:2:10: 'irqchip' split does not exist with profile qemu-kvm-2013/);
+  expect(era('apicv: true\n')).to.throw(ConfigError, /'apicv' does not exist/);
+  expect(era('irqfd: true\ndisk:\n  vectors: 2\n')).to.throw(ConfigError, /qemu-kvm 0\.14 gave irqfds to vhost only/);
+  expect(era('disk:\n  transport: virtio-pci-modern\n')).to.throw(ConfigError, /virtio 1\.0 came with Linux 4\.0/);
+  expect(era('disk:\n  backend: io_uring\n')).to.throw(ConfigError, /io_uring came with Linux 5\.1/);
+  expect(era('disk:\n  event_idx: true\n')).to.throw(ConfigError, /VIRTIO_RING_F_EVENT_IDX came with QEMU 0\.15/);
+  expect(era('disk:\n  backend: threads\n  cache: writethrough\n')).to.throw(ConfigError, /not modelled/);
+  // What the era had is accepted: ioeventfd, MSI-X vectors, aio=threads, a userspace irqchip.
+  expect(era('ioeventfd: true\nirqchip: userspace\ndisk:\n  vectors: 2\n  backend: threads\n  cache: writeback\n')()).to.include({ ioeventfd: true });
+});

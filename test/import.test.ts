@@ -16,7 +16,7 @@ import { decodeIoQualification, encodeIoQualification, decodeCrQualification, de
 import { explain, walkEvents } from '../src/walk';
 import { Stack } from '../src/stack';
 import { instructionAction } from '../src/guest/actions';
-import { LOCAL_TIMER_VECTOR } from '../src/kvm/vmx';
+import { LOCAL_TIMER_VECTOR } from '../src/kvm/vmx/vmx';
 import { hostTraceRefusal } from '../steps/support/host_trace_limits';
 import { packageRoot } from '../runner/paths';
 
@@ -316,7 +316,7 @@ test('explain --format ftrace prints what a 6.1 host prints for the tracepoints 
     'kvm_fpu: unload',
     'kvm_userspace_exit: reason KVM_EXIT_MMIO (6)',
     'kvm_fpu: load',
-    'kvm_mmio: mmio read len 4 gpa 0xd0000000 val 0xffffffff',
+    'kvm_mmio: mmio read len 4 gpa 0xd0000000 val 0x0',
     events[8]!,
   ]);
   expect(events[0]).to.match(/^kvm_exit: vcpu 0 reason EPT_VIOLATION rip 0x[0-9a-f]+ info1 0x0000000000000181 /);

@@ -63,7 +63,7 @@ test('the matrix lists every exit reason, KVM_EXIT code and kvm handler the mode
   expect(names('exit reason')).to.have.members(Object.keys(EXIT_REASON));
   expect(names('KVM_EXIT')).to.have.members(Object.keys(KVM_EXIT).map((k) => `KVM_EXIT_${k}`));
   expect(names('handler')).to.include.members(['handle_io', 'kvm_emulate_cpuid', 'handle_cpuid', 'kvm_emulate_halt', 'handle_halt']);
-  expect(names('host syscall')).to.include.members(['io_submit', 'io_getevents', 'KVM_RUN', 'KVM_IRQ_LINE']);
+  expect(names('host syscall')).to.include.members(['io_submit', 'io_getevents', 'KVM_RUN', 'KVM_IRQ_LINE_STATUS']);
 });
 
 /** A cucumber message stream for two scenarios, as the message formatter writes it. */
@@ -181,7 +181,7 @@ test('each scenario gets its diagram, narrative, trace and tracepoint text, with
   expect(ev.labels).to.deep.include({ name: 'profile', value: 'linux-6.1' });
   const urls = ev.links.map((l) => l.url);
   expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/arch/x86/kvm/vmx/vmx.c');
-  expect(urls).to.include('https://github.com/qemu/qemu/blob/v7.2.0/accel/kvm/kvm-all.c');
+  expect(urls).to.include('https://github.com/qemu/qemu/blob/v9.0.0/accel/kvm/kvm-all.c');
   expect(urls).to.include('https://github.com/torvalds/linux/blob/v6.1/fs/aio.c');
 });
 

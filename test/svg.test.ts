@@ -29,7 +29,7 @@ test('every crossing of the seed\'s completion half has a caption in plain words
   expect(of('instruction', 'wrmsr')[0]).to.match(/^EOI/);
   expect(of('vm-entry', 'VMRESUME')[0]).to.equal('interrupt injected');
   expect(of('emulation-complete', 'hlt')).to.deep.equal(['the guest wakes']);
-  expect(of('ioctl', 'KVM_IRQ_LINE')).to.deep.equal(['raises the interrupt line', 'lowers the interrupt line']);
+  expect(of('ioctl', 'KVM_IRQ_LINE_STATUS')).to.deep.equal(['raises the interrupt line', 'lowers the interrupt line']);
   const ja = completionHalf('ja');
   expect(ja.find((c) => c.name === 'inb')!.caption).to.equal('ISR の読み出し');
   expect(ja.find((c) => c.name === 'hlt' && c.kind === 'emulation-complete')!.caption).to.equal('ゲストが起きる');

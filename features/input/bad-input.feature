@@ -82,6 +82,28 @@ Feature: Bad input gets one line that says what and where, and exit status 2
       exitpath: vm.yaml:2:10: 'disk.cache' writeback needs 'disk.backend' threads or io_uring: qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)
       """
 
+  Scenario: The 2013 profile is one era: what Linux 3.2 and qemu-kvm 0.14 did not have is refused
+    `profile: qemu-kvm-2013` is Fedora 15's kvm and qemu-kvm 0.14; a setting from a later kernel or
+    qemu is an error at its own line, not a silent mix of eras.
+
+    Given the file "vm.yaml" holds:
+      """
+      profile: qemu-kvm-2013
+      irqchip: split
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:10: 'irqchip' split does not exist with profile qemu-kvm-2013 (KVM_CAP_SPLIT_IRQCHIP came with Linux 4.4)
+      """
+    When exitpath is run with: explain "cpuid 0x0" --set profile=qemu-kvm-2013 --set disk.backend=io_uring
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: --set disk.backend=io_uring: 'disk.backend' io_uring does not exist with profile qemu-kvm-2013 (io_uring came with Linux 5.1)
+      """
+
   Scenario: A disk image that does not exist
     Given the file "vm.yaml" holds:
       """

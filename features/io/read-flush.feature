@@ -53,5 +53,5 @@ Feature: Reads, flushes and the block backends
       | qemu-kvm      | host kernel   | io_uring_enter |
       | host kernel   | qemu-kvm      | io_uring_enter |
       | host kernel   | qemu-kvm      | ppoll          |
-      | qemu-kvm      | kvm           | KVM_IRQ_LINE   |
+      | qemu-kvm      | kvm           | KVM_IRQ_LINE_STATUS |
     And the disk image holds "hello" at byte 4096

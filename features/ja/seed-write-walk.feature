@@ -49,19 +49,21 @@
     (2 回目)。AIO が完了すると qemu-kvm が INTx を上げ、kvm が次の VMEnter で割り込みを入れる。
     割り込みハンドラが virtio の ISR を読み (inb: qemu-kvm まで届く 3 回目、qemu-kvm はここで線を
     下げる)、local APIC に EOI を書く (x2APIC の wrmsr: kvm の中で処理される 4 回目)。
-    合わせて 4 回、そのうち 2 回が qemu-kvm まで届く。
+    合わせて 4 回、そのうち 2 回が qemu-kvm まで届く。qemu-kvm は AIO の完了を eventfd で知り、
+    カーネルが自分のメモリに置いたリングから完了イベントを直接読む (io_getevents は呼ばない)。
 
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
     ならば VMExit は 4 回
     かつ qemu-kvm まで届く VMExit は 2 回
     かつ ホストOSで io_submit が 1 回呼ばれる
-    かつ ホストOSで io_getevents が 1 回呼ばれる
-    かつ ホストOSで KVM_IRQ_LINE が 2 回呼ばれる
+    かつ ホストOSで io_getevents は呼ばれない
+    かつ ホストOSで KVM_IRQ_LINE_STATUS が 2 回呼ばれる
     かつ 最初の VMEnter は VMRESUME
 
   シナリオ: 昔の kvm (2013年の発表の環境) でも同じ道を通る
-    発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.15。kvm の exit handler 表の名前は
-    今と違う (hlt は handle_halt、wrmsr は handle_wrmsr) が、境界を越える順番は同じ。
+    発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.14。kvm の exit handler 表の名前は
+    今と違う (hlt は handle_halt、wrmsr は handle_wrmsr)。qemu-kvm のメインループは ppoll ではなく
+    select() で待ち、Linux AIO の完了は io_getevents で取る。キック、exit、割り込みの順番は同じ。
 
     前提 VM の設定は次のとおり:
       """

@@ -43,11 +43,14 @@ Feature: The seed's walk: a guest write() on a virtio-blk disk, from the process
     the kernel. The AIO completion makes qemu-kvm raise INTx, kvm injects the interrupt at the next
     entry, and the handler reads the virtio ISR (inb: a second I/O exit to qemu-kvm, which lowers
     the line) and acknowledges the local APIC (an x2APIC EOI wrmsr, handled in kvm). Four exits,
-    two of which reach userspace.
+    two of which reach userspace. qemu-kvm sets the line with KVM_IRQ_LINE_STATUS (kvm offers
+    KVM_CAP_IRQ_INJECT_STATUS, so kvm_init picks it over KVM_IRQ_LINE): once to raise it, once to
+    lower it. It learns of the completion from the AIO eventfd and takes the event from the ring
+    the kernel mapped into its memory (QEMU's io_getevents_peek): no io_getevents syscall.
 
     When the guest process writes "hello" to "/hello.txt"
     Then there are 4 VM exits
     And 2 exits reach userspace
     And the host calls io_submit 1 time
-    And the host calls io_getevents 1 time
-    And the host calls KVM_IRQ_LINE 2 times
+    And the host does not call io_getevents
+    And the host calls KVM_IRQ_LINE_STATUS 2 times

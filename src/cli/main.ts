@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
+import { ConfigError, DEFAULT_CONFIG, PROFILE_STACK, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { ActionError, parseAction } from '../guest/actions';
 import { GuestOutOfMemory } from '../guest/memory';
 import { StackError } from '../stack';
@@ -189,7 +189,7 @@ function explainToFile(config: VmConfig, action: string, opts: Opts, traceOut: s
     if (opts.format === 'json') {
       process.stdout.write(JSON.stringify({ config: w.config, trace, summary: w.summary, ...(w.unfinished ? { unfinished: w.unfinished } : {}) }, null, 2) + '\n');
     } else {
-      process.stdout.write(countedText(`exitpath explain "${action}"  (profile ${config.profile}, irqchip ${config.irqchip})`, w.summary)
+      process.stdout.write(countedText(`exitpath explain "${action}"  (profile ${config.profile}: ${PROFILE_STACK[config.profile]}; irqchip ${config.irqchip})`, w.summary)
         + `trace: ${w.events} events in ${traceOut}\n` + (w.unfinished ? `the action did not complete: ${w.unfinished}\n` : ''));
     }
     return reportProblems(w.problems);
@@ -214,7 +214,7 @@ function explainCommand(config: VmConfig, action: string, opts: Opts, traceOut: 
   const w = explain(config, action, wopts);
   const other = formatWalk(w, opts.format, opts.lang as 'en' | 'ja');
   if (other !== null) process.stdout.write(other);
-  else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}, irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
+  else process.stdout.write(narrate(`exitpath explain "${w.action}"  (profile ${w.config.profile}: ${PROFILE_STACK[w.config.profile]}; irqchip ${w.config.irqchip})`, w.events, w.summary, opts.verbose, opts.lang as 'en' | 'ja'));
   if (w.unfinished && other === null) process.stdout.write(`the action did not complete: ${w.unfinished}\n`);
   return reportProblems(w.problems);
 }

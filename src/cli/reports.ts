@@ -8,6 +8,7 @@ import { sequenceSvg } from '../trace/svg';
 import { buildMatrix, readNdjson } from '../report/matrix';
 import { coverageText } from '../report/terminal';
 import type { Walk } from '../walk';
+import { PROFILE_STACK } from '../config';
 
 /** A user error of these commands: printed as one line, exit status 2. */
 export class ReportInputError extends Error {}
@@ -16,7 +17,7 @@ export const WALK_FORMATS = ['text', 'json', 'svg', 'ftrace', 'trace-cmd', 'perf
 
 /** `explain --format svg|ftrace`; null for the formats main.ts prints itself. The diagram speaks `lang`. */
 export function formatWalk(w: Walk, format: string, lang: 'en' | 'ja' = 'en'): string | null {
-  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile})`, lang });
+  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile}: ${PROFILE_STACK[w.config.profile]})`, lang });
   if (format === 'ftrace') return ftraceText(w.events, { era: w.config.profile });
   if (format === 'trace-cmd') return traceCmdText(w.events, { era: w.config.profile });
   if (format === 'perf-script') return perfScriptText(w.events, { era: w.config.profile });

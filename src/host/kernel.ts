@@ -12,12 +12,13 @@ import { iovec } from '../uapi/aio';
 import { Aio } from './aio';
 import type { ImageFile } from './disk';
 import { EFD_NONBLOCK, EventFd } from './eventfd';
-import { type HostFile, type SysGen } from './file';
+import { POLLIN, type HostFile, type SysGen } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
 import { IoUring, type HostFault } from './io_uring';
 import { MemFd, UnixSocket } from './unix_socket';
 import { IORING_REGISTER_EVENTFD } from '../uapi/io_uring';
+import { SFD_NONBLOCK, SignalFd } from './signalfd';
 
 export const O_RDWR = 0o2;
 export const O_DIRECT = 0o40000;
@@ -32,7 +33,7 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
   memfd_create: ['name:str', 'size:hex'], socketpair: [], sendmsg: ['fd', 'len', 'nfds'], recvmsg: ['fd', 'maxlen'],
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
-  tgkill: ['tid', 'sig'],
+  tgkill: ['tid', 'sig'], kill: ['pid', 'sig'], signalfd4: ['fd', 'flags:hex'], select: ['nfds'],
 };
 /** Every syscall the host kernel model implements, by name. */
 export const HOST_SYSCALL_NAMES: readonly string[] = Object.keys(SYSCALL_ARGS);
@@ -152,6 +153,25 @@ export class HostKernel {
     this.enter(p, 'tgkill', tid, sig);
     this.inKvmCall.get(threadKey(p.pid, tid))?.signal?.();
     return this.leave(p, 'tgkill', 0);
+  }
+
+  /**
+   * kill(pid, sig) to the calling process itself (posix-aio-compat's aio_thread signalling its
+   * process): the signal becomes pending on the signalfd that reads it. (Simplification: other
+   * targets, and delivery to a handler, are not modelled; a signal nobody reads is a model error.)
+   */
+  kill(p: HostProcess, pid: number, sig: number): number {
+    this.enter(p, 'kill', pid, sig);
+    if (pid !== p.pid) return this.leave(p, 'kill', -ERRNO.ESRCH);
+    const taken = p.openFiles().some((f) => f instanceof SignalFd && f.deliver(sig));
+    if (!taken) throw new Error(`host: signal ${sig} to ${p.comm} (${p.pid}) has no signalfd to read it`);
+    return this.leave(p, 'kill', 0);
+  }
+
+  /** signalfd4(-1, mask, …): a new signalfd for the signals in `mask` (which the caller has blocked). */
+  signalfd4(p: HostProcess, mask: readonly number[], flags: number): number {
+    this.enter(p, 'signalfd4', -1, flags);
+    return this.leave(p, 'signalfd4', p.install(new SignalFd(new Set(mask), (flags & SFD_NONBLOCK) !== 0)));
   }
 
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
@@ -292,6 +312,36 @@ export class HostKernel {
         return this.leave(p, 'ppoll', ready);
       }
       for (const f of files) f.pollers?.add(q);
+      yield q;
+    }
+  }
+
+  /**
+   * select(nfds, readfds, NULL, NULL, NULL) (fs/select.c core_sys_select): the fd_set bitmap at
+   * `readfds` (1024 bits, 64-bit words) is replaced by the descriptors that are readable; sleeps
+   * until one is. (Simplification: the write and exception sets and the timeout are not modelled.)
+   */
+  *select(p: HostProcess, nfds: number, readfds: number): SysGen {
+    this.enter(p, 'select', nfds);
+    const mm = p.mm;
+    const bit = (fd: number) => (mm.u8(readfds + (fd >> 3)) >> (fd & 7)) & 1;
+    const watched: [number, HostFile][] = [];
+    for (let fd = 0; fd < nfds; fd++) {
+      if (!bit(fd)) continue;
+      const f = p.file(fd);
+      if (!f?.poll) return this.leave(p, 'select', -ERRNO.EBADF);
+      watched.push([fd, f]);
+    }
+    const q = new WaitQueue(this.sched, 'select');
+    for (;;) {
+      const ready = watched.filter(([, f]) => f.poll!() & POLLIN);
+      if (ready.length > 0) {
+        for (const [, f] of watched) f.pollers?.delete(q);
+        mm.fill(readfds, Math.ceil(nfds / 64) * 8, 0);
+        for (const [fd] of ready) mm.setU8(readfds + (fd >> 3), mm.u8(readfds + (fd >> 3)) | (1 << (fd & 7)));
+        return this.leave(p, 'select', ready.length);
+      }
+      for (const [, f] of watched) f.pollers?.add(q);
       yield q;
     }
   }

@@ -9,19 +9,14 @@
 
 import { defineEvent } from '../trace/events';
 import { KVM_EXIT, KVM_INTERNAL_ERROR_EMULATION } from '../uapi/kvm';
-import { OP, insnBytes, opcode, operand } from '../vmx/insn';
+import { OP, opcode, operand } from '../vmx/insn';
 import { VMCS } from '../vmx/vmcs';
 import { kvm_cpuid } from './cpuid';
 import { apic_mmio_read, apic_mmio_write, kvm_lapic_set_tpr } from './lapic';
 import type { KvmVcpu } from './vcpu';
-import { UD_VECTOR, kvm_inject_gp, kvm_queue_exception, kvm_skip_emulated_instruction } from './x86';
+import { UD_VECTOR, kvm_inject_gp, kvm_queue_exception, kvm_skip_emulated_instruction, trace_kvm_emulate_insn } from './x86';
 
 const EV_MMIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_mmio', ['type', 'len', 'gpa:hex', 'val:hex']);
-// trace_kvm_emulate_insn(vcpu, failed): RIP, CS base, the fetched bytes and the mode flags
-// (KVM_EMUL_INSN_F_*; the guest runs in 64-bit mode: CR0.PE | CS.L = prot64), `failed` in bit 8.
-const KVM_EMUL_INSN_F_CR0_PE = 1 << 0;
-const KVM_EMUL_INSN_F_CS_L = 1 << 3;
-const EV_EMULATE_INSN = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_emulate_insn', ['rip:hex', 'csbase:hex', 'insn:str', 'flags:hex']);
 const EV_CR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cr', ['rw', 'cr', 'val:hex']);
 const EV_WARN = defineEvent('call', 'kvm', 'kvm', 'pr_warn_once', ['msg:str']);
 
@@ -227,12 +222,7 @@ export function x86_emulate_instruction(vcpu: KvmVcpu, emulationType: number, gp
   const op = vcpu.cpu.pendingInsn();
   const c = opcode(op);
   const r = vcpu.regs;
-  const trace = (failed: boolean) => {
-    if (env.t.on) {
-      env.t.rec(EV_EMULATE_INSN, vcpu.id, vcpu.vmcs.read(VMCS.GUEST_RIP), 0, env.t.str(insnBytes(op) ?? ''),
-        KVM_EMUL_INSN_F_CR0_PE | KVM_EMUL_INSN_F_CS_L | (failed ? 0x100 : 0));
-    }
-  };
+  const trace = (failed: boolean) => trace_kvm_emulate_insn(vcpu, op, failed);
   if (emulationType & EMULTYPE_TRAP_UD) {
     // The decoder does not accept what raised #UD (ud2, an instruction the CPU refused): reinject it.
     kvm_queue_exception(vcpu, UD_VECTOR);

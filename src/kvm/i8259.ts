@@ -46,8 +46,8 @@ export class KvmKpicState {
   }
 
   /**
-   * pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. Returns 0 when
-   * the request was already pending (coalesced), -1 when the line is masked, else 1.
+   * pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. Returns 1,
+   * 0 when an edge or level was already latched in IRR (coalesced), -1 while IMR masks the line.
    */
   setIrq1(irq: number, level: number): number {
     const mask = 1 << irq;
@@ -167,12 +167,13 @@ export class KvmPic {
     this.output = this.pics[0]!.getIrq() >= 0;
   }
 
-  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave. */
-  setIrq(irq: number, level: number): void {
-    if (irq < 0 || irq >= 16) return;
+  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave; returns pic_set_irq1's result, traced after the update. */
+  setIrq(irq: number, level: number): number {
+    if (irq < 0 || irq >= 16) return -1;
     const s = this.pics[irq >> 3]!;
     const ret = s.setIrq1(irq & 7, level);
     this.update();
     if (this.t.on) this.t.rec(EV_PIC_SET_IRQ, -1, irq, s.elcr, s.imr, ret === 0 ? 1 : 0);
+    return ret;
   }
 }

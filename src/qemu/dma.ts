@@ -1,9 +1,10 @@
 // The one path from qemu's device models to guest memory: system/physmem.c and system/dma-helpers.c
-// (QEMU 9.x) for a machine whose memory map is one RAM block at guest-physical 0 (pc.ram, the memslot
-// qemu registered with kvm) and, above it, unassigned space up to 2^64. (Simplification: the real
-// map has MMIO regions above RAM — the PCI hole, the IOAPIC, the MSI window; DMA to them would
-// reach those devices. Here everything that is not RAM reads as zeros and drops writes, as qemu's
-// unassigned region does.)
+// (QEMU 9.x) for a machine whose memory map is RAM from guest-physical 0 up to the PCI hole
+// ("ram-below-4g") and, with 3.5 GiB or more, the rest from 4 GiB ("ram-above-4g"): two aliases of
+// one host allocation (pc.ram), two memslots; everything else is unassigned space up to 2^64.
+// (Simplification: the real map has MMIO regions in the hole — the IOAPIC, the MSI window, PCI
+// BARs; DMA to them would reach those devices. Here everything that is not RAM reads as zeros and
+// drops writes, as qemu's unassigned region does.)
 //
 //  - address_space_map / dma_memory_map: a guest-physical range in RAM maps to qemu's own mapping
 //    of guest RAM, as far as RAM goes (a shorter length, as qemu returns). A range outside RAM gets a
@@ -42,6 +43,7 @@ const EV_VIOLATION = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'dma_guar
 const EV_QEMU_OVERRUN = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'dma_guard_qemu_overrun', ['site:str', 'hva:hex', 'len']);
 
 export const U64_MAX = (1n << 64n) - 1n;
+const FOUR_GIB = 1n << 32n;
 
 /**
  * Stores qemu makes without checking the buffer's length, reproduced as they are:
@@ -62,16 +64,31 @@ export class GuestMemory {
   /** Set by the owner to record violations in the trace. */
   tracer: Tracer | undefined;
   private readonly end: number;
-  private readonly ramSizeN: bigint;
+  /** RAM below the PCI hole, and the RAM above 4 GiB (0 when all of it fits below). */
+  private readonly belowN: bigint;
+  private readonly aboveN: bigint;
   /** as->bounce_buffer_size: bytes of bounce buffers handed out and not yet unmapped. */
   bounceBufferSize = 0;
   /** Bounce buffers handed out so far (for the fuzzer's accounting). */
   bounceMaps = 0;
   private readonly bounces = new Map<number, Bounce>();
 
-  constructor(readonly mm: Mm, readonly ramHva: number, readonly ramSize: number) {
+  constructor(readonly mm: Mm, readonly ramHva: number, readonly ramSize: number, readonly below4g = ramSize) {
     this.end = ramHva + ramSize;
-    this.ramSizeN = BigInt(ramSize);
+    this.belowN = BigInt(below4g);
+    this.aboveN = BigInt(ramSize - below4g);
+  }
+
+  /**
+   * flatview_translate, reduced: the section holding `a` — RAM (its host address and how much of
+   * it follows) or unassigned space up to the next RAM (4 GiB when RAM continues there) or 2^64.
+   */
+  private section(a: bigint): { ram: true; hva: number; avail: bigint } | { ram: false; avail: bigint } {
+    if (a < this.belowN) return { ram: true, hva: this.ramHva + Number(a), avail: this.belowN - a };
+    if (this.aboveN > 0n && a >= FOUR_GIB && a < FOUR_GIB + this.aboveN) {
+      return { ram: true, hva: this.ramHva + Number(this.belowN + (a - FOUR_GIB)), avail: FOUR_GIB + this.aboveN - a };
+    }
+    return { ram: false, avail: this.aboveN > 0n && a < FOUR_GIB ? FOUR_GIB - a : (U64_MAX - a) + 1n };
   }
 
   private violation(site: string, hva: number, len: number): void {
@@ -95,13 +112,10 @@ export class GuestMemory {
     const a = BigInt.asUintN(64, BigInt(gpa));
     let l = BigInt(len);
     if (l <= 0n) return undefined;
-    if (a < this.ramSizeN) {
-      const avail = this.ramSizeN - a;
-      return { hva: this.ramHva + Number(a), len: Number(l < avail ? l : avail) };
-    }
-    // flatview_translate: the unassigned section runs to the top of the address space.
-    const section = (U64_MAX - a) + 1n;
-    if (l > section) l = section;
+    const s = this.section(a);
+    if (s.ram) return { hva: s.hva, len: Number(l < s.avail ? l : s.avail) };
+    // flatview_translate: the unassigned section runs to the next RAM or the top of the address space.
+    if (l > s.avail) l = s.avail;
     // l = MIN(max_bounce_buffer_size - used, l); nothing left: *plen = 0, NULL.
     const room = BigInt(MAX_BOUNCE_BUFFER_SIZE - this.bounceBufferSize);
     const alloc = Number(l < room ? l : room);
@@ -134,12 +148,9 @@ export class GuestMemory {
   address_space_cache_init(gpa: bigint | number, len: number): MemoryRegionCache {
     const a = BigInt.asUintN(64, BigInt(gpa));
     const l = BigInt(Math.max(0, len));
-    if (a < this.ramSizeN) {
-      const avail = this.ramSizeN - a;
-      return { gpa: a, len: Number(l < avail ? l : avail), ram: true, hva: this.ramHva + Number(a) };
-    }
-    const section = (U64_MAX - a) + 1n;
-    return { gpa: a, len: Number(l < section ? l : section), ram: false, hva: -1 };
+    const s = this.section(a);
+    if (s.ram) return { gpa: a, len: Number(l < s.avail ? l : s.avail), ram: true, hva: s.hva };
+    return { gpa: a, len: Number(l < s.avail ? l : s.avail), ram: false, hva: -1 };
   }
 
   /** The one check every access makes: [hva, hva+len) inside guest RAM or inside one live bounce buffer. */
@@ -225,11 +236,18 @@ export class GuestMemory {
   map(gpa: number | bigint, len: number | bigint): number | undefined {
     const a = BigInt(gpa);
     const l = BigInt(len);
-    return a >= 0n && l > 0n && a + l <= this.ramSizeN ? this.ramHva + Number(a) : undefined;
+    if (a < 0n || l <= 0n) return undefined;
+    const s = this.section(a);
+    return s.ram && l <= s.avail ? s.hva : undefined;
   }
 
   // Guest-physical loads and stores (lduw_le_phys ...) for callers that address RAM directly.
-  private phys(gpa: number): number { return Number.isSafeInteger(gpa) && gpa >= 0 ? this.ramHva + gpa : -1; }
+  private phys(gpa: number): number {
+    if (!Number.isSafeInteger(gpa) || gpa < 0) return -1;
+    if (gpa < this.below4g) return this.ramHva + gpa;
+    const high = gpa - 2 ** 32;
+    return high >= 0 && high < this.ramSize - this.below4g ? this.ramHva + this.below4g + high : -1;
+  }
   lduw(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 2, 'lduw_le_phys') ? this.mm.u16(h) : 0; }
   ldl(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 4, 'ldl_le_phys') ? this.mm.u32(h) : 0; }
   ldq(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 8, 'ldq_le_phys') ? this.mm.u64(h) : 0; }

@@ -8,6 +8,11 @@
 // VIRTIO_BLK_S_IOERR or VIRTIO_BLK_S_UNSUPP. An I/O error from the host goes through the drive's
 // rerror/werror policy (virtio_blk_handle_rw_error): report, ignore, or stop the VM and keep the
 // request, which is parsed again from the ring when the VM runs (virtio_blk_dma_restart_cb).
+//
+// qemu-kvm 0.14's hw/virtio-blk.c (the seed's era) is named along the same path:
+// virtio_blk_handle_output → virtio_blk_handle_request (virtio_blk_handle_write collects writes,
+// virtio_blk_handle_read submits a read with bdrv_aio_readv at once) → virtio_submit_multiwrite →
+// bdrv_aio_multiwrite. (Simplification: the request parsing and merging below are 9.0's for both.)
 
 import { defineEvent, type Tracer } from '../trace/events';
 import {
@@ -48,6 +53,11 @@ const EV_RW_COMPLETE = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'virtio
 const EV_REQ_COMPLETE = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_req_complete', ['status']);
 const EV_RW_ERROR = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_rw_error', ['error', 'action:str', 'is_read']);
 const EV_DMA_RESTART = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_dma_restart_bh', ['requests']);
+const EV_HANDLE_VQ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_vq', ['queue']);
+const EV_SUBMIT_MULTIREQ_CALL = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_submit_multireq', ['num_reqs']);
+const EV_HANDLE_READ_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_read', ['sector', 'nsectors']);
+const EV_SUBMIT_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_submit_multiwrite', ['num_writes']);
+const EV_AIO_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bdrv_aio_multiwrite', ['num_reqs']);
 
 export const VIRTIO_BLK_QUEUE_SIZE = 256;
 
@@ -104,8 +114,12 @@ export class VirtIOBlock extends VirtIODevice {
   /** aio_bh_schedule_oneshot on the main loop (set by qemu); without one, bottom halves run at once. */
   bh: ((fn: () => void) => void) | undefined;
 
-  constructor(mem: GuestMemory, t: Tracer, private readonly mm: Mm, private readonly blk: BlockBackend) {
+  /** qemu-kvm 0.14's names (the seed's era) instead of QEMU 9.0's. */
+  private readonly old: boolean;
+
+  constructor(mem: GuestMemory, t: Tracer, private readonly mm: Mm, private readonly blk: BlockBackend, era: 'linux-6.1' | 'qemu-kvm-2013' = 'linux-6.1') {
     super('virtio-blk', mem, t);
+    this.old = era === 'qemu-kvm-2013';
     // virtio_blk_get_features: FLUSH (alias WCE) only when the drive has a write cache.
     this.hostFeatures = (1 << VIRTIO_BLK_F_SEG_MAX) | (1 << VIRTIO_BLK_F_BLK_SIZE)
       | (blk.blk_enable_write_cache() ? 1 << VIRTIO_BLK_F_FLUSH : 0)
@@ -127,7 +141,7 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_handle_output → virtio_blk_handle_vq */
   private virtio_blk_handle_output(vq: VirtQueue): void {
-    if (this.t.on) this.t.rec(EV_HANDLE_OUTPUT, -1, vq.index);
+    if (this.t.on) { this.t.rec(EV_HANDLE_OUTPUT, -1, vq.index); if (!this.old) this.t.rec(EV_HANDLE_VQ, -1, vq.index); }
     const mrb: MultiReqBuffer = { reqs: [], isWrite: false };
     const suppress = vq.notification;
     this.blk.defer_call_begin();
@@ -174,7 +188,7 @@ export class VirtIOBlock extends VirtIODevice {
         req.isWrite = isWrite;
         req.qiov = isWrite ? outIov : inIov;
         req.qiovSize = iovSize(req.qiov);
-        if (this.t.on) this.t.rec(isWrite ? EV_HANDLE_WRITE : EV_HANDLE_READ, -1, Number(req.sectorNum), Math.floor(req.qiovSize / SECTOR_SIZE));
+        if (this.t.on) this.t.rec(isWrite ? EV_HANDLE_WRITE : this.old ? EV_HANDLE_READ_0_14 : EV_HANDLE_READ, -1, Number(req.sectorNum), Math.floor(req.qiovSize / SECTOR_SIZE));
         if (!this.virtio_blk_sect_range_ok(req.sectorNum, req.qiovSize)) {
           this.virtio_blk_req_complete(req, VIRTIO_BLK_S_IOERR);
           return 0;
@@ -249,6 +263,10 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_submit_multireq: sort by sector, merge neighbours, one backend request per run. */
   private virtio_blk_submit_multireq(mrb: MultiReqBuffer): void {
+    if (this.t.on) {
+      if (!this.old) this.t.rec(EV_SUBMIT_MULTIREQ_CALL, -1, mrb.reqs.length);
+      else if (mrb.isWrite) { this.t.rec(EV_SUBMIT_MULTIWRITE_0_14, -1, mrb.reqs.length); this.t.rec(EV_AIO_MULTIWRITE_0_14, -1, mrb.reqs.length); }
+    }
     if (mrb.reqs.length === 1) { this.submit_requests(mrb, 0, 1); mrb.reqs = []; return; }
     mrb.reqs.sort((a, b) => (a.sectorNum > b.sectorNum ? 1 : a.sectorNum < b.sectorNum ? -1 : 0));
     let start = 0, num = 0, niov = 0, nbSectors = 0;
@@ -278,7 +296,7 @@ export class VirtIOBlock extends VirtIODevice {
         qiov.push(...mrb.reqs[i]!.qiov);
         mrb.reqs[i - 1]!.mrNext = mrb.reqs[i]!;
       }
-      if (this.t.on) this.t.rec(EV_SUBMIT_MULTIREQ, -1, num, Number(first.sectorNum) * SECTOR_SIZE, iovSize(qiov), mrb.isWrite ? 1 : 0);
+      if (this.t.on && !this.old) this.t.rec(EV_SUBMIT_MULTIREQ, -1, num, Number(first.sectorNum) * SECTOR_SIZE, iovSize(qiov), mrb.isWrite ? 1 : 0);
     }
     // The range was checked: sector << BDRV_SECTOR_BITS is below the disk's size, exact in a double.
     const offset = Number(first.sectorNum) * 2 ** SECTOR_SHIFT;

@@ -11,7 +11,7 @@ import { eventType } from '../trace/events';
 import { parseTraceFile } from '../trace/golden';
 import { EXIT_REASON, parseExitReason, exitReasonName } from '../uapi/vmx';
 import { KVM_EXIT, KVM_IOCTLS } from '../uapi/kvm';
-import { KVM_VMX_EXIT_HANDLERS } from '../kvm/vmx';
+import { KVM_VMX_EXIT_HANDLERS } from '../kvm/vmx/handlers';
 import { QEMU_KVM_2013 } from '../kvm/profile';
 import '../stack'; // every layer declares its events (and so its host syscalls) when loaded
 import { readRun, type Envelope, type ScenarioStatus } from './messages';

@@ -235,7 +235,7 @@ export function tracepointRecords(events: readonly TraceEvent[], era: FtraceEra 
         if (old) break;
         const waited = d.waited === undefined || num(d.waited) !== 0;
         const valid = d.valid === undefined || num(d.valid) !== 0;
-        rec('kvm_vcpu_wakeup', `${waited ? 'wait' : 'poll'} time ${Math.round(num(d.haltedNs))} ns, polling ${valid ? 'valid' : 'invalid'}`);
+        rec('kvm_vcpu_wakeup', `${waited ? 'wait' : 'poll'} time ${Math.round(num(d.ns ?? d.haltedNs))} ns, polling ${valid ? 'valid' : 'invalid'}`);
         break;
       }
       // Halt polling (kvm_vcpu_halt's grow_halt_poll_ns/shrink_halt_poll_ns) is rendered when the model
