@@ -121,7 +121,8 @@ function timeAction(config: VmConfig, action: Action, expect: (events: number, v
   const bad = expect(o.to - o.from, o.result.value);
   if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
   stack.assertSound();
-  stack.trace.clear(reuse);
+  // With reuse, the machine is closed: its RAM and trace chunks go to the next run's machine.
+  if (reuse) stack.close(); else stack.trace.clear(false);
   return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from };
 }
 

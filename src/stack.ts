@@ -32,6 +32,8 @@ export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
 
 export class StackError extends Error {}
 
+const CLOSED = 'the machine was closed';
+
 /**
  * The simulated run broke one of its invariants or tripped a guard rail: not the user's mistake and
  * not the guest's, but a defect of the model (src/trace/invariants.ts, qemu/dma.ts, host/disk.ts).
@@ -218,6 +220,20 @@ export class Stack {
   powerLoss(): void {
     this.image.powerLoss();
     this.gone = 'the host has lost power: the machine is gone';
+  }
+
+  /**
+   * The harness is done with the machine: qemu-kvm (and a vhost-user backend) exit, so the host takes
+   * their memory back — guest RAM goes to the next machine's mapping, zeroed — and the trace's
+   * events are dropped (its chunks go to the next store). Nothing runs here afterwards.
+   */
+  close(): void {
+    if (this.gone === CLOSED) return;
+    this.gone = CLOSED;
+    this.pending = undefined;
+    if (this.vhost) this.host.exit_group(this.vhost.proc);
+    this.host.exit_group(this.qemu.proc);
+    this.trace.clear(true);
   }
 
   /** Guard-rail counts and invariant violations so far: all must be zero. */

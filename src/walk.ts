@@ -62,9 +62,15 @@ export function explain(config: VmConfig, actionText: string, opts: WalkOptions 
   const action = parseAction(actionText, limitsOf(config));
   const stack = new Stack(config, opts);
   limitHeld(stack, actionText);
-  const o = stack.submit(action, opts.vcpu ?? 0);
-  const events = walkEvents(stack, o.from, o.to);
-  const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName), problems: stack.problems() };
+  let o: ActionProgress;
+  let events: TraceEvent[];
+  let problems: string[];
+  try {
+    o = stack.submit(action, opts.vcpu ?? 0);
+    events = walkEvents(stack, o.from, o.to);
+    problems = stack.problems();
+  } finally { stack.close(); }
+  const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName), problems };
   const u = unfinished(o);
   if (u !== undefined) w.unfinished = u;
   return w;
@@ -86,8 +92,10 @@ export function estimateEvents(config: VmConfig, actionText: string, opts: WalkO
   if (!(n > 2)) return undefined;
   const probe = (k: number): number => {
     const stack = new Stack(config, opts);
-    const o = stack.submit(parseAction(`${m[1]} ${k}${m[3]}`, limitsOf(config)), opts.vcpu ?? 0);
-    return o.to - o.from;
+    try {
+      const o = stack.submit(parseAction(`${m[1]} ${k}${m[3]}`, limitsOf(config)), opts.vcpu ?? 0);
+      return o.to - o.from;
+    } finally { stack.close(); }
   };
   const one = probe(1);
   return one + (n - 1) * Math.max(0, probe(2) - one);
@@ -217,15 +225,18 @@ export function streamWalk(config: VmConfig, actionText: string, opts: WalkOptio
     onProgress?.(t.length - from);
   };
   let o: ActionProgress;
-  try { o = stack.submit(action, opts.vcpu ?? 0); } finally { t.onChunkFull = undefined; }
-  scanner.scan(o.to);
-  writeUpTo(o.to);
-  out.flush();
-  const w: StreamedWalk = {
-    config, action: actionText, events: o.to - o.from,
-    summary: scanner.counted(o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName),
-    problems: stack.problems(), peakStoreBytes: Math.max(peakStoreBytes, t.residentBytes().columns),
-  };
+  let w: StreamedWalk;
+  try {
+    try { o = stack.submit(action, opts.vcpu ?? 0); } finally { t.onChunkFull = undefined; }
+    scanner.scan(o.to);
+    writeUpTo(o.to);
+    out.flush();
+    w = {
+      config, action: actionText, events: o.to - o.from,
+      summary: scanner.counted(o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName),
+      problems: stack.problems(), peakStoreBytes: Math.max(peakStoreBytes, t.residentBytes().columns),
+    };
+  } finally { stack.close(); }
   const u = unfinished(o);
   if (u !== undefined) w.unfinished = u;
   return w;

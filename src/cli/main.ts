@@ -208,7 +208,7 @@ function explainCommand(config: VmConfig, action: string, opts: Opts, traceOut: 
   checkHeldSize(config, action, wopts);
   if (opts.format === 'json') {
     const run = runWalk(config, action, wopts);
-    writeWalkJson(run, (s) => { process.stdout.write(s); });
+    try { writeWalkJson(run, (s) => { process.stdout.write(s); }); } finally { run.stack.close(); }
     return reportProblems(run.problems);
   }
   const w = explain(config, action, wopts);

@@ -10,6 +10,7 @@ import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT_NAMES, KVM_IOCTL_NAMES, KVM_RUN } from '../uapi/kvm';
 import { iovec } from '../uapi/aio';
 import { Aio } from './aio';
+import { anonPages, freeAnonPages } from './anon';
 import type { ImageFile } from './disk';
 import { EFD_NONBLOCK, EventFd } from './eventfd';
 import { POLLIN, type HostFile, type SysGen } from './file';
@@ -177,10 +178,19 @@ export class HostKernel {
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
   mmap(p: HostProcess, length: number, fd: number, name = 'anon', offset = 0): number {
     this.enter(p, 'mmap', length, fd);
-    if (fd < 0) return this.leave(p, 'mmap', p.mm.map(new Uint8Array(length), name));
+    if (fd < 0) return this.leave(p, 'mmap', p.mm.map(anonPages(length), name, true));
     const f = p.file(fd);
     if (!f?.mmap) return this.leave(p, 'mmap', -ERRNO.ENODEV);
     return this.leave(p, 'mmap', p.mm.map(f.mmap(length, offset), f.name));
+  }
+
+  /**
+   * do_exit of a process (the harness is done with the machine): its files are closed (exit_files)
+   * and its address space torn down (exit_mmap); its anonymous memory goes back to the host.
+   */
+  exit_group(p: HostProcess): void {
+    for (const fd of p.openFds()) p.close(fd);
+    for (const m of p.mm.unmapAll()) if (m.anon) freeAnonPages(m.bytes);
   }
 
   /** memfd_create + ftruncate: shareable anonymous memory (qemu's memory-backend-memfd,share=on). */

@@ -2,7 +2,11 @@
 // hands the kernel (an iocb, an iovec array, a pollfd array, a kvm struct) is bytes at an address
 // here, and the kernel reads it with copy_from_user, as the real one does.
 
-export interface Mapping { readonly start: number; readonly len: number; readonly bytes: Uint8Array; readonly view: DataView; readonly name: string }
+export interface Mapping {
+  readonly start: number; readonly len: number; readonly bytes: Uint8Array; readonly view: DataView; readonly name: string;
+  /** Anonymous memory of this process's own (mmap with fd -1): freed when the process exits. */
+  readonly anon?: boolean;
+}
 
 export class Efault extends Error {}
 
@@ -17,12 +21,12 @@ export class Mm {
    * Map `bytes` (fresh anonymous memory or a device's pages) at a new address; returns it. Several
    * runs of bytes are mapped back to back (an access stays within one of them).
    */
-  map(bytes: Uint8Array | Uint8Array[], name: string): number {
+  map(bytes: Uint8Array | Uint8Array[], name: string, anon = false): number {
     const parts = Array.isArray(bytes) ? bytes : [bytes];
     const start = this.next;
     let at = start;
     for (const b of parts) {
-      this.maps.push({ start: at, len: b.length, bytes: b, view: new DataView(b.buffer, b.byteOffset, b.length), name });
+      this.maps.push({ start: at, len: b.length, bytes: b, view: new DataView(b.buffer, b.byteOffset, b.length), name, anon });
       at += b.length;
     }
     this.next += Math.ceil(Math.max(at - start, 1) / 0x200000 + 1) * 0x200000; // 2 MiB-aligned, with a guard gap
@@ -35,6 +39,14 @@ export class Mm {
     if (i < 0) throw new Efault(`unmap: no mapping at 0x${start.toString(16)}`);
     if (this.last === this.maps[i]) this.last = undefined;
     this.maps.splice(i, 1);
+  }
+
+  /** exit_mmap: every mapping goes; returns them. */
+  unmapAll(): Mapping[] {
+    const all = this.maps;
+    this.maps = [];
+    this.last = undefined;
+    return all;
   }
 
   /** The mapping covering [addr, addr+len), or throws Efault. */

@@ -17,6 +17,8 @@ export class HostProcess {
     return fd;
   }
   file(fd: number): HostFile | undefined { return this.fds[fd]; }
+  /** Every open descriptor, in order. */
+  openFds(): number[] { const out: number[] = []; this.fds.forEach((f, fd) => { if (f) out.push(fd); }); return out; }
   /** Every open file, in descriptor order. */
   openFiles(): HostFile[] { return this.fds.filter((f): f is HostFile => f !== undefined); }
   close(fd: number): boolean {

@@ -2,7 +2,7 @@
 // of the actions run so far (events with stages marked, summary, the state the action ended in, and
 // the kvm_run page as qemu-kvm read it at each userspace exit).
 
-import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
+import { After, World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
 import { DEFAULT_CONFIG, notModelled, type VmConfig } from '../../src/config';
 import type { Action } from '../../src/guest/kernel';
 import { Stack, type ActionProgress, type ActionState } from '../../src/stack';
@@ -140,6 +140,11 @@ export class ExitpathWorld extends World<Parameters> {
     this.stackInstance?.assertSound();
   }
 
+  /** The scenario is over: the machine is switched off and its memory goes back to the host (Stack.close). */
+  close(): void {
+    this.stackInstance?.close();
+  }
+
   /** The last action's walk. */
   get last(): Walk {
     const w = this.walks[this.walks.length - 1];
@@ -191,3 +196,10 @@ export class ExitpathWorld extends World<Parameters> {
 }
 
 setWorldConstructor(ExitpathWorld);
+
+// Defined before every other After hook, so it runs after them all (cucumber runs After hooks in the
+// reverse order of their definition): the checks and the reports are done with the machine by then.
+// allure-cucumberjs leaves a hook of this name out of the scenario's tear-down.
+After({ name: 'ALLURE_FIXTURE_IGNORE' }, function (this: ExitpathWorld) {
+  this.close();
+});
