@@ -47,6 +47,11 @@ export class KvmVcpu {
     pv_eoi_msr_val: 0,
     /** vcpu->arch.apic_attention: KVM_APIC_PV_EOI_PENDING while the guest may EOI through the PV EOI area. */
     apic_attention: 0,
+    /**
+     * The TPR kvm last took into account (update_cr8_intercept), or -1: a TPR the guest wrote since
+     * — through the TPR shadow, without an exit — makes kvm look again (KVM_REQ_EVENT).
+     */
+    tpr_seen: -1,
   };
   readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0, irq_exits: 0,
     irq_window_exits: 0, nmi_window_exits: 0, nmi_injections: 0, request_irq_exits: 0, hypercalls: 0 };

@@ -156,51 +156,63 @@ function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
   }
 }
 
-/** vcpu_enter_guest: inject pending events, run the guest, handle the exit. */
+/**
+ * vcpu_enter_guest: inject pending events, run the guest, handle the exit. Events are looked at only
+ * when something asked for it (x86.c: `if (kvm_check_request(KVM_REQ_EVENT, vcpu) || req_int_win
+ * ...)`, with update_cr8_intercept and kvm_lapic_sync_to_vapic inside): every change of IRR, ISR or
+ * TPR raises KVM_REQ_EVENT (lapic.c: __apic_accept_irq, apic_set_eoi, apic_update_ppr), and so do a
+ * queued exception or NMI, an open window, an INIT or SIPI, a reset.
+ */
 function vcpu_enter_guest(vcpu: KvmVcpu): number {
   const ops = vcpu.vm.ops;
-  if (vcpu.arch.requests & KVM_REQ_UPDATE_CPU_DIRTY_LOGGING) {
-    vcpu.arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
+  const arch = vcpu.arch;
+  if (arch.requests & KVM_REQ_UPDATE_CPU_DIRTY_LOGGING) {
+    arch.requests &= ~KVM_REQ_UPDATE_CPU_DIRTY_LOGGING;
     ops.update_cpu_dirty_logging(vcpu);
   }
   // After a breakpoint or a park the guest never left non-root mode: there is nothing to inject.
   const frozen = vcpu.cpu.frozen;
   const apic = vcpu.apic;
-  if (!frozen && (vcpu.arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || vcpu.arch.exception || apic
-    || vcpu.arch.interrupt >= 0 || vcpu.arch.nmi_pending > 0)) {
+  // The TPR the guest wrote through the TPR shadow (no exit) counts as a TPR change too: the model
+  // raises the request itself, so the TPR threshold follows the TPR as of the last entry. Invisible
+  // in a trace: it only runs the idempotent checks below again.
+  if (apic !== undefined && apic.tpr !== arch.tpr_seen) arch.requests |= KVM_REQ_EVENT;
+  if (!frozen && (arch.requests & (KVM_REQ_EVENT | KVM_REQ_NMI) || arch.exception || arch.interrupt >= 0 || arch.nmi_pending > 0)) {
     // KVM_REQ_EVENT: an INIT or SIPI first (kvm_apic_accept_events); a vCPU INIT put in wait-for-SIPI does not enter.
     if (apic !== undefined && apic.pending_events !== 0) {
       kvm_apic_accept_events(vcpu);
-      if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
+      if (arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
     }
-    const reqEvent = (vcpu.arch.requests & KVM_REQ_EVENT) !== 0;
-    vcpu.arch.requests &= ~KVM_REQ_EVENT;
+    const reqEvent = (arch.requests & KVM_REQ_EVENT) !== 0;
+    arch.requests &= ~KVM_REQ_EVENT;
     kvm_check_and_inject_events(vcpu);
-    // if (kvm_lapic_enabled(vcpu)) kvm_lapic_sync_to_vapic(vcpu), in the KVM_REQ_EVENT block.
-    if (reqEvent && apic !== undefined && vcpu.arch.pv_eoi_msr_val !== 0) apic_sync_pv_eoi_to_guest(vcpu);
+    // if (kvm_lapic_enabled(vcpu)) { update_cr8_intercept(vcpu); kvm_lapic_sync_to_vapic(vcpu); }
+    if (apic !== undefined) {
+      update_cr8_intercept(vcpu);
+      arch.tpr_seen = apic.tpr;
+      if (reqEvent && arch.pv_eoi_msr_val !== 0) apic_sync_pv_eoi_to_guest(vcpu);
+    }
   }
   // KVM_REQ_IOAPIC_EOI_EXIT: a level-triggered EOI for userspace's IOAPIC (split irqchip).
-  if (vcpu.arch.pending_ioapic_eoi >= 0) {
+  if (arch.pending_ioapic_eoi >= 0) {
     vcpu.run.exit_reason = KVM_EXIT.IOAPIC_EOI;
-    vcpu.run.setIoapicEoi(vcpu.arch.pending_ioapic_eoi);
-    vcpu.arch.pending_ioapic_eoi = -1;
+    vcpu.run.setIoapicEoi(arch.pending_ioapic_eoi);
+    arch.pending_ioapic_eoi = -1;
     return 0;
   }
   // With a userspace irqchip, ask for an exit when the guest can take the interrupt userspace has.
   if (dm_request_for_irq_injection(vcpu) && !ops.interrupt_allowed(vcpu)) ops.enable_irq_window(vcpu);
-  // APICv: the CPU delivers the LAPIC's interrupts itself (RVI; vmx_sync_pir_to_irr), and exits on
+  // APICv: the CPU delivers the LAPIC's interrupts itself (RVI; vmx_sync_pir_to_irr at every entry,
+  // `if (kvm_lapic_enabled(vcpu)) static_call_cond(kvm_x86_sync_pir_to_irr)(vcpu)`), and exits on
   // the EOI of the vectors an IOAPIC must hear about (vcpu_load_eoi_exitmap).
-  if (!frozen && apic !== undefined) {
-    if (vcpu.vm.apicvInhibitReasons === 0) ops.sync_pir_to_irr(vcpu);
-    else update_cr8_intercept(vcpu);
-  }
+  if (!frozen && apic !== undefined && vcpu.vm.apicvInhibitReasons === 0) ops.sync_pir_to_irr(vcpu);
   if (lazyFpu(vcpu)) kvm_load_guest_fpu(vcpu);
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK || f === VCPU_RUN_PARK) return f;
   vcpu.stat.exits++;
-  if (vcpu.arch.apic_attention !== 0) kvm_lapic_sync_from_vapic(vcpu);
+  if (arch.apic_attention !== 0) kvm_lapic_sync_from_vapic(vcpu);
   // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
-  if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
+  if (arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
   return ops.handle_exit(vcpu);
 }
 
@@ -209,8 +221,9 @@ export function kvm_vcpu_apicv_active(vcpu: KvmVcpu): boolean {
   return !!vcpu.apic && vcpu.vm.apicvInhibitReasons === 0;
 }
 
-/** update_cr8_intercept: the TPR threshold tracks the highest pending vector the TPR masks. */
+/** update_cr8_intercept: the TPR threshold tracks the highest pending vector the TPR masks (not with APICv: apicv_active returns). */
 function update_cr8_intercept(vcpu: KvmVcpu): void {
+  if (kvm_vcpu_apicv_active(vcpu)) return;
   const apic = vcpu.apic!;
   let irr = apic.highestIrr();
   if (irr !== -1) irr >>= 4;
@@ -416,6 +429,7 @@ export function kvm_apic_accept_events(vcpu: KvmVcpu): void {
  * LVTs, TPR, SPIV — keep their values.)
  */
 function kvm_vcpu_reset(vcpu: KvmVcpu): void {
+  vcpu.arch.requests |= KVM_REQ_EVENT;
   vcpu.arch.exception = null;
   vcpu.arch.nmi_pending = 0;
   vcpu.arch.nmi_queued = 0;
