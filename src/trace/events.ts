@@ -54,10 +54,27 @@ export function defineEvent(kind: Kind, from: Layer, to: Layer, name: string,
     return known.id;
   }
   const t: EventType = { id: types.length, kind, from, to, name, args: specs };
+  if (t.id >= 0x10000) throw new Error(`event ${key}: more than 65536 event types`);
   types.push(t);
   byKey.set(key, t);
+  if (tagger !== undefined) EVENT_TAG[t.id] = tagger(t);
   return t.id;
 }
+
+/**
+ * Per event type, a tag (0: none) by which the trace store notes the events of that type as they
+ * are recorded: the invariant checker's class of the type (invariants.ts), so that the checker
+ * visits only the events one of its rules is about.
+ */
+export const EVENT_TAG = new Uint8Array(0x10000);
+let tagger: ((t: EventType) => number) | undefined;
+/** Install the function that tags each event type, for the types declared so far and those to come. */
+export function setEventTagger(f: (t: EventType) => number): void {
+  tagger = f;
+  for (const t of types) EVENT_TAG[t.id] = f(t);
+}
+/** Whether event types are tagged yet (a store made before would note nothing). */
+export const eventTagsReady = (): boolean => tagger !== undefined;
 
 /** The names of every event type declared so far. */
 export function eventNames(): string[] {

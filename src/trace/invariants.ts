@@ -13,12 +13,18 @@
 // A system reset (qemu_system_reset) starts the machine anew: the vCPUs' modes and the queues'
 // popped chains are forgotten (the reboot's boot is not traced unless asked).
 
-import { eventType, type Layer } from './events';
+import { eventType, setEventTagger, type EventType, type Layer } from './events';
 import type { TraceEvent } from './recorder';
 
 /** What the checker reads from a trace store (the TraceRecorder, or a test's own). */
 export interface TraceReader {
   readonly length: number;
+  /**
+   * A store that notes the events of tagged types (EVENT_TAG, set below to each type's class): how
+   * many so far (-1: it notes none, every event is looked at), and the k-th one's seq.
+   */
+  readonly markCount?: number;
+  markAt?(k: number): number;
   typeAt(seq: number): number;
   argAt(seq: number, k: number): number;
   vcpuAt(seq: number): number;
@@ -43,6 +49,25 @@ const enum C { Other, Entry, Exit, Stop, Start, Pop, Fill, Detach, AioSubmit, Ai
 
 export interface Violation { seq: number; rule: string; message: string }
 
+/** The class of an event type: which rule, if any, is about its events (C.Other: none). */
+function classOf(t: EventType): C {
+  if (t.from !== t.to && !NEIGHBOUR_SET.has(neighbourKey(t.from, t.to))) return C.BadCrossing;
+  if (t.kind === 'vm-entry') return C.Entry;
+  if (t.kind === 'vm-exit') return t.name === 'VMfailValid' ? C.Other : C.Exit;
+  if (t.name === 'vm_stop' && t.from === 'qemu-kvm') return C.Stop;
+  if (t.name === 'vm_start' && t.from === 'qemu-kvm') return C.Start;
+  if (t.name === 'virtqueue_pop' && t.from === 'qemu-kvm') return C.Pop;
+  if (t.name === 'virtqueue_fill' && t.from === 'qemu-kvm') return C.Fill;
+  if (t.name === 'virtqueue_detach_element' && t.from === 'qemu-kvm') return C.Detach;
+  if (t.name === 'io_submit_one' && t.from === 'host kernel') return C.AioSubmit;
+  if (t.name === 'aio_complete' && t.from === 'host kernel') return C.AioComplete;
+  if (t.name === 'dma_guard_violation') return C.Guard;
+  if (t.name === 'qemu_system_reset' && t.from === 'qemu-kvm') return C.Reset;
+  return C.Other;
+}
+// Each type's class is its tag in the trace store, which then notes the events the rules are about.
+setEventTagger(classOf);
+
 export class InvariantChecker {
   readonly violations: Violation[] = [];
   /** Class of each event type, plus one (0: not classified yet); type ids are 16-bit. */
@@ -56,25 +81,13 @@ export class InvariantChecker {
   private readonly aio = new Map<number, number>();
   /** Events checked so far. */
   checked = 0;
+  /** Of a store that notes tagged events: how many of its marks were checked. */
+  private checkedMarks = 0;
 
   private classify(type: number): C {
     const known = this.classes[type]!;
     if (known !== 0) return known - 1;
-    let c: C;
-    const t = eventType(type);
-    if (t.from !== t.to && !NEIGHBOUR_SET.has(neighbourKey(t.from, t.to))) c = C.BadCrossing;
-    else if (t.kind === 'vm-entry') c = C.Entry;
-    else if (t.kind === 'vm-exit') c = t.name === 'VMfailValid' ? C.Other : C.Exit;
-    else if (t.name === 'vm_stop' && t.from === 'qemu-kvm') c = C.Stop;
-    else if (t.name === 'vm_start' && t.from === 'qemu-kvm') c = C.Start;
-    else if (t.name === 'virtqueue_pop' && t.from === 'qemu-kvm') c = C.Pop;
-    else if (t.name === 'virtqueue_fill' && t.from === 'qemu-kvm') c = C.Fill;
-    else if (t.name === 'virtqueue_detach_element' && t.from === 'qemu-kvm') c = C.Detach;
-    else if (t.name === 'io_submit_one' && t.from === 'host kernel') c = C.AioSubmit;
-    else if (t.name === 'aio_complete' && t.from === 'host kernel') c = C.AioComplete;
-    else if (t.name === 'dma_guard_violation') c = C.Guard;
-    else if (t.name === 'qemu_system_reset' && t.from === 'qemu-kvm') c = C.Reset;
-    else c = C.Other;
+    const c = classOf(eventType(type));
     this.classes[type] = c + 1;
     return c;
   }
@@ -84,19 +97,26 @@ export class InvariantChecker {
   /** Check the events recorded since the last call. */
   check(r: TraceReader): Violation[] {
     const before = this.violations.length;
-    if (r.length < this.checked) this.checked = 0;   // the store was cleared
-    for (let seq = this.checked; seq < r.length; seq++) this.step(r, seq);
+    if (r.length < this.checked) { this.checked = 0; this.checkedMarks = 0; }   // the store was cleared
+    const marks = r.markCount ?? -1;
+    if (marks >= 0) {
+      // Only the events of the types a rule is about: the store noted them as it recorded them.
+      for (let k = this.checkedMarks; k < marks; k++) { const seq = r.markAt!(k); this.step(r, seq, this.classify(r.typeAt(seq))); }
+      this.checkedMarks = marks;
+    } else {
+      for (let seq = this.checked; seq < r.length; seq++) {
+        const c = this.classify(r.typeAt(seq));
+        if (c !== C.Other) this.step(r, seq, c);
+      }
+    }
     this.checked = r.length;
     return this.violations.slice(before);
   }
 
-  private step(r: TraceReader, seq: number): void {
-    const type = r.typeAt(seq);
-    const c = this.classify(type);
-    if (c === C.Other) return;
+  private step(r: TraceReader, seq: number, c: C): void {
     switch (c) {
       case C.BadCrossing: {
-        const t = eventType(type);
+        const t = eventType(r.typeAt(seq));
         this.fail(seq, 'neighbours', `${t.name} crosses from ${t.from} to ${t.to}, which are not neighbours`);
         return;
       }

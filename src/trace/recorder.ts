@@ -6,7 +6,7 @@
 // escape list, which keeps anything else exactly (a 64-bit address, a fraction, -0).
 
 import type { Clock } from '../sim/clock';
-import { eventType, type Tracer, type Layer, type Kind } from './events';
+import { EVENT_TAG, eventTagsReady, eventType, type Tracer, type Layer, type Kind } from './events';
 
 const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
@@ -123,6 +123,14 @@ export class TraceRecorder implements Tracer {
   private strings: string[] = [];
   private stringChars = 0;
   private stringIds = new Map<string, number>();
+  /**
+   * The events whose type has a tag (EVENT_TAG), by seq in ascending order: marks[k - markBase] is
+   * the k-th such event since the store was last cleared. Null when the types were not tagged yet
+   * when the store was made.
+   */
+  private marks: Int32Array | null = eventTagsReady() ? new Int32Array(256) : null;
+  private markLen = 0;
+  private markBase = 0;
   /** Called with each event as it is recorded, when someone follows the trace live. */
   onEvent: ((r: TraceRecorder, seq: number) => void) | undefined;
   /**
@@ -151,8 +159,28 @@ export class TraceRecorder implements Tracer {
       const tag = tagOf(a0) | (tagOf(a1) << 2) | (tagOf(a2) << 4) | (tagOf(a3) << 6);
       if (tag !== 0) this.retag(j, tag, a0, a1, a2, a3);
     }
+    if (EVENT_TAG[type] !== 0 && this.marks !== null) this.mark(this.length);
     this.length++;
     if (this.onEvent !== undefined) this.onEvent(this, this.length - 1);
+  }
+
+  private mark(seq: number): void {
+    let m = this.marks!;
+    if (this.markLen === m.length) {
+      const bigger = new Int32Array(m.length * 2);
+      bigger.set(m);
+      this.marks = m = bigger;
+    }
+    m[this.markLen++] = seq;
+  }
+
+  /** Events of tagged types noted so far (since the last clear), or -1 when the store notes none. */
+  get markCount(): number { return this.marks === null ? -1 : this.markBase + this.markLen; }
+  /** The seq of the k-th event of a tagged type (k < markCount, not released). */
+  markAt(k: number): number {
+    const i = k - this.markBase;
+    if (i < 0 || i >= this.markLen) throw new RangeError(`no mark ${k}`);
+    return this.marks![i]!;
   }
 
   /** Start a new chunk; the current one's columns are kept on the recorder so `rec` reaches them directly. */
@@ -206,6 +234,8 @@ export class TraceRecorder implements Tracer {
     this.pos = CHUNK;
     this.length = 0;
     this.escapes = 0;
+    this.markLen = 0;
+    this.markBase = 0;
   }
 
   /**
@@ -222,6 +252,13 @@ export class TraceRecorder implements Tracer {
       if (c !== undefined && spare.length < SPARE_CHUNKS) spare.push(c);
     }
     this.releasedChunks = i;
+    // The marks of released events go too.
+    const m = this.marks;
+    if (m !== null) {
+      let n = 0;
+      while (n < this.markLen && m[n]! < before) n++;
+      if (n > 0) { m.copyWithin(0, n, this.markLen); this.markLen -= n; this.markBase += n; }
+    }
   }
   private releasedChunks = 0;
 
