@@ -111,10 +111,9 @@ export function processPostedInterrupts(lp: VmxCpu): void {
  * VPPR's, and delivered at an instruction boundary where interrupts are enabled: VISR and SVI take
  * the vector, VIRR and RVI drop it, and the guest's handler runs — with no VM exit.
  */
-export function virtualInterruptDelivery(lp: VmxCpu): void {
+export function virtualInterruptDelivery(lp: VmxCpu, sec: number): void {
   const v = lp.vmcs!;
   const apic = lp.virtualApic;
-  const { sec } = lp.controls();
   if (!apic || !(sec & SECONDARY_EXEC_VIRTUAL_INTR_DELIVERY) || !(lp.regs.rflags & X86_EFLAGS_IF) || lp.stiShadow) return;
   const status = v.read(VMCS.GUEST_INTR_STATUS);
   const rvi = status & 0xff;

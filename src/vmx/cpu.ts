@@ -62,6 +62,12 @@ export const ENTER_PARK = 3;
 
 /** IA32_VMX_MISC[4:0] of the modelled CPU: the preemption timer counts down once every 2^5 TSC cycles. */
 export const VMX_PREEMPTION_TIMER_RATE = 5;
+const PREEMPTION_TIMER_TICK = 2 ** VMX_PREEMPTION_TIMER_RATE;
+
+/** The secondary processor-based controls, in effect only when the primary controls activate them. */
+function secondaryControls(v: Vmcs): number {
+  return v.read(VMCS.CPU_BASED_VM_EXEC_CONTROL) & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS ? v.read(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+}
 
 const X86_CR0_PE = 1;
 const X86_CR0_PG = 0x80000000;
@@ -245,8 +251,7 @@ export class VmxCpu {
 
   controls(): { pin: number; cpu: number; sec: number } {
     const v = this.vmcs!;
-    const cpu = v.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
-    return { pin: v.read(VMCS.PIN_BASED_VM_EXEC_CONTROL), cpu, sec: cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS ? v.read(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0 };
+    return { pin: v.read(VMCS.PIN_BASED_VM_EXEC_CONTROL), cpu: v.read(VMCS.CPU_BASED_VM_EXEC_CONTROL), sec: secondaryControls(v) };
   }
 
   /** VMfailValid: the error number goes to the current VMCS and the guest is not entered. */
@@ -260,7 +265,8 @@ export class VmxCpu {
     const v = this.vmcs;
     if (!v) throw new Error('VMX CPU: VM entry with no current VMCS');
     if (launch === v.launched) return this.vmfail(v, launch ? VMXERR_VMLAUNCH_NONCLEAR_VMCS : VMXERR_VMRESUME_NONLAUNCHED_VMCS);
-    const { pin, sec } = this.controls();
+    const pin = v.read(VMCS.PIN_BASED_VM_EXEC_CONTROL);
+    const sec = secondaryControls(v);
     // Checks on the VM-execution control fields (SDM 26.2.1.1): VMfailValid, the guest is not entered.
     if ((sec & SECONDARY_EXEC_ENABLE_VPID && v.read(VMCS.VIRTUAL_PROCESSOR_ID) === 0)
       || (sec & SECONDARY_EXEC_VIRTUALIZE_X2APIC_MODE && sec & SECONDARY_EXEC_VIRTUALIZE_APIC_ACCESSES)) {
@@ -320,7 +326,7 @@ export class VmxCpu {
     }
     // The VMX-preemption timer starts counting down from its VMCS value (SDM 25.5.1).
     this.timerDeadline = pin & PIN_BASED_VMX_PREEMPTION_TIMER
-      ? this.clock.cycles + v.read(VMCS.VMX_PREEMPTION_TIMER_VALUE) * 2 ** VMX_PREEMPTION_TIMER_RATE : Infinity;
+      ? this.clock.cycles + v.read(VMCS.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_TICK : Infinity;
     return this.execute();
   }
 
@@ -407,7 +413,7 @@ export class VmxCpu {
   }
 
   /** The exit, if any, an event pending at this instruction boundary causes (SDM 26.7 priority). */
-  private boundaryExit(pin: number, cpu: number): number {
+  private boundaryExit(pin: number, cpu: number, sec: number): number {
     const r = this.regs;
     const v = this.vmcs!;
     if (this.initSignal) {
@@ -435,7 +441,7 @@ export class VmxCpu {
     }
     if (cpu & CPU_BASED_NMI_WINDOW_EXITING && !this.nmiBlocked && !this.stiShadow) return this.exit(EXIT_REASON.NMI_WINDOW, 0, 0);
     if (cpu & CPU_BASED_INTR_WINDOW_EXITING && r.rflags & X86_EFLAGS_IF && !this.stiShadow) return this.exit(EXIT_REASON.INTERRUPT_WINDOW, 0, 0);
-    virtualInterruptDelivery(this);
+    virtualInterruptDelivery(this, sec);
     return -1;
   }
 
@@ -443,9 +449,12 @@ export class VmxCpu {
   private execute(): number {
     const r = this.regs;
     const native = this.profile.cost.nativeInsn;
+    const v = this.vmcs!;
     for (;;) {
-      const { pin, cpu, sec } = this.controls();
-      const b = this.boundaryExit(pin, cpu);
+      const pin = v.read(VMCS.PIN_BASED_VM_EXEC_CONTROL);
+      const cpu = v.read(VMCS.CPU_BASED_VM_EXEC_CONTROL);
+      const sec = cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS ? v.read(VMCS.SECONDARY_VM_EXEC_CONTROL) : 0;
+      const b = this.boundaryExit(pin, cpu, sec);
       if (b >= 0) return b;
       // Read after the boundary: a virtual interrupt may have started a handler.
       const c = this.ctxs[this.ctxs.length - 1]!;
@@ -470,7 +479,7 @@ export class VmxCpu {
       if (opcode(op) === OP.STALL) {
         // No instruction boundary for RCX cycles: with notify VM exiting, a NOTIFY exit once the
         // notify window has passed (SDM 25.2); the VM context is still valid (qualification bit 0 clear).
-        const window = this.vmcs!.read(VMCS.NOTIFY_WINDOW);
+        const window = v.read(VMCS.NOTIFY_WINDOW);
         c.pending = -1;
         c.resume = 0;
         if (sec & SECONDARY_EXEC_NOTIFY_VM_EXITING && r.rcx > window) { this.clock.spend(window); return this.exit(EXIT_REASON.NOTIFY, 0, 0); }
