@@ -51,8 +51,6 @@ function sysEvents(layer: Layer): void {
   sysEnter.set(layer, enter);
   sysExit.set(layer, exit);
 }
-/** A thread of a process (a vCPU thread's id is its vCPU index; -1 for the main thread), as a number. */
-const threadKey = (pid: number, tid: number): number => pid * 4096 + tid + 1;
 sysEvents('qemu-kvm');
 sysEvents('vhost-user-blk');
 const ioctlName = (req: number): string => KVM_IOCTL_NAMES.get(req) ?? `0x${req.toString(16)}`;
@@ -129,10 +127,9 @@ export class HostKernel {
     this.clock.spend(this.profile.cost.syscall);
     if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
     // The calling thread (a vCPU thread: its index) is inside this file until the call returns.
-    const thread = threadKey(p.pid, vcpu);
-    this.inKvmCall.set(thread, f);
+    p.inKvmCall[vcpu + 1] = f;
     const r = yield* f.ioctl(req, arg, p);
-    this.inKvmCall.delete(thread);
+    p.inKvmCall[vcpu + 1] = undefined;
     if (this.t.on) {
       if (req === KVM_RUN) {
         const reason = r === 0 ? (f as HostFile & { exitReason(): number }).exitReason() : -1;
@@ -142,9 +139,6 @@ export class HostKernel {
     return r;
   }
 
-  /** Which file each thread is blocked in (a vCPU thread inside KVM_RUN), for signal delivery. */
-  private readonly inKvmCall = new Map<number, HostFile>();
-
   /**
    * tgkill: a signal for one of the process's threads (qemu's SIG_IPI kick of a vCPU thread, whose
    * thread id here is its vCPU index). A thread inside KVM_RUN is kicked out of the guest
@@ -152,7 +146,7 @@ export class HostKernel {
    */
   tgkill(p: HostProcess, tid: number, sig: number): number {
     this.enter(p, 'tgkill', tid, sig);
-    this.inKvmCall.get(threadKey(p.pid, tid))?.signal?.();
+    p.inKvmCall[tid + 1]?.signal?.();
     return this.leave(p, 'tgkill', 0);
   }
 

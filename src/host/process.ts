@@ -7,6 +7,11 @@ import type { Layer } from '../trace/events';
 export class HostProcess {
   readonly mm = new Mm();
   private readonly fds: (HostFile | undefined)[] = [];
+  /**
+   * By thread (a vCPU thread's id is its vCPU index, the main thread's -1; index id + 1): the kvm
+   * file the thread is inside a call on (KVM_RUN), for signal delivery.
+   */
+  readonly inKvmCall: (HostFile | undefined)[] = [];
   constructor(readonly pid: number, readonly comm: string, readonly layer: Layer = 'qemu-kvm') {}
 
   /** The lowest free descriptor from 3 on (0-2 are the terminal). */

@@ -52,6 +52,8 @@ export class KvmVcpu {
      * — through the TPR shadow, without an exit — makes kvm look again (KVM_REQ_EVENT).
      */
     tpr_seen: -1,
+    /** The guest's FPU state is in the CPU (kvm_load_guest_fpu), not in vcpu->arch.guest_fpu. */
+    guest_fpu_loaded: false,
   };
   readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0, irq_exits: 0,
     irq_window_exits: 0, nmi_window_exits: 0, nmi_injections: 0, request_irq_exits: 0, hypercalls: 0 };
@@ -65,6 +67,8 @@ export class KvmVcpu {
   thread: Thread | undefined;
   /** signal_pending(current) for the thread in KVM_RUN (a tgkill from userspace). */
   sigpending = false;
+  /** The vendor's struct this vCPU is embedded in (struct vcpu_vmx: to_vmx). */
+  vendor: unknown = undefined;
 
   constructor(readonly vm: KvmVm, readonly id: number, readonly cpu: VmxCpu, sched: Scheduler, lapicInKernel: boolean) {
     this.wq = new WaitQueue(sched, `vcpu${id}`);

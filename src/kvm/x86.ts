@@ -57,15 +57,15 @@ export function trace_kvm_emulate_insn(vcpu: KvmVcpu, op: number, failed: boolea
  * 3.x loaded it lazily at the first vcpu_enter_guest (guest_fpu_loaded) and put it back from
  * kvm_arch_vcpu_put — when the thread sleeps, and at vcpu_put after kvm_userspace_exit.
  */
-const guestFpuLoaded = new WeakSet<KvmVcpu>();
 export function kvm_load_guest_fpu(vcpu: KvmVcpu): void {
-  if (guestFpuLoaded.has(vcpu)) return;
-  guestFpuLoaded.add(vcpu);
+  if (vcpu.arch.guest_fpu_loaded) return;
+  vcpu.arch.guest_fpu_loaded = true;
   const t = vcpu.vm.env.t;
   if (t.on) t.rec(EV_FPU, vcpu.id, 1);
 }
 export function kvm_put_guest_fpu(vcpu: KvmVcpu): void {
-  if (!guestFpuLoaded.delete(vcpu)) return;
+  if (!vcpu.arch.guest_fpu_loaded) return;
+  vcpu.arch.guest_fpu_loaded = false;
   const t = vcpu.vm.env.t;
   if (t.on) t.rec(EV_FPU, vcpu.id, 0);
 }

@@ -72,8 +72,8 @@ export class InvariantChecker {
   readonly violations: Violation[] = [];
   /** Class of each event type, plus one (0: not classified yet); type ids are 16-bit. */
   private readonly classes = new Uint8Array(0x10000);
-  /** vCPU → true in guest mode, false in root mode; absent until first seen. */
-  private readonly inGuest = new Map<number, boolean>();
+  /** By vCPU: true in guest mode, false in root mode; undefined until first seen. */
+  private inGuest: (boolean | undefined)[] = [];
   private stopped = false;
   /** queue → head → how many times popped and not yet given back. */
   private readonly inUse = new Map<number, Map<number, number>>();
@@ -122,18 +122,18 @@ export class InvariantChecker {
       }
       case C.Entry: {
         const v = r.vcpuAt(seq);
-        if (this.inGuest.get(v) === true) this.fail(seq, 'exit-entry', `vCPU ${v}: a second VM entry without an exit between`);
+        if (this.inGuest[v] === true) this.fail(seq, 'exit-entry', `vCPU ${v}: a second VM entry without an exit between`);
         if (this.stopped) this.fail(seq, 'stopped', `vCPU ${v}: VM entry while the VM is stopped`);
-        this.inGuest.set(v, true);
+        this.inGuest[v] = true;
         return;
       }
       case C.Exit: {
         const v = r.vcpuAt(seq);
-        if (this.inGuest.get(v) === false) this.fail(seq, 'exit-entry', `vCPU ${v}: a VM exit without an entry since the last exit`);
-        this.inGuest.set(v, false);
+        if (this.inGuest[v] === false) this.fail(seq, 'exit-entry', `vCPU ${v}: a VM exit without an entry since the last exit`);
+        this.inGuest[v] = false;
         return;
       }
-      case C.Reset: this.inGuest.clear(); this.inUse.clear(); return;
+      case C.Reset: this.inGuest = []; this.inUse.clear(); return;
       case C.Stop: this.stopped = true; return;
       case C.Start: this.stopped = false; return;
       case C.Pop: {

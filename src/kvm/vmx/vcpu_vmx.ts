@@ -21,7 +21,7 @@ interface VcpuVmx {
   pi_desc: DataView;
 }
 
-const vmxOf = new WeakMap<KvmVcpu, VcpuVmx>();
-export const to_vmx = (vcpu: KvmVcpu): VcpuVmx => vmxOf.get(vcpu)!;
+/** to_vmx: container_of(vcpu, struct vcpu_vmx, vcpu), the struct the vCPU is embedded in. */
+export const to_vmx = (vcpu: KvmVcpu): VcpuVmx => vcpu.vendor as VcpuVmx;
 /** vmx_vcpu_create: the vCPU's struct vcpu_vmx. */
-export const vmx_attach = (vcpu: KvmVcpu, vmx: VcpuVmx): void => { vmxOf.set(vcpu, vmx); };
+export const vmx_attach = (vcpu: KvmVcpu, vmx: VcpuVmx): void => { vcpu.vendor = vmx; };
