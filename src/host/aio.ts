@@ -14,6 +14,7 @@
 
 import { ERRNO } from '../uapi/errno';
 import { IOCB_CMD_FDSYNC, IOCB_CMD_FSYNC, IOCB_CMD_PREADV, IOCB_CMD_PWRITEV, IOCB_FLAG_RESFD, io_event, iocb, iovec } from '../uapi/aio';
+import { setU64 } from '../uapi/u64';
 import type { Scheduler } from '../sim/scheduler';
 import { defineEvent, type Tracer } from '../trace/events';
 import { EventFd } from './eventfd';
@@ -60,10 +61,10 @@ export class AioContext {
   complete(data: number, obj: number, res: number): void {
     const p = AIO_RING_HEADER + this.tail * io_event.sizeof;
     const r = this.ring;
-    r.setBigUint64(p + io_event.data, BigInt.asUintN(64, BigInt(data)), true);
-    r.setBigUint64(p + io_event.obj, BigInt.asUintN(64, BigInt(obj)), true);
-    r.setBigInt64(p + io_event.res, BigInt(res), true);
-    r.setBigInt64(p + io_event.res2, 0n, true);
+    setU64(r, p + io_event.data, data);
+    setU64(r, p + io_event.obj, obj);
+    setU64(r, p + io_event.res, res);
+    setU64(r, p + io_event.res2, 0);
     this.tail = this.tail + 1 >= this.nr ? 0 : this.tail + 1;
     r.setUint32(aio_ring.tail, this.tail, true);
   }

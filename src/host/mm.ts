@@ -2,6 +2,8 @@
 // hands the kernel (an iocb, an iovec array, a pollfd array, a kvm struct) is bytes at an address
 // here, and the kernel reads it with copy_from_user, as the real one does.
 
+import { getI64, getU64, setU64 } from '../uapi/u64';
+
 export interface Mapping {
   readonly start: number; readonly len: number; readonly bytes: Uint8Array; readonly view: DataView; readonly name: string;
   /** Anonymous memory of this process's own (mmap with fd -1): freed when the process exits. */
@@ -68,14 +70,14 @@ export class Mm {
   u16(a: number): number { const m = this.find(a, 2); return m.view.getUint16(a - m.start, true); }
   u32(a: number): number { const m = this.find(a, 4); return m.view.getUint32(a - m.start, true); }
   i32(a: number): number { const m = this.find(a, 4); return m.view.getInt32(a - m.start, true); }
-  u64(a: number): number { const m = this.find(a, 8); return Number(m.view.getBigUint64(a - m.start, true)); }
-  i64(a: number): number { const m = this.find(a, 8); return Number(m.view.getBigInt64(a - m.start, true)); }
+  u64(a: number): number { const m = this.find(a, 8); return getU64(m.view, a - m.start); }
+  i64(a: number): number { const m = this.find(a, 8); return getI64(m.view, a - m.start); }
   setU8(a: number, v: number): void { const m = this.find(a, 1); m.view.setUint8(a - m.start, v); }
   setU16(a: number, v: number): void { const m = this.find(a, 2); m.view.setUint16(a - m.start, v, true); }
   setU32(a: number, v: number): void { const m = this.find(a, 4); m.view.setUint32(a - m.start, v >>> 0, true); }
   setI32(a: number, v: number): void { const m = this.find(a, 4); m.view.setInt32(a - m.start, v, true); }
-  setU64(a: number, v: number): void { const m = this.find(a, 8); m.view.setBigUint64(a - m.start, BigInt.asUintN(64, BigInt(v)), true); }
-  setI64(a: number, v: number): void { const m = this.find(a, 8); m.view.setBigInt64(a - m.start, BigInt(v), true); }
+  setU64(a: number, v: number): void { const m = this.find(a, 8); setU64(m.view, a - m.start, v); }
+  setI64(a: number, v: number): void { const m = this.find(a, 8); setU64(m.view, a - m.start, v); }
   /** A view of [addr, addr+len) (the bytes themselves, not a copy). */
   slice(a: number, len: number): Uint8Array { const m = this.find(a, len); return m.bytes.subarray(a - m.start, a - m.start + len); }
   fill(a: number, len: number, v: number): void { this.slice(a, len).fill(v); }

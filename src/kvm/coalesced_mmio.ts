@@ -7,6 +7,7 @@
 
 import { defineEvent } from '../trace/events';
 import { PAGE_SIZE, kvm_coalesced_mmio, kvm_coalesced_mmio_ring } from '../uapi/kvm';
+import { setU64 } from '../uapi/u64';
 import type { KvmIoDevice } from './io_bus';
 import type { KvmVm } from './vm';
 
@@ -30,10 +31,10 @@ export class KvmCoalescedMmioDev implements KvmIoDevice {
     // coalesced_mmio_has_room: one slot always stays empty, so that first == last means empty.
     if ((last + 1) % KVM_COALESCED_MMIO_MAX === first) return -EOPNOTSUPP;
     const e = kvm_coalesced_mmio_ring.coalesced_mmio + last * kvm_coalesced_mmio.sizeof;
-    ring.setBigUint64(e + kvm_coalesced_mmio.phys_addr, BigInt(addr), true);
+    setU64(ring, e + kvm_coalesced_mmio.phys_addr, addr);
     ring.setUint32(e + kvm_coalesced_mmio.len, len, true);
     ring.setUint32(e + kvm_coalesced_mmio.pio, this.pio ? 1 : 0, true);
-    ring.setBigUint64(e + kvm_coalesced_mmio.data, BigInt.asUintN(64, BigInt(val)), true);
+    setU64(ring, e + kvm_coalesced_mmio.data, val);
     ring.setUint32(kvm_coalesced_mmio_ring.last, (last + 1) % KVM_COALESCED_MMIO_MAX, true);
     const t = this.vm.env.t;
     if (t.on) t.rec(EV_WRITE, -1, addr, len, val);

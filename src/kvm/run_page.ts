@@ -3,6 +3,7 @@
 // bytes; this is kvm's accessor.
 
 import { KVM_PIO_PAGE_OFFSET, PAGE_SIZE, kvm_run } from '../uapi/kvm';
+import { getU64, setU64 } from '../uapi/u64';
 
 export class KvmRunPage {
   readonly bytes = new Uint8Array((KVM_PIO_PAGE_OFFSET + 1) * PAGE_SIZE);
@@ -19,13 +20,13 @@ export class KvmRunPage {
     d.setUint8(kvm_run['io.size'], size);
     d.setUint16(kvm_run['io.port'], port, true);
     d.setUint32(kvm_run['io.count'], count, true);
-    d.setBigUint64(kvm_run['io.data_offset'], BigInt(KvmRunPage.PIO_DATA), true);
+    setU64(d, kvm_run['io.data_offset'], KvmRunPage.PIO_DATA);
   }
 
   setMmio(gpa: number, len: number, isWrite: boolean, data: number): void {
     const d = this.view;
-    d.setBigUint64(kvm_run['mmio.phys_addr'], BigInt(gpa), true);
-    d.setBigUint64(kvm_run['mmio.data'], BigInt.asUintN(64, BigInt(data)), true);
+    setU64(d, kvm_run['mmio.phys_addr'], gpa);
+    setU64(d, kvm_run['mmio.data'], data);
     d.setUint32(kvm_run['mmio.len'], len, true);
     d.setUint8(kvm_run['mmio.is_write'], isWrite ? 1 : 0);
   }
@@ -34,14 +35,14 @@ export class KvmRunPage {
     const d = this.view;
     const o = kvm_run['mmio.data'];
     return len === 1 ? d.getUint8(o) : len === 2 ? d.getUint16(o, true) : len === 4 ? d.getUint32(o, true)
-      : Number(d.getBigUint64(o, true));
+      : getU64(d, o);
   }
 
   setInternalError(suberror: number, data: readonly number[]): void {
     const d = this.view;
     d.setUint32(kvm_run['internal.suberror'], suberror, true);
     d.setUint32(kvm_run['internal.ndata'], data.length, true);
-    data.forEach((x, i) => d.setBigUint64(kvm_run['internal.data'] + 8 * i, BigInt(x), true));
+    data.forEach((x, i) => setU64(d, kvm_run['internal.data'] + 8 * i, x));
   }
 
   /** kvm_run->flags (KVM_RUN_X86_BUS_LOCK, …) */
@@ -54,8 +55,8 @@ export class KvmRunPage {
     const d = this.view;
     d.setUint8(kvm_run.if_flag, ifFlag ? 1 : 0);
     d.setUint8(kvm_run.ready_for_interrupt_injection, ready ? 1 : 0);
-    d.setBigUint64(kvm_run.cr8, BigInt(cr8), true);
-    d.setBigUint64(kvm_run.apic_base, BigInt(apicBase), true);
+    setU64(d, kvm_run.cr8, cr8);
+    setU64(d, kvm_run.apic_base, apicBase);
   }
 
   /** KVM_EXIT_EXCEPTION */
@@ -73,20 +74,20 @@ export class KvmRunPage {
     d.setUint8(kvm_run['msr.error'], 0);
     d.setUint32(kvm_run['msr.reason'], reason, true);
     d.setUint32(kvm_run['msr.index'], index, true);
-    d.setBigUint64(kvm_run['msr.data'], BigInt(data), true);
+    setU64(d, kvm_run['msr.data'], data);
   }
   get msrError(): number { return this.view.getUint8(kvm_run['msr.error']); }
-  get msrData(): number { return Number(this.view.getBigUint64(kvm_run['msr.data'], true)); }
+  get msrData(): number { return getU64(this.view, kvm_run['msr.data']); }
 
   /** KVM_EXIT_NOTIFY */
   setNotify(flags: number): void { this.view.setUint32(kvm_run['notify.flags'], flags, true); }
 
   setHardwareExitReason(reason: number): void {
-    this.view.setBigUint64(kvm_run['hw.hardware_exit_reason'], BigInt(reason), true);
+    setU64(this.view, kvm_run['hw.hardware_exit_reason'], reason);
   }
 
   setFailEntry(reason: number, cpu: number): void {
-    this.view.setBigUint64(kvm_run['fail_entry.hardware_entry_failure_reason'], BigInt(reason), true);
+    setU64(this.view, kvm_run['fail_entry.hardware_entry_failure_reason'], reason);
     this.view.setUint32(kvm_run['fail_entry.cpu'], cpu, true);
   }
 }
