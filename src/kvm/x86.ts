@@ -71,34 +71,37 @@ export function kvm_put_guest_fpu(vcpu: KvmVcpu): void {
 }
 const lazyFpu = (vcpu: KvmVcpu): boolean => vcpu.vm.env.era.era === 'qemu-kvm-2013';
 
-/** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
+/**
+ * kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run: the guest FPU in (6.1: once per KVM_RUN), the
+ * exit userspace handled (complete_userspace_io), then vcpu_run; the FPU out on the way back.
+ */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
-  if (lazyFpu(vcpu)) return yield* vcpu_ioctl_run(vcpu);
-  kvm_load_guest_fpu(vcpu);
-  try { return yield* vcpu_ioctl_run(vcpu); } finally { kvm_put_guest_fpu(vcpu); }
-}
-
-function* vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
-  const cui = vcpu.arch.complete_userspace_io;
-  if (cui) {
-    vcpu.arch.complete_userspace_io = null;
-    const r = cui(vcpu);
-    if (r <= 0) return r;
-  }
-  // An application processor waits for INIT and SIPI before it ever runs: block until they come,
-  // accept them, and return -EAGAIN; userspace calls KVM_RUN again and the vCPU starts.
-  if (vcpu.arch.mp_state === KVM_MP_STATE_UNINITIALIZED) {
+  const lazy = lazyFpu(vcpu);
+  if (!lazy) kvm_load_guest_fpu(vcpu);
+  try {
+    const cui = vcpu.arch.complete_userspace_io;
+    if (cui) {
+      vcpu.arch.complete_userspace_io = null;
+      const r = cui(vcpu);
+      if (r <= 0) return r;
+    }
+    // An application processor waits for INIT and SIPI before it ever runs: block until they come,
+    // accept them, and return -EAGAIN; userspace calls KVM_RUN again and the vCPU starts.
+    if (vcpu.arch.mp_state === KVM_MP_STATE_UNINITIALIZED) {
+      if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+      yield* kvm_vcpu_block(vcpu);
+      kvm_apic_accept_events(vcpu);
+      post_kvm_run_save(vcpu);
+      if (vcpu.sigpending) { vcpu.sigpending = false; vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+      return -ERRNO.EAGAIN;
+    }
     if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-    yield* kvm_vcpu_block(vcpu);
-    kvm_apic_accept_events(vcpu);
+    const r = yield* vcpu_run(vcpu);
     post_kvm_run_save(vcpu);
-    if (vcpu.sigpending) { vcpu.sigpending = false; vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-    return -ERRNO.EAGAIN;
+    return r;
+  } finally {
+    if (!lazy) kvm_put_guest_fpu(vcpu);
   }
-  if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-  const r = yield* vcpu_run(vcpu);
-  post_kvm_run_save(vcpu);
-  return r;
 }
 
 /** post_kvm_run_save: IF, "ready for injection", CR8 and the APIC base, for a userspace irqchip. */

@@ -103,7 +103,7 @@ export class KvmCpu {
     const mm = this.proc.mm;
     const run = this.runHva;
     for (;;) {
-      yield* this.qemu_wait_io_event();
+      if (this.waitsForWork()) yield* this.qemu_wait_io_event();
       // process_queued_cpu_work, then kvm_arch_pre_run (e.g. KVM_INTERRUPT with a userspace irqchip).
       while (this.work.length > 0) this.work.shift()!();
       this.arch?.kvm_arch_pre_run(this);
@@ -215,6 +215,15 @@ export class KvmCpu {
   qemu_cpu_kick(): void {
     this.exitRequest = true;
     this.proc.mm.setU8(this.runHva + kvm_run.immediate_exit, 1);
+  }
+
+  /**
+   * Whether qemu_wait_io_event has anything to do: the VM is stopped (cpu->stop, !cpu_can_run), or the
+   * vCPU halted in userspace (cpu->halted: it waits while idle, and the flag is cleared).
+   */
+  private waitsForWork(): boolean {
+    const c = this.runControl;
+    return (c !== undefined && (this.stop || !c.cpu_can_run())) || this.halted;
   }
 
   /** qemu_wait_io_event: while the VM is stopped the thread sleeps on its halt condition. */
