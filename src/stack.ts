@@ -4,6 +4,7 @@
 
 import type { VmConfig } from './config';
 import { Clock } from './sim/clock';
+import { markWritten } from './sim/dirty';
 import { SKYLAKE_SP, type CpuProfile } from './sim/costs';
 import { Scheduler } from './sim/scheduler';
 import { TraceRecorder } from './trace/recorder';
@@ -145,8 +146,9 @@ export class Stack {
       if (this.guest) {
         this.wasReset = true;
         if (!this.traceBoot) t.on = false;
+        this.guestPagesWritten();
       }
-      const ram = q.proc.mm.slice(q.ramHva, ramBytes);
+      const ram = q.proc.mm.pages(q.ramHva, ramBytes).bytes;
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
@@ -231,9 +233,20 @@ export class Stack {
     if (this.gone === CLOSED) return;
     this.gone = CLOSED;
     this.pending = undefined;
+    this.guestPagesWritten();
     if (this.vhost) this.host.exit_group(this.vhost.proc);
     this.host.exit_group(this.qemu.proc);
     this.trace.clear(true);
+  }
+
+  /**
+   * The guest kernel stores to its RAM directly (its plain loads and stores, not simulated one by
+   * one): what it can have written is its own data below its page pool and the pages the pool has
+   * handed out (sim/dirty.ts marks them, for the host to clean when the RAM is reused).
+   */
+  private guestPagesWritten(): void {
+    const { dirty, dirtyOffset } = this.qemu.proc.mm.pages(this.qemu.ramHva, 1);
+    markWritten(dirty, dirtyOffset, this.guest.pages.used[1]);
   }
 
   /** Guard-rail counts and invariant violations so far: all must be zero. */

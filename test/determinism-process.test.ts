@@ -2,7 +2,9 @@
 // walk with a golden trace) is run alone in a fresh process, and again in one process after every
 // scenario of the suite; features/exits/no-exit.feature is run serially and on two parallel workers.
 // Each scenario writes its whole walk — events, stages, details, simulated times, summaries — as
-// JSON (steps/support/trace_dump.ts), and the bytes must be the same.
+// JSON (steps/support/trace_dump.ts), and the bytes must be the same. The guest RAM each closed
+// machine gives back is checked to have been cleaned whole (EXITPATH_CHECK_RAM, src/host/anon.ts), so
+// no machine can see what one before it left.
 
 import { test } from 'node:test';
 import { expect } from 'chai';
@@ -53,7 +55,9 @@ function goldenScenarios(): string[] {
 
 function run(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, args, { cwd: ROOT });
+    // Every machine these runs close also has its RAM read whole when it goes back to the host: a
+    // page written without its dirty bit set fails the scenario (src/host/anon.ts).
+    const c = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, EXITPATH_CHECK_RAM: '1' } });
     let out = '';
     c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     c.stderr.on('data', (d: Buffer) => { out += d.toString(); });

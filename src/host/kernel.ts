@@ -172,7 +172,7 @@ export class HostKernel {
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
   mmap(p: HostProcess, length: number, fd: number, name = 'anon', offset = 0): number {
     this.enter(p, 'mmap', length, fd);
-    if (fd < 0) return this.leave(p, 'mmap', p.mm.map(anonPages(length), name, true));
+    if (fd < 0) { const a = anonPages(length); return this.leave(p, 'mmap', p.mm.map(a.bytes, name, true, a.dirty)); }
     const f = p.file(fd);
     if (!f?.mmap) return this.leave(p, 'mmap', -ERRNO.ENODEV);
     return this.leave(p, 'mmap', p.mm.map(f.mmap(length, offset), f.name));
@@ -184,7 +184,7 @@ export class HostKernel {
    */
   exit_group(p: HostProcess): void {
     for (const fd of p.openFds()) p.close(fd);
-    for (const m of p.mm.unmapAll()) if (m.anon) freeAnonPages(m.bytes);
+    for (const m of p.mm.unmapAll()) if (m.anon) freeAnonPages({ bytes: m.bytes, dirty: m.dirty });
   }
 
   /** memfd_create + ftruncate: shareable anonymous memory (qemu's memory-backend-memfd,share=on). */

@@ -2,12 +2,15 @@
 // hands the kernel (an iocb, an iovec array, a pollfd array, a kvm struct) is bytes at an address
 // here, and the kernel reads it with copy_from_user, as the real one does.
 
+import { markWritten } from '../sim/dirty';
 import { getI64, getU64, setU64 } from '../uapi/u64';
 
 export interface Mapping {
   readonly start: number; readonly len: number; readonly bytes: Uint8Array; readonly view: DataView; readonly name: string;
   /** Anonymous memory of this process's own (mmap with fd -1): freed when the process exits. */
   readonly anon?: boolean;
+  /** Its pages' dirty bits (sim/dirty.ts), when it is memory the host reuses. */
+  readonly dirty?: Uint8Array;
 }
 
 export class Efault extends Error {}
@@ -23,12 +26,12 @@ export class Mm {
    * Map `bytes` (fresh anonymous memory or a device's pages) at a new address; returns it. Several
    * runs of bytes are mapped back to back (an access stays within one of them).
    */
-  map(bytes: Uint8Array | Uint8Array[], name: string, anon = false): number {
+  map(bytes: Uint8Array | Uint8Array[], name: string, anon = false, dirty?: Uint8Array): number {
     const parts = Array.isArray(bytes) ? bytes : [bytes];
     const start = this.next;
     let at = start;
     for (const b of parts) {
-      this.maps.push({ start: at, len: b.length, bytes: b, view: new DataView(b.buffer, b.byteOffset, b.length), name, anon });
+      this.maps.push({ start: at, len: b.length, bytes: b, view: new DataView(b.buffer, b.byteOffset, b.length), name, anon, dirty });
       at += b.length;
     }
     this.next += Math.ceil(Math.max(at - start, 1) / 0x200000 + 1) * 0x200000; // 2 MiB-aligned, with a guard gap
@@ -72,13 +75,25 @@ export class Mm {
   i32(a: number): number { const m = this.find(a, 4); return m.view.getInt32(a - m.start, true); }
   u64(a: number): number { const m = this.find(a, 8); return getU64(m.view, a - m.start); }
   i64(a: number): number { const m = this.find(a, 8); return getI64(m.view, a - m.start); }
-  setU8(a: number, v: number): void { const m = this.find(a, 1); m.view.setUint8(a - m.start, v); }
-  setU16(a: number, v: number): void { const m = this.find(a, 2); m.view.setUint16(a - m.start, v, true); }
-  setU32(a: number, v: number): void { const m = this.find(a, 4); m.view.setUint32(a - m.start, v >>> 0, true); }
-  setI32(a: number, v: number): void { const m = this.find(a, 4); m.view.setInt32(a - m.start, v, true); }
-  setU64(a: number, v: number): void { const m = this.find(a, 8); setU64(m.view, a - m.start, v); }
-  setI64(a: number, v: number): void { const m = this.find(a, 8); setU64(m.view, a - m.start, v); }
-  /** A view of [addr, addr+len) (the bytes themselves, not a copy). */
-  slice(a: number, len: number): Uint8Array { const m = this.find(a, len); return m.bytes.subarray(a - m.start, a - m.start + len); }
+  setU8(a: number, v: number): void { const m = this.find(a, 1); markWritten(m.dirty, a - m.start, 1); m.view.setUint8(a - m.start, v); }
+  setU16(a: number, v: number): void { const m = this.find(a, 2); markWritten(m.dirty, a - m.start, 2); m.view.setUint16(a - m.start, v, true); }
+  setU32(a: number, v: number): void { const m = this.find(a, 4); markWritten(m.dirty, a - m.start, 4); m.view.setUint32(a - m.start, v >>> 0, true); }
+  setI32(a: number, v: number): void { const m = this.find(a, 4); markWritten(m.dirty, a - m.start, 4); m.view.setInt32(a - m.start, v, true); }
+  setU64(a: number, v: number): void { const m = this.find(a, 8); markWritten(m.dirty, a - m.start, 8); setU64(m.view, a - m.start, v); }
+  setI64(a: number, v: number): void { const m = this.find(a, 8); markWritten(m.dirty, a - m.start, 8); setU64(m.view, a - m.start, v); }
+  /** A view of [addr, addr+len) (the bytes themselves, not a copy), which the caller may write: its pages count as written. */
+  slice(a: number, len: number): Uint8Array {
+    const m = this.find(a, len);
+    markWritten(m.dirty, a - m.start, len);
+    return m.bytes.subarray(a - m.start, a - m.start + len);
+  }
   fill(a: number, len: number, v: number): void { this.slice(a, len).fill(v); }
+  /**
+   * [addr, addr+len) for a user that keeps the pages mapped and marks what it writes itself (kvm's
+   * memslots, the guest's RAM): the bytes, and the dirty bits of their mapping with where they start.
+   */
+  pages(a: number, len: number): { bytes: Uint8Array; dirty: Uint8Array | undefined; dirtyOffset: number } {
+    const m = this.find(a, len);
+    return { bytes: m.bytes.subarray(a - m.start, a - m.start + len), dirty: m.dirty, dirtyOffset: a - m.start };
+  }
 }

@@ -7,6 +7,7 @@
 // tables and decodes them (x86_decode_insn); here the decode is the instruction the CPU was
 // executing, as the VMX CPU hands it over (VmxCpu.pendingInsn).
 
+import { markWritten } from '../sim/dirty';
 import { defineEvent } from '../trace/events';
 import { KVM_EXIT, KVM_INTERNAL_ERROR_EMULATION } from '../uapi/kvm';
 import { OP, opcode, operand } from '../vmx/insn';
@@ -237,6 +238,7 @@ export function x86_emulate_instruction(vcpu: KvmVcpu, emulationType: number, gp
       trace(false);
       if (!slot) { kvm_inject_gp(vcpu, 0); return 1; }
       const sidt = c === OP.SIDT;
+      markWritten(slot.hostDirty, slot.hostDirtyOffset + r.rdi - slot.gpa, 10);
       slot.view.setUint16(r.rdi - slot.gpa, v.read(sidt ? VMCS.GUEST_IDTR_LIMIT : VMCS.GUEST_GDTR_LIMIT), true);
       slot.view.setBigUint64(r.rdi - slot.gpa + 2, BigInt.asUintN(64, BigInt(v.read(sidt ? VMCS.GUEST_IDTR_BASE : VMCS.GUEST_GDTR_BASE))), true);
       return kvm_skip_emulated_instruction(vcpu);

@@ -93,9 +93,9 @@ export class KvmVmFile implements HostFile {
           return 0;
         }
         if (!mm.ok(hva, size)) return -ERRNO.EFAULT;
-        const bytes = mm.slice(hva, size);
+        const { bytes, dirty, dirtyOffset } = mm.pages(hva, size);
         vm.memslots.push({ slot: mm.u32(arg + s.slot), gpa: mm.u64(arg + s.guest_phys_addr), size, hva, bytes,
-          view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length) });
+          view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length), hostDirty: dirty, hostDirtyOffset: dirtyOffset });
         return 0;
       }
       case KVM_GET_DIRTY_LOG: {
@@ -204,8 +204,12 @@ export class KvmVmFile implements HostFile {
         if (vm.vcpus[id]) return -ERRNO.EEXIST;
         const vcpu = new KvmVcpu(vm, id, this.hw.cpu(id), vm.env.sched, vm.irqchipInKernel);
         // The CPU reaches guest RAM through the memslots (with EPT: their host pages).
-        vcpu.cpu.ram = vm.memslots.find((m) => m.gpa === 0)?.view;
-        vcpu.cpu.ramHigh = vm.memslots.find((m) => m.gpa === 2 ** 32)?.view;
+        const low = vm.memslots.find((m) => m.gpa === 0);
+        const high = vm.memslots.find((m) => m.gpa === 2 ** 32);
+        vcpu.cpu.ram = low?.view;
+        vcpu.cpu.ramHigh = high?.view;
+        vcpu.cpu.ramDirty = low ? { bits: low.hostDirty, offset: low.hostDirtyOffset } : undefined;
+        vcpu.cpu.ramHighDirty = high ? { bits: high.hostDirty, offset: high.hostDirtyOffset } : undefined;
         vm.ops.vcpu_create(vcpu);
         vm.vcpus[id] = vcpu;
         return proc.install(new KvmVcpuFile(vcpu));

@@ -2,6 +2,7 @@
 // x2APIC MSR access, the xAPIC MMIO registers. The in-kernel local APIC of `irqchip: kernel | split`.
 // Its register page (apic->regs) is also the virtual-APIC page VT-x reads TPR from (TPR shadow).
 
+import { markWritten } from '../sim/dirty';
 import { defineEvent } from '../trace/events';
 import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
 import { KVM_REQ_EVENT } from './kvm_host';
@@ -473,7 +474,7 @@ function pv_eoi_byte(vcpu: KvmVcpu, set?: number): number {
   const gpa = pvEoiGpa(vcpu);
   const slot = vcpu.vm.memslotFor(gpa);
   if (!slot) return 0;
-  if (set !== undefined) slot.view.setUint8(gpa - slot.gpa, set);
+  if (set !== undefined) { markWritten(slot.hostDirty, slot.hostDirtyOffset + gpa - slot.gpa, 1); slot.view.setUint8(gpa - slot.gpa, set); }
   return slot.view.getUint8(gpa - slot.gpa);
 }
 

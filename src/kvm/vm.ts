@@ -21,6 +21,8 @@ export const APIC_ACCESS_PAGE_PRIVATE_MEMSLOT = 32764 + 1;
 
 export interface Memslot {
   slot: number; gpa: number; size: number; hva: number; bytes: Uint8Array; view: DataView;
+  /** The host pages' dirty bits (sim/dirty.ts) and where the slot starts in them: kvm marks what it writes. */
+  hostDirty: Uint8Array | undefined; hostDirtyOffset: number;
   /** KVM_MEM_LOG_DIRTY_PAGES and the bitmap it allocates (kvm_alloc_dirty_bitmap), one bit a page. */
   flags?: number;
   dirty_bitmap?: Uint8Array;
@@ -81,7 +83,7 @@ export class KvmVm {
     let s = this.memslots.find((m) => m.slot === APIC_ACCESS_PAGE_PRIVATE_MEMSLOT);
     if (!s) {
       const bytes = new Uint8Array(4096);
-      s = { slot: APIC_ACCESS_PAGE_PRIVATE_MEMSLOT, gpa: 0xfee00000, size: 4096, hva: 0, bytes, view: new DataView(bytes.buffer) };
+      s = { slot: APIC_ACCESS_PAGE_PRIVATE_MEMSLOT, gpa: 0xfee00000, size: 4096, hva: 0, bytes, view: new DataView(bytes.buffer), hostDirty: undefined, hostDirtyOffset: 0 };
       this.memslots.push(s);
     }
     return s;

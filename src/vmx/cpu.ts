@@ -160,6 +160,9 @@ export class VmxCpu {
   /** Host memory backing guest RAM: the memslot at GPA 0, and the one at 4 GiB when RAM reaches past the PCI hole. */
   ram: DataView | undefined;
   ramHigh: DataView | undefined;
+  /** The host pages' dirty bits behind each (sim/dirty.ts): a store the CPU makes to guest RAM marks its page. */
+  ramDirty: { bits: Uint8Array | undefined; offset: number } | undefined;
+  ramHighDirty: { bits: Uint8Array | undefined; offset: number } | undefined;
   /**
    * Set by the simulator's breakpoint, or while parked: the next VMRESUME continues in the guest
    * where it stopped (the CPU never left non-root mode).

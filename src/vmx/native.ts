@@ -2,6 +2,7 @@
 // registers, guest RAM and the MSRs the bitmap passes through; accesses to the APIC-access page and
 // the x2APIC MSRs under "virtualize x2APIC mode" go to the virtual-APIC page (apicv.ts).
 
+import { markWritten } from '../sim/dirty';
 import { EXIT_REASON } from '../uapi/vmx';
 import type { VmxCpu } from './cpu';
 import { OP, opcode, operand, rax64, setRax64 } from './insn';
@@ -46,6 +47,7 @@ export function executeNative(lp: VmxCpu, op: number, cpu: number, sec: number):
       const high = r.rdi >= FOUR_GIB;
       const ram = high ? lp.ramHigh! : lp.ram!;
       const a = high ? r.rdi - FOUR_GIB : r.rdi;
+      written(high ? lp.ramHighDirty : lp.ramDirty, a, n);
       if (n === 8) {
         // All 64 bits of RAX, exactly; a locked add wraps modulo 2^64.
         const v = rax64(r);
@@ -104,6 +106,7 @@ export function executeNative(lp: VmxCpu, op: number, cpu: number, sec: number):
     case OP.MOV_FROM_DR: r.rax = operand(op) === 7 ? r.dr7 : 0; return -1;
     case OP.SGDT: case OP.SIDT: {
       const sidt = opcode(op) === OP.SIDT;
+      written(lp.ramDirty, r.rdi, 10);
       lp.ram!.setUint16(r.rdi, sidt ? r.idtrLimit : r.gdtrLimit, true);
       lp.ram!.setBigUint64(r.rdi + 2, BigInt.asUintN(64, BigInt(sidt ? r.idtrBase : r.gdtrBase)), true);
       return -1;
@@ -120,6 +123,11 @@ export function executeNative(lp: VmxCpu, op: number, cpu: number, sec: number):
     case OP.LTR: r.tr = r.rax & 0xffff; return -1;
     default: return -1; // nop, pause, mwait/monitor hints, wbinvd, rdpmc, xsaves, ... with no architectural effect modelled
   }
+}
+
+/** The page a store to guest RAM lands in is dirty (sim/dirty.ts). */
+function written(d: { bits: Uint8Array | undefined; offset: number } | undefined, a: number, n: number): void {
+  if (d !== undefined) markWritten(d.bits, d.offset + a, n);
 }
 
 function readRam(ram: DataView, a: number, n: number): number {
