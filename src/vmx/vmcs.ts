@@ -154,28 +154,26 @@ export const VMXERR_ENTRY_INVALID_CONTROL_FIELD = 7;
 
 export const X86_EFLAGS_IF = 0x200;
 
-// Field values live in a dense array: each encoding (16 bits, SDM B.1) gets a slot the first time any
-// VMCS uses it, so a read or write on the exit path is two array loads, not a hash lookup.
-const FIELD_SLOT = new Uint8Array(0x10000);
-let fieldSlots = 0;
-function slot(field: number): number {
-  let s = FIELD_SLOT[field];
-  if (s === undefined) throw new Error(`VMCS: 0x${field.toString(16)} is not a field encoding`);
-  if (s === 0) {
-    if (fieldSlots === 255) throw new Error('VMCS: more than 255 distinct fields');
-    s = FIELD_SLOT[field] = ++fieldSlots;
+// Field values live in a dense array indexed by the encoding itself (SDM B.1: bits 14:13 width, 11:10
+// type, 9:1 index, 0 access type; bits 15 and 12 are reserved and 0), with the two reserved bits
+// squeezed out: 2^14 slots, so a read or write on the exit path is one array access. Every field is
+// named in VMCS above; that none has a reserved bit set or shares a slot is checked when this loads.
+const slotOf = (field: number): number => (field & 0xfff) | ((field & 0x6000) >> 1);
+{
+  const taken = new Map<number, string>();
+  for (const [name, field] of Object.entries(VMCS)) {
+    const other = taken.get(slotOf(field));
+    if (field & ~0x6fff || other !== undefined) throw new Error(`VMCS: ${name} (0x${field.toString(16)}) is not a field encoding of its own${other ? ` (${other})` : ''}`);
+    taken.set(slotOf(field), name);
   }
-  return s;
 }
-// The named fields get their slots up front, so the hot path is a table load and an array access.
-for (const field of Object.values(VMCS)) slot(field);
 
 /** One VMCS region. Launch state is the hardware's: "clear" until a VMLAUNCH succeeds. */
 export class Vmcs {
-  private readonly f = new Float64Array(256);
+  private readonly f = new Float64Array(1 << 14);
   launched = false;
-  read(field: number): number { return this.f[FIELD_SLOT[field] || slot(field)]!; }
-  write(field: number, value: number): void { this.f[FIELD_SLOT[field] || slot(field)] = value; }
+  read(field: number): number { return this.f[(field & 0xfff) | ((field & 0x6000) >> 1)]!; }
+  write(field: number, value: number): void { this.f[(field & 0xfff) | ((field & 0x6000) >> 1)] = value; }
   setBits(field: number, bits: number): void { this.write(field, (this.read(field) | bits) >>> 0); }
   clearBits(field: number, bits: number): void { this.write(field, (this.read(field) & ~bits) >>> 0); }
 }
