@@ -6,6 +6,7 @@ import type { Mm } from '../host/mm';
 export class Heap {
   private next: number;
   private readonly free = new Map<number, number[]>();
+  /** Size of the block at each address handed out so far; 0 once it is freed (the entry stays: no map emptied per call). */
   private readonly sizes = new Map<number, number>();
   constructor(readonly mm: Mm, private readonly base: number, private readonly size: number) { this.next = base; }
 
@@ -26,8 +27,8 @@ export class Heap {
 
   release(a: number): void {
     const sz = this.sizes.get(a);
-    if (sz === undefined) throw new Error(`qemu: g_free of 0x${a.toString(16)} that was never allocated`);
-    this.sizes.delete(a);
+    if (!sz) throw new Error(`qemu: g_free of 0x${a.toString(16)} that was never allocated`);
+    this.sizes.set(a, 0);
     let list = this.free.get(sz);
     if (!list) { list = []; this.free.set(sz, list); }
     list.push(a);

@@ -60,7 +60,11 @@ export class VirtQueue {
   signalledUsedValid = false;
   /** The region caches, and the ring geometry they were built for. */
   caches: VRingMemoryRegionCaches | undefined;
-  private cachedFor = '';
+  /** The ring geometry (desc, avail, used, num) the caches were built for; desc -1: none yet. */
+  private cachedDesc = -1;
+  private cachedAvail = 0;
+  private cachedUsed = 0;
+  private cachedNum = 0;
   /** The device that owns the queue (virtio_add_queue). */
   vdev: VirtIODevice | undefined;
   constructor(readonly index: number, readonly maxNum: number, readonly handleOutput: (vq: VirtQueue) => void) { this.num = maxNum; }
@@ -72,10 +76,11 @@ export class VirtQueue {
     this.vdev?.virtio_init_region_cache(this);
   }
   get ready(): boolean { return this.desc !== 0; }
-  /** The geometry the caches must match (a transport may set desc/avail/used directly). */
-  geometry(): string { return `${this.desc}:${this.avail}:${this.used}:${this.num}`; }
-  markCached(): void { this.cachedFor = this.geometry(); }
-  get cachesCurrent(): boolean { return this.cachedFor === this.geometry(); }
+  /** The caches were built for the ring as it is now (a transport may set desc/avail/used directly). */
+  markCached(): void { this.cachedDesc = this.desc; this.cachedAvail = this.avail; this.cachedUsed = this.used; this.cachedNum = this.num; }
+  get cachesCurrent(): boolean {
+    return this.cachedDesc === this.desc && this.cachedAvail === this.avail && this.cachedUsed === this.used && this.cachedNum === this.num;
+  }
 }
 
 /** What virtqueue_split_read_next_desc reports. */

@@ -75,9 +75,9 @@ export class InvariantChecker {
   /** By vCPU: true in guest mode, false in root mode; undefined until first seen. */
   private inGuest: (boolean | undefined)[] = [];
   private stopped = false;
-  /** queue → head → how many times popped and not yet given back. */
+  /** queue → head → how many times popped and not yet given back (0 stays: no map emptied per event). */
   private readonly inUse = new Map<number, Map<number, number>>();
-  /** iocb address → outstanding submissions. */
+  /** iocb address → outstanding submissions (0 stays). */
   private readonly aio = new Map<number, number>();
   /** Events checked so far. */
   checked = 0;
@@ -151,7 +151,7 @@ export class InvariantChecker {
           this.fail(seq, 'used-ring', `queue ${q}: ${c === C.Fill ? 'a used element' : 'a detach'} for head ${head}, which the device did not pop from the avail ring`);
           return;
         }
-        if (n === 1) m!.delete(head); else m!.set(head, n - 1);
+        m!.set(head, n - 1);
         return;
       }
       case C.AioSubmit: {
@@ -163,7 +163,7 @@ export class InvariantChecker {
         const obj = r.argAt(seq, 3);
         const n = this.aio.get(obj) ?? 0;
         if (n <= 0) { this.fail(seq, 'aio', `an AIO completion for iocb 0x${obj.toString(16)}, which was not submitted`); return; }
-        if (n === 1) this.aio.delete(obj); else this.aio.set(obj, n - 1);
+        this.aio.set(obj, n - 1);
         return;
       }
       case C.Guard: {

@@ -59,7 +59,8 @@ export class LinuxAioState {
   private readonly events: number;
   private readonly maxEvents: number;
   /** Submitted and not yet completed, by iocb address. */
-  private readonly inflight = new Map<number, LaioCb>();
+  /** iocb address → its request while in flight, undefined after (the entry stays: no map emptied per request). */
+  private readonly inflight = new Map<number, LaioCb | undefined>();
   /** s->io_q: pending (queued, not yet accepted by io_submit), in_flight, blocked. */
   private readonly pending: LaioCb[] = [];
   private inFlight = 0;
@@ -195,7 +196,7 @@ export class LinuxAioState {
   private reap(obj: number, res: number): void {
     const l = this.inflight.get(obj);
     if (!l) throw new Error(`qemu: io_event for unknown iocb 0x${obj.toString(16)}`);
-    this.inflight.delete(obj);
+    this.inflight.set(obj, undefined);
     this.inFlight--;
     this.complete(l, res);
   }
