@@ -5,6 +5,11 @@ import type { Block, WaitQueue } from '../sim/scheduler';
 import type { HostProcess } from './process';
 
 export type SysGen = Generator<Block, number, void>;
+/**
+ * A file operation's outcome: its result when it completed at once, or — when it may sleep — the
+ * rest of it, which the calling thread runs (`typeof r === 'number' ? r : yield* r`).
+ */
+export type SysResult = number | SysGen;
 
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;
@@ -13,7 +18,7 @@ export interface HostFile {
   /** Who implements it: decides which box a crossing lands in (an ioctl on a kvm fd goes to kvm). */
   readonly owner: 'kvm' | 'host kernel';
   readonly name: string;
-  ioctl?(req: number, arg: number, proc: HostProcess): SysGen;
+  ioctl?(req: number, arg: number, proc: HostProcess): SysResult;
   read?(proc: HostProcess, buf: number, count: number): SysGen;
   write?(proc: HostProcess, buf: number, count: number): SysGen;
   /** Ready mask now (POLLIN...). */

@@ -13,7 +13,7 @@ import { Aio } from './aio';
 import { anonPages, freeAnonPages } from './anon';
 import type { ImageFile } from './disk';
 import { EFD_NONBLOCK, EventFd } from './eventfd';
-import { POLLIN, type HostFile, type SysGen } from './file';
+import { POLLIN, type HostFile, type SysGen, type SysResult } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
 import { IoUring, type HostFault } from './io_uring';
@@ -119,16 +119,32 @@ export class HostKernel {
     return this.leave(p, 'close', p.close(fd) ? 0 : -ERRNO.EBADF);
   }
 
-  /** ioctl: on a kvm file the crossing is qemu-kvm → kvm; KVM_RUN may block inside kvm. */
-  *ioctl(p: HostProcess, fd: number, req: number, arg: number, vcpu = -1): SysGen {
+  /**
+   * ioctl: on a kvm file the crossing is qemu-kvm → kvm. It completes at once (its result), or — a
+   * KVM_RUN that blocks inside kvm — returns the rest of the call for the calling thread to run.
+   */
+  ioctl(p: HostProcess, fd: number, req: number, arg: number, vcpu = -1): SysResult {
     const f = p.file(fd);
     if (!f?.ioctl) { this.enter(p, 'ioctl', fd, req); return this.leave(p, 'ioctl', f ? -ERRNO.EINVAL : -ERRNO.EBADF); }
-    if (f.owner !== 'kvm') { this.enter(p, 'ioctl', fd, req); return this.leave(p, 'ioctl', yield* f.ioctl(req, arg, p)); }
+    if (f.owner !== 'kvm') {
+      this.enter(p, 'ioctl', fd, req);
+      const r = f.ioctl(req, arg, p);
+      return typeof r === 'number' ? this.leave(p, 'ioctl', r) : this.ioctlSleeps(p, r);
+    }
     this.clock.spend(this.profile.cost.syscall);
     if (this.t.on) this.t.rec(kvmIoctlEv(req), vcpu, fd, arg);
     // The calling thread (a vCPU thread: its index) is inside this file until the call returns.
     p.inKvmCall[vcpu + 1] = f;
-    const r = yield* f.ioctl(req, arg, p);
+    const r = f.ioctl(req, arg, p);
+    return typeof r === 'number' ? this.kvmIoctlReturns(p, f, req, vcpu, r) : this.kvmIoctlSleeps(p, f, req, vcpu, r);
+  }
+
+  private *ioctlSleeps(p: HostProcess, rest: SysGen): SysGen { return this.leave(p, 'ioctl', yield* rest); }
+  private *kvmIoctlSleeps(p: HostProcess, f: HostFile, req: number, vcpu: number, rest: SysGen): SysGen {
+    return this.kvmIoctlReturns(p, f, req, vcpu, yield* rest);
+  }
+  /** The return of an ioctl on a kvm file: KVM_RUN's is named by kvm_run->exit_reason (④ `KVM_EXIT_IO`). */
+  private kvmIoctlReturns(p: HostProcess, f: HostFile, req: number, vcpu: number, r: number): number {
     p.inKvmCall[vcpu + 1] = undefined;
     if (this.t.on) {
       if (req === KVM_RUN) {
@@ -277,7 +293,10 @@ export class HostKernel {
   readNow(p: HostProcess, fd: number, buf: number, count: number): number { return runNow(this.read(p, fd, buf, count), 'read'); }
 
   /** ioctl that cannot block (anything but KVM_RUN), called from non-sleeping code. */
-  ioctlNow(p: HostProcess, fd: number, req: number, arg: number): number { return runNow(this.ioctl(p, fd, req, arg), 'ioctl'); }
+  ioctlNow(p: HostProcess, fd: number, req: number, arg: number): number {
+    const r = this.ioctl(p, fd, req, arg);
+    return typeof r === 'number' ? r : runNow(r, 'ioctl');
+  }
 
   *read(p: HostProcess, fd: number, buf: number, count: number): SysGen {
     this.enter(p, 'read', fd, count);

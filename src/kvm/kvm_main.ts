@@ -15,7 +15,7 @@ import { kvm_ioeventfd, kvm_irqfd } from './eventfd';
 import { kvm_set_msi } from './irq';
 import { kvm_get_dirty_log_protect, kvm_mmu_slot_apply_flags } from './mmu';
 import { defineEvent } from '../trace/events';
-import type { HostFile, SysGen } from '../host/file';
+import type { HostFile, SysGen, SysResult } from '../host/file';
 import type { HostProcess } from '../host/process';
 import type { VmxCpu } from '../vmx/cpu';
 import { KvmIoapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH } from './ioapic';
@@ -49,7 +49,7 @@ export class KvmModule {
     const mod = this;
     return {
       owner: 'kvm', name: '/dev/kvm',
-      *ioctl(req: number, _arg: number, proc: HostProcess): SysGen {
+      ioctl(req: number, _arg: number, proc: HostProcess): number {
         if (req === KVM_GET_API_VERSION) return KVM_API_VERSION;
         if (req === KVM_GET_VCPU_MMAP_SIZE) return KVM_VCPU_MMAP_SIZE;
         if (req === KVM_CHECK_EXTENSION) return kvm_vm_ioctl_check_extension(_arg, mod.env.era);
@@ -71,7 +71,7 @@ export class KvmVmFile implements HostFile {
   readonly name = 'anon_inode:kvm-vm';
   constructor(readonly vm: KvmVm, private readonly hw: KvmHardware) {}
 
-  *ioctl(req: number, arg: number, proc: HostProcess): SysGen {
+  ioctl(req: number, arg: number, proc: HostProcess): number {
     const vm = this.vm;
     const mm = proc.mm;
     switch (req) {
@@ -265,21 +265,29 @@ export class KvmVcpuFile implements HostFile {
   readonly name = 'anon_inode:kvm-vcpu';
   constructor(readonly vcpu: KvmVcpu) {}
 
-  *ioctl(req: number, arg: number, proc: HostProcess): SysGen {
+  ioctl(req: number, arg: number, proc: HostProcess): SysResult {
+    return req === KVM_RUN ? this.run() : this.vcpuIoctl(req, arg, proc);
+  }
+
+  /** kvm_vcpu_ioctl, KVM_RUN: it may sleep in kvm (a halted vCPU), so the calling thread runs it. */
+  private *run(): SysGen {
     const vcpu = this.vcpu;
-    if (req === KVM_RUN) {
-      const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
-      // kvm_vcpu_ioctl: trace_kvm_userspace_exit(vcpu->run->exit_reason, r); then vcpu_put, which
-      // in 3.x put the guest FPU back (kvm_arch_vcpu_put).
-      const t = vcpu.vm.env.t;
-      if (t.on) t.rec(EV_USERSPACE_EXIT, vcpu.id, vcpu.run.exit_reason, r);
-      if (vcpu.vm.env.era.era === 'qemu-kvm-2013') kvm_put_guest_fpu(vcpu);
-      // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
-      // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
-      const env = vcpu.vm.env;
-      env.clock.spend(env.profile.cost.kvmRunRoundTrip);
-      return r;
-    }
+    const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
+    // kvm_vcpu_ioctl: trace_kvm_userspace_exit(vcpu->run->exit_reason, r); then vcpu_put, which
+    // in 3.x put the guest FPU back (kvm_arch_vcpu_put).
+    const t = vcpu.vm.env.t;
+    if (t.on) t.rec(EV_USERSPACE_EXIT, vcpu.id, vcpu.run.exit_reason, r);
+    if (vcpu.vm.env.era.era === 'qemu-kvm-2013') kvm_put_guest_fpu(vcpu);
+    // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
+    // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
+    const env = vcpu.vm.env;
+    env.clock.spend(env.profile.cost.kvmRunRoundTrip);
+    return r;
+  }
+
+  /** kvm_vcpu_ioctl, every other request: none of them sleeps. */
+  private vcpuIoctl(req: number, arg: number, proc: HostProcess): number {
+    const vcpu = this.vcpu;
     switch (req) {
       // kvm_vcpu_ioctl_nmi → kvm_inject_nmi
       case KVM_NMI: kvm_inject_nmi(vcpu); return 0;

@@ -112,7 +112,8 @@ export class KvmCpu {
       const old = this.holdsOutsideKvmRun;
       // qemu-kvm 0.14 pre_kvm_run: pthread_mutex_unlock(&qemu_mutex) before the ioctl.
       if (old && this.bql!.lockedBy(this.threadName)) this.bql!.unlock(this.threadName, this.index);
-      const r = yield* this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
+      const call = this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
+      const r = typeof call === 'number' ? call : yield* call;
       // post_kvm_run: pthread_mutex_lock(&qemu_mutex) at once, then kvm_flush_coalesced_mmio_buffer.
       if (old) { this.bql!.lock(this.threadName, this.index); this.qemu.kvm_flush_coalesced_mmio_buffer(); }
       this.arch?.kvm_arch_post_run(this);
