@@ -2,7 +2,7 @@
 
 import { ERRNO } from '../uapi/errno';
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
-import { POLLIN, POLLOUT, wakePollers, type HostFile, type SysGen } from './file';
+import { POLLIN, POLLOUT, wakePollers, type HostFile, type SysGen, type SysResult } from './file';
 import type { HostProcess } from './process';
 
 export const EFD_NONBLOCK = 0o4000;
@@ -32,18 +32,23 @@ export class EventFd implements HostFile {
   /** eventfd_ctx_do_read: a kernel consumer takes the count. */
   take(): number { const c = this.count; this.count = 0; return c; }
 
-  *read(proc: HostProcess, buf: number, count: number): SysGen {
+  /** eventfd_read: the count, or — nothing to read on a blocking descriptor — a sleep until there is. */
+  read(proc: HostProcess, buf: number, count: number): SysResult {
     if (count < 8) return -ERRNO.EINVAL;
-    while (this.count === 0) {
-      if (this.nonblock) return -ERRNO.EAGAIN;
-      yield this.wq;
-    }
+    if (this.count === 0) return this.nonblock ? -ERRNO.EAGAIN : this.readSleeps(proc, buf);
+    return this.readCount(proc, buf);
+  }
+  private *readSleeps(proc: HostProcess, buf: number): SysGen {
+    while (this.count === 0) yield this.wq;
+    return this.readCount(proc, buf);
+  }
+  private readCount(proc: HostProcess, buf: number): number {
     proc.mm.setU64(buf, this.count);
     this.count = 0;
     return 8;
   }
 
-  *write(proc: HostProcess, buf: number, count: number): SysGen {
+  write(proc: HostProcess, buf: number, count: number): number {
     if (count < 8) return -ERRNO.EINVAL;
     this.signal(proc.mm.u64(buf));
     return 8;

@@ -19,8 +19,8 @@ export interface HostFile {
   readonly owner: 'kvm' | 'host kernel';
   readonly name: string;
   ioctl?(req: number, arg: number, proc: HostProcess): SysResult;
-  read?(proc: HostProcess, buf: number, count: number): SysGen;
-  write?(proc: HostProcess, buf: number, count: number): SysGen;
+  read?(proc: HostProcess, buf: number, count: number): SysResult;
+  write?(proc: HostProcess, buf: number, count: number): SysResult;
   /** Ready mask now (POLLIN...). */
   poll?(): number;
   /** Wait queues of pollers to wake when readiness changes. */

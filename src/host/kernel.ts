@@ -290,7 +290,10 @@ export class HostKernel {
   }
 
   /** read on a file opened non-blocking (qemu's eventfds): never sleeps. */
-  readNow(p: HostProcess, fd: number, buf: number, count: number): number { return runNow(this.read(p, fd, buf, count), 'read'); }
+  readNow(p: HostProcess, fd: number, buf: number, count: number): number {
+    const r = this.read(p, fd, buf, count);
+    return typeof r === 'number' ? r : runNow(r, 'read');
+  }
 
   /** ioctl that cannot block (anything but KVM_RUN), called from non-sleeping code. */
   ioctlNow(p: HostProcess, fd: number, req: number, arg: number): number {
@@ -298,18 +301,21 @@ export class HostKernel {
     return typeof r === 'number' ? r : runNow(r, 'ioctl');
   }
 
-  *read(p: HostProcess, fd: number, buf: number, count: number): SysGen {
+  read(p: HostProcess, fd: number, buf: number, count: number): SysResult {
     this.enter(p, 'read', fd, count);
     const f = p.file(fd);
     if (!f?.read) return this.leave(p, 'read', -ERRNO.EBADF);
-    return this.leave(p, 'read', yield* f.read(p, buf, count));
+    const r = f.read(p, buf, count);
+    return typeof r === 'number' ? this.leave(p, 'read', r) : this.readSleeps(p, r);
   }
+  private *readSleeps(p: HostProcess, rest: SysGen): SysGen { return this.leave(p, 'read', yield* rest); }
 
   write(p: HostProcess, fd: number, buf: number, count: number): number {
     this.enter(p, 'write', fd, count);
     const f = p.file(fd);
     if (!f?.write) return this.leave(p, 'write', -ERRNO.EBADF);
-    return this.leave(p, 'write', runNow(f.write(p, buf, count), 'write'));
+    const r = f.write(p, buf, count);
+    return this.leave(p, 'write', typeof r === 'number' ? r : runNow(r, 'write'));
   }
 
   /** ppoll over `struct pollfd` entries {int fd; short events; short revents} (8 bytes each), no timeout. */

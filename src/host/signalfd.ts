@@ -5,7 +5,7 @@
 
 import { ERRNO } from '../uapi/errno';
 import type { WaitQueue } from '../sim/scheduler';
-import { POLLIN, wakePollers, type HostFile, type SysGen } from './file';
+import { POLLIN, wakePollers, type HostFile } from './file';
 import type { HostProcess } from './process';
 
 export const SFD_NONBLOCK = 0o4000;
@@ -31,7 +31,7 @@ export class SignalFd implements HostFile {
   }
 
   /** signalfd_read: as many whole siginfos as fit; ssi_signo is the first field. */
-  *read(proc: HostProcess, buf: number, count: number): SysGen {
+  read(proc: HostProcess, buf: number, count: number): number {
     if (count < SIGNALFD_SIGINFO_SIZE) return -ERRNO.EINVAL;
     if (this.pending.size === 0) {
       if (this.nonblock) return -ERRNO.EAGAIN;
