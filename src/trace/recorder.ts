@@ -71,6 +71,9 @@ function takeChunk(): Chunk {
   return c;
 }
 
+const anyMinusZero = (a0: number, a1: number, a2: number, a3: number): boolean =>
+  Object.is(a0, -0) || Object.is(a1, -0) || Object.is(a2, -0) || Object.is(a3, -0);
+
 /** How an argument is kept: as an int32 (not -0), as a uint32 above the int32 range, or escaped. */
 function tagOf(v: number): number {
   if ((v | 0) === v) return v !== 0 || 1 / v > 0 ? AS_INT32 : ESCAPED;
@@ -154,18 +157,17 @@ export class TraceRecorder implements Tracer {
     a[j + 2] = a2;
     a[j + 3] = a3;
     // The common case, four int32 arguments: the tag stays 0 (the column is zeroed).
-    if (a[j] !== a0 || a[j + 1] !== a1 || a[j + 2] !== a2 || a[j + 3] !== a3
-      || Object.is(a0, -0) || Object.is(a1, -0) || Object.is(a2, -0) || Object.is(a3, -0)) {
-      const tag = tagOf(a0) | (tagOf(a1) << 2) | (tagOf(a2) << 4) | (tagOf(a3) << 6);
-      if (tag !== 0) this.retag(j, tag, a0, a1, a2, a3);
-    }
-    if (EVENT_TAG[type] !== 0 && this.marks !== null) this.mark(this.length);
+    if (a[j] !== a0 || a[j + 1] !== a1 || a[j + 2] !== a2 || a[j + 3] !== a3 || anyMinusZero(a0, a1, a2, a3)) this.retag(j, a0, a1, a2, a3);
+    if (EVENT_TAG[type] !== 0) this.mark(this.length);
     this.length++;
     if (this.onEvent !== undefined) this.onEvent(this, this.length - 1);
   }
+  // (rec is kept small enough for the engine to inline it where it is called: the rare cases are
+  // the methods below.)
 
   private mark(seq: number): void {
-    let m = this.marks!;
+    if (this.marks === null) return;
+    let m = this.marks;
     if (this.markLen === m.length) {
       const bigger = new Int32Array(m.length * 2);
       bigger.set(m);
@@ -196,7 +198,9 @@ export class TraceRecorder implements Tracer {
   }
 
   /** An event with an argument that is not a plain int32: tag it, and keep escaped values aside. */
-  private retag(j: number, tag: number, a0: number, a1: number, a2: number, a3: number): void {
+  private retag(j: number, a0: number, a1: number, a2: number, a3: number): void {
+    const tag = tagOf(a0) | (tagOf(a1) << 2) | (tagOf(a2) << 4) | (tagOf(a3) << 6);
+    if (tag === 0) return;
     const c = this.cur!;
     c.tag[j >>> 2] = tag;
     for (let k = 0; k < 4; k++) {
