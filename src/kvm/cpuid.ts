@@ -11,6 +11,8 @@ export interface CpuidResult {
   readonly found: boolean; readonly usedMaxBasic: boolean;
   /** The entry the registers came from (the same array for every lookup of it), or null: zeros. */
   readonly entry: readonly [number, number, number, number] | null;
+  /** The four registers as trace_kvm_cpuid prints them (%lx), space-separated. */
+  readonly regsText: string;
 }
 
 /** `function:index` (index -1 = any index) → [eax, ebx, ecx, edx] */
@@ -70,7 +72,10 @@ export function kvm_cpuid(vcpu: KvmVcpu, func: number, index: number): CpuidResu
     }
   }
   const [eax, ebx, ecx, edx] = e ?? [0, 0, 0, 0];
-  const r: CpuidResult = { eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0, found, usedMaxBasic, entry: e ?? null };
+  const r: CpuidResult = {
+    eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0, found, usedMaxBasic, entry: e ?? null,
+    regsText: `${(eax >>> 0).toString(16)} ${(ebx >>> 0).toString(16)} ${(ecx >>> 0).toString(16)} ${(edx >>> 0).toString(16)}`,
+  };
   if (key >= 0 && c !== NO_ENTRIES && c.results.size < MAX_RESULTS) c.results.set(key, r);
   return r;
 }

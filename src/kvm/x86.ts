@@ -8,7 +8,7 @@ import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER }
 import { EXIT_REASON } from '../uapi/vmx';
 import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
 import { insnBytes } from '../vmx/insn';
-import { kvm_cpuid, type CpuidResult } from './cpuid';
+import { kvm_cpuid } from './cpuid';
 import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
 import {
@@ -629,21 +629,8 @@ export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
   // kvm_cpuid → trace_kvm_cpuid(orig_function, index, *eax, *ebx, *ecx, *edx, exact, used_max_basic)
-  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), env.t.str(cpuidRegsText(res)));
+  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), env.t.str(res.regsText));
   return kvm_skip_emulated_instruction(vcpu);
-}
-
-/** The four registers of a CPUID result as kvm_cpuid prints them (%lx), made once per CPUID entry. */
-const regsTextOf = new WeakMap<object, string>();
-const NO_ENTRY = {};
-function cpuidRegsText(res: CpuidResult): string {
-  const key = res.entry ?? NO_ENTRY;
-  let t = regsTextOf.get(key);
-  if (t === undefined) {
-    t = `${res.eax.toString(16)} ${res.ebx.toString(16)} ${res.ecx.toString(16)} ${res.edx.toString(16)}`;
-    regsTextOf.set(key, t);
-  }
-  return t;
 }
 
 export const KVM_ENOSYS = 1000;
