@@ -1,15 +1,12 @@
 // The host kernel's file abstraction (struct file + file_operations): what a file descriptor refers
 // to. Drivers such as kvm implement it; the syscall layer dispatches to it.
 
-import type { Block, WaitQueue } from '../sim/scheduler';
+import type { Block, MaySleep, WaitQueue } from '../sim/scheduler';
 import type { HostProcess } from './process';
 
 export type SysGen = Generator<Block, number, void>;
-/**
- * A file operation's outcome: its result when it completed at once, or — when it may sleep — the
- * rest of it, which the calling thread runs (`typeof r === 'number' ? r : yield* r`).
- */
-export type SysResult = number | SysGen;
+/** A file operation's outcome: its result when it completed at once, or the rest of it when it sleeps. */
+export type SysResult = MaySleep;
 
 export const POLLIN = 0x1;
 export const POLLOUT = 0x4;

@@ -269,10 +269,14 @@ export class KvmVcpuFile implements HostFile {
     return req === KVM_RUN ? this.run() : this.vcpuIoctl(req, arg, proc);
   }
 
-  /** kvm_vcpu_ioctl, KVM_RUN: it may sleep in kvm (a halted vCPU), so the calling thread runs it. */
-  private *run(): SysGen {
+  /** kvm_vcpu_ioctl, KVM_RUN: it may sleep in kvm (a halted vCPU); then the rest is a generator. */
+  private run(): SysResult {
+    const r = kvm_arch_vcpu_ioctl_run(this.vcpu);
+    return typeof r === 'number' ? this.runReturns(r) : this.runReturnsAfter(r);
+  }
+  private *runReturnsAfter(rest: SysGen): SysGen { return this.runReturns(yield* rest); }
+  private runReturns(r: number): number {
     const vcpu = this.vcpu;
-    const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
     // kvm_vcpu_ioctl: trace_kvm_userspace_exit(vcpu->run->exit_reason, r); then vcpu_put, which
     // in 3.x put the guest FPU back (kvm_arch_vcpu_put).
     const t = vcpu.vm.env.t;

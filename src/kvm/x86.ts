@@ -1,6 +1,6 @@
 // arch/x86/kvm/x86.c (Linux 6.1): the KVM_RUN loop and the emulation helpers vendor handlers call.
 
-import { FREEZE, PARK, type Block } from '../sim/scheduler';
+import { FREEZE, PARK, type Block, type MaySleep } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
 import { hex } from '../trace/recorder';
 import { ERRNO } from '../uapi/errno';
@@ -73,11 +73,14 @@ const lazyFpu = (vcpu: KvmVcpu): boolean => vcpu.vm.env.era.era === 'qemu-kvm-20
 
 /**
  * kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run: the guest FPU in (6.1: once per KVM_RUN), the
- * exit userspace handled (complete_userspace_io), then vcpu_run; the FPU out on the way back.
+ * exit userspace handled (complete_userspace_io), then vcpu_run; the FPU out on the way back. Plain
+ * code while the vCPU runs; when it must sleep (halted, at the breakpoint, waiting for SIPI) the
+ * rest of the call is a generator the vCPU thread runs.
  */
-export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+export function kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): MaySleep {
   const lazy = lazyFpu(vcpu);
   if (!lazy) kvm_load_guest_fpu(vcpu);
+  let sleeps = false;
   try {
     const cui = vcpu.arch.complete_userspace_io;
     if (cui) {
@@ -89,19 +92,36 @@ export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number
     // accept them, and return -EAGAIN; userspace calls KVM_RUN again and the vCPU starts.
     if (vcpu.arch.mp_state === KVM_MP_STATE_UNINITIALIZED) {
       if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-      yield* kvm_vcpu_block(vcpu);
-      kvm_apic_accept_events(vcpu);
-      post_kvm_run_save(vcpu);
-      if (vcpu.sigpending) { vcpu.sigpending = false; vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-      return -ERRNO.EAGAIN;
+      sleeps = true;
+      return putFpuAfter(vcpu, lazy, wait_for_sipi(vcpu));
     }
     if (vcpu.run.immediate_exit) { vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
-    const r = yield* vcpu_run(vcpu);
-    post_kvm_run_save(vcpu);
-    return r;
+    const r = vcpu_run(vcpu);
+    if (typeof r === 'number') { post_kvm_run_save(vcpu); return r; }
+    sleeps = true;
+    return putFpuAfter(vcpu, lazy, saveAfter(vcpu, r));
   } finally {
-    if (!lazy) kvm_put_guest_fpu(vcpu);
+    if (!lazy && !sleeps) kvm_put_guest_fpu(vcpu);
   }
+}
+
+/** An AP's first KVM_RUN: kvm_vcpu_block until INIT and SIPI, kvm_apic_accept_events, -EAGAIN. */
+function* wait_for_sipi(vcpu: KvmVcpu): Generator<Block, number, void> {
+  yield* kvm_vcpu_block(vcpu);
+  kvm_apic_accept_events(vcpu);
+  post_kvm_run_save(vcpu);
+  if (vcpu.sigpending) { vcpu.sigpending = false; vcpu.run.exit_reason = KVM_EXIT.INTR; return -ERRNO.EINTR; }
+  return -ERRNO.EAGAIN;
+}
+/** The end of kvm_arch_vcpu_ioctl_run after vcpu_run slept: post_kvm_run_save. */
+function* saveAfter(vcpu: KvmVcpu, rest: Generator<Block, number, void>): Generator<Block, number, void> {
+  const r = yield* rest;
+  post_kvm_run_save(vcpu);
+  return r;
+}
+/** The FPU out (kvm_put_guest_fpu) once a KVM_RUN that slept is over. */
+function* putFpuAfter(vcpu: KvmVcpu, lazy: boolean, rest: Generator<Block, number, void>): Generator<Block, number, void> {
+  try { return yield* rest; } finally { if (!lazy) kvm_put_guest_fpu(vcpu); }
 }
 
 /** post_kvm_run_save: IF, "ready for injection", CR8 and the APIC base, for a userspace irqchip. */
@@ -127,36 +147,64 @@ const EV_VCPU_RUN: Record<string, number> = {
   __vcpu_run: defineEvent('call', 'kvm', 'kvm', '__vcpu_run', []),
 };
 
-/** vcpu_run (`__vcpu_run` before 4.x): enter the guest until a handler returns <= 0; block while halted. */
-function* vcpu_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+/**
+ * vcpu_run (`__vcpu_run` before 4.x): enter the guest until a handler returns <= 0; block while
+ * halted. Plain while the vCPU runs; from where it must sleep on, the rest is vcpu_run_sleeping.
+ */
+function vcpu_run(vcpu: KvmVcpu): MaySleep {
   vcpu.run.exit_reason = KVM_EXIT.UNKNOWN;
   const t = vcpu.vm.env.t;
   if (t.on) t.rec(EV_VCPU_RUN[vcpu.vm.env.era.vcpuRunName]!, vcpu.id);
   for (;;) {
+    if (vcpu.arch.mp_state !== KVM_MP_STATE_RUNNABLE) return vcpu_run_sleeping(vcpu, 0);
+    const r = vcpu_enter_guest(vcpu);
+    if (r === VCPU_RUN_BREAK || r === VCPU_RUN_PARK) return vcpu_run_sleeping(vcpu, r);
+    const done = vcpu_run_round(vcpu, r);
+    if (done !== undefined) return done;
+  }
+}
+
+/**
+ * vcpu_run's loop from where it must sleep: a halted vCPU's block (`stopped` 0), or where
+ * vcpu_enter_guest stopped — the simulator's breakpoint (VCPU_RUN_BREAK: this vCPU stops while its
+ * guest is in non-root mode; an IPI for its CPU makes its thread run again, see kick.ts), or a park
+ * (VCPU_RUN_PARK: still in guest mode, computing, while the host's other threads run).
+ */
+function* vcpu_run_sleeping(vcpu: KvmVcpu, stopped: number): Generator<Block, number, void> {
+  for (;;) {
+    if (stopped === VCPU_RUN_BREAK || stopped === VCPU_RUN_PARK) {
+      vcpu.thread = vcpu.vm.env.sched.current;
+      yield stopped === VCPU_RUN_BREAK ? FREEZE : PARK;
+      stopped = 0;
+      continue;
+    }
     let r: number;
     if (vcpu.arch.mp_state === KVM_MP_STATE_RUNNABLE) {
       r = vcpu_enter_guest(vcpu);
-      // The simulator's breakpoint: this vCPU stops while its guest is in non-root mode (in guest
-      // mode: an IPI for its CPU makes its thread run again, see kick.ts).
-      if (r === VCPU_RUN_BREAK) { vcpu.thread = vcpu.vm.env.sched.current; yield FREEZE; continue; }
-      // Still in guest mode, computing, while the host's other threads run (their IPIs reach it as such).
-      if (r === VCPU_RUN_PARK) { vcpu.thread = vcpu.vm.env.sched.current; yield PARK; continue; }
+      if (r === VCPU_RUN_BREAK || r === VCPU_RUN_PARK) { stopped = r; continue; }
     } else {
       r = yield* vcpu_block(vcpu);
     }
-    if (r <= 0) return r;
-    // xfer_to_guest_mode_handle_work: a signal for this thread ends KVM_RUN with -EINTR.
-    if (vcpu.sigpending) {
-      vcpu.sigpending = false;
-      vcpu.run.exit_reason = KVM_EXIT.INTR;
-      return -ERRNO.EINTR;
-    }
-    if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
-      vcpu.run.exit_reason = KVM_EXIT.IRQ_WINDOW_OPEN;
-      vcpu.stat.request_irq_exits++;
-      return 0;
-    }
+    const done = vcpu_run_round(vcpu, r);
+    if (done !== undefined) return done;
   }
+}
+
+/** The end of one round of vcpu_run: its result when the loop stops there, undefined to go on. */
+function vcpu_run_round(vcpu: KvmVcpu, r: number): number | undefined {
+  if (r <= 0) return r;
+  // xfer_to_guest_mode_handle_work: a signal for this thread ends KVM_RUN with -EINTR.
+  if (vcpu.sigpending) {
+    vcpu.sigpending = false;
+    vcpu.run.exit_reason = KVM_EXIT.INTR;
+    return -ERRNO.EINTR;
+  }
+  if (dm_request_for_irq_injection(vcpu) && kvm_vcpu_ready_for_interrupt_injection(vcpu)) {
+    vcpu.run.exit_reason = KVM_EXIT.IRQ_WINDOW_OPEN;
+    vcpu.stat.request_irq_exits++;
+    return 0;
+  }
+  return undefined;
 }
 
 /**

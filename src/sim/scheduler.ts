@@ -13,6 +13,11 @@ export type Block = WaitQueue | typeof FREEZE | typeof PARK;
 export const FREEZE = Symbol('freeze');
 export const PARK = Symbol('park');
 export type ThreadBody = Generator<Block, void, void>;
+/**
+ * A call that may sleep: its result when it completed at once (plain code, no generator), or the
+ * rest of the call as a generator the calling thread runs (`typeof r === 'number' ? r : yield* r`).
+ */
+export type MaySleep = number | Generator<Block, number, void>;
 
 export class Thread {
   state: 'runnable' | 'blocked' | 'frozen' | 'parked' | 'done' = 'runnable';
