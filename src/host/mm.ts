@@ -87,7 +87,11 @@ export class Mm {
     markWritten(m.dirty, a - m.start, len);
     return m.bytes.subarray(a - m.start, a - m.start + len);
   }
-  fill(a: number, len: number, v: number): void { this.slice(a, len).fill(v); }
+  fill(a: number, len: number, v: number): void {
+    const m = this.find(a, len);
+    markWritten(m.dirty, a - m.start, len);
+    m.bytes.fill(v, a - m.start, a - m.start + len);
+  }
   /**
    * [addr, addr+len) for a user that keeps the pages mapped and marks what it writes itself (kvm's
    * memslots, the guest's RAM): the bytes, and the dirty bits of their mapping with where they start.
