@@ -13,6 +13,11 @@ export interface CpuidResult {
   readonly entry: readonly [number, number, number, number] | null;
   /** The four registers as trace_kvm_cpuid prints them (%lx), space-separated. */
   readonly regsText: string;
+  /**
+   * regsText interned in the trace store of the vCPU the result is kept for (-1 until first
+   * recorded): a vCPU records into one store, so a kept result interns its text once.
+   */
+  regsStr: number;
 }
 
 /** `function:index` (index -1 = any index) → [eax, ebx, ecx, edx] */
@@ -75,6 +80,7 @@ export function kvm_cpuid(vcpu: KvmVcpu, func: number, index: number): CpuidResu
   const r: CpuidResult = {
     eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0, found, usedMaxBasic, entry: e ?? null,
     regsText: `${(eax >>> 0).toString(16)} ${(ebx >>> 0).toString(16)} ${(ecx >>> 0).toString(16)} ${(edx >>> 0).toString(16)}`,
+    regsStr: -1,
   };
   if (key >= 0 && c !== NO_ENTRIES && c.results.size < MAX_RESULTS) c.results.set(key, r);
   return r;

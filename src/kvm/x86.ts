@@ -677,7 +677,10 @@ export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
   // kvm_cpuid → trace_kvm_cpuid(orig_function, index, *eax, *ebx, *ecx, *edx, exact, used_max_basic)
-  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), env.t.str(res.regsText));
+  if (env.t.on) {
+    if (res.regsStr < 0) res.regsStr = env.t.str(res.regsText);
+    env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), res.regsStr);
+  }
   return kvm_skip_emulated_instruction(vcpu);
 }
 
