@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isScalar, type Document, type Node } from 'yaml';
+import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, superblockProblem } from './ext2/layout';
 
 export interface VmConfig {
   profile: 'linux-6.1' | 'qemu-kvm-2013';
@@ -37,6 +38,8 @@ export interface VmConfig {
     device: 'virtio-blk' | 'vhost-user-blk';
     /** qemu's `event_idx` property: offer VIRTIO_RING_F_EVENT_IDX (on by default, as in qemu). */
     event_idx: boolean;
+    /** The block size the model's mkfs.ext2 formats a fresh in-memory disk with (absent: 4096). */
+    ext2_block_size?: 1024 | 4096;
   };
 }
 
@@ -88,6 +91,7 @@ const SCHEMA = {
         vectors: { enum: [0, 2] },
         device: { enum: ['virtio-blk', 'vhost-user-blk'] },
         event_idx: { type: 'boolean' },
+        ext2_block_size: { enum: [1024, 4096] },
       },
     },
   },
@@ -200,8 +204,30 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
     let problem: string | undefined;
     try { if (!fs.statSync(merged.disk.image).isFile()) problem = 'not a regular file'; } catch (e) { problem = (e as NodeJS.ErrnoException).code ?? String(e); }
     if (problem) throw new ConfigError(`${imageNode.range ? pos(imageNode.range[0]) : `${where}:1:1`}: 'disk.image' ${merged.disk.image} cannot be opened (${problem})`);
+    // The guest mounts the disk as its ext2 root: an image it cannot mount is refused here.
+    const notExt2 = ext2Problem(merged.disk.image);
+    if (notExt2) {
+      throw new ConfigError(`${imageNode.range ? pos(imageNode.range[0]) : `${where}:1:1`}: 'disk.image' ${merged.disk.image} is not an ext2 file system the guest can mount: `
+        + `${notExt2} (make one with mkfs.ext2 -b 4096 ${merged.disk.image} 64M)`);
+    }
   }
   return merged;
+}
+
+/** Why the guest could not mount the image at `path` as ext2, or undefined. */
+function ext2Problem(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, 'r');
+    const sb = new Uint8Array(SUPERBLOCK_SIZE);
+    const n = fs.readSync(fd, sb, 0, SUPERBLOCK_SIZE, SUPERBLOCK_OFFSET);
+    if (n < SUPERBLOCK_SIZE) return `it is ${fs.fstatSync(fd).size} bytes long, too short to hold an ext2 superblock`;
+    return superblockProblem(sb);
+  } catch (e) {
+    return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 export function loadConfigFile(path: string, base: VmConfig = DEFAULT_CONFIG): VmConfig {

@@ -18,6 +18,7 @@ import { QemuKvm } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
+import { EXT2_EPOCH, mkfsExt2 } from './ext2/mkfs';
 
 /**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
@@ -105,7 +106,15 @@ export class Stack {
       try { this.image = new RawFileImage(config.disk.image); } catch (e) {
         throw new StackError(`disk.image: cannot open '${config.disk.image}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
       }
-    } else this.image = new MemoryImage(diskBytes);
+    } else {
+      // A fresh disk, formatted by the model's mkfs.ext2 before the VM starts (and made durable, as mke2fs's fsync does).
+      this.image = new MemoryImage(diskBytes);
+      try { mkfsExt2(diskBytes, (o, d) => this.image.pwrite(o, d), { blockSize: config.disk.ext2_block_size ?? 4096 }); } catch (e) {
+        if (e instanceof RangeError) throw new StackError(`disk.size_mib: ${e.message}`);
+        throw e;
+      }
+      this.image.fdatasync();
+    }
     const imagePath = config.disk.image ?? MEMORY_IMAGE_PATH;
     this.host.addFile(imagePath, this.image);
 
@@ -127,7 +136,8 @@ export class Stack {
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
-        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null });
+        modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
+        now: () => EXT2_EPOCH + Math.floor(this.clock.now / 1e9) });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);
@@ -144,6 +154,8 @@ export class Stack {
     const r = this.sched.run();
     t.on = false;
     if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
+    const mountError = this.guest.vfs.mountError;
+    if (mountError) throw new StackError(`the guest cannot mount ${config.disk.image ?? 'its disk'} as ext2: ${mountError}`);
     this.bootEnd = this.traceBoot ? 0 : t.length;
   }
 

@@ -1,8 +1,9 @@
 // One action on a fresh VM, as `exitpath explain` and the report show it: the configuration, the
 // recorded events with the seed's stages marked, and the summary.
 
+import * as fs from 'node:fs';
 import type { VmConfig } from './config';
-import { parseAction } from './guest/actions';
+import { parseAction, umountAction } from './guest/actions';
 import { errnoName } from './uapi/errno';
 import { Stack } from './stack';
 import type { TraceEvent } from './trace/recorder';
@@ -20,14 +21,40 @@ export function walkEvents(stack: Stack, from: number, to: number): TraceEvent[]
   return events;
 }
 
-export function explain(config: VmConfig, actionText: string, opts: { traceBoot?: boolean; vcpu?: number } = {}): Walk {
+export interface WalkOptions { traceBoot?: boolean; vcpu?: number; diskOut?: string }
+
+export function explain(config: VmConfig, actionText: string, opts: WalkOptions = {}): Walk {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
   const o = stack.submit(action, opts.vcpu ?? 0);
   const events = walkEvents(stack, o.from, o.to);
   const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName) };
   if (o.state !== 'done') w.unfinished = o.why ?? o.state;
+  if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
   return w;
+}
+
+/**
+ * `--disk-out FILE`: after the action the guest unmounts its file system (sync_filesystem and
+ * ext2_put_super: every dirty page and buffer written, the superblock marked clean) — outside the
+ * walk shown — and the image, as a process on the host reads it, is written to FILE (sparse: runs
+ * of zeros are holes). An action that did not complete leaves the file system mounted.
+ */
+export function saveDisk(stack: Stack, path: string, unmount: boolean): void {
+  if (unmount) stack.run(umountAction());
+  const img = stack.image;
+  const fd = fs.openSync(path, 'w');
+  try {
+    fs.ftruncateSync(fd, img.size);
+    const CHUNK = 1 << 20;
+    for (let off = 0; off < img.size; off += CHUNK) {
+      const part = img.peek(off, Math.min(CHUNK, img.size - off));
+      for (let i = 0; i < part.length; i += 4096) {
+        const page = part.subarray(i, i + 4096);
+        if (page.some((b) => b !== 0)) fs.writeSync(fd, page, 0, page.length, off + i);
+      }
+    }
+  } finally { fs.closeSync(fd); }
 }
 
 // ------------------------------------------------------------------ large runs
@@ -42,10 +69,11 @@ export interface WalkRun {
   unfinished?: string;
 }
 
-export function runWalk(config: VmConfig, actionText: string, opts: { traceBoot?: boolean; vcpu?: number } = {}): WalkRun {
+export function runWalk(config: VmConfig, actionText: string, opts: WalkOptions = {}): WalkRun {
   const action = parseAction(actionText);
   const stack = new Stack(config, opts);
   const o = stack.submit(action, opts.vcpu ?? 0);
+  if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
   const events = walkEvents(stack, o.from, o.to);
   const summary = summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName);
   const stages = new Map<number, number>();

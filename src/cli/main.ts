@@ -1,6 +1,7 @@
 // exitpath: the command-line front end. User errors print one line and exit with status 2.
 
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { ActionError } from '../guest/actions';
 import { StackError } from '../stack';
@@ -11,26 +12,32 @@ import { IO_PATHS, compare, formatTable } from '../compare';
 import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWalk } from './reports';
 
 class UsageError extends Error {}
+/** A file the command cannot write: one line, status 2 (no usage text). */
+class OutputFileError extends Error {}
 
-const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose]
+const USAGE = `usage: exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace] [--lang en|ja] [--trace-boot] [--verbose] [--disk-out FILE]
        exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
        exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
        exitpath constants --json
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
-or a guest process action: write TEXT PATH | read N PATH | fsync PATH,
+or a guest process action on its ext2 disk: write TEXT PATH (O_SYNC) | append TEXT PATH | read N PATH |
+fsync PATH | fdatasync PATH | mkdir PATH | unlink PATH | rename PATH PATH | sync | drop-caches,
 or a workload in one action: loop N INSTRUCTION | write-blocks N KIB PATH (N writes of KIB KiB each),
 or ipi CPU: the guest kernel wakes vCPU CPU with a reschedule IPI (smp_send_reschedule).
 --vcpu N runs an instruction, a loop or an ipi on vCPU N (with --set vcpus=2 or more); a process's
 syscalls and I/O run on vCPU 0.
 
 explain --trace-out FILE writes the action's events to FILE as ndjson, one event a line, and prints
-only the summary: for runs of millions of events.`;
+only the summary: for runs of millions of events.
+explain --disk-out FILE unmounts the guest's file system after the action and writes the disk image
+to FILE (e2fsck -fn FILE, debugfs -R "cat /hello.txt" FILE).`;
 
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
   let traceOut: string | undefined;
+  let diskOut: string | undefined;
   const opts: { config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string; from?: string; gaps: boolean; vcpu: number } =
     { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false, vcpu: 0 };
   for (let i = 0; i < argv.length; i++) {
@@ -51,6 +58,7 @@ function parseArgs(argv: string[]) {
       opts.vcpu = Number(v);
     }
     else if (a === '--trace-out') traceOut = value();
+    else if (a === '--disk-out') diskOut = value();
     else if (a === '--verbose') opts.verbose = true;
     else if (a === '--json') opts.json = true;
     else if (a === '--lang') opts.lang = value();
@@ -60,7 +68,18 @@ function parseArgs(argv: string[]) {
     else if (a.startsWith('--')) throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { positional, opts, traceOut };
+  return { positional, opts, traceOut, diskOut };
+}
+
+/** A file the command will write: its directory must exist and be writable, and it must not be a directory. */
+function checkWritable(option: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try { fs.accessSync(dir, fs.constants.W_OK); } catch (e) {
+    throw new OutputFileError(`${option} ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try { if (fs.statSync(file).isDirectory()) throw new OutputFileError(`${option} ${file}: is a directory`); } catch (e) {
+    if (e instanceof OutputFileError) throw e;
+  }
 }
 
 function configFrom(opts: { config?: string; set: string[] }): VmConfig {
@@ -94,7 +113,7 @@ function countedSummary(title: string, s: Summary): string {
  * explain with its events written as they are decoded: `--format json` to stdout, or with
  * `--trace-out FILE` as ndjson to FILE while stdout gets the summary alone.
  */
-function explainStreamed(config: VmConfig, action: string, opts: { format: string; traceBoot: boolean; lang: string; vcpu: number }, traceOut: string | undefined): number {
+function explainStreamed(config: VmConfig, action: string, opts: { format: string; traceBoot: boolean; lang: string; vcpu: number }, traceOut: string | undefined, diskOut: string | undefined): number {
   if (traceOut !== undefined && opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--trace-out goes with --format text or json, not ${opts.format}`);
   let fd: number | undefined;
   if (traceOut !== undefined) {
@@ -103,7 +122,7 @@ function explainStreamed(config: VmConfig, action: string, opts: { format: strin
     }
   }
   try {
-    const run = runWalk(config, action, { traceBoot: opts.traceBoot, vcpu: opts.vcpu });
+    const run = runWalk(config, action, { traceBoot: opts.traceBoot, vcpu: opts.vcpu, diskOut });
     const stdout = (s: string) => { process.stdout.write(s); };
     if (fd === undefined) { writeWalkJson(run, stdout); return 0; }
     const out = fd;
@@ -119,14 +138,15 @@ function explainStreamed(config: VmConfig, action: string, opts: { format: strin
 
 export function main(argv: string[]): number {
   try {
-    const { positional, opts, traceOut } = parseArgs(argv);
+    const { positional, opts, traceOut, diskOut } = parseArgs(argv);
     const [cmd, ...rest] = positional;
     if (cmd === 'explain') {
       if (rest.length !== 1) throw new UsageError('explain takes one ACTION (quote it: exitpath explain "write hello /hello.txt")');
       if (!(WALK_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected ${WALK_FORMATS.join(', ')}`);
       if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
-      if (traceOut !== undefined || opts.format === 'json') return explainStreamed(configFrom(opts), rest[0]!, opts, traceOut);
-      const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot, vcpu: opts.vcpu });
+      if (diskOut !== undefined) checkWritable('--disk-out', diskOut);
+      if (traceOut !== undefined || opts.format === 'json') return explainStreamed(configFrom(opts), rest[0]!, opts, traceOut, diskOut);
+      const w = explain(configFrom(opts), rest[0]!, { traceBoot: opts.traceBoot, vcpu: opts.vcpu, diskOut });
       const other = formatWalk(w, opts.format);
       if (other !== null) process.stdout.write(other);
       else if (opts.format === 'json') process.stdout.write(JSON.stringify({ config: w.config, events: w.events, summary: w.summary }, null, 2) + '\n');
@@ -164,7 +184,7 @@ export function main(argv: string[]): number {
     throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}\n${USAGE}\n`); return 2; }
-    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError) {
+    if (e instanceof ConfigError || e instanceof ActionError || e instanceof StackError || e instanceof ReportInputError || e instanceof OutputFileError) {
       process.stderr.write(`exitpath: ${e.message}\n`);
       return 2;
     }

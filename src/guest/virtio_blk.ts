@@ -58,8 +58,12 @@ const EV_VP_INTERRUPT = call('vp_interrupt');
 const EV_VRING_INTERRUPT = call('vring_interrupt');
 const EV_VIRTBLK_DONE = defineEvent('call', 'guest kernel', 'guest kernel', 'virtblk_done', ['status']);
 
+/** What blk-mq lends the driver: stop the hardware queue, end a request, restart a stopped queue. */
+export interface BlkMqHooks { stop(): void; complete(req: BlkRequest): void; startStopped(): void }
+
 export class VirtioBlkDriver {
   vq: VringVirtqueue<BlkRequest> | undefined;
+  mq: BlkMqHooks | undefined;
   capacitySectors = 0;
   hostFeatures = 0;
 
@@ -203,7 +207,12 @@ export class VirtioBlkDriver {
     const inp = req.op === 'read' ? [...req.sgs, status] : [status];
     if (this.t.on) this.t.rec(EV_ADD_SGS, 0);
     const vq = this.vq!;
-    if (vq.add_sgs(out, inp, req) < 0) return -28;
+    if (vq.add_sgs(out, inp, req) < 0) {
+      // The ring is full: kick what is queued and stop the hardware queue (BLK_STS_DEV_RESOURCE).
+      yield* this.kick();
+      this.mq?.stop();
+      return -28;
+    }
     // `bd->last`: only the last request of a batch kicks (virtio_commit_rqs kicks for the rest).
     if (last) yield* this.kick();
     return 0;
@@ -233,6 +242,7 @@ export class VirtioBlkDriver {
   /** virtblk_done: every used chain completes its request (blk_mq_complete_request), then callbacks are re-enabled. */
   private virtblk_done(): void {
     const vq = this.vq!;
+    let done = false;
     for (let b = vq.get_buf(); b; b = vq.get_buf()) {
       const req = b.data;
       const st = this.ram.u8(req.statusGpa);
@@ -240,9 +250,13 @@ export class VirtioBlkDriver {
       // virtblk_result: OK → 0; UNSUPP → -EOPNOTSUPP; IOERR and anything else → -EIO.
       req.status = st === VIRTIO_BLK_S_OK ? 0 : st === 2 ? -95 : -5;
       req.done = true;
+      this.mq?.complete(req);
+      done = true;
     }
     // virtqueue_enable_cb: with EVENT_IDX, ask for the next interrupt after what was just consumed.
     vq.enable_cb();
+    // In case the queue is stopped waiting for more descriptors.
+    if (done) this.mq?.startStopped();
   }
 
   get sectorSize(): number { return SECTOR_SIZE; }

@@ -37,6 +37,8 @@ const isUserspaceExit = (e: TraceEvent) => e.kind === 'ioctl-return' && e.from =
  * instruction completing in the guest (⑨), and the syscall returning (⑩). Stages a path does not
  * take (④–⑦ for an exit handled in the kernel) are simply absent.
  */
+const DATA_SYSCALLS = new Set(['write', 'read', 'fsync', 'fdatasync']);
+
 export function markStages(events: TraceEvent[]): void {
   const find = (from: number, pred: (e: TraceEvent) => boolean, stop?: (e: TraceEvent) => boolean): number => {
     for (let i = from; i < events.length; i++) {
@@ -46,7 +48,16 @@ export function markStages(events: TraceEvent[]): void {
     }
     return -1;
   };
-  const firstExit = find(0, (e) => e.kind === 'vm-exit');
+  // The talk's walk is a data syscall's: ① is the first write/read/fsync/fdatasync that leads to
+  // an exit (an open's lookup I/O before it is the preamble); without one, the first exit's.
+  let firstExit = -1;
+  for (let i = 0; i < events.length && firstExit < 0; i++) {
+    const e = events[i]!;
+    if (e.kind !== 'syscall' || e.from !== 'guest process' || !DATA_SYSCALLS.has(e.name)) continue;
+    const exit = find(i + 1, (x) => x.kind === 'vm-exit', (x) => x.kind === 'syscall-return' && x.to === 'guest process' && x.name === e.name);
+    if (exit >= 0) firstExit = exit;
+  }
+  if (firstExit < 0) firstExit = find(0, (e) => e.kind === 'vm-exit');
   if (firstExit < 0) return;
   let s1 = -1;
   for (let i = firstExit - 1; i >= 0; i--) {
