@@ -55,6 +55,11 @@ const EV_GET_TAG_WAIT = defineEvent('call', 'guest kernel', 'guest kernel', 'blk
 const EV_DEV_RESOURCE = defineEvent('call', 'guest kernel', 'guest kernel', 'blk_mq_stop_hw_queue', ['queued']);
 const EV_START_QUEUE = defineEvent('call', 'guest kernel', 'guest kernel', 'blk_mq_start_stopped_hw_queues', []);
 const EV_RUN_WORK = defineEvent('call', 'guest kernel', 'guest kernel', 'blk_mq_run_work_fn', ['requests']);
+/** The block layer's tracepoints (include/trace/events/block.h): a request goes to the driver, or comes back. */
+const RWBS = (n: number) => ['R', 'W', 'F'][n] ?? String(n);
+const OP_CODE: Record<BioOp, number> = { read: 0, write: 1, flush: 2 };
+const EV_RQ_ISSUE = defineEvent('tracepoint', 'guest kernel', 'guest kernel', 'block_rq_issue', [{ name: 'rwbs', fmt: RWBS }, 'sector', 'bytes']);
+const EV_RQ_REQUEUE = defineEvent('tracepoint', 'guest kernel', 'guest kernel', 'block_rq_requeue', [{ name: 'rwbs', fmt: RWBS }, 'sector', 'bytes']);
 
 export const bioBytes = (b: { sgs: readonly Sg[] }): number => { let n = 0; for (const s of b.sgs) n += s.len; return n; };
 
@@ -241,8 +246,10 @@ export class BlkMq {
     if (this.stopped || this.dispatchList.length > 0) { this.dispatchList.push(...list); return; }
     for (let i = 0; i < list.length; i++) {
       const rq = list[i]!;
+      if (this.t.on) this.t.rec(EV_RQ_ISSUE, 0, OP_CODE[rq.op], rq.sector, bioBytes(rq));
       const r = yield* this.drv.virtio_queue_rq(rq, i === list.length - 1);
       if (r === -ENOSPC) {
+        if (this.t.on) this.t.rec(EV_RQ_REQUEUE, 0, OP_CODE[rq.op], rq.sector, bioBytes(rq));
         // BLK_STS_DEV_RESOURCE: the driver kicked and stopped the queue; the rest wait for the restart.
         this.dispatchList.push(...list.slice(i));
         if (this.t.on) this.t.rec(EV_DEV_RESOURCE, 0, list.length - i);
