@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { After, Given, Then, When, type DataTable } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import {
-  dropCachesAction, fsyncAction, mkdirAction, readAction, renameAction, syncAction, umountAction, unlinkAction, writeAction,
+  dropCachesAction, fsyncAction, mkdirAction, readAction, renameAction, syncAction, umountAction, unlinkAction, writeAction, writeWhileComputingAction,
 } from '../src/guest/actions';
 import { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, O_WRONLY } from '../src/guest/kernel';
 import { Ext2Image } from '../src/ext2/image';
@@ -40,6 +40,11 @@ When('the guest process writes {int} KiB of {string} to {string} with {word}', f
 When('the guest process reads {int} bytes from {string} with O_DIRECT', function (this: ExitpathWorld, n: number, file: string) {
   this.run(readAction(n, file, O_RDONLY | O_DIRECT));
 });
+
+When('the guest process writes {int} KiB of {string} to {string} with {word} while another process computes for {int} µs',
+  function (this: ExitpathWorld, kib: number, ch: string, file: string, flags: string, us: number) {
+    this.run(writeWhileComputingAction(new TextEncoder().encode(ch.repeat(kib * 1024)), file, us * 1000 * this.stack.clock.ghz, flagsOf(flags)));
+  });
 
 When('the guest process calls fdatasync on {string}', function (this: ExitpathWorld, file: string) {
   this.run(fsyncAction(file, true));

@@ -48,8 +48,8 @@ export function writeAction(data: Uint8Array, path: string, flags = SEED_FLAGS):
  * waiting for each request, schedule() runs the other process instead of idling (until its
  * computation ends), so a completion interrupt arrives while the guest is running.
  */
-export function writeWhileComputingAction(data: Uint8Array, path: string, cycles: number): Action {
-  return (k) => withFile(k, path, SEED_FLAGS, function* (fd) {
+export function writeWhileComputingAction(data: Uint8Array, path: string, cycles: number, flags = SEED_FLAGS): Action {
+  return (k) => withFile(k, path, flags, function* (fd) {
     const buf = k.userBuffer(data.length);
     k.ram.bytes.set(data, buf);
     k.cpus[0]!.runnable.push(k.computeTask(cycles));
