@@ -70,6 +70,14 @@ When('the guest drops its caches', function (this: ExitpathWorld) {
   this.run(dropCachesAction());
 });
 
+Given('the disk\'s own write cache is off', function (this: ExitpathWorld) {
+  this.stack.image.setWriteCache(false);
+});
+
+Given(/^the host will lose power once the disk has taken (\d+) more writes?$/, function (this: ExitpathWorld, n: string) {
+  this.stack.image.cutPowerAfterWrites(Number(n));
+});
+
 When('the guest unmounts its disk', function (this: ExitpathWorld) {
   this.run(umountAction());
   expect(this.last.summary.guestResult.value, 'umount').to.equal(0);
@@ -171,10 +179,11 @@ function tool(cmd: string, args: string[]): { status: number; out: string; stdou
   return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 
-/** e2fsck -fn's findings: its output without the banner, the pass headings and the summary line. */
+/** e2fsck -fn's findings: its output without the banner, the pass headings and the summary line; the image's name reads IMAGE. */
 export function e2fsckFindings(file: string): { status: number; findings: string[] } {
   const { status, out } = tool('e2fsck', ['-fn', file]);
-  const findings = out.split('\n').map((l) => l.trimEnd()).filter((l) => l && !/^e2fsck \d/.test(l) && !/^Pass \d/.test(l) && !l.includes(' files (') && !/^\s*$/.test(l));
+  const findings = out.split('\n').map((l) => l.trimEnd().split(file).join('IMAGE'))
+    .filter((l) => l && !/^e2fsck \d/.test(l) && !/^Pass \d/.test(l) && !l.includes(' files (') && !/^\s*$/.test(l));
   return { status, findings };
 }
 

@@ -3,7 +3,7 @@
 import { ERRNO } from '../uapi/errno';
 import { AsmError, parseInsn, parseProgram } from './asm';
 import type { KCode } from './io';
-import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_RDWR, O_SYNC, O_WRONLY, type Action, type ActionResult, type GuestKernel } from './kernel';
+import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_SYNC, O_WRONLY, type Action, type ActionResult, type GuestKernel } from './kernel';
 
 export class ActionError extends Error {}
 
@@ -70,8 +70,9 @@ export function readAction(count: number, path: string, flags = O_RDONLY): Actio
   });
 }
 
+/** A process opens `path` (a file or a directory) read-only and calls fsync (or fdatasync) on it. */
 export function fsyncAction(path: string, datasync = false): Action {
-  return (k) => withFile(k, path, O_RDWR, function* (fd) { return res(yield* k.sys_fsync(fd, datasync)); });
+  return (k) => withFile(k, path, O_RDONLY, function* (fd) { return res(yield* k.sys_fsync(fd, datasync)); });
 }
 
 /** A process appends `data` to `path` (created if needed): O_APPEND with the seed's O_SYNC. */

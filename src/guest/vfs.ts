@@ -301,25 +301,28 @@ export class Vfs {
   }
 
   /**
-   * Write back every dirty inode of the file system (writeback_sb_inodes): its pages, then the
-   * inode — with `sync` (WB_SYNC_ALL) each inode's block is written at once (ext2_write_inode →
-   * sync_dirty_buffer), without it only copied into its buffer. In inode-number order (Linux: the
-   * order they were first dirtied).
+   * Write back every dirty inode of the file system (writeback_sb_inodes → __writeback_single_inode):
+   * its pages are submitted (not waited for: sync(2) waits for them all at the end, wait_sb_inodes),
+   * then the inode — with `sync` (WB_SYNC_ALL) each inode's block is written at once
+   * (ext2_write_inode → sync_dirty_buffer), without it only copied into its buffer. In inode-number
+   * order (Linux: the order they were first dirtied).
    */
   private *writeback_inodes(sync: boolean): KCode<number> {
     const fs = this.sb;
     const inodes = [...fs.icache.values()].filter((i) => i.dirty || i.mapping.hasDirty).sort((a, b) => a.ino - b.ino);
     if (this.t.on) this.t.rec(EV_WRITEBACK_SB, 0, inodes.length, sync ? 1 : 0);
     let err = 0;
+    const all = [];
     for (const inode of inodes) {
-      const bios = yield* writepages(fs, inode);
-      if (sync) { const e = yield* this.blk.wait_bios(bios); if (e && !err) err = -EIO; }
+      all.push(...(yield* writepages(fs, inode)));
       if (inode.dirty) {
         inode.dirty = 0;
         const e = yield* __ext2_write_inode(fs, inode, sync);
         if (e && !err) err = e;
       }
     }
+    const e = yield* this.blk.wait_bios(all);
+    if (e && !err) err = -EIO;
     return err;
   }
 

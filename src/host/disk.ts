@@ -32,6 +32,8 @@ export interface ImageFile {
   readonly violations: number;
   /** hdparm -W: the device's volatile write cache is on (as shipped) or off. */
   writeCache: boolean;
+  /** hdparm -W0 / -W1 on a running disk: turning the write cache off first flushes it (SET FEATURES). */
+  setWriteCache(on: boolean): void;
   /** Device write (O_DIRECT, or page-cache writeback): held in the write cache until a flush. */
   pwrite(offset: number, data: Uint8Array): void;
   /** Device read: what the disk returns (its write cache over its media). No side effects. */
@@ -54,6 +56,16 @@ export interface ImageFile {
   durability(offset: number, len: number): Durability;
   /** Power loss: the page cache and the device's write cache are gone. */
   powerLoss(): void;
+  /**
+   * For crash tests: power is lost right after `n` more device writes (pwrite, or page-cache
+   * writeback). From then on the disk keeps what was durable at that moment and takes nothing more;
+   * reads still answer (what a host reading the dead disk's media would see).
+   */
+  cutPowerAfterWrites(n: number): void;
+  /** The power was cut by cutPowerAfterWrites. */
+  readonly powerCut: boolean;
+  /** Called after every device write and every cache flush: what survives a power loss may have changed. */
+  onDurableChange: (() => void) | undefined;
   close(): void;
 }
 
@@ -62,6 +74,9 @@ interface Page { data: Uint8Array; dirty: boolean }
 abstract class StorageStack implements ImageFile {
   violations = 0;
   writeCache = true;
+  onDurableChange: (() => void) | undefined;
+  private writesBeforeCut = -1;
+  powerCut = false;
   /** sector → its durable content, for sectors written since the last flush (the write cache). */
   private readonly preImages = new Map<number, Uint8Array>();
   /** page index → cached page (the file's address_space). */
@@ -81,15 +96,30 @@ abstract class StorageStack implements ImageFile {
     return false;
   }
 
+  setWriteCache(on: boolean): void {
+    if (!on) this.flushDevice();
+    this.writeCache = on;
+  }
+
+  cutPowerAfterWrites(n: number): void { this.writesBeforeCut = n; if (n <= 0) this.cutNow(); }
+
+  private cutNow(): void { this.powerLoss(); this.powerCut = true; this.writesBeforeCut = -1; }
+
   pwrite(offset: number, data: Uint8Array): void {
+    if (this.powerCut) return;
     if (!this.ok(offset, data.length)) return;
+    const end = offset + data.length;
     if (this.writeCache) {
-      const end = offset + data.length;
       for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) {
         if (!this.preImages.has(s)) this.preImages.set(s, this.rawRead(s * SECTOR, Math.min(SECTOR, this.size - s * SECTOR)));
       }
+    } else if (this.preImages.size > 0) {
+      // Written through: these sectors are on the media now, whatever the cache held for them.
+      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) this.preImages.delete(s);
     }
     this.rawWrite(offset, data);
+    this.onDurableChange?.();
+    if (this.writesBeforeCut > 0 && --this.writesBeforeCut === 0) this.cutNow();
   }
 
   pread(offset: number, len: number): Uint8Array {
@@ -98,7 +128,11 @@ abstract class StorageStack implements ImageFile {
   }
 
   /** blkdev_issue_flush: everything in the write cache reaches the media. */
-  private flushDevice(): void { this.preImages.clear(); }
+  private flushDevice(): void {
+    if (this.powerCut) return;
+    this.preImages.clear();
+    this.onDurableChange?.();
+  }
 
   fdatasync(): void {
     this.writebackRange(0, this.size);
@@ -118,6 +152,7 @@ abstract class StorageStack implements ImageFile {
   }
 
   bufferedWrite(offset: number, data: Uint8Array): void {
+    if (this.powerCut) return;
     if (!this.ok(offset, data.length)) return;
     let done = 0;
     while (done < data.length) {
