@@ -13,6 +13,7 @@ import {
 } from '../src/guest/actions';
 import { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, O_WRONLY } from '../src/guest/kernel';
 import { Ext2Image } from '../src/ext2/image';
+import { bufferedWriteAction } from '../src/guest/buffered';
 import type { ExitpathWorld } from './support/world';
 
 const FLAGS: Record<string, number> = { O_DIRECT, O_SYNC, O_DSYNC, O_APPEND, O_TRUNC };
@@ -45,6 +46,61 @@ When('the guest process writes {int} KiB of {string} to {string} with {word} whi
   function (this: ExitpathWorld, kib: number, ch: string, file: string, flags: string, us: number) {
     this.run(writeWhileComputingAction(new TextEncoder().encode(ch.repeat(kib * 1024)), file, us * 1000 * this.stack.clock.ghz, flagsOf(flags)));
   });
+
+/** Data that shows where each sector belongs: its sector number in its first 4 bytes, its low byte after. */
+function patterned(bytes: number): Uint8Array {
+  const d = new Uint8Array(bytes);
+  const v = new DataView(d.buffer);
+  for (let s = 0; s * 512 < bytes; s++) {
+    const o = s * 512;
+    d.fill(s & 0xff, o, Math.min(o + 512, bytes));
+    if (o + 4 <= bytes) v.setUint32(o, s, true);
+  }
+  return d;
+}
+
+/** What each path was last written with, and the inode ext2_new_inode gave it. */
+const written = new WeakMap<ExitpathWorld, Map<string, { data: Uint8Array; ino: number }>>();
+
+When(/^the guest process writes (\d+) (KiB|MiB) of patterned data to "([^"]+)" through the page cache$/, function (this: ExitpathWorld, n: string, unit: string, file: string) {
+  const data = patterned(Number(n) * (unit === 'MiB' ? 1 << 20 : 1024));
+  this.run(bufferedWriteAction(data, file));
+  const created = this.last.events.filter((e) => e.name === 'ext2_new_inode').pop();
+  if (!created) throw new Error(`${file} was not created by this write (it must be a new file)`);
+  const m = written.get(this) ?? new Map();
+  m.set(file, { data, ino: Number(created.detail.ino) });
+  written.set(this, m);
+});
+
+Then('every byte the process wrote to {string} is on the disk', function (this: ExitpathWorld, file: string) {
+  const w = written.get(this)?.get(file);
+  if (!w) throw new Error(`no patterned data was written to ${file} in this scenario`);
+  const img = image(this);
+  const inode = img.inode(w.ino);
+  expect(inode && inode.links > 0, `inode ${w.ino} is not in use on the disk`).to.equal(true);
+  expect(inode!.size, `inode ${w.ino}'s size on the disk`).to.equal(w.data.length);
+  const got = img.readFile(inode!);
+  let bad = -1;
+  for (let i = 0; i < got.length; i++) if (got[i] !== w.data[i]) { bad = i; break; }
+  const lost = bad < 0 ? 0 : got.reduce((n, b, i) => n + (b !== w.data[i] ? 1 : 0), 0);
+  expect(lost, `bytes of ${file} not on the disk (the first at offset ${bad})`).to.equal(0);
+});
+
+Then('what the process wrote to {string} is not on the disk', function (this: ExitpathWorld, file: string) {
+  const w = written.get(this)?.get(file);
+  if (!w) throw new Error(`no patterned data was written to ${file} in this scenario`);
+  const inode = image(this).inode(w.ino);
+  expect(inode && inode.links > 0 && inode.size === w.data.length, `inode ${w.ino} is on the disk with the data`).to.equal(false);
+});
+
+Then('blk-mq found the virtqueue full and requeued requests until completions restarted it', function (this: ExitpathWorld) {
+  const ev = this.last.events;
+  const stops = ev.filter((e) => e.name === 'blk_mq_stop_hw_queue').length;
+  const restarts = ev.filter((e) => e.name === 'blk_mq_start_stopped_hw_queues').length;
+  expect(stops, 'times virtio_queue_rq found the ring full (BLK_STS_DEV_RESOURCE)').to.be.greaterThan(0);
+  expect(restarts, 'times virtblk_done restarted the stopped queue').to.equal(stops);
+  expect(this.stack.guest.mq.stopped, 'the hardware queue is still stopped').to.equal(false);
+});
 
 When('the guest process calls fdatasync on {string}', function (this: ExitpathWorld, file: string) {
   this.run(fsyncAction(file, true));

@@ -31,6 +31,18 @@ export class Ext2Image {
 
   block(n: number): Uint8Array { return this.read(n * this.g.blockSize, this.g.blockSize); }
 
+  /** An indirect block, remembered: reading a file walks the same ones again and again. */
+  private ptrCache = new Map<number, Uint8Array>();
+  private ptrBlock(n: number): Uint8Array {
+    let b = this.ptrCache.get(n);
+    if (!b) {
+      if (this.ptrCache.size >= 64) this.ptrCache.clear();
+      b = this.block(n);
+      this.ptrCache.set(n, b);
+    }
+    return b;
+  }
+
   /** A group descriptor's fields. */
   group(i: number): { blockBitmap: number; inodeBitmap: number; inodeTable: number; freeBlocks: number; freeInodes: number; usedDirs: number } {
     const o = i * ext2_group_desc.sizeof;
@@ -62,7 +74,7 @@ export class Ext2Image {
   bmap(ino: ImageInode, i: number): number {
     const ptrs = this.g.blockSize / 4;
     const ok = (b: number) => b > 0 && b < this.g.blocksCount;
-    const via = (blk: number, idx: number) => (ok(blk) ? le.u32(this.block(blk), 4 * idx) : 0);
+    const via = (blk: number, idx: number) => (ok(blk) ? le.u32(this.ptrBlock(blk), 4 * idx) : 0);
     if (i < EXT2_NDIR_BLOCKS) return ok(ino.block[i]!) ? ino.block[i]! : 0;
     i -= EXT2_NDIR_BLOCKS;
     let b: number;
@@ -82,9 +94,14 @@ export class Ext2Image {
     for (let done = 0; done < out.length;) {
       const p = pos + done;
       const off = p % bs;
-      const n = Math.min(bs - off, out.length - done);
-      const b = this.bmap(ino, Math.floor(p / bs));
-      if (b) out.set(this.block(b).subarray(off, off + n), done);
+      const first = Math.floor(p / bs);
+      const b = this.bmap(ino, first);
+      // A run of blocks contiguous on the disk is read at once.
+      let run = 1;
+      const maxRun = Math.ceil((off + out.length - done) / bs);
+      while (b && run < maxRun && run < 256 && this.bmap(ino, first + run) === b + run) run++;
+      const n = Math.min(run * bs - off, out.length - done);
+      if (b) out.set(this.read(b * bs + off, n), done);
       done += n;
     }
     return out;

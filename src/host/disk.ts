@@ -110,8 +110,15 @@ abstract class StorageStack implements ImageFile {
     if (!this.ok(offset, data.length)) return;
     const end = offset + data.length;
     if (this.writeCache) {
-      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) {
-        if (!this.preImages.has(s)) this.preImages.set(s, this.rawRead(s * SECTOR, Math.min(SECTOR, this.size - s * SECTOR)));
+      // The durable content of the sectors not yet in the cache, read once for the whole write.
+      const first = Math.floor(offset / SECTOR);
+      const last = Math.ceil(end / SECTOR);
+      let pre: Uint8Array | undefined;
+      for (let s = first; s < last; s++) {
+        if (this.preImages.has(s)) continue;
+        pre ??= this.rawRead(first * SECTOR, Math.min(last * SECTOR, this.size) - first * SECTOR);
+        const o = (s - first) * SECTOR;
+        this.preImages.set(s, pre.subarray(o, Math.min(o + SECTOR, pre.length)));
       }
     } else if (this.preImages.size > 0) {
       // Written through: these sectors are on the media now, whatever the cache held for them.
@@ -188,11 +195,24 @@ abstract class StorageStack implements ImageFile {
     if (!this.ok(offset, len) || this.pages.size === 0) return;
     const first = Math.floor(offset / PAGE);
     const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
-    for (const [idx, p] of [...this.pages].sort((a, b) => a[0] - b[0])) {
-      if (idx < first || idx > last || !p.dirty) continue;
-      const start = idx * PAGE;
-      this.pwrite(start, p.data.subarray(0, Math.min(PAGE, this.size - start)));
-      p.dirty = false;
+    const dirty: number[] = [];
+    for (const [idx, p] of this.pages) if (p.dirty && idx >= first && idx <= last) dirty.push(idx);
+    dirty.sort((a, b) => a - b);
+    // Runs of consecutive dirty pages go to the device as one write each.
+    for (let i = 0; i < dirty.length;) {
+      let j = i + 1;
+      while (j < dirty.length && dirty[j] === dirty[j - 1]! + 1) j++;
+      const start = dirty[i]! * PAGE;
+      const len = Math.min((j - i) * PAGE, this.size - start);
+      const buf = new Uint8Array(len);
+      for (let k = i; k < j; k++) {
+        const p = this.pages.get(dirty[k]!)!;
+        const o = (k - i) * PAGE;
+        buf.set(p.data.subarray(0, Math.min(PAGE, len - o)), o);
+        p.dirty = false;
+      }
+      this.pwrite(start, buf);
+      i = j;
     }
   }
 
