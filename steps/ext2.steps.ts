@@ -271,6 +271,16 @@ Then('debugfs -R {string} prints {string}', function (this: ExitpathWorld, reque
   });
 });
 
+Then(/^debugfs -R "([^"]+)" prints (\d+) bytes of "(.)"(?: then (\d+) bytes of "(.)")?$/, function (this: ExitpathWorld, request: string, n1: string, c1: string, n2?: string, c2?: string) {
+  const want = c1.repeat(Number(n1)) + (c2 ? c2.repeat(Number(n2)) : '');
+  withImage(this, (file) => {
+    const r = tool('debugfs', ['-R', request, file]);
+    expect(r.stdout.length, 'bytes printed').to.equal(want.length);
+    const at = [...want].findIndex((ch, i) => r.stdout[i] !== ch);
+    expect(at, 'the first byte that differs').to.equal(-1);
+  });
+});
+
 /** A disk image made by the real tools: mkfs.ext2 -b 4096 FILE 64M, then files put there with debugfs -w. */
 Given('a disk made by {string} with the files:', function (this: ExitpathWorld, mkfs: string, table: DataTable) {
   const m = /^mkfs\.ext2 -b (1024|4096) IMAGE (\d+)M$/.exec(mkfs);
@@ -285,7 +295,9 @@ Given('a disk made by {string} with the files:', function (this: ExitpathWorld, 
     const p = row.path!;
     if (row.content === '<directory>') { tool('debugfs', ['-w', '-R', `mkdir ${p}`, file]); continue; }
     const src = path.join(dir, 'src');
-    fs.writeFileSync(src, (row.content ?? '').replace(/\\n/g, '\n'));
+    // "<60 KiB of q>" stands for that many bytes of one letter; "\n" is a newline.
+    const big = /^<(\d+) KiB of (.)>$/.exec(row.content ?? '');
+    fs.writeFileSync(src, big ? big[2]!.repeat(Number(big[1]) * 1024) : (row.content ?? '').replace(/\\n/g, '\n'));
     const w = tool('debugfs', ['-w', '-R', `write ${src} ${p}`, file]);
     if (!/Allocated inode/.test(w.out)) throw new Error(`debugfs could not write ${p}: ${w.out}`);
   }
