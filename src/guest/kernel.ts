@@ -344,6 +344,8 @@ export class GuestKernel {
   private str(s: string): number { return this.t.on ? this.t.str(s) : 0; }
   private get mounted(): boolean { return this.vfs.fs !== undefined; }
   private file(fd: number): OpenFile | undefined { return this.proc.fds[fd]; }
+  /** The inode number behind a process's file descriptor (what fstat's st_ino says), or -1. */
+  inodeOf(fd: number): number { return this.proc.fds[fd]?.inode.ino ?? -1; }
 
   *sys_openat(path: string, flags: number, mode = 0o644): KCode<number> {
     return yield* this.syscall('openat', this.str(path), flags, function* (this: GuestKernel) {

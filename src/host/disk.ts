@@ -233,7 +233,11 @@ abstract class StorageStack implements ImageFile {
   stable(offset: number, len: number): Uint8Array {
     if (!this.ok(offset, len)) return new Uint8Array(0);
     const out = this.rawRead(offset, len);
-    for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
+    const first = Math.floor(offset / SECTOR);
+    const last = Math.ceil((offset + len) / SECTOR);
+    if (last - first < this.preImages.size) {
+      for (let s = first; s < last; s++) { const pre = this.preImages.get(s); if (pre) overlay(out, offset, s * SECTOR, pre); }
+    } else for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
     return out;
   }
 
