@@ -51,7 +51,7 @@ export function saveDisk(stack: Stack, path: string, unmount: boolean): void {
       const part = img.peek(off, Math.min(CHUNK, img.size - off));
       for (let i = 0; i < part.length; i += 4096) {
         const page = part.subarray(i, i + 4096);
-        if (page.some((b) => b !== 0)) fs.writeSync(fd, page, 0, page.length, off + i);
+        if (!allZero(page)) fs.writeSync(fd, page, 0, page.length, off + i);
       }
     }
   } finally { fs.closeSync(fd); }
@@ -128,4 +128,12 @@ export function writeWalkJson(run: WalkRun, sink: (s: string) => void): void {
   for (let seq = run.from; seq < run.to; seq++) out.push(`${seq === run.from ? '' : ','}\n    ${nested(runEvent(run, seq), '    ')}`);
   out.push(`${run.to > run.from ? '\n  ' : ''}],\n  "summary": ${nested(run.summary, '  ')}${run.unfinished ? `,\n  "unfinished": ${JSON.stringify(run.unfinished)}` : ''}\n}\n`);
   out.flush();
+}
+
+/** Whether a 4 KiB page (at a 4-byte aligned offset of its buffer) holds only zeros. */
+function allZero(page: Uint8Array): boolean {
+  const w = new Int32Array(page.buffer, page.byteOffset, page.length >> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  for (let i = w.length << 2; i < page.length; i++) if (page[i] !== 0) return false;
+  return true;
 }

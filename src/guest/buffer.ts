@@ -68,7 +68,9 @@ export class BlockDevice {
     return bh;
   }
 
+  /** mark_buffer_dirty: a buffer already dirty returns at once (its fast path), so only a clean one records the call. */
   mark_buffer_dirty(bh: BufferHead): void {
+    if (bh.dirty) return;
     if (this.t.on) this.t.rec(EV_MARK_DIRTY, 0, bh.blocknr);
     bh.dirty = true;
     bh.page.dirty = true;
