@@ -15,6 +15,7 @@ import { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, O_WRON
 import { Ext2Image } from '../src/ext2/image';
 import { bufferedWriteAction } from '../src/guest/buffered';
 import type { ExitpathWorld } from './support/world';
+import { cliScratchDir } from './cli.steps';
 
 const FLAGS: Record<string, number> = { O_DIRECT, O_SYNC, O_DSYNC, O_APPEND, O_TRUNC };
 
@@ -280,6 +281,16 @@ Then(/^debugfs -R "([^"]+)" prints (\d+) bytes of "(.)"(?: then (\d+) bytes of "
     const at = [...want].findIndex((ch, i) => r.stdout[i] !== ch);
     expect(at, 'the first byte that differs').to.equal(-1);
   });
+});
+
+// The image a CLI run wrote (explain --disk-out FILE), in the CLI steps' scratch directory.
+Then('debugfs -R {string} on {string} prints {string}', function (this: ExitpathWorld, request: string, file: string, text: string) {
+  expect(tool('debugfs', ['-R', request, path.join(cliScratchDir(this), file)]).stdout).to.equal(text);
+});
+
+Then('e2fsck finds {string} clean', function (this: ExitpathWorld, file: string) {
+  const r = e2fsckFindings(path.join(cliScratchDir(this), file));
+  expect({ status: r.status, findings: r.findings }).to.deep.equal({ status: 0, findings: [] });
 });
 
 /** A disk image made by the real tools: mkfs.ext2 -b 4096 FILE 64M, then files put there with debugfs -w. */

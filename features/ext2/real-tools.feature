@@ -74,3 +74,12 @@ Feature: The guest's ext2, checked by the real e2fsprogs
     Then there is no VM exit
     When the guest process unlinks "/g"
     Then there is no VM exit
+
+  Scenario: explain --disk-out keeps the image of the walk, unmounted
+    After the action the guest unmounts its disk (outside the walk shown), and the image is
+    written to the file: the real tools read it.
+
+    When exitpath is run with: explain "write hello /hello.txt" --disk-out x.img
+    Then it exits with status 0
+    And debugfs -R "cat /hello.txt" on "x.img" prints "hello"
+    And e2fsck finds "x.img" clean
