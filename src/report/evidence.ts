@@ -34,20 +34,29 @@ export const TRACE_ATTACHMENT = 'trace.json';
 const KEY_FUNCTIONS = new Set(['virtio_queue_rq', 'vp_notify', 'kvm_cpu_exec', 'kvm_main_loop_cpu', 'kvm_handle_io',
   'virtio_blk_handle_output', 'laio_co_submit', 'laio_submit', 'kvm_vcpu_block']);
 
+/**
+ * A walk longer than this (a 64 MiB write through the guest's ext2 records a hundred thousand block
+ * mappings) is attached by its first events; its summary still covers all of it.
+ */
+export const MAX_ATTACHED_EVENTS = 12_000;
+
 export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks: ScenarioWalk[] }): Evidence {
   const many = s.walks.length > 1;
   const attachments: Attachment[] = [];
   const era = s.config.profile;
-  s.walks.forEach((w, i) => {
+  const shown = (w: ScenarioWalk): ScenarioWalk => (w.events.length <= MAX_ATTACHED_EVENTS ? w : { ...w, events: w.events.slice(0, MAX_ATTACHED_EVENTS) });
+  s.walks.forEach((whole, i) => {
+    const w = shown(whole);
     const n = many ? `-${i + 1}` : '';
-    const title = w.action ? `${s.scenario}: ${w.action}` : s.scenario;
+    const cut = whole.events.length > w.events.length ? ` (the first ${w.events.length} of ${whole.events.length} events)` : '';
+    const title = (w.action ? `${s.scenario}: ${w.action}` : s.scenario) + cut;
     attachments.push({ fileName: `walk${n}.svg`, mediaType: 'image/svg+xml', body: sequenceSvg(w.events, { title }) });
     attachments.push({ fileName: `walk${n}.txt`, mediaType: 'text/plain', body: narrate(`${title}  (profile ${era}, irqchip ${s.config.irqchip})`, w.events, w.summary) });
     attachments.push({ fileName: `kvm-trace${n}.txt`, mediaType: 'text/plain', body: ftraceText(w.events, { era }) || '(no kvm tracepoint fired on this walk)\n' });
   });
   attachments.push({
     fileName: TRACE_ATTACHMENT, mediaType: 'application/json',
-    body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
+    body: JSON.stringify({ config: s.config, walks: s.walks.map(shown).map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
   });
 
   const entered = new Set<Layer>();
