@@ -33,13 +33,15 @@ const bioFull = (bio: Bio, gpa: number): boolean => {
   return bio.sgs.length >= BIO_MAX_VECS && !(last && last.gpa + last.len === gpa);
 };
 
-/** A new page of the file's cache at `index` (zeroed guest RAM), or the cached one. */
+/**
+ * A new page of the file's cache at `index`, or the cached one. Like Linux's, a new page is not
+ * zeroed: its buffers are not up to date until read, written whole, or zeroed where a write does
+ * not cover a new block (block_write_begin); a hole is zeroed when read.
+ */
 export function grab_cache_page(fs: Ext2Sb, inode: Ext2Inode, index: number): Page {
   let p = inode.mapping.find(index);
   if (p) return p;
-  const gpa = fs.pages.alloc(1);
-  fs.ram.bytes.fill(0, gpa, gpa + PAGE_SIZE);
-  p = inode.mapping.add(index, gpa);
+  p = inode.mapping.add(index, fs.pages.alloc(1));
   return p;
 }
 

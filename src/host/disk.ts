@@ -86,6 +86,8 @@ abstract class StorageStack implements ImageFile {
 
   /** The backing bytes: what the device returns. Callers have checked the range. */
   protected abstract rawRead(offset: number, len: number): Uint8Array;
+  /** Whether the range was never written (reads as zeros); false when unknown. */
+  protected rawIsZero(_offset: number, _len: number): boolean { return false; }
   protected abstract rawWrite(offset: number, data: Uint8Array): void;
   abstract close(): void;
 
@@ -114,11 +116,14 @@ abstract class StorageStack implements ImageFile {
       const first = Math.floor(offset / SECTOR);
       const last = Math.ceil(end / SECTOR);
       let pre: Uint8Array | undefined;
+      let zero: boolean | undefined;
       for (let s = first; s < last; s++) {
         if (this.preImages.has(s)) continue;
-        pre ??= this.rawRead(first * SECTOR, Math.min(last * SECTOR, this.size) - first * SECTOR);
+        const len = Math.min(last * SECTOR, this.size) - first * SECTOR;
+        // Sectors never written have zeros for pre-image: one shared copy, nothing read.
+        if (zero === undefined) { zero = this.rawIsZero(first * SECTOR, len); if (!zero) pre = this.rawRead(first * SECTOR, len); }
         const o = (s - first) * SECTOR;
-        this.preImages.set(s, pre.subarray(o, Math.min(o + SECTOR, pre.length)));
+        this.preImages.set(s, zero ? ZEROS.subarray(0, Math.min(SECTOR, this.size - s * SECTOR)) : pre!.subarray(o, Math.min(o + SECTOR, len)));
       }
     } else if (this.preImages.size > 0) {
       // Written through: these sectors are on the media now, whatever the cache held for them.
@@ -257,6 +262,8 @@ abstract class StorageStack implements ImageFile {
 }
 
 const CHUNK = 64 * 1024;
+/** Zeros, shared by every pre-image of a sector that was never written. */
+const ZEROS = new Uint8Array(SECTOR);
 
 /** Lay `data`, which holds the bytes from `start` on, over `out`, which holds the bytes from `offset` on, where they overlap. */
 function overlay(out: Uint8Array, offset: number, start: number, data: Uint8Array): void {
@@ -282,6 +289,11 @@ export class MemoryImage extends StorageStack {
       c.set(data.subarray(done, done + n), co);
       done += n;
     }
+  }
+
+  protected override rawIsZero(offset: number, len: number): boolean {
+    for (let ci = Math.floor(offset / CHUNK); ci * CHUNK < offset + len; ci++) if (this.chunks.has(ci)) return false;
+    return true;
   }
 
   protected rawRead(offset: number, len: number): Uint8Array {
