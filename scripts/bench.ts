@@ -7,9 +7,10 @@
 //   npm run bench [-- --quick] [-- --out FILE] [-- --only NAME[,NAME]]
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../runner/paths';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { DEFAULT_CONFIG, applySet, type VmConfig } from '../src/config';
@@ -17,8 +18,12 @@ import { loopAction, writeBlocksAction } from '../src/guest/actions';
 import type { Action } from '../src/guest/kernel';
 import { Stack } from '../src/stack';
 import { COLUMN_BYTES, releaseSpareChunks } from '../src/trace/recorder';
+import { toolText } from '../src/trace/ftrace';
+import { statFiles } from '../src/trace/import';
+import { TOOLS } from '../src/trace/import/roundtrip';
+import { explain } from '../src/walk';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = packageRoot();
 
 export interface BenchOptions {
   quick: boolean;
@@ -30,7 +35,7 @@ export interface BenchOptions {
 
 export const FIGURES = [
   'inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec', 'traceBytesPerEvent',
-  'inKernelExitVsBaseline', 'suiteSeconds', 'explainColdSeconds',
+  'inKernelExitVsBaseline', 'importLinesPerSec', 'suiteSeconds', 'explainColdSeconds',
 ] as const;
 export type FigureName = (typeof FIGURES)[number];
 
@@ -41,6 +46,8 @@ export const TARGETS: Record<FigureName, { op: '>=' | '<='; value: number; unit:
   writeWalksPerSec: { op: '>=', value: 100_000, unit: 'walks/s' },
   traceBytesPerEvent: { op: '<=', value: 64, unit: 'bytes/event' },
   inKernelExitVsBaseline: { op: '<=', value: 30, unit: '× baseline' },
+  /** Issue 13: `exitpath stat` reading a host's trace text. */
+  importLinesPerSec: { op: '>=', value: 1_000_000, unit: 'lines/s' },
   suiteSeconds: { op: '<=', value: 10, unit: 's' },
   explainColdSeconds: { op: '<=', value: 1, unit: 's' },
 };
@@ -66,6 +73,7 @@ export interface BenchReport {
   inKernelExitVsBaseline: number | null;
   recordsPerExit: number | null;
   baselineRecordsPerSec: number | null;
+  importLinesPerSec: number | null;
   suiteSeconds: number | null;
   explainColdSeconds: number | null;
   figures: Partial<Record<FigureName, Figure>>;
@@ -112,6 +120,7 @@ function timeAction(config: VmConfig, action: Action, expect: (events: number, v
   const c = process.cpuUsage(c0);
   const bad = expect(o.to - o.from, o.result.value);
   if (bad) throw new Error(`benchmark workload did not do what it should: ${bad}`);
+  stack.assertSound();
   stack.trace.clear(reuse);
   return { seconds: s, cpuSeconds: (c.user + c.system) / 1e6, events: o.to - o.from };
 }
@@ -152,9 +161,9 @@ function eventsPerIteration(config: VmConfig, make: (n: number) => Action, n: nu
 
 // ------------------------------------------------------------------ the figures
 
-interface Sizes { runs: number; exits: number; roundTrips: number; walks: number; traceEvents: number }
-const FULL: Sizes = { runs: 5, exits: 400_000, roundTrips: 150_000, walks: 10_000, traceEvents: 1_000_000 };
-const QUICK: Sizes = { runs: 2, exits: 2_000, roundTrips: 1_000, walks: 50, traceEvents: 20_000 };
+interface Sizes { runs: number; exits: number; roundTrips: number; walks: number; traceEvents: number; importLines: number }
+const FULL: Sizes = { runs: 5, exits: 400_000, roundTrips: 150_000, walks: 10_000, traceEvents: 1_000_000, importLines: 1_500_000 };
+const QUICK: Sizes = { runs: 2, exits: 2_000, roundTrips: 1_000, walks: 50, traceEvents: 20_000, importLines: 20_000 };
 
 /** The default VM, with a disk big enough for `blocks` 4 KiB writes. */
 function benchConfig(blocks = 0): VmConfig {
@@ -295,6 +304,55 @@ function vsBaseline(z: Sizes, recordsPerExit: number): { figure: Figure; baselin
   };
 }
 
+/**
+ * The importer's hot loop, as `exitpath stat` runs it: read a host trace file in blocks, parse each
+ * line (prefix and payload), pair exits with entries per vCPU, count by reason. The text is the write
+ * walk's kvm tracepoints as each tool prints them (raw ftrace, trace-cmd report, perf script), a third
+ * of the lines each, repeated to size; it is written once to temporary files, which are then read.
+ */
+function importLines(z: Sizes): Figure {
+  const gc = gcFunction();
+  const walks = Math.min(2000, Math.max(20, Math.ceil(z.importLines / 28)));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'exitpath-bench-import-'));
+  try {
+    // The text is made first and the walk dropped, so the measurement starts on a quiet heap.
+    const files = ((): { file: string; lines: number }[] => {
+      const w = explain(benchConfig(walks), `write-blocks ${walks} 4 /bench`);
+      return TOOLS.map((tool) => {
+        const text = toolText(tool, w.events);
+        const perCopy = text.split('\n').length - 1;
+        const copies = Math.max(1, Math.round(z.importLines / TOOLS.length / perCopy));
+        const file = path.join(dir, `${tool}.txt`);
+        writeFileSync(file, text.repeat(copies));
+        return { file, lines: perCopy * copies };
+      });
+    })();
+    const lines = files.reduce((n, f) => n + f.lines, 0);
+    const once = (): { rate: number; cpu: number } => {
+      gc();
+      const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      const { reads } = statFiles(files.map((f) => f.file), { event: 'vmexit', key: 'sample' });
+      const s = seconds(t0);
+      const c = process.cpuUsage(c0);
+      const read = reads.reduce((n, r) => n + r.lines, 0);
+      const bad = reads.reduce((n, r) => n + r.malformedTotal, 0);
+      if (read !== lines || bad !== 0) throw new Error(`benchmark import read ${read} lines (${bad} unread), not ${lines}`);
+      return { rate: Math.round(lines / s), cpu: Math.round(lines / ((c.user + c.system) / 1e6)) };
+    };
+    once();
+    const runs: number[] = [];
+    const cpuRuns: number[] = [];
+    for (let i = 0; i < z.runs; i++) { const r = once(); runs.push(r.rate); cpuRuns.push(r.cpu); }
+    return figure('importLinesPerSec', runs, {
+      workload: `exitpath stat over ${lines.toLocaleString('en-US')} lines: the kvm tracepoints of ${walks.toLocaleString('en-US')} write walks as raw ftrace, trace-cmd report and perf script print them, repeated to size`,
+      lines, cpuTimeRates: cpuRuns,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function spawnSeconds(runs: number, warm: boolean, cmd: string, args: string[], env: NodeJS.ProcessEnv): number[] {
   const once = (): number => {
     const t0 = process.hrtime.bigint();
@@ -309,26 +367,25 @@ function spawnSeconds(runs: number, warm: boolean, cmd: string, args: string[], 
   return out;
 }
 
-const CUCUMBER = path.join(ROOT, 'node_modules', '@cucumber', 'cucumber', 'bin', 'cucumber.js');
+const EXITPATH = path.join(ROOT, 'bin', 'exitpath.js');
 
 function suite(z: Sizes, quick: boolean): Figure {
-  const env = { TS_NODE_TRANSPILE_ONLY: 'true' };
   if (quick) {
-    // Proves the measurement works: cucumber loads every feature and step, and runs none.
-    const runs = spawnSeconds(1, false, process.execPath, [CUCUMBER, '--dry-run'], env);
-    return figure('suiteSeconds', runs, { command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js --dry-run', note: 'quick mode: a dry run' });
+    // Proves the measurement works: one feature file, through the same command.
+    const runs = spawnSeconds(1, false, process.execPath, [EXITPATH, 'test', 'features/seed/write-walk.feature'], {});
+    return figure('suiteSeconds', runs, { command: 'node bin/exitpath.js test features/seed/write-walk.feature', note: 'quick mode: one feature' });
   }
-  const serial = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER], env);
-  const parallel = spawnSeconds(z.runs, true, process.execPath, [CUCUMBER, '--parallel', '2'], env);
+  const serial = spawnSeconds(z.runs, true, process.execPath, [EXITPATH, 'test'], {});
+  const parallel = spawnSeconds(z.runs, true, process.execPath, [EXITPATH, 'test', '--parallel', '2'], {});
   return figure('suiteSeconds', serial, {
-    command: 'TS_NODE_TRANSPILE_ONLY=true cucumber-js (every feature, progress formatter, no report)',
+    command: 'node bin/exitpath.js test (every feature, compiled steps, no report)',
     parallel2Seconds: median(parallel), parallel2Runs: parallel,
   });
 }
 
 function explainCold(z: Sizes, quick: boolean): Figure {
   const bin = path.join(ROOT, 'bin', 'exitpath.js');
-  if (!quick) execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  if (!quick) execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.js')], { cwd: ROOT, stdio: 'inherit' });
   if (!existsSync(path.join(ROOT, 'dist', 'src', 'cli', 'main.js'))) {
     return { ...figure('explainColdSeconds', []), note: 'not built (npm run build)' };
   }
@@ -358,7 +415,7 @@ export function runBench(opts: BenchOptions): BenchReport {
   const report: BenchReport = {
     mode: opts.quick ? 'quick' : 'full', machine: machine(),
     inKernelExitsPerSec: null, userspaceRoundTripsPerSec: null, writeWalksPerSec: null, traceBytesPerEvent: null,
-    inKernelExitVsBaseline: null, recordsPerExit: null, baselineRecordsPerSec: null, suiteSeconds: null, explainColdSeconds: null,
+    inKernelExitVsBaseline: null, recordsPerExit: null, baselineRecordsPerSec: null, importLinesPerSec: null, suiteSeconds: null, explainColdSeconds: null,
     figures,
   };
   const step = <T>(name: string, fn: () => T): T => {
@@ -392,6 +449,10 @@ export function runBench(opts: BenchOptions): BenchReport {
     figures.traceBytesPerEvent = step('trace bytes per event', () => traceBytes(z));
     report.traceBytesPerEvent = figures.traceBytesPerEvent.value;
   }
+  if (want('importLinesPerSec')) {
+    figures.importLinesPerSec = step('import', () => importLines(z));
+    report.importLinesPerSec = figures.importLinesPerSec.value;
+  }
   if (want('suiteSeconds')) {
     figures.suiteSeconds = step('suite', () => suite(z, opts.quick));
     report.suiteSeconds = figures.suiteSeconds.value;
@@ -423,6 +484,8 @@ export function formatTable(r: BenchReport): string {
     line(w.map((n) => '-'.repeat(n))),
     ...rows.slice(1).map(line),
   ];
+  const imp = r.figures.importLinesPerSec;
+  if (imp && typeof imp.lines === 'number') out.push('', `import: exitpath stat over ${fmt(imp.lines)} lines of raw ftrace, trace-cmd and perf script text`);
   const fresh = (['inKernelExitsPerSec', 'userspaceRoundTripsPerSec', 'writeWalksPerSec'] as const)
     .map((n) => [n, r.figures[n]?.freshMemory] as const).filter(([, v]) => typeof v === 'number');
   if (fresh.length) out.push('', `each run's trace store on fresh pages (no reuse): ${fresh.map(([n, v]) => `${n} ${fmt(v as number)}`).join(', ')}`);

@@ -5,10 +5,16 @@
 //   - the DMA guard refused nothing (no access outside guest RAM or a bounce buffer),
 //   - the image refused nothing (no access outside the disk),
 //   - the trace kept its invariants (used ring vs popped heads, AIO completions vs submissions).
-// A case is a ring placed somewhere in a small guest RAM, negotiated features, the drive's error
-// policies, and a sequence of steps: the guest writes bytes (an honest request, then mutations of its
-// fields) and kicks, the host completes I/O (sometimes with a fault), the VM is resumed, the
-// device is reset.
+// A case is a ring placed somewhere in a small guest RAM, negotiated features, the drive's backend
+// (Linux AIO, the thread pool or io_uring), cache mode and error policies, and a sequence of steps:
+// the guest writes bytes (an honest request, then mutations of its fields — descriptors, the avail
+// and used rings themselves, the header) and kicks, possibly with its buffers past the end of RAM
+// (bounce buffers); the host completes I/O, sometimes with a fault (Linux AIO, the thread pool's
+// pwritev/preadv/fdatasync, io_uring completions); the VM is resumed; the driver renegotiates its
+// features and moves the ring after set-up; the device is reset, with requests in flight or not.
+//
+// Every run reports how often each outcome class was reached (OUTCOME_CLASSES); a class the run
+// never reached is a failure of the fuzzer: it means the cases no longer exercise that check.
 //
 //   npm run fuzz                       100,000 cases, progress every 10,000
 //   npm run fuzz -- --runs 1e6 --seed 7
@@ -31,13 +37,14 @@ import { Heap } from '../src/qemu/heap';
 import { MainLoop } from '../src/qemu/main_loop';
 import { LinuxAioState } from '../src/qemu/block/linux_aio';
 import { ThreadPool } from '../src/qemu/block/thread_pool';
-import { BlockBackend, type BlockdevOnError } from '../src/qemu/block/block_backend';
+import { BlockBackend, bdrv_parse_cache_mode, type BlockdevOnError, type CacheMode } from '../src/qemu/block/block_backend';
+import { LuringState } from '../src/qemu/block/io_uring';
 import { VirtIOBlock } from '../src/qemu/virtio_blk';
 import { VIRTIO_F_VERSION_1 } from '../src/qemu/virtio';
 import {
   VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VIRTIO_CONFIG_S_ACKNOWLEDGE,
   VIRTIO_CONFIG_S_DRIVER, VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
-  VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, vring_avail, vring_desc, vringLayout,
+  VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, vring_avail, vring_desc, vring_used, vring_used_elem, vringLayout,
 } from '../src/uapi/virtio';
 
 /** Guest RAM of the fuzzed machine: small, so that random addresses land near its edges often. */
@@ -76,6 +83,15 @@ class CaseTrace implements Tracer, TraceReader {
     t.args.forEach((a, k) => { const v = this.argAt(seq, k); detail[a.name] = a.fmt === 'str' ? (this.strings[v] ?? '?') : v; });
     return { seq, t_ns: 0, vcpu: this.vcpus[seq]!, from: t.from, to: t.to, kind: t.kind, name: t.name, detail };
   }
+  /** Results of a host syscall's returns (syscall-return events of that name). */
+  returns(name: string): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.length; i++) {
+      const t = eventType(this.types[i]!);
+      if (t.kind === 'syscall-return' && t.name === name) out.push(this.argAt(i, 0));
+    }
+    return out;
+  }
   names(name: string, arg: number): string[] {
     const out: string[] = [];
     for (let i = 0; i < this.length; i++) {
@@ -89,14 +105,25 @@ class CaseTrace implements Tracer, TraceReader {
 // ------------------------------------------------------------------ cases
 
 interface Desc { addr: bigint; len: number; flags: number; next: number }
-/** A field the guest rewrites after queueing: which descriptor (index) and which of its fields (0 addr, 1 len, 2 flags, 3 next). */
-interface Mutation { target: 'desc' | 'table' | 'avail-idx' | 'avail-ring' | 'header-type' | 'header-sector' | 'raw'; index: number; field: number; value: bigint }
+/**
+ * A field the guest rewrites after queueing: a descriptor (index; field 0 addr, 1 len, 2 flags, 3
+ * next), the avail ring's flags, idx, an entry or used_event (avail->ring[num]), the used ring's
+ * flags, idx, an element or avail_event (used->ring[num]), the request header, or any 8 bytes.
+ */
+interface Mutation {
+  target: 'desc' | 'table' | 'avail-idx' | 'avail-ring' | 'avail-flags' | 'used-event' | 'used-idx' | 'used-flags' | 'used-ring'
+    | 'avail-event' | 'header-type' | 'header-sector' | 'raw';
+  index: number; field: number; value: bigint;
+}
+type Fault = 'EIO' | 'ENOSPC' | 'EAGAIN' | 'slots' | 'flush-EIO' | 'pool-EIO' | 'uring-EIO';
 type Step =
   | { kind: 'kick'; request: Request; mutations: Mutation[] }
   | { kind: 'complete' }
-  | { kind: 'fault'; which: 'EIO' | 'ENOSPC' | 'EAGAIN' | 'slots' }
+  | { kind: 'fault'; which: Fault }
   | { kind: 'resume' }
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** The driver writes the features register again after the ring is set up, and may set the queue's PFN again. */
+  | { kind: 'features'; eventIdx: boolean; indirect: boolean; page: number | null };
 
 interface Request {
   type: number;
@@ -110,6 +137,8 @@ interface Request {
   indirect: boolean;
   /** Descriptor indices the chain uses (the first is the head). */
   slots: number[];
+  /** Put the data and status buffers past the end of guest RAM: qemu maps them through bounce buffers. */
+  bounce?: boolean;
 }
 
 export interface FuzzCase {
@@ -120,6 +149,9 @@ export interface FuzzCase {
   features: { indirect: boolean; eventIdx: boolean; version1: boolean };
   werror: BlockdevOnError;
   rerror: BlockdevOnError;
+  /** -drive aio= and cache= (absent: linux-aio, none). */
+  backend?: 'linux-aio' | 'threads' | 'io_uring';
+  cache?: CacheMode;
   steps: Step[];
 }
 
@@ -156,13 +188,17 @@ const sectorArb = fc.oneof(
 const valueFor = (t: Mutation['target']): fc.Arbitrary<bigint> => {
   switch (t) {
     case 'desc': case 'table': return fc.oneof(addrArb, lenArb.map(BigInt), flagsArb.map(BigInt), fc.integer({ min: 0, max: 0xffff }).map(BigInt));
-    case 'avail-idx': case 'avail-ring': return fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }).map(BigInt) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }).map(BigInt) });
+    case 'avail-idx': case 'avail-ring': case 'used-idx': case 'used-event': case 'avail-event':
+      return fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 8 }).map(BigInt) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }).map(BigInt) });
+    case 'avail-flags': case 'used-flags': return fc.oneof(fc.constantFrom(0n, 1n), fc.integer({ min: 0, max: 0xffff }).map(BigInt));
+    case 'used-ring': return fc.oneof(fc.integer({ min: 0, max: 0xffff }).map(BigInt), u64);
     case 'header-type': return typeArb.map(BigInt);
     case 'header-sector': return sectorArb;
     case 'raw': return u64;
   }
 };
-const mutationArb: fc.Arbitrary<Mutation> = fc.constantFrom<Mutation['target']>('desc', 'desc', 'desc', 'table', 'avail-idx', 'avail-ring', 'header-type', 'header-sector', 'raw')
+const mutationArb: fc.Arbitrary<Mutation> = fc.constantFrom<Mutation['target']>('desc', 'desc', 'desc', 'table', 'avail-idx', 'avail-ring',
+  'avail-flags', 'used-event', 'used-idx', 'used-flags', 'used-ring', 'avail-event', 'header-type', 'header-sector', 'raw')
   .chain((target) => fc.record({ target: fc.constant(target), index: fc.integer({ min: 0, max: 63 }), field: fc.integer({ min: 0, max: 3 }), value: valueFor(target) }));
 
 const requestArb = (num: number): fc.Arbitrary<Request> => fc.record({
@@ -173,14 +209,33 @@ const requestArb = (num: number): fc.Arbitrary<Request> => fc.record({
   splitHeader: fc.boolean(),
   indirect: fc.boolean(),
   slots: fc.uniqueArray(fc.integer({ min: 0, max: num - 1 }), { minLength: Math.min(num, 6), maxLength: Math.min(num, 6) }),
+  bounce: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+});
+
+/**
+ * A SCSI_CMD request shaped as virtio_blk_handle_scsi wants it (two readable buffers, at least three
+ * writable ones) with a short inhdr, often past the end of RAM: its unchecked 4-byte store.
+ */
+const scsiRequestArb = (num: number): fc.Arbitrary<Request> => fc.record({
+  type: fc.constant(2),
+  sector: fc.constant(0n),
+  data: fc.tuple(fc.constantFrom(16, 96, 512), fc.constantFrom(1, 2, 3, 4, 16)).map((d) => [...d]),
+  statusLen: fc.constant(1),
+  splitHeader: fc.constant(true),
+  indirect: fc.boolean(),
+  slots: fc.uniqueArray(fc.integer({ min: 0, max: num - 1 }), { minLength: Math.min(num, 6), maxLength: Math.min(num, 6) }),
+  bounce: fc.boolean(),
 });
 
 const stepArb = (num: number): fc.Arbitrary<Step> => fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('kick' as const), request: requestArb(num), mutations: fc.array(mutationArb, { maxLength: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('kick' as const), request: scsiRequestArb(num), mutations: fc.array(mutationArb, { maxLength: 1 }) }) },
   { weight: 3, arbitrary: fc.constant({ kind: 'complete' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('fault' as const), which: fc.constantFrom('EIO' as const, 'ENOSPC' as const, 'EAGAIN' as const, 'slots' as const) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('fault' as const), which: fc.constantFrom<Fault>('EIO', 'ENOSPC', 'EAGAIN', 'slots', 'flush-EIO', 'pool-EIO', 'uring-EIO') }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'resume' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reset' as const }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('features' as const), eventIdx: fc.boolean(), indirect: fc.boolean(),
+    page: fc.option(fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constantFrom(RAM / 4096 - 1, RAM / 4096)), { freq: 2 }) }) },
 );
 
 export const caseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom(1, 2, 4, 8, 16, 64, 256).chain((num) => fc.record({
@@ -195,16 +250,27 @@ export const caseArb: fc.Arbitrary<FuzzCase> = fc.constantFrom(1, 2, 4, 8, 16, 6
   features: fc.record({ indirect: fc.boolean(), eventIdx: fc.boolean(), version1: fc.boolean() }),
   werror: fc.constantFrom<BlockdevOnError>('report', 'ignore', 'stop', 'enospc'),
   rerror: fc.constantFrom<BlockdevOnError>('report', 'ignore', 'stop'),
+  // Linux AIO needs O_DIRECT (cache none or directsync); the thread pool and io_uring take any mode.
+  backend: fc.constantFrom('linux-aio' as const, 'linux-aio' as const, 'threads' as const, 'io_uring' as const),
+  cache: fc.constantFrom<CacheMode>('none', 'directsync', 'writeback', 'writethrough', 'unsafe'),
   steps: fc.array(stepArb(num), { minLength: 1, maxLength: 8 }),
-}));
+}).map((c) => (c.backend === 'linux-aio' && c.cache !== 'none' && c.cache !== 'directsync' ? { ...c, cache: 'none' as const } : c)));
 
 // ------------------------------------------------------------------ the machine a case runs on
 
 interface Machine {
   sched: Scheduler; host: HostKernel; ram: Uint8Array; view: DataView; mem: GuestMemory; image: MemoryImage;
-  vblk: VirtIOBlock; trace: CaseTrace; stopped: boolean; lastAvail: number; bufNext: number;
+  vblk: VirtIOBlock; blk: BlockBackend; trace: CaseTrace; stopped: boolean; lastAvail: number; bufNext: number;
   ring: { desc: number; avail: number; used: number };
+  /** A reset is stuck in blk_drain: requests stay queued that nothing will submit (the VM hangs). */
+  hung: boolean;
+  /** What the case reached, counted as it ran (see OUTCOME_CLASSES). */
+  reached: Map<string, number>;
+  /** Where the next bounce-buffered (out of RAM) buffer of a request goes. */
+  outsideNext: number;
 }
+
+const reach = (m: Machine, k: string, n = 1): void => { if (n) m.reached.set(k, (m.reached.get(k) ?? 0) + n); };
 
 function machine(c: FuzzCase): Machine {
   const clock = new Clock(SKYLAKE_SP.ghz);
@@ -220,16 +286,26 @@ function machine(c: FuzzCase): Machine {
   const mem = new GuestMemory(p.mm, ramHva, RAM);
   mem.tracer = trace;
   const loop = new MainLoop(host, p, heap);
-  const fd = host.openat(p, IMAGE_PATH, O_RDWR | O_DIRECT);
-  const laio = new LinuxAioState(host, p, heap, trace, loop, 'laio_co_submit');
+  const backend = c.backend ?? 'linux-aio';
+  const cache = c.cache ?? 'none';
+  const fd = host.openat(p, IMAGE_PATH, O_RDWR | (bdrv_parse_cache_mode(cache).nocache ? O_DIRECT : 0));
+  const aio = backend === 'linux-aio' ? new LinuxAioState(host, p, heap, trace, loop, 'qemu-9.0')
+    : backend === 'io_uring' ? new LuringState(host, p, heap, trace, loop) : null;
   const pool = new ThreadPool(host, p, heap, loop, trace);
-  const m = { stopped: false } as Machine;
-  const blk = new BlockBackend({ fd, aio: laio, pool, host, proc: p, heap }, DISK, trace, {
-    cache: 'none', werror: c.werror, rerror: c.rerror, vmstopRequest: () => { m.stopped = true; }, bh: (fn) => loop.qemu_bh_schedule(fn),
+  const m = { stopped: false, hung: false, reached: new Map<string, number>(), outsideNext: 0 } as Machine;
+  const blk = new BlockBackend({ fd, aio, pool, host, proc: p, heap }, DISK, trace, {
+    cache, werror: c.werror, rerror: c.rerror, vmstopRequest: () => { m.stopped = true; }, bh: (fn) => loop.qemu_bh_schedule(fn),
+    // AIO_WAIT_WHILE for a reset (blk_drain): the host runs until the requests in flight complete; a
+    // queue nothing will resubmit (after io_submit's EAGAIN with none in flight) waits forever.
+    aioWait: (cond, then) => {
+      m.sched.run();
+      if (cond()) { m.hung = true; return; }
+      then();
+    },
   });
   const vblk = new VirtIOBlock(mem, trace, p.mm, blk);
   sched.spawn('main loop', loop.run());
-  Object.assign(m, { sched, host, ram, view: new DataView(ram.buffer), mem, image, vblk, trace, lastAvail: 0, bufNext: BUF });
+  Object.assign(m, { sched, host, ram, view: new DataView(ram.buffer), mem, image, vblk, blk, trace, lastAvail: 0, bufNext: BUF });
   setUp(m, c);
   return m;
 }
@@ -277,9 +353,16 @@ function alloc(m: Machine, n: number): number {
   return a;
 }
 
+/** A buffer past the end of guest RAM, where qemu can reach it only through a bounce buffer. */
+function outside(m: Machine, n: number): number {
+  const a = RAM + 0x100 + m.outsideNext;
+  m.outsideNext = (m.outsideNext + Math.max(16, Math.ceil(n / 16) * 16)) % 0x8000;
+  return a;
+}
+
 /** The guest queues a request the way a driver would, then mutates it, then kicks. */
 function kick(m: Machine, c: FuzzCase, r: Request, muts: Mutation[]): void {
-  const { desc, avail } = m.ring;
+  const { desc, avail, used } = m.ring;
   const hdr = alloc(m, 16);
   poke(m, hdr, 4, BigInt(r.type));
   poke(m, hdr + 8, 8, r.sector);
@@ -287,8 +370,9 @@ function kick(m: Machine, c: FuzzCase, r: Request, muts: Mutation[]): void {
   if (r.splitHeader) chain.push({ addr: BigInt(hdr), len: 8, flags: 0, next: 0 }, { addr: BigInt(hdr + 8), len: 8, flags: 0, next: 0 });
   else chain.push({ addr: BigInt(hdr), len: 16, flags: 0, next: 0 });
   const devWrites = r.type !== VIRTIO_BLK_T_OUT;
-  for (const len of r.data) chain.push({ addr: BigInt(alloc(m, Math.min(len, 0x4000))), len, flags: devWrites ? VRING_DESC_F_WRITE : 0, next: 0 });
-  const status = alloc(m, Math.max(1, r.statusLen));
+  const place = (n: number) => (r.bounce ? outside(m, n) : alloc(m, n));
+  for (const len of r.data) chain.push({ addr: BigInt(place(Math.min(len, 0x4000))), len, flags: devWrites ? VRING_DESC_F_WRITE : 0, next: 0 });
+  const status = place(Math.max(1, r.statusLen));
   chain.push({ addr: BigInt(status), len: r.statusLen, flags: VRING_DESC_F_WRITE, next: 0 });
   const table = alloc(m, 16 * chain.length);
   const slots = r.indirect ? chain.map((_, i) => i) : r.slots;
@@ -317,13 +401,58 @@ function kick(m: Machine, c: FuzzCase, r: Request, muts: Mutation[]): void {
       }
       case 'avail-idx': poke(m, avail + vring_avail.idx, 2, (BigInt(m.lastAvail) + mu.value) & 0xffffn); break;
       case 'avail-ring': poke(m, avail + vring_avail.ring + 2 * (mu.index % c.num), 2, mu.value & 0xffffn); break;
+      // The rings themselves: avail's flags and used_event, used's flags, index, elements and avail_event.
+      case 'avail-flags': poke(m, avail + vring_avail.flags, 2, mu.value & 0xffffn); break;
+      case 'used-event': poke(m, avail + vring_avail.ring + 2 * c.num, 2, mu.value & 0xffffn); break;
+      case 'used-flags': poke(m, used + vring_used.flags, 2, mu.value & 0xffffn); break;
+      case 'used-idx': poke(m, used + vring_used.idx, 2, mu.value & 0xffffn); break;
+      case 'used-ring': poke(m, used + vring_used.ring + (mu.index % c.num) * vring_used_elem.sizeof + (mu.field & 1) * 4, 4, mu.value & 0xffffffffn); break;
+      case 'avail-event': poke(m, used + vring_used.ring + vring_used_elem.sizeof * c.num, 2, mu.value & 0xffffn); break;
       case 'header-type': poke(m, hdr, 4, mu.value & 0xffffffffn); break;
       case 'header-sector': poke(m, hdr + 8, 8, mu.value); break;
       case 'raw': poke(m, BUF + (Number(mu.value % BigInt(RAM - BUF - 8))), 8, mu.value); break;
     }
   }
+  if (muts.some((x) => x.target.startsWith('avail-') || x.target === 'used-event')) reach(m, 'avail ring corrupted (flags, idx, entries, used_event)');
+  if (muts.some((x) => x.target.startsWith('used-') && x.target !== 'used-event' || x.target === 'avail-event')) reach(m, 'used ring corrupted (flags, idx, elements, avail_event)');
+  const bounced = m.mem.bounceMaps;
+  const scsi = ((m.view.getUint32(hdr, true) & ~(VIRTIO_BLK_T_OUT | 0x80000000)) >>> 0) === 2;
   // virtio_ioport_write(VIRTIO_PCI_QUEUE_NOTIFY) → virtio_queue_notify
   m.vblk.virtio_queue_notify(0);
+  if (m.mem.bounceMaps > bounced) reach(m, scsi ? 'SCSI_CMD request through bounce buffers' : 'request through bounce buffers');
+}
+
+/**
+ * The driver writes the features register again once the ring is set up (virtio_set_features, as
+ * the legacy transport's VIRTIO_PCI_GUEST_FEATURES write does), and may set the queue's PFN again
+ * (virtio_queue_set_addr: the ring moves; the guest's own view of it follows).
+ */
+function renegotiate(m: Machine, c: FuzzCase, s: { eventIdx: boolean; indirect: boolean; page: number | null }): void {
+  const v = m.vblk;
+  const vq = v.vqs[0]!;
+  const lo = v.hostFeatures & ((s.eventIdx ? 1 << VIRTIO_RING_F_EVENT_IDX : 0) | (s.indirect ? 1 << VIRTIO_RING_F_INDIRECT_DESC : 0) | (1 << 9));
+  const had = v.virtio_vdev_has_feature(VIRTIO_RING_F_EVENT_IDX);
+  if (vq.desc) reach(m, 'features renegotiated after ring set-up');
+  v.virtio_set_features(lo, v.guestFeaturesHi);
+  if (vq.desc && !had && s.eventIdx) reach(m, 'EVENT_IDX turned on after ring set-up (region caches rebuilt)');
+  if (s.page !== null) {
+    v.vqs[0]!.setAddr(s.page * 4096);
+    m.ring = vringLayout(s.page * 4096, c.num);
+    reach(m, 'ring moved after set-up (QUEUE_PFN again)');
+  }
+}
+
+/** Faults the host injects: Linux AIO, the thread pool's syscalls, io_uring completions. */
+function fault(m: Machine, which: Fault): void {
+  const h = m.host;
+  switch (which) {
+    case 'EAGAIN': h.aio.faults.submit = { errno: ERRNO.EAGAIN, count: 1 }; break;
+    case 'slots': for (const x of h.aio.contexts()) x.slots = 1; break;
+    case 'EIO': case 'ENOSPC': h.aio.faults.complete = { errno: ERRNO[which], count: 1 }; break;
+    case 'flush-EIO': h.faults.fdatasync = { errno: ERRNO.EIO, count: 2 }; break;
+    case 'pool-EIO': h.faults.pwritev = { errno: ERRNO.EIO, count: 1 }; h.faults.preadv = { errno: ERRNO.EIO, count: 1 }; break;
+    case 'uring-EIO': h.ioUringFaults.complete = { errno: ERRNO.EIO, count: 1 }; break;
+  }
 }
 
 // ------------------------------------------------------------------ running
@@ -334,13 +463,41 @@ export interface FuzzStats {
   dmaViolations: number;
   imageViolations: number;
   invariantViolations: number;
-  /** Bytes qemu itself stores past guest RAM (QEMU_OVERRUN_SITES), reproduced and refused: a finding about qemu, not a failure. */
+  /** Bytes qemu itself stores past guest RAM or its bounce buffer (QEMU_OVERRUN_SITES), reproduced and refused: a finding about qemu, not a failure. */
   qemuOverruns: number;
-  /** What the device did: virtio_error reasons and completion statuses, counted over all cases. */
+  /** What the device did and what the cases reached, counted over all cases (see OUTCOME_CLASSES). */
   outcomes: Map<string, number>;
   /** The first failing cases, for reproduction. */
   failures: { case: FuzzCase; problem: string }[];
 }
+
+/**
+ * The outcome classes every run must reach at least once: the checks and paths the cases are meant
+ * to exercise. A class reached 0 times fails the run — the generator no longer gets there.
+ */
+export const OUTCOME_CLASSES: readonly string[] = [
+  // what the device answered
+  'status VIRTIO_BLK_S_OK', 'status VIRTIO_BLK_S_IOERR', 'status VIRTIO_BLK_S_UNSUPP',
+  // virtio_error: the ring could not be trusted
+  'virtio_error: Looped descriptor', 'virtio_error: Desc next is N', 'virtio_error: Guest says index N is available',
+  'virtio_error: virtio: bogus descriptor or out of resources', 'virtio_error: virtio: zero sized buffers are not allowed',
+  'virtio_error: Invalid size for indirect buffer table', 'virtio_error: Incorrect order for descriptors',
+  'virtio_error: virtio-blk missing headers', 'virtio_error: virtio-blk request outhdr too short',
+  'virtio_error: Cannot map desc', 'virtio_error: Cannot map used', 'virtio_error: Cannot map avail',
+  'virtio_error: Cannot map indirect buffer', 'virtio_error: Virtqueue size exceeded',
+  // the drive's error policies
+  'rw error → report', 'rw error → stop', 'rw error → ignore', 'requests restarted after vm stop (virtio_blk_dma_restart_bh)',
+  'requests merged (virtio_blk_submit_multireq)', 'indirect table without VIRTIO_RING_F_INDIRECT_DESC (logged)', 'io_submit queued by EAGAIN',
+  // the rings themselves, features after set-up
+  'avail ring corrupted (flags, idx, entries, used_event)', 'used ring corrupted (flags, idx, elements, avail_event)',
+  'features renegotiated after ring set-up', 'EVENT_IDX turned on after ring set-up (region caches rebuilt)', 'ring moved after set-up (QUEUE_PFN again)',
+  // host faults on every path
+  'Linux AIO completion failed (io_getevents res < 0)', 'flush failed on the thread pool (fdatasync < 0)',
+  'read or write failed on the thread pool (pwritev/preadv < 0)', 'io_uring completion failed (cqe res < 0)',
+  // bounce buffers, the SCSI store, resets
+  'request through bounce buffers', 'SCSI_CMD request through bounce buffers', 'qemu stores past guest RAM or its bounce buffer (virtio_blk_handle_scsi), refused',
+  'reset with requests in flight (drained)', 'reset with nothing in flight',
+];
 
 const stringify = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v));
 
@@ -350,23 +507,30 @@ export function runCase(c: FuzzCase, stats?: FuzzStats): string | undefined {
   const checker = new InvariantChecker();
   try {
     m = machine(c);
+    const mm = m;
     for (const s of c.steps) {
       switch (s.kind) {
-        case 'kick': if (!m.stopped) kick(m, c, s.request, s.mutations); break;
-        case 'complete': m.sched.run(); break;
-        case 'fault':
-          if (s.which === 'EAGAIN') m.host.aio.faults.submit = { errno: ERRNO.EAGAIN, count: 1 };
-          else if (s.which === 'slots') for (const x of m.host.aio.contexts()) x.slots = 1;
-          else m.host.aio.faults.complete = { errno: ERRNO[s.which], count: 1 };
+        case 'kick': if (!mm.stopped) kick(mm, c, s.request, s.mutations); break;
+        case 'complete': mm.sched.run(); break;
+        case 'fault': fault(mm, s.which); break;
+        case 'resume': if (mm.stopped) { mm.stopped = false; mm.vblk.virtio_blk_dma_restart_cb(true); } break;
+        case 'reset': {
+          // virtio_pci_reset → virtio_reset → virtio_blk_reset: blk_drain first.
+          reach(mm, mm.blk.inFlight > 0 ? 'reset with requests in flight (drained)' : 'reset with nothing in flight');
+          mm.vblk.reset();
+          if (!mm.hung) setUp(mm, c);
           break;
-        case 'resume': if (m.stopped) { m.stopped = false; m.vblk.virtio_blk_dma_restart_cb(true); } break;
-        case 'reset': m.vblk.reset(); setUp(m, c); break;
+        }
+        case 'features': renegotiate(mm, c, s); break;
       }
-      checker.check(m.trace);
+      checker.check(mm.trace);
+      if (mm.hung) break;
     }
-    m.sched.run();
-    // A VM an I/O error stopped is resumed at the end, so its kept requests are parsed again.
-    if (m.stopped) { m.stopped = false; m.vblk.virtio_blk_dma_restart_cb(true); m.sched.run(); }
+    if (!m.hung) {
+      m.sched.run();
+      // A VM an I/O error stopped is resumed at the end, so its kept requests are parsed again.
+      if (m.stopped) { m.stopped = false; m.vblk.virtio_blk_dma_restart_cb(true); m.sched.run(); }
+    } else reach(m, 'reset waits forever in blk_drain (requests queued after EAGAIN, none in flight)');
     checker.check(m.trace);
   } catch (e) {
     if (stats) stats.crashes++;
@@ -381,20 +545,21 @@ export function runCase(c: FuzzCase, stats?: FuzzStats): string | undefined {
     stats.imageViolations += m.image.violations;
     stats.invariantViolations += checker.violations.length;
     stats.qemuOverruns += m.mem.qemuOverruns;
-    if (m.mem.qemuOverruns) stats.outcomes.set('qemu stores past guest RAM (virtio_blk_handle_scsi), refused', (stats.outcomes.get('qemu stores past guest RAM (virtio_blk_handle_scsi), refused') ?? 0) + 1);
-    for (const r of m.trace.names('virtio_error', 0)) {
-      const k = `virtio_error: ${r.replace(/\d+/g, 'N')}`;
-      stats.outcomes.set(k, (stats.outcomes.get(k) ?? 0) + 1);
-    }
     const count = (k: string, n: number): void => { if (n) stats.outcomes.set(k, (stats.outcomes.get(k) ?? 0) + n); };
+    for (const [k, n] of m.reached) count(k, n);
+    if (m.mem.qemuOverruns) count('qemu stores past guest RAM or its bounce buffer (virtio_blk_handle_scsi), refused', 1);
+    for (const r of m.trace.names('virtio_error', 0)) count(`virtio_error: ${r.replace(/\d+/g, 'N')}`, 1);
     for (const a of m.trace.names('virtio_blk_handle_rw_error', 1)) count(`rw error → ${a}`, 1);
     count('requests merged (virtio_blk_submit_multireq)', m.trace.names('virtio_blk_submit_multireq', 0).length);
     count('requests restarted after vm stop (virtio_blk_dma_restart_bh)', m.trace.names('virtio_blk_dma_restart_bh', 0).reduce((x, n) => x + Number(n), 0));
     count('indirect table without VIRTIO_RING_F_INDIRECT_DESC (logged)', m.trace.names('qemu_log_mask', 0).length);
     count('io_submit queued by EAGAIN', m.trace.names('ioq_submit', 0).length - m.trace.names('io_submit_one', 0).length > 0 ? 1 : 0);
+    count('Linux AIO completion failed (io_getevents res < 0)', m.trace.names('aio_complete', 2).filter((r) => Number(r) < 0).length);
+    count('flush failed on the thread pool (fdatasync < 0)', m.trace.returns('fdatasync').filter((r) => r < 0).length);
+    count('read or write failed on the thread pool (pwritev/preadv < 0)', [...m.trace.returns('pwritev'), ...m.trace.returns('preadv')].filter((r) => r < 0).length);
+    count('io_uring completion failed (cqe res < 0)', m.host.ioUringFaults.complete?.count === 0 ? 1 : 0);
     for (const st of m.trace.names('virtio_blk_req_complete', 0)) {
-      const k = `status ${['VIRTIO_BLK_S_OK', 'VIRTIO_BLK_S_IOERR', 'VIRTIO_BLK_S_UNSUPP'][Number(st)] ?? st}`;
-      stats.outcomes.set(k, (stats.outcomes.get(k) ?? 0) + 1);
+      count(`status ${['VIRTIO_BLK_S_OK', 'VIRTIO_BLK_S_IOERR', 'VIRTIO_BLK_S_UNSUPP'][Number(st)] ?? st}`, 1);
     }
   }
   return problems.length ? problems.join(' | ') : undefined;
@@ -414,17 +579,26 @@ export function runFuzz(opts: { runs: number; seed: number; onProgress?: (s: Fuz
   return stats;
 }
 
+/** The outcome classes of OUTCOME_CLASSES the run never reached. */
+export function unreached(s: FuzzStats): string[] { return OUTCOME_CLASSES.filter((k) => !(s.outcomes.get(k) ?? 0)); }
+
 export function report(s: FuzzStats): string {
+  const required = new Set(OUTCOME_CLASSES);
+  const width = Math.max(...[...OUTCOME_CLASSES, ...s.outcomes.keys()].map((k) => k.length));
   const lines = [
     `cases: ${s.cases}`,
     `crashes: ${s.crashes}`,
     `accesses refused by the DMA guard (outside guest RAM): ${s.dmaViolations}`,
     `accesses refused by the image guard (outside the disk): ${s.imageViolations}`,
     `invariant violations: ${s.invariantViolations}`,
-    `bytes qemu itself stores past guest RAM (virtio_blk_handle_scsi's unchecked 4-byte scsi->errors store), reproduced and refused: ${s.qemuOverruns}`,
-    'what the device did:',
-    ...[...s.outcomes].sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${String(v).padStart(8)}  ${k}`),
+    `bytes qemu itself stores past guest RAM or a bounce buffer (virtio_blk_handle_scsi's unchecked 4-byte scsi->errors store), reproduced and refused: ${s.qemuOverruns}`,
+    'outcome classes (each must be reached):',
+    ...OUTCOME_CLASSES.map((k) => `  ${k.padEnd(width)}  ${String(s.outcomes.get(k) ?? 0).padStart(8)}${(s.outcomes.get(k) ?? 0) === 0 ? '  NOT REACHED' : ''}`),
+    'also seen:',
+    ...[...s.outcomes].filter(([k]) => !required.has(k)).sort((a, b) => b[1] - a[1]).map(([k, v]) => `  ${k.padEnd(width)}  ${String(v).padStart(8)}`),
   ];
+  const missing = unreached(s);
+  if (missing.length) lines.push(`FAILED: ${missing.length} outcome class(es) never reached: ${missing.join('; ')}`);
   for (const f of s.failures) lines.push(`FAILED: ${f.problem}\n  case: ${stringify(f.case)}`);
   return lines.join('\n');
 }
@@ -435,7 +609,7 @@ function main(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[i + 1];
-    if ((a === '--runs' || a === '--seed') && v !== undefined && Number.isSafeInteger(Number(v))) {
+    if ((a === '--runs' || a === '--seed') && v !== undefined && Number.isSafeInteger(Number(v)) && Number(v) >= 0) {
       if (a === '--runs') runs = Number(v); else seed = Number(v);
       i++;
     } else {
@@ -454,7 +628,7 @@ function main(argv: string[]): number {
   const t1 = Date.now();
   const c = runCrashConsistency({ cutPoints: 10_000, seed, onProgress: (x) => process.stdout.write(`  ${x.cutPoints} cut points, ${x.bytesLost} promised bytes lost (${((Date.now() - t1) / 1000).toFixed(1)} s)\n`) });
   process.stdout.write(crashReport(c) + `\ntime: ${((Date.now() - t1) / 1000).toFixed(1)} s\n`);
-  return s.crashes + s.dmaViolations + s.imageViolations + s.invariantViolations + c.bytesLost + c.crashes === 0 ? 0 : 1;
+  return s.crashes + s.dmaViolations + s.imageViolations + s.invariantViolations + c.bytesLost + c.crashes === 0 && unreached(s).length === 0 ? 0 : 1;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

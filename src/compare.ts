@@ -37,9 +37,12 @@ export function configFor(base: VmConfig, sets: string[]): VmConfig {
   return c;
 }
 
-export function compare(action: string, columns: Column[], base: VmConfig = DEFAULT_CONFIG): Row[] {
-  return columns.map((col) => {
+/** One row per column; `problems`: invariants any column's run broke (empty for sound runs). */
+export function compare(action: string, columns: Column[], base: VmConfig = DEFAULT_CONFIG): { rows: Row[]; problems: string[] } {
+  const problems: string[] = [];
+  const rows = columns.map((col) => {
     const w = explain(configFor(base, col.sets), action);
+    problems.push(...w.problems.map((p) => `${col.label}: ${p}`));
     const s = w.summary;
     return {
       label: col.label, sets: col.sets,
@@ -52,6 +55,7 @@ export function compare(action: string, columns: Column[], base: VmConfig = DEFA
       result: s.guestResult.value,
     };
   });
+  return { rows, problems };
 }
 
 export function formatTable(action: string, rows: Row[]): string {

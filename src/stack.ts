@@ -11,28 +11,37 @@ import { InvariantChecker, type Violation } from './trace/invariants';
 import { HostKernel } from './host/kernel';
 import { MemoryImage, RawFileImage, type ImageFile } from './host/disk';
 import { KvmModule } from './kvm/kvm_main';
-import { kvmEra } from './kvm/profile';
-import { HOST_VMX_CAPS, makeVmxOps } from './kvm/vmx';
+import { KVM_HALT_POLL_NS_DEFAULT, kvmEra } from './kvm/profile';
+import { HOST_VMX_CAPS } from './kvm/vmx/capabilities';
+import { makeVmxOps } from './kvm/vmx/vmx';
 import { NoGuestCode, VmxCpu } from './vmx/cpu';
-import { QemuKvm } from './qemu/qemu';
+import { QemuKvm, pcRamSplit } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
 import { EXT2_EPOCH, mkfsExt2 } from './ext2/mkfs';
+import { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
 
 /**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
  * CPU does for canonical addresses) so that a double holds them exactly; traces print them unsigned.
  */
 export const KERNEL_TEXT = -0x7f000000;
-/** Where the virtio-blk function's memory BAR puts its MSI-X table (below the IOAPIC, as PCI BARs are). */
-export const MSIX_TABLE_BASE = 0xfebf1000;
-/** The virtio-pci function's modern memory BAR (common, ISR, device and notify regions, 4 KiB each). */
-export const MODERN_BAR = 0xfe000000;
+export { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
 /** The path qemu opens when the disk image lives in memory. */
 export const MEMORY_IMAGE_PATH = '/var/lib/exitpath/disk.img';
 
 export class StackError extends Error {}
+
+/**
+ * The simulated run broke one of its invariants or tripped a guard rail: not the user's mistake and
+ * not the guest's, but a defect of the model (src/trace/invariants.ts, qemu/dma.ts, host/disk.ts).
+ */
+export class IntegrityError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the run broke its invariants:\n  ${problems.join('\n  ')}`);
+  }
+}
 
 export interface ActionOutcome {
   /** Events of this action: [from, to) in the recorder. */
@@ -45,10 +54,11 @@ export interface ActionOutcome {
 
 /**
  * Where an action stands when the machine stops running: done (the action returned), paused (qemu
- * stopped the VM — an I/O error under rerror/werror=stop — until it is resumed), or waiting (the
- * guest sleeps for an interrupt nothing will send: a request the device dropped or never took).
+ * stopped the VM — an I/O error under rerror/werror=stop — until it is resumed), waiting (the
+ * guest sleeps for an interrupt nothing will send: a request the device dropped or never took), or
+ * reset (the machine was reset — a triple fault — and the guest booted again without it).
  */
-export type ActionState = 'done' | 'paused' | 'waiting';
+export type ActionState = 'done' | 'paused' | 'waiting' | 'reset';
 
 export interface ActionProgress {
   from: number;
@@ -81,6 +91,8 @@ export class Stack {
   readonly invariants = new InvariantChecker();
   /** The action the guest is still in (paused or waiting), if any. */
   private pending: { m: { result?: ActionResult }; c0: number; cpu: number } | undefined;
+  /** Set when the machine was reset while an action ran (qemu_system_reset after a triple fault). */
+  private wasReset = false;
   /** Why the machine is gone (a power loss, or a guest that reached code the model does not have). */
   private gone: string | undefined;
 
@@ -97,7 +109,7 @@ export class Stack {
       c.hostWorkAt = () => this.sched.nextHostWork() * this.clock.ghz;
       this.cpus.push(c);
     }
-    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile) },
+    this.kvm = new KvmModule({ sched: this.sched, clock: this.clock, profile, t, era: kvmEra(config.profile), haltPollNs: config.halt_poll_ns ?? KVM_HALT_POLL_NS_DEFAULT },
       makeVmxOps({ apicv: config.apicv, hostCaps: HOST_VMX_CAPS[config.host_cpu ?? 'skylake-sp'] }), { cpu: (id) => this.cpus[id]! });
     this.host.registerDevice('/dev/kvm', () => this.kvm.open());
 
@@ -130,14 +142,23 @@ export class Stack {
       irq: VIRTIO_BLK_GSI, era: config.profile, vectors: config.disk.vectors, msixTableBase: MSIX_TABLE_BASE,
       ioeventfd: config.ioeventfd, irqfd: config.irqfd, backend: config.disk.backend,
       cache: config.disk.cache, werror: config.disk.werror, rerror: config.disk.rerror,
-      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx,
+      modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null, device: config.disk.device, eventIdx: config.disk.event_idx ?? config.profile !== 'qemu-kvm-2013',
+      onTripleFault: config.on_triple_fault ?? 'reset',
     }, (q) => {
-      // Called once RAM exists and before KVM_CREATE_VCPU: load the guest.
+      // Called once RAM exists and before KVM_CREATE_VCPU: load the guest. Called again at a system
+      // reset (the firmware and boot loader are not modelled: the kernel starts anew, as at
+      // power-on); its boot, like the first, is not traced unless asked, and the action it
+      // interrupted is gone.
+      if (this.guest) {
+        this.wasReset = true;
+        if (!this.traceBoot) t.on = false;
+      }
       const ram = q.proc.mm.slice(q.ramHva, ramBytes);
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
-        now: () => EXT2_EPOCH + Math.floor(this.clock.now / 1e9) });
+        now: () => EXT2_EPOCH + Math.floor(this.clock.now / 1e9),
+        kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes, config.profile).below });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
       for (const c of this.cpus.slice(1)) c.powerOn(this.guest.cpus[c.id]!);
@@ -157,7 +178,11 @@ export class Stack {
     const mountError = this.guest.vfs.mountError;
     if (mountError) throw new StackError(`the guest cannot mount ${config.disk.image ?? 'its disk'} as ext2: ${mountError}`);
     this.bootEnd = this.traceBoot ? 0 : t.length;
+    this.invariants.check(t);
   }
+
+  /** Where the next action's events will start in the trace (the boot's, too, for the first with traceBoot). */
+  get actionStart(): number { return this.actions === 0 ? this.bootEnd : this.trace.length; }
 
   /** Run one action to completion in the running guest (on vCPU `cpu`, 0 by default). */
   run(action: Action, cpu = 0): ActionOutcome {
@@ -180,7 +205,8 @@ export class Stack {
     if (cpu !== 0 && !runsOnAnyCpu(action)) {
       throw new StackError(`only kernel instructions run on vCPU ${cpu}: a process's syscalls and its I/O run on vCPU 0`);
     }
-    const from = this.actions++ === 0 ? this.bootEnd : this.trace.length;
+    const from = this.actionStart;
+    this.actions++;
     this.pending = { m: this.guest.post(action, cpu), c0: this.clock.cycles, cpu };
     return this.drive(from);
   }
@@ -211,6 +237,25 @@ export class Stack {
     return { dma: this.qemu.mem.violations, image: this.image.violations, invariants: this.invariants.violations };
   }
 
+  /**
+   * What the run broke so far, one line each: invariant violations and accesses the guard rails
+   * refused. Empty for every sound run; whoever runs the machine must fail loudly otherwise.
+   */
+  problems(): string[] {
+    const v = this.violations();
+    return [
+      ...v.invariants.map((x) => `invariant ${x.rule} (event ${x.seq}): ${x.message}`),
+      ...(v.dma ? [`the DMA guard refused ${v.dma} access(es) outside guest RAM (${[...this.qemu.mem.violationSites].map(([k, n]) => `${k}×${n}`).join(', ')})`] : []),
+      ...(v.image ? [`the image refused ${v.image} access(es) outside the disk`] : []),
+    ];
+  }
+
+  /** Throws IntegrityError when the run broke an invariant or tripped a guard rail. */
+  assertSound(): void {
+    const p = this.problems();
+    if (p.length > 0) throw new IntegrityError(p);
+  }
+
   /** Bytes qemu itself would have stored outside guest RAM (a reproduced qemu defect; refused by the model). */
   qemuOverruns(): number { return this.qemu.mem.qemuOverruns; }
 
@@ -226,6 +271,12 @@ export class Stack {
     } finally { t.on = false; }
     this.invariants.check(t);
     const cycles = this.clock.cycles - p.c0;
+    if (this.wasReset) {
+      // The guest that ran the action is gone; the new one is up, waiting for the next action.
+      this.wasReset = false;
+      this.pending = undefined;
+      return { from, to: t.length, state: 'reset', cycles, why: 'the guest was reset (qemu_system_reset after a triple fault) and booted again' };
+    }
     if (p.m.result !== undefined) {
       this.pending = undefined;
       return { from, to: t.length, state: 'done', result: p.m.result, cycles };
@@ -240,6 +291,7 @@ export class Stack {
     const id = this.pending?.cpu ?? 0;
     const v = this.kvm.vms[0]?.vcpus[id];
     if (v && v.arch.mp_state !== 0) return `vCPU ${id} halted in kvm (HLT with the in-kernel LAPIC) and no interrupt will wake it`;
+    if (this.qemu.cpus[id]?.halted) return `vCPU ${id} is halted in qemu-kvm (KVM_EXIT_HLT with the irqchip in userspace) and no interrupt will wake it`;
     return `every thread is asleep (${this.sched.describeBlocked().join(', ')}) and no timer is pending`;
   }
 }

@@ -1,10 +1,12 @@
 // The cost model against published ratios: each action on a fresh VM, cycles from its walk.
 
-import { Then } from '@cucumber/cucumber';
+import { stepsAbout } from './support/define';
 import { expect } from 'chai';
 import { applySet } from '../src/config';
 import { explain } from '../src/walk';
 import type { ExitpathWorld } from './support/world';
+
+const { Then } = stepsAbout('modelled cost');
 
 function cycles(w: ExitpathWorld, action: string, sets: string): number {
   let c = w.config;
@@ -13,6 +15,7 @@ function cycles(w: ExitpathWorld, action: string, sets: string): number {
 }
 
 Then(/^"([^"]+)"( with [^"]+)? costs between ([\d.]+) and ([\d.]+) times "([^"]+)"$/,
+  { doc: 'the ratio of two actions\' modelled cycles, each on a fresh VM; the first may name settings as `with KEY=VALUE …`', example: '"write hello /a" with ioeventfd=true costs between 0.5 and 1 times "write hello /a"' },
   function (this: ExitpathWorld, a: string, sets: string | undefined, lo: string, hi: string, b: string) {
     const ca = cycles(this, a, (sets ?? '').replace(/^ with /, ''));
     const cb = cycles(this, b, '');

@@ -2,48 +2,43 @@
 // with an error), a power loss; the monitor's cont for a VM an I/O error stopped; and what is left
 // on the disk afterwards.
 
-import { Given, When, Then } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { ERRNO } from '../src/uapi/errno';
 import type { ActionResult, GuestKernel } from '../src/guest/kernel';
 import type { KCode } from '../src/guest/io';
 import type { Durability } from '../src/host/disk';
 import { queueWrite } from './support/guest_requests';
-import type { ExitpathWorld } from './support/world';
+import { stepsAbout } from './support/define';
+import { SpecError, type ExitpathWorld } from './support/world';
 
-function errno(name: string): number {
-  const n = (ERRNO as Record<string, number>)[name];
-  if (n === undefined) throw new Error(`'${name}' is not an errno this model knows (${Object.keys(ERRNO).join(', ')})`);
-  return n;
-}
+const { Given, When, Then } = stepsAbout('host faults and durability');
 
-Given('the AIO completes with {word}', function (this: ExitpathWorld, name: string) {
+/** An errno by name (the steps check the name against the vocabulary first). */
+const errno = (name: string): number => (ERRNO as Record<string, number>)[name]!;
+
+Given('the AIO completes with {word}', { doc: 'the next host AIO completion carries `-EIO`, `-ENOSPC`… instead of the I/O', names: ['errno'] }, function (this: ExitpathWorld, name: string) {
   this.stack.host.aio.faults.complete = { errno: errno(name), count: 1 };
-  this.faultsInjected = true;
 });
 
-Given('every AIO completes with {word}', function (this: ExitpathWorld, name: string) {
+Given('every AIO completes with {word}', { doc: 'every host AIO completion from here on carries that error instead of the I/O', names: ['errno'] }, function (this: ExitpathWorld, name: string) {
   this.stack.host.aio.faults.complete = { errno: errno(name), count: Infinity };
-  this.faultsInjected = true;
 });
 
-Given('the host\'s io_submit fails with {word}', function (this: ExitpathWorld, name: string) {
+Given('the host\'s io_submit fails with {word}', { doc: 'the next io_submit returns `-EAGAIN` (or another errno) before looking at an iocb', names: ['errno'] }, function (this: ExitpathWorld, name: string) {
   this.stack.host.aio.faults.submit = { errno: errno(name), count: 1 };
-  this.faultsInjected = true;
 });
 
-Given('the host\'s AIO ring has room for {int} request(s)', function (this: ExitpathWorld, n: number) {
+Given('the host\'s AIO ring has room for {int} request(s)', { doc: 'qemu\'s AIO context gets that many request slots (aio_get_req then says EAGAIN)' }, function (this: ExitpathWorld, n: number) {
   const ctxs = this.stack.host.aio.contexts();
-  if (ctxs.length === 0) throw new Error('qemu has no AIO context (the disk backend is not linux-aio)');
+  if (ctxs.length === 0) throw new SpecError('qemu has no AIO context (the disk backend is not linux-aio)');
   for (const c of ctxs) c.slots = n;
-  this.faultsInjected = true;
 });
 
-When('the host loses power', function (this: ExitpathWorld) {
+When('the host loses power', { doc: 'the host\'s page cache and the disk\'s write cache are gone, and so is the machine' }, function (this: ExitpathWorld) {
   this.stack.powerLoss();
 });
 
-When('the VM is resumed', function (this: ExitpathWorld) {
+When('the VM is resumed', { doc: 'the monitor\'s `cont` for a VM an I/O error stopped: vm_start, and the unfinished action goes on' }, function (this: ExitpathWorld) {
   this.resume();
 });
 
@@ -61,20 +56,21 @@ function twoKicks(a: { text: string; sector: number }, b: { text: string; sector
   })();
 }
 
-When('the guest writes {string} to sector {int} and {string} to sector {int}, kicking after each', function (this: ExitpathWorld, t1: string, s1: number, t2: string, s2: number) {
+When('the guest writes {string} to sector {int} and {string} to sector {int}, kicking after each', { doc: 'two one-sector writes, each kicked as soon as queued, then the wait for both' }, function (this: ExitpathWorld, t1: string, s1: number, t2: string, s2: number) {
   this.run(twoKicks({ text: t1, sector: s1 }, { text: t2, sector: s2 }));
 });
 
 // ---------------------------------------------------------------- Then
 
-Then('the VM is paused with an I\\/O error', function (this: ExitpathWorld) {
+Then('the VM is paused with an I\\/O error', { doc: 'the run state is io-error, vm_stop in the walk, the action unfinished' }, function (this: ExitpathWorld) {
+  this.stateStated = true;
   expect(this.last.state, `the action ended ${this.last.state}`).to.equal('paused');
   expect(this.stack.qemu.runstate).to.equal('io-error');
   const stops = this.last.events.filter((e) => e.name === 'vm_stop').map((e) => String(e.detail.reason));
   expect(stops).to.deep.equal(['io-error']);
 });
 
-Then('no vCPU enters the guest once the VM is stopped', function (this: ExitpathWorld) {
+Then('no vCPU enters the guest once the VM is stopped', { doc: 'no VM entry and no KVM_RUN after vm_stop in the walk' }, function (this: ExitpathWorld) {
   const ev = this.last.events;
   const stop = ev.findIndex((e) => e.name === 'vm_stop');
   expect(stop, 'the walk has no vm_stop').to.be.greaterThan(-1);
@@ -82,22 +78,22 @@ Then('no vCPU enters the guest once the VM is stopped', function (this: Exitpath
   expect(after.map((e) => `${e.from} → ${e.to}: ${e.name}`), 'entries and KVM_RUN after vm_stop').to.deep.equal([]);
 });
 
-Then('the VM runs again', function (this: ExitpathWorld) {
+Then('the VM runs again', { doc: 'running, with vm_start in the walk' }, function (this: ExitpathWorld) {
   expect(this.stack.qemu.runstate).to.equal('running');
   expect(this.last.events.filter((e) => e.name === 'vm_start').length, 'vm_start in the walk').to.equal(1);
 });
 
-Then('qemu applies the {word} policy to the {word} error', function (this: ExitpathWorld, action: string, name: string) {
+Then('qemu applies the {word} policy to the {word} error', { doc: 'virtio_blk_handle_rw_error\'s action (`report`, `ignore`, `stop`) for that errno', names: [null, 'errno'] }, function (this: ExitpathWorld, action: string, name: string) {
   const e = this.last.events.filter((x) => x.name === 'virtio_blk_handle_rw_error').map((x) => `${String(x.detail.action)} ${Number(x.detail.error)}`);
   expect(e).to.deep.equal([`${action} ${errno(name)}`]);
 });
 
-Then('the host\'s io_submit fails with {word} {int} time(s)', function (this: ExitpathWorld, name: string, n: number) {
-  const failed = this.last.summary.hostSyscalls.filter((s) => s.name === 'io_submit' && s.result === -errno(name));
+Then('the host\'s io_submit fails with {word} {int} time(s)', { doc: 'io_submit syscalls that returned that errno', names: ['errno'], scope: true }, function (this: ExitpathWorld, name: string, n: number) {
+  const failed = this.scoped.summary.hostSyscalls.filter((s) => s.name === 'io_submit' && s.result === -errno(name));
   expect(failed.length).to.equal(n);
 });
 
-Then('the disk image does not hold {string} at byte {int}', function (this: ExitpathWorld, text: string, offset: number) {
+Then('the disk image does not hold {string} at byte {int}', { doc: 'the bytes the disk returns there differ' }, function (this: ExitpathWorld, text: string, offset: number) {
   const want = new TextEncoder().encode(text);
   const got = new TextDecoder().decode(this.stack.image.pread(offset, want.length));
   expect(got).to.not.equal(text);
@@ -106,6 +102,6 @@ Then('the disk image does not hold {string} at byte {int}', function (this: Exit
 const WHERE: Record<string, Durability> = {
   'in the host page cache': 'host page cache', "in the disk's write cache": 'disk write cache', 'on stable storage': 'stable storage',
 };
-Then(/^the data at byte (\d+) is (in the host page cache|in the disk's write cache|on stable storage)$/, function (this: ExitpathWorld, offset: string, where: string) {
+Then(/^the data at byte (\d+) is (in the host page cache|in the disk's write cache|on stable storage)$/, { doc: 'the least durable place the sector\'s newest bytes are held: `in the host page cache`, `in the disk\'s write cache` or `on stable storage`', example: 'the data at byte 0 is on stable storage' }, function (this: ExitpathWorld, offset: string, where: string) {
   expect(this.stack.image.durability(Number(offset), 512)).to.equal(WHERE[where]);
 });

@@ -1,28 +1,33 @@
-// Then: the whole walk against a golden trace (features/golden/*.yaml). The walk is normalised first
-// (src/trace/golden.ts says what is kept); a difference fails with a readable diff of the crossings
-// that vanished, appeared or changed. UPDATE_GOLDEN=1 writes the current walk as the new golden.
+// Then: the whole walk against a golden trace, a YAML file beside the feature file. The walk is
+// normalised first (src/trace/golden.ts says what is kept); a difference fails with a readable diff
+// of the crossings that vanished, appeared or changed. `exitpath test FEATURE --update-golden` (or
+// UPDATE_GOLDEN=1) writes the current walk as the new golden file, for the scenarios that ran only.
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Then } from '@cucumber/cucumber';
-import { formatDiff, goldenToYaml, normalise, parseTraceFile, type GoldenTrace } from '../src/trace/golden';
+import { DEFAULT_CONFIG } from '../src/config';
+import { VOCABULARY as V } from '../src/report/vocabulary';
+import { changedFrom, formatDiff, goldenToYaml, normalise, parseTraceFile, withDefaults, type GoldenTrace } from '../src/trace/golden';
+import { stepsAbout } from './support/define';
 import { scenarioOf } from './support/hooks';
-import type { ExitpathWorld } from './support/world';
+import { SpecError, type ExitpathWorld } from './support/world';
 
-export const GOLDEN_DIR = path.join('features', 'golden');
+const { Then } = stepsAbout('golden traces');
 
-Then('the trace matches the golden file {string}', async function (this: ExitpathWorld, name: string) {
-  if (!/^[\w.-]+\.ya?ml$/.test(name)) throw new Error(`golden file '${name}': expected a file name like 'seed-write.yaml' (it lives in ${GOLDEN_DIR}/)`);
-  const file = path.join(GOLDEN_DIR, name);
-  const current: GoldenTrace = { title: scenarioOf(this).name, config: this.config, walk: normalise(this.last.events) };
-  if (process.env.UPDATE_GOLDEN === '1') {
-    fs.mkdirSync(GOLDEN_DIR, { recursive: true });
+Then(V.golden, { doc: 'the normalised walk equals the golden file, a path relative to the feature file (crossings and kvm\'s exit handlers, in order; no time, guest RIPs, host pointers or qemu-kvm fd numbers); a difference prints the crossings that vanished, appeared or changed; `exitpath test FEATURE --update-golden` rewrites it', example: 'the trace matches the golden file "seed-write.yaml"' }, async function (this: ExitpathWorld, name: string) {
+  if (!/\.ya?ml$/.test(name)) throw new SpecError(`golden file '${name}': expected a YAML file name like 'seed-write.yaml', relative to the feature file`);
+  const feature = scenarioOf(this).uri;
+  const file = path.join(path.dirname(feature), name);
+  const current: GoldenTrace = { title: scenarioOf(this).name, config: changedFrom(DEFAULT_CONFIG, this.config), walk: normalise(this.last.events) };
+  if (this.parameters.updateGolden || process.env.UPDATE_GOLDEN === '1') {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, goldenToYaml(current));
     await this.attach(`wrote ${file} (${current.walk.length} events)`, 'text/plain');
     return;
   }
-  if (!fs.existsSync(file)) throw new Error(`no golden file ${file}: run the scenario once with UPDATE_GOLDEN=1 to write it, then review and commit it`);
+  if (!fs.existsSync(file)) throw new SpecError(`no golden file ${file}: run this scenario once with \`exitpath test ${feature} --update-golden\` to write it, then review and commit it`);
   const golden = parseTraceFile(fs.readFileSync(file, 'utf8'), file);
-  const d = formatDiff(golden, current, [`${file} (golden)`, 'this run']);
-  if (!d.same) throw new Error(`the walk differs from ${file}\n${d.text}If the change is intended, rerun with UPDATE_GOLDEN=1 and review the new golden file.`);
+  const d = formatDiff({ ...golden, config: withDefaults(DEFAULT_CONFIG, golden.config) }, { ...current, config: this.config },
+    [`${file} (golden)`, 'this run']);
+  if (!d.same) throw new Error(`the walk differs from ${file}\n${d.text}If the change is intended, rerun with --update-golden and review the new golden file.`);
 });

@@ -8,13 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { FIGURES, type BenchReport } from '../scripts/bench';
+import { packageRoot } from '../runner/paths';
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = packageRoot();
 
 test('npm run bench -- --quick measures every figure and writes the JSON report', () => {
   const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'exitpath-bench-')), 'bench.json');
-  const r = spawnSync(process.execPath, ['--expose-gc', '--require', 'ts-node/register', 'scripts/bench.ts', '--quick', '--out', out],
-    { cwd: ROOT, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, '..', 'scripts', 'bench.js'), '--quick', '--out', out],
+    { cwd: ROOT, encoding: 'utf8' });
   expect(r.status, r.stderr).to.equal(0);
   for (const f of FIGURES) expect(r.stdout).to.include(f);
 

@@ -7,6 +7,7 @@ import { NULL_TRACER } from '../src/trace/events';
 import { MemoryImage } from '../src/host/disk';
 import { EFD_NONBLOCK } from '../src/host/eventfd';
 import { HostKernel, O_DIRECT, O_RDWR } from '../src/host/kernel';
+import { aioRingEvents } from '../src/host/aio';
 import { IOCB_CMD_PWRITEV, IOCB_FLAG_RESFD, io_event, iocb, iovec } from '../src/uapi/aio';
 
 test('AIO: io_submit reads the iocb from process memory; the completion writes the disk, queues an event and signals the eventfd', () => {
@@ -49,4 +50,42 @@ test('AIO: io_submit reads the iocb from process memory; the completion writes t
   expect(host.io_getevents(p, ctx, 1, 8, ev)).to.equal(1);
   expect(p.mm.u64(ev + io_event.obj)).to.equal(cb);
   expect(p.mm.i64(ev + io_event.res)).to.equal(5);
+});
+
+test('AIO: the completion ring is mapped at the context id; userspace reaps by moving head, and only then is the slot free', () => {
+  const clock = new Clock(2.5);
+  const sched = new Scheduler(clock);
+  const host = new HostKernel(sched, clock, SKYLAKE_SP, NULL_TRACER);
+  host.addFile('/disk.img', new MemoryImage(1 << 20));
+  const p = host.spawn('qemu');
+  const mem = host.mmap(p, 1 << 16, -1);
+  const fd = host.openat(p, '/disk.img', O_RDWR | O_DIRECT);
+  // QEMU 9.0's laio_init: io_setup(MAX_EVENTS = 1024).
+  expect(host.io_setup(p, 1024, mem)).to.equal(0);
+  const ring = p.mm.u64(mem);
+  // struct aio_ring: id, nr, head, tail, magic, compat_features, incompat_features, header_length.
+  expect(p.mm.u32(ring + 16)).to.equal(0xa10a10a1);
+  expect(p.mm.u32(ring + 28)).to.equal(32);
+  const nr = p.mm.u32(ring + 4);
+  expect(nr).to.equal(aioRingEvents(1024));                // 2 × 1024 + 2, rounded up to whole pages
+  expect([p.mm.u32(ring + 8), p.mm.u32(ring + 12)]).to.deep.equal([0, 0]);
+  const submit = (off: number): number => {
+    const cb = mem + 0x200 + off;
+    p.mm.setU16(cb + iocb.aio_lio_opcode, IOCB_CMD_PWRITEV);
+    p.mm.setU32(cb + iocb.aio_fildes, fd);
+    p.mm.setU64(cb + iocb.aio_buf, 0);
+    p.mm.setU64(cb + iocb.aio_nbytes, 0);
+    p.mm.setI64(cb + iocb.aio_offset, 0);
+    p.mm.setU64(mem + 0x300, cb);
+    return host.io_submit(p, ring, 1, mem + 0x300);
+  };
+  expect(submit(0)).to.equal(1);
+  sched.run();
+  // aio_complete wrote the event at the tail; nothing was read with a syscall.
+  expect(p.mm.u32(ring + 12)).to.equal(1);
+  expect(p.mm.u64(ring + 32 + io_event.obj)).to.equal(mem + 0x200);
+  const ctx = host.aio.contexts()[0]!;
+  expect(ctx.slotsInUse).to.equal(1);                     // the event still holds its slot
+  p.mm.setU32(ring + 8, 1);                               // io_getevents_commit: head past it
+  expect(ctx.slotsInUse).to.equal(0);
 });

@@ -4,6 +4,7 @@ import { DEFAULT_CONFIG } from '../src/config';
 import { writeAction, readAction } from '../src/guest/actions';
 import type { Action } from '../src/guest/kernel';
 import { Stack } from '../src/stack';
+import { pcRamSplit } from '../src/qemu/qemu';
 import { explain } from '../src/walk';
 import { VIRTIO_BLK_T_OUT, virtio_blk_outhdr, vring_desc } from '../src/uapi/virtio';
 
@@ -67,4 +68,18 @@ test('reads return what was written', () => {
   const r = s.run(readAction(100, '/f'));
   expect(r.result.value).to.equal(11);
   expect(new TextDecoder().decode(r.result.data)).to.equal('hello, disk');
+});
+
+test('pc_init1: RAM below 4 GiB stops at the PCI hole; from 3.5 GiB it is cut at 3 GiB and the rest goes above 4 GiB', () => {
+  expect(pcRamSplit(512 * 2 ** 20)).to.deep.equal({ below: 512 * 2 ** 20, above: 0 });
+  expect(pcRamSplit(3583 * 2 ** 20)).to.deep.equal({ below: 3583 * 2 ** 20, above: 0 });
+  expect(pcRamSplit(3584 * 2 ** 20)).to.deep.equal({ below: 3072 * 2 ** 20, above: 512 * 2 ** 20 });
+  expect(pcRamSplit(4096 * 2 ** 20)).to.deep.equal({ below: 3072 * 2 ** 20, above: 1024 * 2 ** 20 });
+  // qemu-kvm 0.14 cut at 3.5 GiB, without the gigabyte alignment.
+  expect(pcRamSplit(4096 * 2 ** 20, 'qemu-kvm-2013')).to.deep.equal({ below: 3584 * 2 ** 20, above: 512 * 2 ** 20 });
+  const s = new Stack({ ...DEFAULT_CONFIG, memory_mib: 4096 });
+  const slots = s.kvm.vms[0]!.memslots.filter((m) => m.slot < 2).map((m) => [m.slot, m.gpa, m.size]);
+  expect(slots).to.deep.equal([[0, 0, 3072 * 2 ** 20], [1, 2 ** 32, 1024 * 2 ** 20]]);
+  // The IOAPIC (0xfec00000) and the local APIC (0xfee00000) are no longer covered by RAM: the guest booted.
+  expect(s.run(writeAction(new TextEncoder().encode('hello'), '/hello.txt')).result.value).to.equal(5);
 });

@@ -1,12 +1,14 @@
-Feature: The seed's era: the same exits through kvm of 2.6.36-3.0 and qemu-kvm 0.15
+Feature: The seed's era: the same exits through Fedora 15's kvm and qemu-kvm 0.14
 
-  `profile: qemu-kvm-2013` runs the same mechanism with the names and the table of the seed's
-  era: kvm_vmx_exit_handlers[] of arch/x86/kvm/vmx.c before the 3.1 nested-VMX rework
+  `profile: qemu-kvm-2013` runs the machine of the 2013 talk: Fedora 15, whose qemu-kvm 0.14 drove
+  kvm from qemu-kvm.c (kvm_main_loop_cpu → kvm_cpu_exec → kvm_run), and whose kvm the talk shows
+  with kvm_vmx_exit_handlers[] of arch/x86/kvm/vmx.c before the 3.1 nested-VMX rework
   (handle_cpuid, handle_rdmsr, handle_halt, handle_vmcall, handle_vmx_insn, handle_invalid_op for
-  MWAIT and MONITOR), `__vcpu_run`, and qemu-kvm's kvm_run and kvm_handle_io with laio_submit.
-  That kvm did not intercept RDPMC (the vPMU came in 3.3), had no per-vCPU PAUSE window, no
-  preemption timer, no x2APIC virtualization; a reason with no handler went to userspace as
-  KVM_EXIT_UNKNOWN with the hardware exit reason.
+  MWAIT and MONITOR) and `__vcpu_run`; the guest is Fedora 15's own 2.6.42, Linux 3.2. That kvm did
+  not intercept RDPMC (the vPMU came in 3.3), had no per-vCPU PAUSE window, no preemption timer, no
+  x2APIC virtualization; a reason with no handler went to userspace as KVM_EXIT_UNKNOWN with the
+  hardware exit reason. Every name such a walk prints is checked against those trees
+  (test/era2013.test.ts, test/data/era-2013-names.tsv).
 
   Background:
     Given the VM is configured as:
@@ -68,16 +70,116 @@ Feature: The seed's era: the same exits through kvm of 2.6.36-3.0 and qemu-kvm 0
     And kvm handles the exit with handle_wrmsr
 
   Scenario: the seed's write walk, with the era's names
-    handle_io of the era skipped the OUT before going to userspace (RIP is already past it when
-    KVM_RUN returns); qemu-kvm's kvm_run switches on the exit reason and calls kvm_handle_io, and
-    the request goes to the host with laio_submit.
+    The guest's 3.2 virtio_blk predates blk-mq: the request function do_virtblk_request → do_req →
+    virtqueue_add_buf, then virtqueue_kick → vp_notify → iowrite16, the `outw`. handle_io of the
+    era skipped the OUT before going to userspace (RIP is already past it when KVM_RUN returns).
+    qemu-kvm's vCPU thread holds qemu_mutex whenever it is outside KVM_RUN: post_kvm_run takes it as
+    soon as the ioctl returns, kvm_run switches on the exit reason, kvm_handle_io → cpu_outw → the
+    I/O BAR's 16-bit handler virtio_pci_config_writew → virtio_ioport_write → virtio_queue_notify →
+    virtio_blk_handle_output; the write is collected (virtio_blk_handle_write) and submitted with
+    virtio_submit_multiwrite → bdrv_aio_multiwrite → bdrv_aio_writev → laio_submit, whose io_submit
+    is the host syscall; pre_kvm_run lets go of the lock before the next KVM_RUN. The completion
+    interrupt runs vp_interrupt → vp_vring_interrupt → vring_interrupt → blk_done →
+    __blk_end_request_all.
 
     When the guest process writes "hello" to "/hello.txt"
     Then the walk passes through stages 1 to 10 in order
     And kvm handles the exit with handle_io
-    And the walk includes __vcpu_run
-    And the walk includes kvm_run
-    And the walk includes kvm_handle_io
-    And the walk includes laio_submit
+    And the walk runs, in order:
+      | in           | name                     |
+      | guest kernel | do_virtblk_request       |
+      | guest kernel | do_req                   |
+      | guest kernel | virtqueue_add_buf        |
+      | guest kernel | virtqueue_kick           |
+      | guest kernel | vp_notify                |
+      | guest kernel | iowrite16                |
+      | kvm          | handle_io                |
+      | qemu-kvm     | post_kvm_run             |
+      | qemu-kvm     | kvm_run                  |
+      | qemu-kvm     | kvm_handle_io            |
+      | qemu-kvm     | cpu_outw                 |
+      | qemu-kvm     | virtio_pci_config_writew |
+      | qemu-kvm     | virtio_ioport_write      |
+      | qemu-kvm     | virtio_queue_notify      |
+      | qemu-kvm     | virtio_blk_handle_output |
+      | qemu-kvm     | virtio_blk_handle_write  |
+      | qemu-kvm     | virtio_submit_multiwrite |
+      | qemu-kvm     | bdrv_aio_multiwrite      |
+      | qemu-kvm     | bdrv_aio_writev          |
+      | qemu-kvm     | laio_submit              |
+      | qemu-kvm     | pre_kvm_run              |
+      | kvm          | __vcpu_run               |
+      | guest kernel | vp_interrupt             |
+      | guest kernel | vp_vring_interrupt       |
+      | guest kernel | vring_interrupt          |
+      | guest kernel | blk_done                 |
+      | guest kernel | __blk_end_request_all    |
     And the walk does not include vcpu_run
     And the walk does not include kvm_cpu_exec
+    And the walk does not include kvm_run_exit
+    And the walk does not include memory_region_dispatch_write
+
+  Scenario: qemu-kvm 0.14's main loop sleeps in select(), between qemu_mutex_unlock_iothread and qemu_mutex_lock_iothread
+    main_loop_wait (vl.c) builds an fd_set of its handlers and calls select(); the AIO completion
+    makes the eventfd readable, select returns, and the main loop takes the lock to run
+    qemu_laio_completion_cb. There is no ppoll in that qemu.
+
+    When the guest process writes "hello" to "/hello.txt"
+    Then the walk crosses, in order:
+      | from        | to          | name   |
+      | host kernel | qemu-kvm    | select |
+      | qemu-kvm    | host kernel | select |
+    And the walk runs, in order:
+      | in       | name                       |
+      | qemu-kvm | qemu_mutex_lock_iothread   |
+      | qemu-kvm | qemu_laio_completion_cb    |
+      | qemu-kvm | qemu_mutex_unlock_iothread |
+    And the walk does not include ppoll
+
+  Scenario: an IN went to the instruction emulator: kvm_emulate_insn, and kvm_pio before userspace
+    3.x handle_io: `if (string || in) return emulate_instruction(vcpu, 0) == EMULATE_DONE;` — the
+    emulator decodes the IN (kvm_emulate_insn), emulator_pio_in_emulated traces kvm_pio before it
+    knows the value and exits to userspace with the instruction not retired; the next KVM_RUN
+    finishes it (emulate_instruction with EMULTYPE_NO_DECODE) and the guest sees qemu's all-ones.
+
+    When the guest executes "inl 0x1234"
+    Then the VM exit reason is IO_INSTRUCTION
+    And kvm handles the exit with handle_io
+    And the exit reaches qemu-kvm as KVM_EXIT_IO
+    And the walk runs, in order:
+      | in       | name             |
+      | kvm      | handle_io        |
+      | kvm      | kvm_emulate_insn |
+      | kvm      | kvm_pio          |
+      | qemu-kvm | kvm_handle_io    |
+      | qemu-kvm | cpu_inl          |
+    And the instruction returns 0xffffffff
+
+  Scenario: an MSI-X vector was a routed GSI raised with KVM_IRQ_LINE_STATUS: there was no KVM_SIGNAL_MSI
+    qemu-kvm 0.14 with kvm's irqchip gave each vector the driver assigned a GSI routed to its
+    message (msix_vector_use → kvm_msix_add: KVM_SET_GSI_ROUTING at boot), and msix_notify raised it
+    with kvm_set_irq — KVM_IRQ_LINE_STATUS, which kvm turns into the MSI (kvm_msi_set_irq).
+    KVM_SIGNAL_MSI came with Linux 3.5. The walk has the kick's IO_INSTRUCTION exit (to userspace),
+    the idle HLT, and — without PV EOI, which came in 3.6 — the EOI's MSR_WRITE: 3 exits, 1 of them
+    to qemu-kvm.
+
+    Given the VM is configured as:
+      """
+      profile: qemu-kvm-2013
+      disk:
+        vectors: 2
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then the walk crosses, in order:
+      | from     | to  | name                |
+      | qemu-kvm | kvm | KVM_IRQ_LINE_STATUS |
+    And the walk runs, in order:
+      | in           | name            |
+      | qemu-kvm     | msix_notify     |
+      | kvm          | kvm_set_irq     |
+      | kvm          | kvm_msi_set_irq |
+      | guest kernel | vring_interrupt |
+      | guest kernel | blk_done        |
+    And the walk does not include KVM_SIGNAL_MSI
+    And there are 3 VM exits
+    And 1 exit reaches userspace

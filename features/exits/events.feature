@@ -85,12 +85,16 @@ Feature: Events that make the CPU leave the guest: the host's interrupts and NMI
     And kvm_run's internal.data[1] is 0
     And qemu-kvm stops the VM: "KVM internal error. Suberror: 4"
 
-  Scenario: a triple fault: the guest's IDT cannot deliver an exception, and kvm reports a shutdown
+  Scenario: a triple fault: the guest's IDT cannot deliver an exception, kvm reports a shutdown, qemu resets the machine
     `lidt 0x0` loads an IDT of limit 0 from zeroed memory (the page is mapped on its first use: an
     EPT violation). UD2 then raises #UD: kvm's exception bitmap intercepts it and kvm gives it back
     (EXCEPTION_NMI). Delivering the injected #UD finds no gate: #GP; no gate for #GP: a double
     fault; no gate for #DF: a triple fault, which always exits. handle_triple_fault returns
-    KVM_EXIT_SHUTDOWN and qemu-kvm asks for a system reset.
+    KVM_EXIT_SHUTDOWN; qemu-kvm's kvm_cpu_exec asks for a guest reset
+    (qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET)), stops the vCPU and wakes the main
+    loop, which resets the machine (qemu_system_reset): the devices, and each vCPU back at the
+    reset vector (KVM_SET_REGS with RIP 0xfff0, KVM_SET_MP_STATE). The guest boots again — the
+    firmware is not modelled, its kernel starts anew — and takes the next action.
 
     When the guest triple-faults
     Then the VM exits are:
@@ -98,8 +102,21 @@ Feature: Events that make the CPU leave the guest: the host's interrupts and NMI
       | EPT_VIOLATION | handle_ept_violation | kernel            |
       | EXCEPTION_NMI | handle_exception_nmi | kernel            |
       | TRIPLE_FAULT  | handle_triple_fault  | KVM_EXIT_SHUTDOWN |
-    And kvm_run's exit_reason is KVM_EXIT_SHUTDOWN
-    And qemu-kvm stops the VM: "guest triple fault: system reset requested"
+    And qemu-kvm resets the machine
+    When the guest executes "cpuid 0x0"
+    Then the instruction returns 13
+
+  Scenario: a triple fault with on_triple_fault: shutdown (qemu's -no-reboot): qemu exits instead
+    With -no-reboot a guest reset is a shutdown request: qemu stops and exits; nothing boots again.
+
+    Given the VM is configured as:
+      """
+      on_triple_fault: shutdown
+      """
+    When the guest triple-faults
+    Then kvm_run's exit_reason is KVM_EXIT_SHUTDOWN
+    And qemu-kvm stops the VM: "guest reset with -no-reboot: shutdown requested, qemu exits"
+    And the walk does not include qemu_system_reset
 
   Scenario: a VM entry with invalid guest state fails: KVM_EXIT_FAIL_ENTRY with 0x80000021
     The guest-state area holds a reserved RFLAGS bit (as a KVM_SET_REGS that does not mask it would

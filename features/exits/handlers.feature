@@ -8,29 +8,30 @@ Feature: The 6.1 handlers that need a particular guest state, configuration or h
     MOV to CR8 writes the TPR shadow without an exit. With TPR 15 the self-IPI's vector 0xfd (class
     15) stays pending in IRR; before the next entry kvm sets TPR_THRESHOLD to that class
     (update_cr8_intercept: 15). Lowering CR8 to 0 drops below it: a trap-like exit after the MOV,
-    handle_tpr_below_threshold updates the PPR, and kvm injects 0xfd. The guest's handler EOIs it:
-    an x2APIC MSR write.
+    handle_tpr_below_threshold updates the PPR, and kvm injects 0xfd. The vector is edge-triggered
+    and no IOAPIC waits for its EOI, so kvm offers PV EOI at that entry (apic_sync_pv_eoi_to_guest):
+    the guest's handler EOIs it by clearing a bit in its own memory (kvm_guest_apic_eoi_write), with
+    no exit. One exit.
 
     When the guest executes "mov cr8 0xf; wrmsr 0x83f 0xfd"
     And the guest executes "mov cr8 0x0"
     Then the VM exits are:
       | reason              | handler                    | handled in |
       | TPR_BELOW_THRESHOLD | handle_tpr_below_threshold | kernel     |
-      | MSR_WRITE           | kvm_emulate_wrmsr          | kernel     |
     And the guest takes interrupt 0xfd
 
   Scenario: an interrupt arrives while the guest has interrupts disabled: INTERRUPT_WINDOW
     The self-IPI (x2APIC SELF_IPI, an MSR write kvm emulates) comes while IF = 0: kvm cannot
     inject, so it sets interrupt-window exiting (vmx_enable_irq_window). STI enables interrupts
     after one more instruction; then the CPU exits, handle_interrupt_window clears the control, and
-    kvm injects 0xfd. Its handler's EOI is the third exit.
+    kvm injects 0xfd. Its handler's EOI goes through PV EOI (an edge-triggered vector no IOAPIC
+    handles): no third exit.
 
     When the guest executes "cli; wrmsr 0x83f 0xfd; sti; nop"
     Then the VM exits are:
       | reason           | handler                 | handled in |
       | MSR_WRITE        | kvm_emulate_wrmsr       | kernel     |
       | INTERRUPT_WINDOW | handle_interrupt_window | kernel     |
-      | MSR_WRITE        | kvm_emulate_wrmsr       | kernel     |
     And the guest takes interrupt 0xfd
 
   Scenario Outline: with CR4.UMIP set, <instruction> exits as <reason>: kvm emulates UMIP on this CPU

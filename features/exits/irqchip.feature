@@ -33,7 +33,7 @@ Feature: Where the interrupt controllers are decides where an exit ends: irqchip
     And qemu-kvm dispatches it to the "i8259" device
 
   Scenario: with a split irqchip the disk's interrupt goes through qemu's IOAPIC and kvm's MSI route, and its EOI back to qemu
-    The device raises INTx: qemu's IOAPIC (ioapic_service) raises GSI 11 with KVM_IRQ_LINE, which
+    The device raises INTx: qemu's IOAPIC (ioapic_service) raises GSI 11 with KVM_IRQ_LINE_STATUS, which
     kvm turns into the MSI userspace routed it to (KVM_SET_GSI_ROUTING at boot, when the guest
     programmed the redirection entry). The pin is level-triggered, so the guest's EOI of vector
     0x31 in the in-kernel LAPIC must clear Remote IRR in qemu's IOAPIC: kvm exits with
@@ -47,7 +47,7 @@ Feature: Where the interrupt controllers are decides where an exit ends: irqchip
     Then the write returns 5
     And the walk crosses, in order:
       | from     | to       | name               |
-      | qemu-kvm | kvm      | KVM_IRQ_LINE       |
+      | qemu-kvm | kvm      | KVM_IRQ_LINE_STATUS |
       | VMX CPU  | kvm      | MSR_WRITE          |
       | kvm      | qemu-kvm | KVM_EXIT_IOAPIC_EOI |
     And the walk includes ioapic_eoi_broadcast
@@ -79,7 +79,7 @@ Feature: Where the interrupt controllers are decides where an exit ends: irqchip
       | qemu-kvm | kvm      | KVM_RUN       |
       | VMX CPU  | guest kernel | interrupt |
     And the host calls KVM_INTERRUPT 1 time
-    And the host does not call KVM_IRQ_LINE
+    And the host does not call KVM_IRQ_LINE_STATUS
 
   Scenario: with the irqchip in userspace an interrupt the guest cannot take yet: KVM_EXIT_IRQ_WINDOW_OPEN
     The guest sends itself an IPI (the ICR of qemu's APIC) with interrupts disabled. kvm reported

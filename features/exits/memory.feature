@@ -25,17 +25,20 @@ Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fas
     And the walk does not include kvm_emulate_insn
 
   Scenario: an address with no memslot and no device: KVM_EXIT_MMIO, then EPT_MISCONFIG for the next access
-    qemu-kvm finds nothing at 0xe0000000 either: a read of unassigned memory returns all ones.
+    qemu-kvm finds nothing at 0xe0000000 either: a read of unassigned memory returns 0
+    (unassigned_mem_read in QEMU's memory.c). Only an unassigned I/O port reads all ones
+    (unassigned_io_read; features/walk/instructions.feature).
 
     When the guest executes "readl 0xe0000000; readl 0xe0000000"
     Then the VM exits are:
       | reason        | handler              | handled in    |
       | EPT_VIOLATION | handle_ept_violation | KVM_EXIT_MMIO |
       | EPT_MISCONFIG | handle_ept_misconfig | KVM_EXIT_MMIO |
+    And kvm_run's exit_reason is KVM_EXIT_MMIO
     And kvm_run's mmio.phys_addr is 0xe0000000
     And kvm_run's mmio.len is 4
     And kvm_run's mmio.is_write is 0
-    And the instruction returns 0xffffffff
+    And the instruction returns 0x0
 
   Scenario: the in-kernel IOAPIC answers an MMIO access without userspace
     The guest programmed the IOAPIC at boot, so its page already has an MMIO SPTE: EPT_MISCONFIG,
@@ -69,3 +72,26 @@ Feature: Guest-physical accesses: EPT violations, MMIO and the EPT-misconfig fas
     And the exit is handled in the kernel
     And the walk includes kvm_apic
     And the instruction returns 0x50014
+
+  Scenario: 4 GiB of RAM: below 4 GiB it stops at 3 GiB, where the PCI hole begins; the rest is above 4 GiB
+    QEMU's pc machine (pc_init1, pc_memory_init) keeps RAM below 4 GiB under max-ram-below-4g
+    (3.5 GiB), and cut at 3 GiB once it would reach that far (gigabyte alignment): 4096 MiB is
+    3072 MiB from 0 and 1024 MiB from 4 GiB, two memslots. The hole between holds the IOAPIC, the
+    local APIC and the PCI BARs, so the guest boots and writes as on a small machine; its kernel
+    takes pages from the bottom of low RAM. The last page of RAM, at 4 GiB + 1 GiB - 4 KiB, is RAM:
+    its first access is an EPT violation kvm resolves by mapping the page.
+
+    Given a VM with 1 vCPU and 4096 MiB of memory
+    When the guest process writes "hello" to "/hello.txt"
+    Then the write returns 5
+    When the guest executes "writel 0x13ffff000 0x5; readl 0x13ffff000"
+    Then the VM exit reason is EPT_VIOLATION
+    And the exit is handled in the kernel
+    And there is 1 VM exit
+    And the instruction returns 0x5
+
+  Scenario: in the PCI hole of a 4 GiB machine there is no RAM: the read reaches qemu-kvm and returns 0
+    Given a VM with 1 vCPU and 4096 MiB of memory
+    When the guest executes "readl 0xd0000000"
+    Then the exit reaches qemu-kvm as KVM_EXIT_MMIO
+    And the instruction returns 0x0

@@ -8,6 +8,10 @@ Feature: Whole walks, kept as golden traces
   numbers (src/trace/golden.ts). After an intended change, rerun with UPDATE_GOLDEN=1 and review
   the new file like any other change.
 
+  Every golden walk also survives the trip through a host's trace formats: printed as raw ftrace,
+  trace-cmd report and perf script print kvm's tracepoints, and read back by the importer, it gives
+  the same exits, userspace exits and kvm-level crossings (src/trace/import/roundtrip.ts).
+
   Scenario: The seed's write, the whole walk
     The ①–⑩ of the talk, and everything the same write() does around them: the open (its two reads,
     the root directory's block and the inode bitmap) and the close, the write's other requests (after
@@ -16,11 +20,14 @@ Feature: Whole walks, kept as golden traces
 
     When the guest process writes "hello" to "/hello.txt"
     Then the trace matches the golden file "seed-write.yaml"
+    And the walk reads back the same from ftrace, trace-cmd and perf script text
 
-  Scenario: The seed's write on the seed's own machine (qemu-kvm 0.15, Linux 3.2)
-    The same crossings in the same order; what differs at this level is the names in kvm's exit
-    handler table of the era (arch/x86/kvm/vmx.c in 3.2: handle_halt and handle_wrmsr where 6.1 has
-    kvm_emulate_halt and kvm_emulate_wrmsr).
+  Scenario: The seed's write on the seed's own machine (Fedora 15: qemu-kvm 0.14, kvm as of Linux 3.0)
+    The same kick, exits and interrupt; what differs at this level is the names in kvm's exit
+    handler table of the era (arch/x86/kvm/vmx.c: handle_halt and handle_wrmsr where 6.1 has
+    kvm_emulate_halt and kvm_emulate_wrmsr), qemu-kvm 0.14's main loop sleeping in select() rather
+    than ppoll, and its Linux AIO collecting the completion with io_getevents and reading the eventfd
+    until EAGAIN (see features/exits/eras.feature).
 
     Given the VM is configured as:
       """
@@ -28,6 +35,7 @@ Feature: Whole walks, kept as golden traces
       """
     When the guest process writes "hello" to "/hello.txt"
     Then the trace matches the golden file "seed-write-2013.yaml"
+    And the walk reads back the same from ftrace, trace-cmd and perf script text
 
   Scenario: A read comes back through the same door
     The request goes out with the same kick and completes with the same interrupt; seen from the
@@ -41,6 +49,7 @@ Feature: Whole walks, kept as golden traces
     When the guest process reads 512 bytes from "/hello.txt" with O_DIRECT
     Then the read returns 5
     And the trace matches the golden file "read-back.yaml"
+    And the walk reads back the same from ftrace, trace-cmd and perf script text
 
   Scenario: An exit kvm handles itself never reaches qemu-kvm
     cpuid exits unconditionally under VT-x; kvm answers it from its CPUID table and resumes the
@@ -49,6 +58,7 @@ Feature: Whole walks, kept as golden traces
 
     When the guest executes "cpuid 0x0"
     Then the trace matches the golden file "cpuid.yaml"
+    And the walk reads back the same from ftrace, trace-cmd and perf script text
 
   Scenario: An IPI between two vCPUs, delivered as a posted interrupt
     vCPU 0 wakes vCPU 1 (a fastpath ICR write), vCPU 1 takes that IPI from RVI and sends its own to
@@ -62,3 +72,4 @@ Feature: Whole walks, kept as golden traces
       """
     When vCPU 1 sends a reschedule IPI to vCPU 0
     Then the trace matches the golden file "smp-posted-ipi.yaml"
+    And the walk reads back the same from ftrace, trace-cmd and perf script text

@@ -152,12 +152,14 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 8          |
       | desc[1].flags | NEXT+WRITE |
     Then the device reports virtio_error "virtio-blk request outhdr too short"
+    And the guest is still waiting for the disk
 
   Scenario: A header in a device-writable descriptor puts the readable data out of order
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field         | value      |
       | desc[0].flags | NEXT+WRITE |
     Then the device reports virtio_error "Incorrect order for descriptors"
+    And the guest is still waiting for the disk
 
   Scenario: No device-readable descriptor at all: no header
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
@@ -165,18 +167,21 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].flags | NEXT+WRITE |
       | desc[1].flags | NEXT+WRITE |
     Then the device reports virtio_error "virtio-blk missing headers"
+    And the guest is still waiting for the disk
 
   Scenario: A status descriptor the device may not write: no status byte
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field         | value |
       | desc[2].flags | 0     |
     Then the device reports virtio_error "virtio-blk missing headers"
+    And the guest is still waiting for the disk
 
   Scenario: A status descriptor of length 0
     When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
       | field       | value |
       | desc[2].len | 0     |
     Then the device reports virtio_error "virtio: zero sized buffers are not allowed"
+    And the guest is still waiting for the disk
 
   Scenario: An indirect table the guest never negotiated: qemu follows it, and says so in its log
     The guest's driver took only VIRTIO_BLK_F_FLUSH, not VIRTIO_RING_F_INDIRECT_DESC. qemu
@@ -234,6 +239,7 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 20       |
       | desc[0].flags | INDIRECT |
     Then the device reports virtio_error "Invalid size for indirect buffer table"
+    And the guest is still waiting for the disk
 
   Scenario: An indirect table that runs past the end of guest RAM
     The table starts 16 bytes before the end of RAM (512 MiB) and claims 48 bytes; qemu's cache
@@ -245,6 +251,7 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
       | desc[0].len   | 48           |
       | desc[0].flags | INDIRECT     |
     Then the device reports virtio_error "Cannot map indirect buffer"
+    And the guest is still waiting for the disk
     And nothing outside guest RAM or the disk image was touched
 
   Scenario: qemu's own unchecked store: a SCSI request whose inhdr is one byte at the end of RAM
@@ -270,3 +277,56 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
     Then the device completes the request with VIRTIO_BLK_S_UNSUPP
     And the call fails with EOPNOTSUPP
     And qemu's own store runs 3 bytes past guest RAM, which the model refuses
+
+  Scenario: The same store into a bounce buffer: 3 bytes past a buffer of its own
+    Now the 1-byte inhdr and the status are past the end of guest RAM: qemu maps each through a
+    bounce buffer, and since QEMU 9.1 each bounce buffer is its own allocation of the length it maps
+    (address_space_map: g_malloc0 of l bytes). The 4-byte store into the 1-byte one runs 3 bytes
+    past it, even with the status's buffer mapped right after it.
+
+    When the guest queues a write of "hello" to sector 2048 and, before the kick, rewrites:
+      | field         | value           |
+      | header.type   | 2               |
+      | desc[2].flags | NEXT+WRITE      |
+      | desc[2].next  | 3               |
+      | desc[3].addr  | ram-end + 0x100 |
+      | desc[3].len   | 1               |
+      | desc[3].flags | NEXT+WRITE      |
+      | desc[3].next  | 4               |
+      | desc[4].addr  | ram-end + 0x200 |
+      | desc[4].len   | 1               |
+      | desc[4].flags | WRITE           |
+    Then the device completes the request with VIRTIO_BLK_S_UNSUPP
+    And qemu's own store runs 3 bytes past its bounce buffer, which the model refuses
+    And qemu holds no bounce buffer
+
+  Scenario: Features renegotiated after the ring is set up: qemu rebuilds the region caches
+    With VIRTIO_RING_F_EVENT_IDX the used ring ends with avail_event, 2 more bytes after its 256
+    elements (used->ring[256], at 0x102000 + 4 + 8 × 256 = 0x102804), and the avail ring ends with
+    used_event: the caches qemu maps over the rings are sized by the features. The legacy guest
+    features register is port 0xc040 + 4 = 0xc044 and the queue's PFN is 0xc048. The guest drops
+    EVENT_IDX (0x200: VIRTIO_BLK_F_FLUSH alone), sets the ring's PFN again (0x100: 0x100000, where it
+    is) — qemu maps caches without the 2 bytes — then turns EVENT_IDX (bit 29) back on and kicks.
+    virtio_set_features rebuilds every queue's caches when EVENT_IDX is on, so the kick's
+    avail_event store lands inside the used ring's cache; nothing is available, so nothing happens.
+
+    When the guest executes "outl 0xc044 0x200; outl 0xc048 0x100; outl 0xc044 0x20000200; outw 0xc050 0x0"
+    Then the device reports no virtio_error
+    And nothing outside guest RAM or the disk image was touched
+
+  Scenario: A reset with a request in flight: qemu drains the drive before it resets the device
+    The first write's data descriptor points 4 KiB past the end of guest RAM and is 4096 bytes long:
+    qemu maps it through a bounce buffer, its whole budget of 4 KiB (address_space_map), and the
+    request goes to Linux AIO. The guest resets the device at once (status 0), sets the queue up
+    again on a fresh ring and queues a one-sector write whose data is past the end of RAM too.
+    virtio_blk_reset first drains the drive (blk_drain): the vCPU thread that wrote the status waits
+    in the main loop's poll, holding the BQL, until the first request has completed — its used
+    element goes to the old ring and its bounce buffer back to the budget — and only then resets.
+    So the second request gets a bounce buffer of its own and completes; without the drain it
+    would find the budget spent and break the device ("bogus descriptor or out of resources").
+
+    When the guest resets the device while a write with its data outside guest RAM is in flight, then sets the queue up again and queues another such write
+    Then the request in flight completes before the reset does
+    And the device reports no virtio_error
+    And the call returns 0
+    And qemu holds no bounce buffer

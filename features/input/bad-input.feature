@@ -82,6 +82,28 @@ Feature: Bad input gets one line that says what and where, and exit status 2
       exitpath: vm.yaml:2:10: 'disk.cache' writeback needs 'disk.backend' threads or io_uring: qemu refuses aio=native without O_DIRECT (cache.direct=on: cache none or directsync)
       """
 
+  Scenario: The 2013 profile is one era: what Linux 3.2 and qemu-kvm 0.14 did not have is refused
+    `profile: qemu-kvm-2013` is Fedora 15's kvm and qemu-kvm 0.14; a setting from a later kernel or
+    qemu is an error at its own line, not a silent mix of eras.
+
+    Given the file "vm.yaml" holds:
+      """
+      profile: qemu-kvm-2013
+      irqchip: split
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:10: 'irqchip' split does not exist with profile qemu-kvm-2013 (KVM_CAP_SPLIT_IRQCHIP came with Linux 4.4)
+      """
+    When exitpath is run with: explain "cpuid 0x0" --set profile=qemu-kvm-2013 --set disk.backend=io_uring
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: --set disk.backend=io_uring: 'disk.backend' io_uring does not exist with profile qemu-kvm-2013 (io_uring came with Linux 5.1)
+      """
+
   Scenario: A disk image that does not exist
     Given the file "vm.yaml" holds:
       """
@@ -143,4 +165,48 @@ Feature: Bad input gets one line that says what and where, and exit status 2
     And stderr is the one line:
       """
       exitpath: --set: vcpus above 1 with irqchip: userspace (IPIs need kvm's local APICs) is not modelled yet
+      """
+
+  Scenario: YAML aliases are refused before anything is built, in a file and in --set
+    A configuration is a handful of plain values; an alias only writes one twice, and a few nested
+    aliases can stand for an enormous document. The position is the alias's.
+
+    Given the file "vm.yaml" holds:
+      """
+      vcpus: 1
+      memory_mib: *b
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:13: YAML anchors and aliases are not accepted in a configuration (*b): write the value itself
+      """
+    When exitpath is run with: explain "cpuid 0x0" --set vcpus=*a
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: --set vcpus=*a: YAML anchors and aliases are not accepted (*a): write the value itself
+      """
+
+  Scenario: A --set with a misspelt key names the argument and the nearest key
+    When exitpath is run with: explain "cpuid 0x0" --set disk.cahce=none
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: --set disk.cahce=none: unknown key 'cahce' in disk — did you mean cache?
+      """
+
+  Scenario: A write whose buffer cannot fit in the guest, and a usage error
+    The guest process's buffer comes from the guest kernel's pages above 1 MiB, less 1 MiB the
+    kernel keeps: with 512 MiB that is 510 MiB, 522,240 KiB.
+
+    When exitpath is run with: explain "write-blocks 1 1000000000 /x"
+    Then it exits with status 2
+    And stderr is one line that starts with "exitpath: action \"write-blocks 1 1000000000 /x\": a write of 1000000000 KiB needs a buffer of 1,024,000,000,000 bytes in the guest, which has 512 MiB of RAM: at most 522,240 KiB"
+    When exitpath is run with: explain "cpuid 0x0" --colour
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: unknown option --colour; try `exitpath --help`
       """

@@ -15,33 +15,40 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
   - seed (INTx, no ioeventfd): the kick exits to qemu-kvm (1), the idle vCPU's hlt blocks in kvm
     (2), the interrupt handler reads the ISR through qemu-kvm (3) and acknowledges the x2APIC EOI
     in kvm (4): 4 exits, 2 in userspace. Host syscalls: KVM_RUN returns twice (once per userspace
-    exit), io_submit once; the main loop's ppoll returns, it clears the AIO eventfd (read), collects
-    the event (io_getevents) and raises INTx (KVM_IRQ_LINE, level 1); the ISR read lowers it
-    (KVM_IRQ_LINE, level 0): 8.
+    exit), io_submit once; the main loop's ppoll returns, it clears the AIO eventfd (read), takes the
+    event from the AIO ring mapped in its own memory (no syscall: QEMU's io_getevents_peek) and
+    raises INTx (KVM_IRQ_LINE_STATUS, level 1); the ISR read lowers it (KVM_IRQ_LINE_STATUS, level
+    0): 7.
   - ioeventfd: the kick no longer reaches qemu-kvm, but the ISR read still does: 4 exits, 1 in
     userspace. The main loop now also wakes for the kick (ppoll, read of the host notifier) and
-    submits from there; KVM_RUN returns once: 9 syscalls.
-  - ioeventfd + MSI-X: the queue vector tells the guest which queue fired; there is no ISR read: 3
-    exits, none in userspace. The main loop: ppoll, read, io_submit, then ppoll, read, io_getevents,
-    and one KVM_SIGNAL_MSI: 7 syscalls, no KVM_IRQ_LINE.
+    submits from there; KVM_RUN returns once: 8 syscalls.
+  - ioeventfd + MSI-X: the queue vector tells the guest which queue fired; there is no ISR read.
+    The MSI is edge-triggered and no IOAPIC waits for its EOI, so when kvm injects it, it offers
+    the guest PV EOI (qemu enables kvm-pv-eoi by default; apic_sync_pv_eoi_to_guest): the
+    handler's EOI clears a bit in the guest's own memory instead of writing the EOI MSR, and kvm
+    retires the vector at the next exit (kvm_pv_eoi). 2 exits (the kick and the hlt), none in
+    userspace. The main loop: ppoll, read, io_submit, then ppoll, read (the event itself comes from
+    the ring), and one KVM_SIGNAL_MSI: 6 syscalls, no KVM_IRQ_LINE_STATUS.
   - + irqfd: the KVM_SIGNAL_MSI ioctl becomes a write to the vector's eventfd, which kvm turns into
-    the interrupt (irqfd_wakeup): still 3 exits and 7 syscalls, but no interrupt ioctl at all.
+    the interrupt (irqfd_wakeup): still 2 exits and 6 syscalls, but no interrupt ioctl at all.
   - + APICv: the interrupt is posted (the vector in the vCPU's posted-interrupt descriptor); the
     vCPU, halted in kvm, is woken, and at the next entry the PIR moves to IRR and RVI, from where
-    the CPU delivers it. The guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector:
-    the EOI wrmsr no longer exits. 2 exits (the kick and the hlt), still 7 syscalls. (To a vCPU
-    still in guest mode the posted interrupt arrives without any exit: the last scenarios below,
-    and features/smp/smp.feature for IPIs.)
+    the CPU delivers it. The guest's x2APIC EOI is virtualized for an edge-triggered (MSI) vector
+    (kvm offers no PV EOI with APICv). 2 exits (the kick and the hlt), still 6 syscalls: on this
+    walk PV EOI had already taken the EOI exit away. What APICv adds shows with a vCPU still in
+    guest mode: the posted interrupt arrives without any exit (the last scenarios below, and
+    features/smp/smp.feature for IPIs).
   - + io_uring: the request is an SQE in a ring qemu-kvm shares with the kernel, submitted with one
     io_uring_enter; the completion is a CQE in the shared ring, read without a syscall once the
     main loop's ppoll sees the ring fd readable. The main loop: ppoll and read for the kick,
-    io_uring_enter, ppoll for the completion, write to the irqfd: 5 syscalls.
+    io_uring_enter, ppoll for the completion, write to the irqfd: 5 syscalls; the exits are
+    irqfd's 2.
 
   - vhost-user-blk: the queue is served by a separate process (a qemu-storage-daemon) that maps
     guest RAM itself; kvm signals its kick eventfd and turns its call eventfd into the interrupt.
-    The exits are those of ioeventfd + MSI-X (3, none in userspace); the 7 syscalls are the
-    backend's — ppoll and read for the kick, io_submit, ppoll, read, io_getevents, and the write to
-    the call eventfd — and qemu-kvm makes none.
+    The exits are those of ioeventfd + MSI-X (2, none in userspace); the 6 syscalls are the
+    backend's — ppoll and read for the kick, io_submit, ppoll, read (its block layer is QEMU's: the
+    event comes from the AIO ring), and the write to the call eventfd — and qemu-kvm makes none.
 
   Every path takes one interrupt in the guest, and the data lands on the disk.
 
@@ -67,13 +74,13 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
 
     Examples:
       | path                      | ioeventfd | irqfd | apicv | vectors | backend   | device         | exits | userspace | syscalls | interrupts |
-      | seed (INTx, no ioeventfd) | false     | false | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 8        | 1          |
-      | ioeventfd                 | true      | false | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 9        | 1          |
-      | ioeventfd + MSI-X         | true      | false | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | ioeventfd + MSI-X + irqfd | true      | true  | false | 2       | linux-aio | virtio-blk     | 3     | 0         | 7        | 1          |
-      | … + APICv                 | true      | true  | true  | 2       | linux-aio | virtio-blk     | 2     | 0         | 7        | 1          |
-      | … + io_uring              | true      | true  | false | 2       | io_uring  | virtio-blk     | 3     | 0         | 5        | 1          |
-      | vhost-user-blk            | true      | true  | false | 2       | linux-aio | vhost-user-blk | 3     | 0         | 7        | 1          |
+      | seed (INTx, no ioeventfd) | false     | false | false | 0       | linux-aio | virtio-blk     | 4     | 2         | 7        | 1          |
+      | ioeventfd                 | true      | false | false | 0       | linux-aio | virtio-blk     | 4     | 1         | 8        | 1          |
+      | ioeventfd + MSI-X         | true      | false | false | 2       | linux-aio | virtio-blk     | 2     | 0         | 6        | 1          |
+      | ioeventfd + MSI-X + irqfd | true      | true  | false | 2       | linux-aio | virtio-blk     | 2     | 0         | 6        | 1          |
+      | … + APICv                 | true      | true  | true  | 2       | linux-aio | virtio-blk     | 2     | 0         | 6        | 1          |
+      | … + io_uring              | true      | true  | false | 2       | io_uring  | virtio-blk     | 2     | 0         | 5        | 1          |
+      | vhost-user-blk            | true      | true  | false | 2       | linux-aio | vhost-user-blk | 2     | 0         | 6        | 1          |
 
   Scenario: With ioeventfd the kick never reaches userspace
     Given ioeventfd is enabled
@@ -101,7 +108,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
     When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then the host calls write
-    And the host does not call KVM_IRQ_LINE
+    And the host does not call KVM_IRQ_LINE_STATUS
     And the host does not call KVM_SIGNAL_MSI
 
   Scenario: Each box taken out makes the write cheaper
@@ -181,8 +188,9 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
     The writer sleeps, but the scheduler runs another process that computes for 100 µs, longer than
     the modelled device latency (20 µs): the vCPU is in guest mode when the main loop's irqfd write
     makes kvm deliver the MSI. kvm_vcpu_kick sends its physical CPU a reschedule IPI: the vCPU exits
-    (EXTERNAL_INTERRUPT), the vector is injected at the next entry, and its EOI exits. With the kick
-    (ioeventfd), 3 exits; no HLT, since the CPU never idles.
+    (EXTERNAL_INTERRUPT) and the vector is injected at the next entry; its EOI goes through PV EOI
+    (an edge-triggered MSI vector), without an exit. With the kick (ioeventfd), 2 exits; no HLT,
+    since the CPU never idles.
     Given the VM is configured as:
       """
       ioeventfd: true
@@ -196,7 +204,6 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | reason             | handler                   | handled in |
       | IO_INSTRUCTION     | handle_io                 | kernel     |
       | EXTERNAL_INTERRUPT | handle_external_interrupt | kernel     |
-      | MSR_WRITE          | kvm_emulate_wrmsr         | kernel     |
     And the guest takes interrupt 0x32
     And the disk image holds "bbbb" at byte 8388608
 
@@ -219,3 +226,24 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | IO_INSTRUCTION | handle_io | kernel     |
     And vCPU 0 takes interrupt 0x32 from a posted-interrupt notification, without a VM exit
     And the disk image holds "bbbb" at byte 8388608
+
+  Scenario: QEMU's own default machine (preset: qemu-default): the seed's write in two exits, none to qemu-kvm
+    The seed's path is not what QEMU 9.0 builds for a bare `-device virtio-blk-pci`: ioeventfd is on,
+    the device has num-queues + 1 = 2 MSI-X vectors, its transitional function is bound by Linux
+    through the modern interface, the vector goes through an irqfd, and the drive defaults to
+    aio=threads with cache=writeback. The kick is a 16-bit write to the notify region, whose MMIO
+    SPTE the boot's first kick left: an EPT_MISCONFIG, and kvm's fast MMIO bus signals the ioeventfd
+    in the kernel (see the virtio-pci modern scenario above). The vCPU idles (HLT) while a worker thread does the
+    pwritev (into the host's page cache: cache=writeback); the main loop's irqfd write becomes the
+    MSI, and its EOI is a PV EOI, without an exit. Two exits, both handled by kvm.
+    Given the VM is configured as:
+      """
+      preset: qemu-default
+      """
+    When the guest process writes "hello" to "/hello.txt"
+    Then the VM exits are:
+      | reason        | handler              | handled in |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+    And the guest takes interrupt 0x32
+    And the write returns 5

@@ -68,8 +68,9 @@
     かつ 最初の VMEnter は VMRESUME
 
   シナリオ: 昔の kvm (2013年の発表の環境) でも同じ道を通る
-    発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.15。kvm の exit handler 表の名前は
-    今と違う (hlt は handle_halt、wrmsr は handle_wrmsr) が、境界を越える順番は同じ。
+    発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.14。kvm の exit handler 表の名前は
+    今と違う (hlt は handle_halt、wrmsr は handle_wrmsr)。qemu-kvm のメインループは ppoll ではなく
+    select() で待ち、Linux AIO の完了は io_getevents で取る。キック、exit、割り込みの順番は同じ。
 
     前提 VM の設定は次のとおり:
       """
@@ -77,4 +78,4 @@
       """
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
     ならば 処理はステージ 1 から 10 を順に通る
-    かつ トレースはゴールデンファイル "seed-write-2013.yaml" と一致する
+    かつ トレースはゴールデンファイル "../golden/seed-write-2013.yaml" と一致する

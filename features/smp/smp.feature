@@ -51,10 +51,11 @@ Feature: SMP — several vCPUs, each a qemu-kvm thread in its own KVM_RUN, and t
     And vCPU 1 first enters the guest with VMLAUNCH at 0x9a000
 
   Scenario: A reschedule IPI wakes a vCPU halted in kvm; nothing reaches qemu-kvm
-    vCPU 0's ICR write is one exit, done in the fastpath. vCPU 1 was halted in kvm: it is woken, the
-    vector is injected at its entry, its handler's EOI exits (MSR_WRITE, handle_wrmsr without
-    APICv), and its idle loop halts again (HLT). Every step is in kvm: no KVM_RUN returns, so the
-    host makes no syscall.
+    vCPU 0's ICR write is one exit, done in the fastpath. vCPU 1 was halted in kvm: it is woken and
+    the vector is injected at its entry. The vector is edge-triggered and no IOAPIC waits for its
+    EOI, so kvm offers PV EOI at that entry: the handler's EOI clears a bit in guest memory, no
+    exit; kvm retires the vector at vCPU 1's next exit, the HLT of its idle loop (kvm_pv_eoi).
+    Every step is in kvm: no KVM_RUN returns, so the host makes no syscall.
     When vCPU 0 sends a reschedule IPI to vCPU 1
     Then vCPU 0's VM exits are:
       | reason    | handler                        | handled in |
@@ -63,26 +64,24 @@ Feature: SMP — several vCPUs, each a qemu-kvm thread in its own KVM_RUN, and t
     And vCPU 1 takes interrupt 0xfd
     And vCPU 1's VM exits are:
       | reason    | handler           | handled in |
-      | MSR_WRITE | kvm_emulate_wrmsr | kernel     |
       | HLT       | kvm_emulate_halt  | kernel     |
+    And the walk includes kvm_pv_eoi
     And the host makes no syscall
 
   Scenario: An IPI to vCPU 0 running in guest mode, without APICv: an external-interrupt exit, then injection
     vCPU 0 first wakes vCPU 1 for the action (its one fastpath ICR write) and goes back to its
-    loop in guest mode. vCPU 1, woken, acknowledges that IPI (an EOI exit), and its IPI to vCPU 0 is
-    a fastpath ICR write; then it halts. vCPU 0 is in guest mode, so kvm_vcpu_kick sends a
-    reschedule IPI to its physical CPU: vCPU 0 exits (EXTERNAL_INTERRUPT), and the vector is
-    injected at the entry that follows. Its handler's EOI exits too.
+    loop in guest mode. vCPU 1, woken, acknowledges that IPI through PV EOI (no exit), and its IPI
+    to vCPU 0 is a fastpath ICR write; then it halts. vCPU 0 is in guest mode, so kvm_vcpu_kick
+    sends a reschedule IPI to its physical CPU: vCPU 0 exits (EXTERNAL_INTERRUPT), and the vector
+    is injected at the entry that follows; its EOI, too, is a PV EOI.
     When vCPU 1 sends a reschedule IPI to vCPU 0
     Then vCPU 0's VM exits are:
       | reason             | handler                        | handled in |
       | MSR_WRITE          | handle_fastpath_set_msr_irqoff | kernel     |
       | EXTERNAL_INTERRUPT | handle_external_interrupt      | kernel     |
-      | MSR_WRITE          | kvm_emulate_wrmsr              | kernel     |
     And vCPU 0 takes interrupt 0xfd
     And vCPU 1's VM exits are:
       | reason    | handler                        | handled in |
-      | MSR_WRITE | kvm_emulate_wrmsr              | kernel     |
       | MSR_WRITE | handle_fastpath_set_msr_irqoff | kernel     |
       | HLT       | kvm_emulate_halt               | kernel     |
 
@@ -110,11 +109,10 @@ Feature: SMP — several vCPUs, each a qemu-kvm thread in its own KVM_RUN, and t
   Scenario: An I/O exit on vCPU 1 reaches qemu-kvm on vCPU 1's own thread, which takes the BQL for the access
     kvm_cpu_exec runs KVM_RUN without the Big QEMU Lock; the access to the device takes it
     (prepare_mmio_access) and drops it when done. Port 0x1234 has no device: the read returns all
-    ones.
+    ones. (vCPU 1 was woken for the action by a reschedule IPI, whose EOI is a PV EOI: no exit.)
     When vCPU 1 executes "inl 0x1234"
     Then vCPU 1's VM exits are:
       | reason         | handler           | handled in  |
-      | MSR_WRITE      | kvm_emulate_wrmsr | kernel      |
       | IO_INSTRUCTION | handle_io         | KVM_EXIT_IO |
       | HLT            | kvm_emulate_halt  | kernel      |
     And "CPU 1/KVM" takes the BQL 1 time
@@ -128,12 +126,12 @@ Feature: SMP — several vCPUs, each a qemu-kvm thread in its own KVM_RUN, and t
 
   Scenario: A kick from vCPU 1 with ioeventfd: no vCPU thread takes the BQL; the main loop serves the queue
     The kick ends in kvm (ioeventfd_write signals the eventfd); qemu's main loop wakes from ppoll,
-    takes the BQL, and runs virtio_queue_notify there.
+    takes the BQL, and runs virtio_queue_notify there. (The reschedule IPI that woke vCPU 1 for the
+    action ends with a PV EOI: no exit.)
     Given ioeventfd is enabled
     When vCPU 1 executes "outw 0xc050 0x0"
     Then vCPU 1's VM exits are:
       | reason         | handler           | handled in |
-      | MSR_WRITE      | kvm_emulate_wrmsr | kernel     |
       | IO_INSTRUCTION | handle_io         | kernel     |
       | HLT            | kvm_emulate_halt  | kernel     |
     And no vCPU thread takes the BQL

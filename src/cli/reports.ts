@@ -1,23 +1,26 @@
-// The report side of the command line: `explain --format svg|ftrace`, `diff A B` for two traces, and
+// The report side of the command line: `explain --format svg|ftrace|trace-cmd|perf-script`, `diff A B` for two traces, and
 // `coverage` for the conformance matrix of the last report run.
 
 import * as fs from 'node:fs';
-import { ftraceText } from '../trace/ftrace';
+import { ftraceText, perfScriptText, traceCmdText } from '../trace/ftrace';
 import { GoldenFormatError, formatDiff, parseTraceFile } from '../trace/golden';
 import { sequenceSvg } from '../trace/svg';
 import { buildMatrix, readNdjson } from '../report/matrix';
 import { coverageText } from '../report/terminal';
 import type { Walk } from '../walk';
+import { PROFILE_STACK } from '../config';
 
 /** A user error of these commands: printed as one line, exit status 2. */
 export class ReportInputError extends Error {}
 
-export const WALK_FORMATS = ['text', 'json', 'svg', 'ftrace'] as const;
+export const WALK_FORMATS = ['text', 'json', 'svg', 'ftrace', 'trace-cmd', 'perf-script'] as const;
 
-/** `explain --format svg|ftrace`; null for the formats main.ts prints itself. */
-export function formatWalk(w: Walk, format: string): string | null {
-  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile})` });
+/** `explain --format svg|ftrace`; null for the formats main.ts prints itself. The diagram speaks `lang`. */
+export function formatWalk(w: Walk, format: string, lang: 'en' | 'ja' = 'en'): string | null {
+  if (format === 'svg') return sequenceSvg(w.events, { title: `exitpath explain "${w.action}" (profile ${w.config.profile}: ${PROFILE_STACK[w.config.profile]})`, lang });
   if (format === 'ftrace') return ftraceText(w.events, { era: w.config.profile });
+  if (format === 'trace-cmd') return traceCmdText(w.events, { era: w.config.profile });
+  if (format === 'perf-script') return perfScriptText(w.events, { era: w.config.profile });
   return null;
 }
 

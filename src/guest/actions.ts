@@ -3,7 +3,7 @@
 import { ERRNO } from '../uapi/errno';
 import { AsmError, parseInsn, parseProgram } from './asm';
 import type { KCode } from './io';
-import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_SYNC, O_WRONLY, type Action, type ActionResult, type GuestKernel } from './kernel';
+import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_SYNC, O_WRONLY, POOL_START, type Action, type ActionResult, type GuestKernel } from './kernel';
 
 export class ActionError extends Error {}
 
@@ -169,19 +169,51 @@ function count(s: string, text: string): number {
   return n;
 }
 
-/** Parse an ACTION as `exitpath explain` takes it. */
-export function parseAction(text: string): Action {
+/** What the guest kernel keeps for itself in the pool (the virtqueue, page tables of the model: a few pages; 1 MiB). */
+const KERNEL_RESERVE = 0x100000;
+/**
+ * The largest buffer one read() or write() of the guest process can have: the guest's RAM above the
+ * kernel's page pool start, less the kernel's own pages. (Simplification: the process's buffer is
+ * contiguous guest-physical pages from the kernel's pool; a real process has virtual memory.)
+ */
+export function maxBufferBytes(ramBytes: number): number { return Math.max(0, ramBytes - POOL_START - KERNEL_RESERVE); }
+
+function buffer(bytes: number, what: string, text: string, ramBytes: number | undefined): void {
+  if (ramBytes === undefined || bytes <= maxBufferBytes(ramBytes)) return;
+  const kib = Math.floor(maxBufferBytes(ramBytes) / 1024);
+  throw new ActionError(`action "${text}": ${what} needs a buffer of ${bytes.toLocaleString('en-US')} bytes in the guest, which has `
+    + `${ramBytes / 1024 / 1024} MiB of RAM: at most ${kib.toLocaleString('en-US')} KiB (${(kib * 1024).toLocaleString('en-US')} bytes) for one buffer (set memory_mib for more)`);
+}
+
+/**
+ * Parse an ACTION as `exitpath explain` takes it. With `ramBytes` (the guest's RAM), a read or write
+ * whose buffer cannot fit in the guest is refused here, with the limit.
+ */
+export function parseAction(text: string, limits: { ramBytes?: number } = {}): Action {
   const t = text.trim();
   let m = /^write\s+(?:"([^"]*)"|(\S+))\s+(\/\S*)$/.exec(t);
-  if (m) return writeAction(new TextEncoder().encode(m[1] ?? m[2]!), m[3]!);
+  if (m) {
+    const data = new TextEncoder().encode(m[1] ?? m[2]!);
+    buffer(data.length, `a write of ${data.length} bytes`, text, limits.ramBytes);
+    return writeAction(data, m[3]!);
+  }
   m = /^read\s+(\d+)\s+(\/\S*)$/.exec(t);
-  if (m) return readAction(Number(m[1]), m[2]!);
+  if (m) {
+    const n = Number(m[1]);
+    if (!Number.isSafeInteger(n)) throw new ActionError(`action "${text}": ${m[1]} is not a byte count`);
+    buffer(n, `a read of ${n} bytes`, text, limits.ramBytes);
+    return readAction(n, m[2]!);
+  }
   m = /^fsync\s+(\/\S*)$/.exec(t);
   if (m) return fsyncAction(m[1]!);
   m = /^fdatasync\s+(\/\S*)$/.exec(t);
   if (m) return fsyncAction(m[1]!, true);
   m = /^append\s+(?:"([^"]*)"|(\S+))\s+(\/\S*)$/.exec(t);
-  if (m) return appendAction(new TextEncoder().encode(m[1] ?? m[2]!), m[3]!);
+  if (m) {
+    const data = new TextEncoder().encode(m[1] ?? m[2]!);
+    buffer(data.length, `an append of ${data.length} bytes`, text, limits.ramBytes);
+    return appendAction(data, m[3]!);
+  }
   m = /^mkdir\s+(\/\S*)$/.exec(t);
   if (m) return mkdirAction(m[1]!);
   m = /^unlink\s+(\/\S*)$/.exec(t);
@@ -191,7 +223,11 @@ export function parseAction(text: string): Action {
   if (t === 'sync') return syncAction();
   if (t === 'drop-caches') return dropCachesAction();
   m = /^write-blocks\s+(\d+)\s+(\d+)\s*(?:KiB)?\s+(\/\S*)$/.exec(t);
-  if (m) return writeBlocksAction(count(m[1]!, text), count(m[2]!, text), m[3]!);
+  if (m) {
+    const kib = count(m[2]!, text);
+    buffer(kib * 1024, `a write of ${kib} KiB`, text, limits.ramBytes);
+    return writeBlocksAction(count(m[1]!, text), kib, m[3]!);
+  }
   m = /^ipi\s+(\d+)$/.exec(t);
   if (m) return reschedIpiAction(Number(m[1]));
   m = /^loop\s+(\d+)\s+(.+)$/.exec(t);

@@ -1,10 +1,10 @@
-// Guest instructions in text, as users write them (DESIGN §2, qtest syntax for I/O and memory):
+// Guest instructions in text, as users write them (qtest syntax for I/O and memory):
 // `outb|outw|outl PORT VALUE`, `inb|inw|inl PORT`, `writeb|w|l|q GPA VALUE`, `readb|w|l|q GPA`, and x86
 // mnemonics: `cpuid LEAF`, `rdmsr MSR`, `wrmsr MSR VALUE`, `hlt`, `vmcall`, `mov crN VALUE`,
 // `mov rax crN` (a read), `sgdt GPA`, `lidt GPA`, `lock addl GPA VALUE`, `ud2`, ... Several
 // instructions separated by `;` run one after the other (parseProgram).
 
-import { OP, withReg, withSize, type Regs } from '../vmx/insn';
+import { OP, setRax64, withReg, withSize, type Regs } from '../vmx/insn';
 
 export class AsmError extends Error {}
 
@@ -31,12 +31,57 @@ const USAGE = 'expected e.g. "outw 0xc050 0x0", "inl 0x1234", "writel 0xfec00000
   + '"rdmsr 0x1b", "wrmsr 0x80b 0x0", "mov cr0 0x80050033", "mov rax cr8", "mov dr7 0x400", "rdpmc 0x0", "invlpg 0x1000", '
   + '"xsetbv 0 0x7", "sgdt 0x2000", "lock addl 0x2003e 0x1", "ud2", "hlt", "vmcall" (several: "cpuid 0x0; hlt")';
 
-function num(s: string | undefined, what: string, text: string): number {
+/** The forms the parser accepts, for the step vocabulary's documentation; every example parses. */
+export const INSTRUCTION_FORMS: readonly { form: string; example: string; note: string }[] = [
+  { form: 'outb|outw|outl PORT VALUE', example: 'outw 0xc050 0x0', note: 'port output (qtest syntax)' },
+  { form: 'inb|inw|inl PORT', example: 'inl 0x1234', note: 'port input; the result is the value read' },
+  { form: 'writeb|writew|writel|writeq GPA VALUE', example: 'writel 0xfec00000 0x1', note: 'a store to a guest-physical address' },
+  { form: 'readb|readw|readl|readq GPA', example: 'readq 0x1000', note: 'a load from a guest-physical address' },
+  { form: 'lock addb|addw|addl|addq GPA VALUE', example: 'lock addl 0x2003e 0x1', note: 'a locked read-modify-write (a split lock if it crosses a cache line)' },
+  { form: 'cpuid LEAF [SUBLEAF]', example: 'cpuid 0x1', note: 'the result is EAX' },
+  { form: 'rdmsr MSR', example: 'rdmsr 0x1b', note: 'the result is EDX:EAX' },
+  { form: 'wrmsr MSR VALUE', example: 'wrmsr 0x80b 0x0', note: '' },
+  { form: 'rdpmc COUNTER', example: 'rdpmc 0x0', note: '' },
+  { form: 'invlpg ADDR', example: 'invlpg 0x1000', note: '' },
+  { form: 'xsetbv XCR VALUE', example: 'xsetbv 0 0x7', note: '' },
+  { form: 'sgdt|sidt|lgdt|lidt|xsaves|xrstors GPA', example: 'sgdt 0x2000', note: 'the memory operand at a guest-physical address' },
+  { form: 'lldt|ltr SELECTOR', example: 'ltr 0x28', note: '' },
+  { form: 'invpcid TYPE', example: 'invpcid 2', note: '' },
+  { form: 'mov crN VALUE, mov drN VALUE', example: 'mov cr0 0x80050033', note: 'a write of CR0, CR3, CR4, CR8 or DR0–DR7' },
+  { form: 'mov rax crN, mov rax drN', example: 'mov rax cr8', note: 'a read; the result is the register\'s value' },
+  { form: Object.keys(NO_OPERAND).join('|'), example: 'hlt', note: 'no operand' },
+  { form: 'INSN; INSN; …', example: 'cpuid 0x0; hlt', note: 'several instructions, run one after the other' },
+];
+
+const U64_MAX = (1n << 64n) - 1n;
+/** The largest guest-physical address x86-64 can form (MAXPHYADDR is at most 52 bits). */
+const MAX_GPA = 2 ** 52 - 1;
+
+/** An operand as the 64-bit value it is (BigInt: exact above 2^53). */
+function big(s: string | undefined, what: string, text: string): bigint {
   if (s === undefined) throw new AsmError(`"${text}": missing ${what}; ${USAGE}`);
   if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(s)) throw new AsmError(`"${text}": ${what} '${s}' is not a number (hex 0x… or decimal)`);
-  const n = Number(s);
-  if (!Number.isSafeInteger(n)) throw new AsmError(`"${text}": ${what} '${s}' is too large`);
-  return n;
+  const v = BigInt(s);
+  if (v > U64_MAX) throw new AsmError(`"${text}": ${what} '${s}' does not fit in 64 bits`);
+  return v;
+}
+
+/** An operand that is a register index, a port, an MSR, a leaf or an address: a plain number. */
+function num(s: string | undefined, what: string, text: string): number {
+  const v = big(s, what, text);
+  if (what === 'guest-physical address' || what === 'address') {
+    if (v > BigInt(MAX_GPA)) throw new AsmError(`"${text}": ${what} '${s}' is above the largest guest-physical address (2^52 - 1)`);
+  } else if (v > 0xffffffffn) throw new AsmError(`"${text}": ${what} '${s}' does not fit in 32 bits`);
+  return Number(v);
+}
+
+/** Split a 64-bit value into EDX:EAX, exactly. */
+const edxEax = (r: Regs, v: bigint): void => { r.rax = Number(v & 0xffffffffn); r.rdx = Number(v >> 32n); };
+
+/** A value for an operand of `size` bytes: it must fit in them. */
+function sized(v: bigint, size: number, text: string): bigint {
+  if (v >> BigInt(8 * size) !== 0n) throw new AsmError(`"${text}": value 0x${v.toString(16)} does not fit in ${size} byte${size === 1 ? '' : 's'}`);
+  return v;
 }
 
 export function parseInsn(text: string): Insn {
@@ -65,8 +110,8 @@ export function parseInsn(text: string): Insn {
     if (!add || words.length !== 4) throw new AsmError(`"${text}": expected 'lock addb|addw|addl|addq GPA VALUE'`);
     const size = SIZES[add[1]!]!;
     const gpa = arg(2, 'guest-physical address');
-    const value = arg(3, 'value');
-    return { op: withSize(OP.LOCK_ADD, size), text, load: (r) => { r.rdi = gpa; r.rax = value; }, result: () => 0 };
+    const value = sized(big(words[3], 'value', text), size, text);
+    return { op: withSize(OP.LOCK_ADD, size), text, load: (r) => { r.rdi = gpa; setRax64(r, value); }, result: () => 0 };
   }
   io = /^(write|read)([bwlq])$/.exec(m);
   if (io) {
@@ -74,8 +119,8 @@ export function parseInsn(text: string): Insn {
     const write = io[1] === 'write';
     expectArgs(write ? 2 : 1);
     const gpa = arg(1, 'guest-physical address');
-    const value = write ? arg(2, 'value') : 0;
-    return { op: withSize(write ? OP.MEM_WRITE : OP.MEM_READ, size), text, load: (r) => { r.rdi = gpa; if (write) r.rax = value; }, result: write ? () => 0 : rax };
+    const value = write ? sized(big(words[2], 'value', text), size, text) : 0n;
+    return { op: withSize(write ? OP.MEM_WRITE : OP.MEM_READ, size), text, load: (r) => { r.rdi = gpa; if (write) setRax64(r, value); }, result: write ? () => 0 : rax };
   }
   switch (m) {
     case 'cpuid': {
@@ -88,15 +133,15 @@ export function parseInsn(text: string): Insn {
     case 'wrmsr': {
       expectArgs(2);
       const msr = arg(1, 'MSR');
-      const v = arg(2, 'value');
-      return { op: OP.WRMSR, text, load: (r) => { r.rcx = msr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+      const v = big(words[2], 'value', text);
+      return { op: OP.WRMSR, text, load: (r) => { r.rcx = msr; edxEax(r, v); }, result: () => 0 };
     }
     case 'rdpmc': { expectArgs(1); const c = arg(1, 'counter'); return { op: OP.RDPMC, text, load: (r) => { r.rcx = c; }, result: rax }; }
     case 'invlpg': { expectArgs(1); const a = arg(1, 'address'); return { op: OP.INVLPG, text, load: (r) => { r.rax = a; }, result: () => 0 }; }
     case 'xsetbv': {
       expectArgs(2);
-      const xcr = arg(1, 'XCR'); const v = arg(2, 'value');
-      return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; r.rax = v % 2 ** 32; r.rdx = Math.floor(v / 2 ** 32); }, result: () => 0 };
+      const xcr = arg(1, 'XCR'); const v = big(words[2], 'value', text);
+      return { op: OP.XSETBV, text, load: (r) => { r.rcx = xcr; edxEax(r, v); }, result: () => 0 };
     }
     case 'sgdt': case 'sidt': case 'lgdt': case 'lidt': case 'xsaves': case 'xrstors': {
       // The memory operand (a 10-byte pseudo-descriptor, an XSAVE area) at a guest-physical address.
@@ -130,8 +175,9 @@ export function parseInsn(text: string): Insn {
       const isCr = reg[1] === 'cr';
       if (isCr && ![0, 3, 4, 8].includes(n)) throw new AsmError(`"${text}": CR${n} is not a writable control register (0, 3, 4, 8)`);
       if (!isCr && n > 7) throw new AsmError(`"${text}": there is no DR${n}`);
-      const v = arg(2, 'value');
-      return { op: withReg(isCr ? OP.MOV_TO_CR : OP.MOV_TO_DR, n), text, load: (r) => { r.rax = v; }, result: () => 0 };
+      // A control or debug register is 64 bits; kvm refuses the reserved high bits (#GP) all the same.
+      const v = big(words[2], 'value', text);
+      return { op: withReg(isCr ? OP.MOV_TO_CR : OP.MOV_TO_DR, n), text, load: (r) => { setRax64(r, v); }, result: () => 0 };
     }
     default: {
       const op = NO_OPERAND[m];

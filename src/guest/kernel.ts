@@ -34,17 +34,45 @@ const IOAPIC_LEVEL_TRIGGER = 1 << 15;
 export { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_EXCL, O_RDONLY, O_RDWR, O_SYNC, O_TRUNC, O_WRONLY } from './vfs';
 
 /** Where the kernel page pool starts, and how much of it boot maps. */
-const POOL_START = 0x100000;
+export const POOL_START = 0x100000;
 const POOL_PREMAPPED_PAGES = 256;
 
 export interface GuestConfig {
   ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null;
   /** ktime_get_real_seconds: the guest's wall clock (kvmclock, read from the pvclock page without an exit). */
   now: () => number;
+  /**
+   * The end of RAM below the PCI hole (the e820 map's first RAM range; with 3.5 GiB or more the
+   * rest is above 4 GiB). The kernel's page allocator works from the bottom of low RAM and stays
+   * below the hole. (Simplification: it never hands out the pages above 4 GiB.)
+   */
+  ramBelow4g?: number;
+  /** The guest kernel's version: Linux 6.1, or the seed's Fedora 15 kernel (2.6.42, i.e. Linux 3.2). */
+  kernel?: '6.1' | '3.2';
 }
 
 /** The process the harness drives: its pid (ext2's block allocator colours a file's first block by it). */
 export const PROCESS_PID = 1;
+
+/** arch/x86/include/uapi/asm/kvm_para.h: the paravirtual CPUID leaves and the PV EOI MSR (Linux 3.6+). */
+const KVM_CPUID_SIGNATURE = 0x40000000;
+const KVM_CPUID_FEATURES = 0x40000001;
+const KVM_FEATURE_PV_EOI = 6;
+const MSR_KVM_PV_EOI_EN = 0x4b564d04;
+const KVM_MSR_ENABLED = 1;
+const KVM_PV_EOI_BIT = 0;
+/**
+ * Kernel data the hardware must find in guest RAM. The model keeps the kernel image out of guest
+ * RAM, so the page after the SIPI trampoline stands for it: the CPUs' kvm_apic_eoi words (one
+ * unsigned long each; per-CPU data, whose guest-physical address the PV EOI MSR names) at its
+ * start, the GDT and IDT descriptor pointers lgdt and lidt read at +0x800.
+ */
+const KERNEL_DATA = 0x9b000;
+const PV_EOI_AREA = KERNEL_DATA;
+const GDT_DESCR = KERNEL_DATA + 0x800;
+const IDT_DESCR = KERNEL_DATA + 0x810;
+/** The CPU entry area's GDT and IDT (arch/x86/include/asm/cpu_entry_area.h), as a running kernel has them. */
+const CPU_ENTRY_AREA = -0x20000000000;
 
 /** What an action returns to the harness: a syscall's value or errno. */
 export interface ActionResult { value: number; errno: number | null; data?: Uint8Array; fault?: number }
@@ -103,7 +131,11 @@ for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
 const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
 const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
 const EV_KBLOCKD = defineEvent('call', 'guest kernel', 'guest kernel', 'kblockd', []);
+// The C entry of an NMI and of a device interrupt: exc_nmi and common_interrupt (6.1's idtentry
+// functions), do_nmi and do_IRQ in 3.2 (behind the entry_64.S stubs).
 const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nmi', []);
+const EV_NMI_ENTRY_3_2 = defineEvent('call', 'guest kernel', 'guest kernel', 'do_nmi', []);
+const EV_IRQ_ENTRY_3_2 = defineEvent('call', 'guest kernel', 'guest kernel', 'do_IRQ', ['vector:hex']);
 const EV_UNKNOWN_NMI = defineEvent('call', 'guest kernel', 'guest kernel', 'unknown_nmi_error', []);
 const EV_IRQ_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'common_interrupt', ['vector:hex']);
 const EV_IDLE = defineEvent('call', 'guest kernel', 'guest kernel', 'default_idle', []);
@@ -129,14 +161,24 @@ export class GuestKernel {
   readonly cpus: PerCpu[];
   /** CPU 0's registers: the boot CPU runs the process, its syscalls and the block layer. */
   readonly r: Regs;
+  /**
+   * The per-CPU kvm_apic_eoi words (PV EOI), one page of them, when kvm_guest_init found
+   * KVM_FEATURE_PV_EOI: the local APIC's EOI write is then kvm_guest_apic_eoi_write.
+   */
+  private pvEoiArea = 0;
+
+  private readonly evIrqEntry: number;
+  private readonly evNmiEntry: number;
 
   constructor(regs: readonly Regs[], ramBytes: Uint8Array, private readonly t: Tracer, readonly cfg: GuestConfig) {
+    this.evIrqEntry = cfg.kernel === '3.2' ? EV_IRQ_ENTRY_3_2 : EV_IRQ_ENTRY;
+    this.evNmiEntry = cfg.kernel === '3.2' ? EV_NMI_ENTRY_3_2 : EV_NMI_ENTRY;
     this.cpus = regs.map((r, i) => new PerCpu(i, r, this));
     const r = this.r = regs[0]!;
     this.ram = new GuestRam(ramBytes);
-    this.pages = new PageAllocator(POOL_START, cfg.ramBytes);
+    this.pages = new PageAllocator(POOL_START, cfg.ramBelow4g ?? cfg.ramBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
-      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar);
+      cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar, cfg.kernel ?? '6.1');
     this.mq = new BlkMq(t, this.blk, (cond) => this.wait_event(cond));
     this.vfs = new Vfs(t, this.ram, this.pages, this.mq, cfg.now, () => this.proc.pid, () => (this.blk.hostFeatures & (1 << 9)) !== 0);
   }
@@ -159,10 +201,43 @@ export class GuestKernel {
   /**
    * ack_APIC_irq → apic_eoi: in x2APIC mode a write to the EOI MSR; in xAPIC mode (the CPUID had no
    * x2APIC: qemu's userspace APIC) a write to the EOI register of the APIC page (native_apic_mem_write).
+   * With PV EOI the write is kvm_guest_apic_eoi_write (arch/x86/kernel/kvm.c): if kvm set this CPU's
+   * kvm_apic_eoi bit, clearing it is the EOI (__test_and_clear_bit, a plain memory access: no exit).
    */
   private *ack_APIC_irq(c: PerCpu): GuestCode {
+    if (this.pvEoiArea !== 0) {
+      const a = this.pvEoiArea + 8 * c.id;
+      const v = this.ram.u8(a);
+      if (v & (1 << KVM_PV_EOI_BIT)) { this.ram.setU8(a, v & ~(1 << KVM_PV_EOI_BIT)); return; }
+    }
     if (c.x2apic) yield* wrmsr_safe(c.r, MSR_X2APIC_EOI, 0);
     else yield* writel(c.r, 0, APIC_DEFAULT_BASE + APIC_EOI);
+  }
+
+  /**
+   * kvm_guest_init (arch/x86/kernel/kvm.c, Linux 6.1), reduced to PV EOI: kvm_para_available (the
+   * "KVMKVMKVM" signature at CPUID 0x40000000), then KVM_FEATURE_PV_EOI at 0x40000001 — the per-CPU
+   * kvm_apic_eoi words, and apic_set_eoi_write(kvm_guest_apic_eoi_write). The Linux 3.2 guest of
+   * the seed's era predates PV EOI. (Simplification: kvmclock, async page faults, steal time and
+   * PV spinlocks, which the same function sets up, are not modelled.)
+   */
+  private *kvm_guest_init(c: PerCpu): KCode {
+    if (this.cfg.kernel === '3.2') return;
+    const r = c.r;
+    r.rax = KVM_CPUID_SIGNATURE; r.rcx = 0;
+    yield OP.CPUID;
+    if (r.rbx >>> 0 !== 0x4b4d564b || r.rcx >>> 0 !== 0x564b4d56 || r.rdx >>> 0 !== 0x4d) return;
+    r.rax = KVM_CPUID_FEATURES; r.rcx = 0;
+    yield OP.CPUID;
+    if (!((r.rax >>> KVM_FEATURE_PV_EOI) & 1)) return;
+    this.pvEoiArea = PV_EOI_AREA;
+    this.ram.bytes.fill(0, PV_EOI_AREA, PV_EOI_AREA + 8 * this.cpus.length);
+  }
+
+  /** kvm_guest_cpu_init (each CPU, as it comes up): MSR_KVM_PV_EOI_EN with its kvm_apic_eoi word | KVM_MSR_ENABLED. */
+  private *kvm_guest_cpu_init(c: PerCpu): KCode {
+    if (this.pvEoiArea === 0) return;
+    yield* wrmsr_safe(c.r, MSR_KVM_PV_EOI_EN, (this.pvEoiArea + 8 * c.id) | KVM_MSR_ENABLED);
   }
 
   /**
@@ -176,7 +251,7 @@ export class GuestKernel {
 
   /** __common_interrupt with no handler for the vector on this CPU: "No irq handler for vector", EOI. */
   private *no_irq_handler(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) { this.t.rec(EV_IRQ_ENTRY, c.id, vector); this.t.rec(EV_NO_HANDLER, c.id, vector); }
+    if (this.t.on) { this.t.rec(this.evIrqEntry, c.id, vector); this.t.rec(EV_NO_HANDLER, c.id, vector); }
     yield* this.ack_APIC_irq(c);
   }
 
@@ -186,21 +261,21 @@ export class GuestKernel {
    * (unknown_nmi_error: "Uhhuh. NMI received for unknown reason ..."). The IRET ends NMI blocking.
    */
   private *exc_nmi(c: PerCpu): GuestCode {
-    if (this.t.on) this.t.rec(EV_NMI_ENTRY, c.id);
+    if (this.t.on) this.t.rec(this.evNmiEntry, c.id);
     yield* inb(c.r, NMI_REASON_PORT);
     if (this.t.on) this.t.rec(EV_UNKNOWN_NMI, c.id);
   }
 
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
   private *msi_interrupt(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
+    if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
     if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
     yield* this.ack_APIC_irq(c);
   }
 
   /** common_interrupt → handle_irq → vp_interrupt, then the local APIC EOI (an x2APIC MSR write). */
   private *common_interrupt(c: PerCpu, vector: number): GuestCode {
-    if (this.t.on) this.t.rec(EV_IRQ_ENTRY, c.id, vector);
+    if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
     yield* this.blk.vp_interrupt();
     yield* this.ack_APIC_irq(c);
   }
@@ -265,6 +340,7 @@ export class GuestKernel {
   *start_secondary(c: PerCpu): GuestCode {
     if (this.t.on) this.t.rec(EV_START_SECONDARY, c.id);
     yield* this.x2apic_setup(c);
+    yield* this.kvm_guest_cpu_init(c);
     c.online = true;
     yield* this.smp_send_reschedule(c, 0);
     yield OP.STI;
@@ -278,8 +354,12 @@ export class GuestKernel {
   /** start_kernel, reduced: what a running guest has done by the time the talk begins. */
   *start_kernel(): GuestCode {
     const r = this.r;
+    // The boot CPU's descriptor tables (load_direct_gdt, idt_setup_early_handler → load_idt).
+    yield* this.load_descriptor_tables(this.cpus[0]!);
     // check_x2apic / x2apic_enable: switch the local APIC to x2APIC mode if the CPUID offers it.
     yield* this.x2apic_setup(this.cpus[0]!);
+    yield* this.kvm_guest_init(this.cpus[0]!);
+    yield* this.kvm_guest_cpu_init(this.cpus[0]!);
     this.cpus[0]!.online = true;
     // Touch the kernel's page pool once so its EPT entries exist (the kernel zeroes memory at boot).
     for (let p = 0; p < POOL_PREMAPPED_PAGES; p++) yield* writeq(r, 0, POOL_START + p * 4096);
@@ -319,6 +399,23 @@ export class GuestKernel {
       }
       m.result = yield* m.action(this, bsp);
     }
+  }
+
+  /**
+   * lgdt and lidt of the kernel's GDT (16 descriptors) and IDT (256 gates) in the CPU entry area:
+   * plain instructions, which no control kvm sets makes exit. After a reset they replace whatever
+   * the dying guest had loaded.
+   */
+  private *load_descriptor_tables(c: PerCpu): KCode {
+    const v = this.ram.view;
+    v.setUint16(GDT_DESCR, 16 * 8 - 1, true);
+    v.setBigUint64(GDT_DESCR + 2, BigInt.asUintN(64, BigInt(CPU_ENTRY_AREA + 0x1000)), true);
+    v.setUint16(IDT_DESCR, 256 * 16 - 1, true);
+    v.setBigUint64(IDT_DESCR + 2, BigInt.asUintN(64, BigInt(CPU_ENTRY_AREA)), true);
+    c.r.rdi = GDT_DESCR;
+    yield OP.LGDT;
+    c.r.rdi = IDT_DESCR;
+    yield OP.LIDT;
   }
 
   /** Queue an action for a CPU (CPU 0 by default); the harness runs the machine until it completes. */

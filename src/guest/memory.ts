@@ -15,6 +15,9 @@ export class GuestRam {
   setU64(a: number, v: number): void { this.view.setBigUint64(a, BigInt(v), true); }
 }
 
+/** The guest kernel found no free pages for a request (the model's guest has no swap or reclaim). */
+export class GuestOutOfMemory extends Error {}
+
 /** The guest kernel's page allocator over a region of RAM (alloc_pages, reduced to a free list). */
 export class PageAllocator {
   private next: number;
@@ -34,7 +37,7 @@ export class PageAllocator {
       }
     }
     const a = this.next;
-    if (a + pages * 4096 > this.end) throw new Error('guest: out of memory in the kernel page pool');
+    if (a + pages * 4096 > this.end) throw new GuestOutOfMemory(`guest: out of memory in the kernel page pool (${pages} pages asked, ${Math.max(0, (this.end - a) / 4096)} left)`);
     this.next += pages * 4096;
     return a;
   }

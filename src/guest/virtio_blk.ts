@@ -1,6 +1,9 @@
 // The guest's virtio-blk driver on the legacy virtio-pci transport:
 // drivers/virtio/virtio_pci_legacy.c (probe, setup_vq, vp_notify), virtio_pci_common.c
-// (vp_interrupt) and drivers/block/virtio_blk.c (virtio_queue_rq, virtblk_done), Linux 6.1.
+// (vp_interrupt) and drivers/block/virtio_blk.c (virtio_queue_rq, virtblk_done), Linux 6.1 — and
+// with the names of the seed's Linux 3.2 (Fedora 15's 2.6.42), whose driver predates blk-mq: the
+// request function do_virtblk_request → do_req → virtqueue_add_buf, then virtqueue_kick, and the
+// completion blk_done → __blk_end_request_all. The mechanism below is the same for both.
 
 import { defineEvent } from '../trace/events';
 import type { Tracer } from '../trace/events';
@@ -48,15 +51,42 @@ export interface BlkRequest {
   done: boolean;
 }
 
-const call = (name: string) => defineEvent('call', 'guest kernel', 'guest kernel', name, []);
-const EV_QUEUE_RQ = defineEvent('call', 'guest kernel', 'guest kernel', 'virtio_queue_rq', ['sector', 'type']);
-const EV_ADD_SGS = call('virtqueue_add_sgs');
-const EV_KICK = call('virtqueue_kick');
+const call = (name: string, args: string[] = []) => defineEvent('call', 'guest kernel', 'guest kernel', name, args);
 const EV_VP_NOTIFY = call('vp_notify');
 const EV_IOWRITE16 = call('iowrite16');
 const EV_VP_INTERRUPT = call('vp_interrupt');
+const EV_VP_VRING_INTERRUPT = call('vp_vring_interrupt');
 const EV_VRING_INTERRUPT = call('vring_interrupt');
-const EV_VIRTBLK_DONE = defineEvent('call', 'guest kernel', 'guest kernel', 'virtblk_done', ['status']);
+
+/** The driver's functions along a request, by the guest kernel's version. */
+interface DriverNames {
+  /** The request function, once per batch (3.2's do_virtblk_request), or 0 when each request is queued by itself (blk-mq). */
+  requestFn: number;
+  /** One request: virtio_queue_rq (6.1) or do_req (3.2), with its sector and type. */
+  queueRq: number;
+  /** Adding it to the ring: virtblk_add_req → virtqueue_add_sgs (6.1), virtqueue_add_buf (3.2). */
+  addReq: number;
+  addBuf: number;
+  /** The batch's kick that blk-mq asks for (virtio_commit_rqs), 0 in 3.2. */
+  commitRqs: number;
+  /** 6.1: virtqueue_kick_prepare, then virtqueue_notify if it said so. 3.2: virtqueue_kick decides and notifies. */
+  kickPrepare: number;
+  notify: number;
+  kick: number;
+  /** The queue's callback: virtblk_done (6.1) or blk_done (3.2); each request ends in blk_mq_complete_request or __blk_end_request_all. */
+  done: number;
+  complete: number;
+}
+const NAMES_6_1: DriverNames = {
+  requestFn: 0, queueRq: call('virtio_queue_rq', ['sector', 'type']), addReq: call('virtblk_add_req'), addBuf: call('virtqueue_add_sgs'),
+  commitRqs: call('virtio_commit_rqs'), kickPrepare: call('virtqueue_kick_prepare'), notify: call('virtqueue_notify'), kick: 0,
+  done: call('virtblk_done'), complete: call('blk_mq_complete_request', ['status']),
+};
+const NAMES_3_2: DriverNames = {
+  requestFn: call('do_virtblk_request'), queueRq: call('do_req', ['sector', 'type']), addReq: 0, addBuf: call('virtqueue_add_buf'),
+  commitRqs: 0, kickPrepare: 0, notify: 0, kick: call('virtqueue_kick'),
+  done: call('blk_done'), complete: call('__blk_end_request_all', ['status']),
+};
 
 /** What blk-mq lends the driver: stop the hardware queue, end a request, restart a stopped queue. */
 export interface BlkMqHooks { stop(): void; complete(req: BlkRequest): void; startStopped(): void }
@@ -72,7 +102,19 @@ export class VirtioBlkDriver {
     /** The function's MSI-X capability, when it has one (vectors > 0): where its table is. */
     readonly msix: { tableBase: number } | undefined,
     /** The modern (virtio 1.0) memory BAR when the driver binds through it (virtio_pci_modern), else null. */
-    readonly modernBar: number | null = null) {}
+    readonly modernBar: number | null = null,
+    /** The guest kernel's version, for the names along the path. */
+    kernel: '6.1' | '3.2' = '6.1') {
+    this.n = kernel === '3.2' ? NAMES_3_2 : NAMES_6_1;
+    this.unsupp = kernel === '3.2' ? -25 : -95;
+  }
+
+  /** The errno a VIRTIO_BLK_S_UNSUPP request ends with. */
+  private readonly unsupp: number;
+
+  private readonly n: DriverNames;
+  /** 3.2: inside one run of the request function (requests queued, the kick not yet made). */
+  private inRequestFn = false;
 
   private notifyAddr = 0;
   /** The features this driver knows and takes when offered. */
@@ -191,10 +233,21 @@ export class VirtioBlkDriver {
     else yield* iowrite16(this.r, this.vq!.index, this.ioaddr + VIRTIO_PCI_QUEUE_NOTIFY);
   }
 
-  /** virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req → virtqueue_add_sgs, then virtqueue_notify. */
+  /**
+   * One request to the ring. 6.1: virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req →
+   * virtqueue_add_sgs, then, for the last request of a batch (bd->last), virtqueue_kick_prepare and
+   * virtqueue_notify. 3.2: do_virtblk_request → do_req → virtqueue_add_buf, and virtqueue_kick
+   * once the request function has queued the batch.
+   */
   *virtio_queue_rq(req: BlkRequest, last = true): KCode<number> {
     const type = req.op === 'write' ? VIRTIO_BLK_T_OUT : req.op === 'read' ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_FLUSH;
-    if (this.t.on) this.t.rec(EV_QUEUE_RQ, 0, req.sector, type);
+    const n = this.n;
+    const t = this.t;
+    if (t.on) {
+      if (n.requestFn && !this.inRequestFn) t.rec(n.requestFn, 0);
+      t.rec(n.queueRq, 0, req.sector, type);
+    }
+    this.inRequestFn = true;
     const ram = this.ram;
     ram.setU32(req.hdrGpa + virtio_blk_outhdr.type, type);
     ram.setU32(req.hdrGpa + virtio_blk_outhdr.ioprio, 0);
@@ -205,7 +258,7 @@ export class VirtioBlkDriver {
     // virtblk_add_req: header out; data out for a write, in for a read; status in.
     const out = req.op === 'write' ? [hdr, ...req.sgs] : [hdr];
     const inp = req.op === 'read' ? [...req.sgs, status] : [status];
-    if (this.t.on) this.t.rec(EV_ADD_SGS, 0);
+    if (t.on) { if (n.addReq) t.rec(n.addReq, 0); t.rec(n.addBuf, 0); }
     const vq = this.vq!;
     if (vq.add_sgs(out, inp, req) < 0) {
       // The ring is full: kick what is queued and stop the hardware queue (BLK_STS_DEV_RESOURCE).
@@ -214,41 +267,60 @@ export class VirtioBlkDriver {
       return -28;
     }
     // `bd->last`: only the last request of a batch kicks (virtio_commit_rqs kicks for the rest).
-    if (last) yield* this.kick();
+    if (last) yield* this.notifyBatch();
     return 0;
   }
 
-  /** virtqueue_kick_prepare + virtqueue_notify. */
+  /** The kick for a batch queued with last = false: virtio_commit_rqs (6.1), the request function's virtqueue_kick (3.2). */
   *kick(): KCode {
+    if (this.n.commitRqs && this.t.on) this.t.rec(this.n.commitRqs, 0);
+    yield* this.notifyBatch();
+  }
+
+  /** virtqueue_kick_prepare + virtqueue_notify (6.1); virtqueue_kick (3.2), which notifies only when the device wants it. */
+  private *notifyBatch(): KCode {
+    this.inRequestFn = false;
     const vq = this.vq!;
+    const n = this.n;
+    if (this.t.on) this.t.rec(n.kick || n.kickPrepare, 0);
     if (!vq.kick_prepare()) return;
-    if (this.t.on) this.t.rec(EV_KICK, 0);
+    if (n.notify && this.t.on) this.t.rec(n.notify, 0);
     yield* vq.notify();
   }
 
-  /** vp_vring_interrupt (an MSI-X queue vector): no ISR to read, the vector says which queue. */
+  /** An MSI-X queue vector: its handler is vring_interrupt itself (vp_request_msix_vectors); no ISR to read. */
   vring_interrupt(): void {
     if (this.t.on) this.t.rec(EV_VRING_INTERRUPT, 0);
     this.virtblk_done();
   }
 
-  /** vp_interrupt (INTx): reading the ISR acknowledges it and lowers the line; bit 0 = a queue has work. */
+  /**
+   * vp_interrupt (INTx): reading the ISR acknowledges it and lowers the line; bit 0 = a queue has
+   * work: vp_vring_interrupt → vring_interrupt for each queue.
+   */
   *vp_interrupt(): KCode {
     if (this.t.on) this.t.rec(EV_VP_INTERRUPT, 0);
     const isr = this.modernBar !== null ? yield* readb(this.r, this.modernBar + MODERN_ISR) : yield* ioread8(this.r, this.ioaddr + VIRTIO_PCI_ISR);
-    if (isr & 1) this.virtblk_done();
+    if (!(isr & 1)) return;
+    if (this.t.on) this.t.rec(EV_VP_VRING_INTERRUPT, 0);
+    this.vring_interrupt();
   }
 
-  /** virtblk_done: every used chain completes its request (blk_mq_complete_request), then callbacks are re-enabled. */
+  /**
+   * virtblk_done (6.1) / blk_done (3.2): every used chain completes its request
+   * (blk_mq_complete_request / __blk_end_request_all), then callbacks are re-enabled.
+   */
   private virtblk_done(): void {
     const vq = this.vq!;
+    const t = this.t;
+    if (t.on) t.rec(this.n.done, 0);
     let done = false;
     for (let b = vq.get_buf(); b; b = vq.get_buf()) {
       const req = b.data;
       const st = this.ram.u8(req.statusGpa);
-      if (this.t.on) this.t.rec(EV_VIRTBLK_DONE, 0, st);
-      // virtblk_result: OK → 0; UNSUPP → -EOPNOTSUPP; IOERR and anything else → -EIO.
-      req.status = st === VIRTIO_BLK_S_OK ? 0 : st === 2 ? -95 : -5;
+      // virtblk_result: OK → 0; UNSUPP → -EOPNOTSUPP (3.2's blk_done: -ENOTTY); IOERR and anything else → -EIO.
+      req.status = st === VIRTIO_BLK_S_OK ? 0 : st === 2 ? this.unsupp : -5;
+      if (t.on) t.rec(this.n.complete, 0, req.status);
       req.done = true;
       this.mq?.complete(req);
       done = true;

@@ -1,8 +1,13 @@
-// fs/aio.c: Linux native AIO. io_submit reads each iocb from the submitter's memory, takes a request
-// slot of the context (aio_get_req: none left → -EAGAIN), starts the I/O and returns; the device
-// completes it after its latency: aio_complete moves the data (DMA to or from the iovecs, which for
-// qemu point straight into guest RAM), queues an io_event and, with IOCB_FLAG_RESFD, signals the
-// eventfd (eventfd_signal). A slot is free again once io_getevents has reaped the event.
+// fs/aio.c (Linux 6.1): native AIO. io_setup maps the completion ring into the caller's memory
+// (aio_setup_ring: struct aio_ring, then io_event slots) and the context's id is that address.
+// io_submit reads each iocb from the submitter's memory, takes a request slot of the context
+// (aio_get_req: none left → -EAGAIN), starts the I/O and returns; the device completes it after its
+// latency: aio_complete moves the data (DMA to or from the iovecs, which for qemu point straight
+// into guest RAM), writes the io_event at the ring's tail and, with IOCB_FLAG_RESFD, signals the
+// eventfd (eventfd_signal). Userspace reaps events either with io_getevents (aio_read_events_ring
+// moves the ring's head) or by reading the ring and moving head itself, as QEMU ≥ 2.10 does
+// (io_getevents_peek/commit); a slot is free again once head has passed its event
+// (refill_reqs_available).
 // Direct I/O (O_DIRECT) goes to the device after writing back and dropping any cached pages of the
 // range (iomap_dio_rw → filemap_write_and_wait_range, invalidate_inode_pages2_range); buffered I/O
 // goes through the page cache. FDSYNC/FSYNC: fdatasync of the file (aio_fsync_work → vfs_fsync).
@@ -15,11 +20,19 @@ import { EventFd } from './eventfd';
 import type { HostProcess } from './process';
 import { RegularFile } from './regular';
 
-interface Done { data: number; obj: number; res: number }
-
-/** Bytes of `struct aio_ring` before its io_event array (fs/aio.c). */
+/** struct aio_ring (fs/aio.c): the header before the io_event array, 32 bytes. */
+export const aio_ring = { id: 0, nr: 4, head: 8, tail: 12, magic: 16, compat_features: 20, incompat_features: 24, header_length: 28, io_events: 32 } as const;
 const AIO_RING_HEADER = 32;
+const AIO_RING_MAGIC = 0xa10a10a1;
+const AIO_RING_COMPAT_FEATURES = 1;
 const PAGE_SIZE = 4096;
+
+/** aio_setup_ring: events the ring holds — nr_events doubled (ioctx_alloc), plus two, rounded up to whole pages. */
+export function aioRingEvents(nrEvents: number, possibleCpus = 1): number {
+  const n = Math.max(nrEvents, possibleCpus * 4) * 2 + 2;
+  const pages = Math.ceil((AIO_RING_HEADER + io_event.sizeof * n) / PAGE_SIZE);
+  return Math.floor((pages * PAGE_SIZE - AIO_RING_HEADER) / io_event.sizeof);
+}
 
 /**
  * ioctx_alloc + aio_setup_ring: the ring qemu's io_setup(nr_events) gets. The kernel doubles the
@@ -27,17 +40,33 @@ const PAGE_SIZE = 4096;
  * whole pages, and keeps one slot free: reqs_available = nr_events - 1.
  */
 export function aioRingSlots(nrEvents: number, possibleCpus = 1): number {
-  const n = Math.max(nrEvents, possibleCpus * 4) * 2 + 2;
-  const pages = Math.ceil((AIO_RING_HEADER + io_event.sizeof * n) / PAGE_SIZE);
-  return Math.floor((pages * PAGE_SIZE - AIO_RING_HEADER) / io_event.sizeof) - 1;
+  return aioRingEvents(nrEvents, possibleCpus) - 1;
 }
 
+/** struct kioctx: the ring (in the owner's memory), the kernel's tail, the requests in flight. */
 export class AioContext {
-  readonly completed: Done[] = [];
   inFlight = 0;
-  /** Request slots: each submitted iocb holds one until its event is reaped. */
-  constructor(readonly id: number, readonly maxEvents: number, public slots: number) {}
-  get slotsInUse(): number { return this.inFlight + this.completed.length; }
+  /** ctx->tail: where aio_complete writes the next event (mirrored into ring->tail). */
+  private tail = 0;
+  /** Request slots: each submitted iocb holds one until userspace has moved head past its event. */
+  constructor(readonly id: number, readonly maxEvents: number, public slots: number, readonly ring: DataView, readonly nr: number) {}
+  /** ring->head as userspace left it. */
+  get head(): number { return this.ring.getUint32(aio_ring.head, true); }
+  /** Events in the ring that userspace has not reaped yet. */
+  get unreaped(): number { const h = this.head; return this.tail >= h ? this.tail - h : this.nr - h + this.tail; }
+  get slotsInUse(): number { return this.inFlight + this.unreaped; }
+
+  /** aio_complete: the event at the tail, then tail moves (smp_wmb before it, in the kernel). */
+  complete(data: number, obj: number, res: number): void {
+    const p = AIO_RING_HEADER + this.tail * io_event.sizeof;
+    const r = this.ring;
+    r.setBigUint64(p + io_event.data, BigInt.asUintN(64, BigInt(data)), true);
+    r.setBigUint64(p + io_event.obj, BigInt.asUintN(64, BigInt(obj)), true);
+    r.setBigInt64(p + io_event.res, BigInt(res), true);
+    r.setBigInt64(p + io_event.res2, 0n, true);
+    this.tail = this.tail + 1 >= this.nr ? 0 : this.tail + 1;
+    r.setUint32(aio_ring.tail, this.tail, true);
+  }
 }
 
 /** Faults a scenario injects into the host's AIO (the world's "Given the host …" steps). */
@@ -53,7 +82,6 @@ const EV_AIO_COMPLETE = defineEvent('aio-complete', 'host kernel', 'host kernel'
 
 export class Aio {
   private ctxs = new Map<number, AioContext>();
-  private nextId = 0x7f1a00000000;
   readonly faults: AioFaults = {};
   /** Fault hook kept for callers that set a result directly: the result an I/O completes with instead. */
   injectResult: ((opcode: number) => number | undefined) | undefined;
@@ -62,12 +90,22 @@ export class Aio {
 
   constructor(private readonly sched: Scheduler, private readonly t: Tracer, private readonly latencyNs: () => number) {}
 
-  /** io_setup */
+  /**
+   * io_setup → ioctx_alloc → aio_setup_ring: the ring's pages are mapped into the caller
+   * (do_mmap) and initialised; the context's id (ctx->user_id) is their address.
+   */
   setup(proc: HostProcess, nrEvents: number, ctxp: number): number {
     if (nrEvents <= 0) return -ERRNO.EINVAL;
-    const id = this.nextId;
-    this.nextId += 0x1000;
-    this.ctxs.set(id, new AioContext(id, nrEvents, this.slotLimit ?? aioRingSlots(nrEvents)));
+    const nr = aioRingEvents(nrEvents);
+    const bytes = new Uint8Array(Math.ceil((AIO_RING_HEADER + nr * io_event.sizeof) / PAGE_SIZE) * PAGE_SIZE);
+    const id = proc.mm.map(bytes, '[aio]');
+    const ring = new DataView(bytes.buffer);
+    ring.setUint32(aio_ring.id, this.ctxs.size, true);
+    ring.setUint32(aio_ring.nr, nr, true);
+    ring.setUint32(aio_ring.magic, AIO_RING_MAGIC, true);
+    ring.setUint32(aio_ring.compat_features, AIO_RING_COMPAT_FEATURES, true);
+    ring.setUint32(aio_ring.header_length, AIO_RING_HEADER, true);
+    this.ctxs.set(id, new AioContext(id, nrEvents, this.slotLimit ?? nr - 1, ring, nr));
     proc.mm.setU64(ctxp, id);
     return 0;
   }
@@ -116,7 +154,7 @@ export class Aio {
       const res = this.injected(opcode) ?? this.perform(proc, file, opcode, iov, iovcnt, offset);
       if (this.t.on) this.t.rec(EV_AIO_COMPLETE, -1, opcode, offset, res, cb);
       ctx.inFlight--;
-      ctx.completed.push({ data, obj: cb, res });
+      ctx.complete(data, cb, res);
       resfd?.signal(1);
     });
     return 0;
@@ -152,21 +190,20 @@ export class Aio {
     return pos - offset;
   }
 
-  /** io_getevents with a zero timeout: copy out up to `nr` completed events, freeing their slots. */
+  /** io_getevents with a zero timeout → aio_read_events_ring: copy out up to `nr` events from head, move head. */
   getevents(proc: HostProcess, ctxId: number, nr: number, events: number): number {
     const ctx = this.ctxs.get(ctxId);
     if (!ctx) return -ERRNO.EINVAL;
-    const n = Math.min(nr, ctx.completed.length);
+    const n = Math.min(nr, ctx.unreaped);
     const mm = proc.mm;
+    const ring = ctx.ring;
+    let head = ctx.head;
     for (let i = 0; i < n; i++) {
-      const e = ctx.completed[i]!;
-      const p = events + i * io_event.sizeof;
-      mm.setU64(p + io_event.data, e.data);
-      mm.setU64(p + io_event.obj, e.obj);
-      mm.setI64(p + io_event.res, e.res);
-      mm.setI64(p + io_event.res2, 0);
+      const src = AIO_RING_HEADER + head * io_event.sizeof;
+      mm.slice(events + i * io_event.sizeof, io_event.sizeof).set(new Uint8Array(ring.buffer, src, io_event.sizeof));
+      head = head + 1 >= ctx.nr ? 0 : head + 1;
     }
-    ctx.completed.splice(0, n);
+    ring.setUint32(aio_ring.head, head, true);
     return n;
   }
 }

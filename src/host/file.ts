@@ -20,8 +20,12 @@ export interface HostFile {
   poll?(): number;
   /** Wait queues of pollers to wake when readiness changes. */
   readonly pollers?: Set<WaitQueue>;
-  /** Pages for mmap of this file (the kvm_run area of a vcpu fd). */
-  mmap?(len: number, offset?: number): Uint8Array;
+  /**
+   * Pages for mmap of this file (the kvm_run area of a vcpu fd): one run of bytes, or several
+   * mapped one after the other (pages that belong to different objects, as a vcpu's kvm_run and
+   * its VM's coalesced MMIO ring).
+   */
+  mmap?(len: number, offset?: number): Uint8Array | Uint8Array[];
   release?(): void;
   /** A signal arrived for the thread blocked in a call on this file (signal_wake_up): a vcpu fd's KVM_RUN returns -EINTR. */
   signal?(): void;

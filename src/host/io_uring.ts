@@ -20,6 +20,9 @@ import { RegularFile } from './regular';
 const SQ_HEAD = 0, SQ_TAIL = 4, CQ_HEAD = 64, CQ_TAIL = 68, SQ_MASK = 128, CQ_MASK = 132, SQ_ENTRIES = 136,
   CQ_ENTRIES = 140, SQ_DROPPED = 144, SQ_FLAGS = 148, CQ_FLAGS = 152, CQ_OVERFLOW = 156, CQES = 192;
 
+/** A fault a scenario injects: the next `count` operations fail with -errno. */
+export interface HostFault { errno: number; count: number }
+
 export class IoUring implements HostFile {
   readonly owner = 'host kernel';
   readonly name = 'anon_inode:[io_uring]';
@@ -29,6 +32,9 @@ export class IoUring implements HostFile {
   private readonly r: DataView;
   private readonly sqArray: number;
   eventfd: EventFd | undefined;
+
+  /** Faults injected into this kernel's io_uring (shared by every ring): a completion's result. */
+  faults: { complete?: HostFault } = {};
 
   constructor(readonly sqEntries: number, readonly cqEntries: number) {
     this.sqArray = CQES + cqEntries * io_uring_cqe.sizeof;
@@ -88,7 +94,12 @@ export class IoUring implements HostFile {
       const len = sq.getUint32(s + io_uring_sqe.len, true);
       const fsyncFlags = sq.getUint32(s + io_uring_sqe.rw_flags, true);
       const userData = sq.getBigUint64(s + io_uring_sqe.user_data, true);
-      sched.at(sched.clock.now + latencyNs, () => this.post(userData, this.perform(p, op, fd, off, addr, len, fsyncFlags)));
+      sched.at(sched.clock.now + latencyNs, () => {
+        const f = this.faults.complete;
+        // An injected fault completes the request with -errno and does not do the I/O.
+        if (f && f.count > 0) { f.count--; this.post(userData, -f.errno); return; }
+        this.post(userData, this.perform(p, op, fd, off, addr, len, fsyncFlags));
+      });
     }
     r.setUint32(SQ_HEAD, head, true);
     return done;

@@ -12,12 +12,13 @@ import { iovec } from '../uapi/aio';
 import { Aio } from './aio';
 import type { ImageFile } from './disk';
 import { EFD_NONBLOCK, EventFd } from './eventfd';
-import { type HostFile, type SysGen } from './file';
+import { POLLIN, type HostFile, type SysGen } from './file';
 import { HostProcess } from './process';
 import { RegularFile } from './regular';
-import { IoUring } from './io_uring';
+import { IoUring, type HostFault } from './io_uring';
 import { MemFd, UnixSocket } from './unix_socket';
 import { IORING_REGISTER_EVENTFD } from '../uapi/io_uring';
+import { SFD_NONBLOCK, SignalFd } from './signalfd';
 
 export const O_RDWR = 0o2;
 export const O_DIRECT = 0o40000;
@@ -32,8 +33,10 @@ const SYSCALL_ARGS: Record<string, string[]> = {
   futex: ['uaddr:hex', 'op', 'val'], clone: [],
   memfd_create: ['name:str', 'size:hex'], socketpair: [], sendmsg: ['fd', 'len', 'nfds'], recvmsg: ['fd', 'maxlen'],
   io_uring_setup: ['entries'], io_uring_enter: ['fd', 'to_submit', 'min_complete'], io_uring_register: ['fd', 'opcode', 'nr_args'],
-  tgkill: ['tid', 'sig'],
+  tgkill: ['tid', 'sig'], kill: ['pid', 'sig'], signalfd4: ['fd', 'flags:hex'], select: ['nfds'],
 };
+/** Every syscall the host kernel model implements, by name. */
+export const HOST_SYSCALL_NAMES: readonly string[] = Object.keys(SYSCALL_ARGS);
 // Syscall events by the calling process's box (qemu-kvm, or a vhost-user backend) and name.
 const sysEnter = new Map<Layer, Map<string, number>>();
 const sysExit = new Map<Layer, Map<string, number>>();
@@ -152,6 +155,25 @@ export class HostKernel {
     return this.leave(p, 'tgkill', 0);
   }
 
+  /**
+   * kill(pid, sig) to the calling process itself (posix-aio-compat's aio_thread signalling its
+   * process): the signal becomes pending on the signalfd that reads it. (Simplification: other
+   * targets, and delivery to a handler, are not modelled; a signal nobody reads is a model error.)
+   */
+  kill(p: HostProcess, pid: number, sig: number): number {
+    this.enter(p, 'kill', pid, sig);
+    if (pid !== p.pid) return this.leave(p, 'kill', -ERRNO.ESRCH);
+    const taken = p.openFiles().some((f) => f instanceof SignalFd && f.deliver(sig));
+    if (!taken) throw new Error(`host: signal ${sig} to ${p.comm} (${p.pid}) has no signalfd to read it`);
+    return this.leave(p, 'kill', 0);
+  }
+
+  /** signalfd4(-1, mask, …): a new signalfd for the signals in `mask` (which the caller has blocked). */
+  signalfd4(p: HostProcess, mask: readonly number[], flags: number): number {
+    this.enter(p, 'signalfd4', -1, flags);
+    return this.leave(p, 'signalfd4', p.install(new SignalFd(new Set(mask), (flags & SFD_NONBLOCK) !== 0)));
+  }
+
   /** mmap of anonymous memory (fd = -1) or of a file's pages (a vcpu fd's kvm_run area). */
   mmap(p: HostProcess, length: number, fd: number, name = 'anon', offset = 0): number {
     this.enter(p, 'mmap', length, fd);
@@ -215,6 +237,7 @@ export class HostKernel {
     if (entries < 1 || entries > 32768) return this.leave(p, 'io_uring_setup', -ERRNO.EINVAL);
     const sq = 2 ** Math.ceil(Math.log2(entries));
     const ring = new IoUring(sq, 2 * sq);
+    ring.faults = this.ioUringFaults;
     ring.fillParams(p, params);
     return this.leave(p, 'io_uring_setup', p.install(ring));
   }
@@ -293,6 +316,36 @@ export class HostKernel {
     }
   }
 
+  /**
+   * select(nfds, readfds, NULL, NULL, NULL) (fs/select.c core_sys_select): the fd_set bitmap at
+   * `readfds` (1024 bits, 64-bit words) is replaced by the descriptors that are readable; sleeps
+   * until one is. (Simplification: the write and exception sets and the timeout are not modelled.)
+   */
+  *select(p: HostProcess, nfds: number, readfds: number): SysGen {
+    this.enter(p, 'select', nfds);
+    const mm = p.mm;
+    const bit = (fd: number) => (mm.u8(readfds + (fd >> 3)) >> (fd & 7)) & 1;
+    const watched: [number, HostFile][] = [];
+    for (let fd = 0; fd < nfds; fd++) {
+      if (!bit(fd)) continue;
+      const f = p.file(fd);
+      if (!f?.poll) return this.leave(p, 'select', -ERRNO.EBADF);
+      watched.push([fd, f]);
+    }
+    const q = new WaitQueue(this.sched, 'select');
+    for (;;) {
+      const ready = watched.filter(([, f]) => f.poll!() & POLLIN);
+      if (ready.length > 0) {
+        for (const [, f] of watched) f.pollers?.delete(q);
+        mm.fill(readfds, Math.ceil(nfds / 64) * 8, 0);
+        for (const [fd] of ready) mm.setU8(readfds + (fd >> 3), mm.u8(readfds + (fd >> 3)) | (1 << (fd & 7)));
+        return this.leave(p, 'select', ready.length);
+      }
+      for (const [, f] of watched) f.pollers?.add(q);
+      yield q;
+    }
+  }
+
   io_setup(p: HostProcess, nr: number, ctxp: number): number {
     this.enter(p, 'io_setup', nr);
     return this.leave(p, 'io_setup', this.aio.setup(p, nr, ctxp));
@@ -315,12 +368,28 @@ export class HostKernel {
   *pwritev(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter(p, 'pwritev', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave(p, 'pwritev', this.rw(p, fd, iov, iovcnt, offset, true));
+    const f = this.injected('pwritev');
+    return this.leave(p, 'pwritev', f ?? this.rw(p, fd, iov, iovcnt, offset, true));
   }
   *preadv(p: HostProcess, fd: number, iov: number, iovcnt: number, offset: number): SysGen {
     this.enter(p, 'preadv', fd, iovcnt, offset);
     yield* this.deviceWait();
-    return this.leave(p, 'preadv', this.rw(p, fd, iov, iovcnt, offset, false));
+    const f = this.injected('preadv');
+    return this.leave(p, 'preadv', f ?? this.rw(p, fd, iov, iovcnt, offset, false));
+  }
+
+  /**
+   * Faults a scenario injects into the blocking I/O syscalls (a thread pool's pwritev/preadv and
+   * fdatasync): the next `count` calls fail with -errno after the device's latency, doing nothing.
+   */
+  readonly faults: { pwritev?: HostFault; preadv?: HostFault; fdatasync?: HostFault } = {};
+  /** The same for io_uring completions (every ring of this kernel). */
+  readonly ioUringFaults: { complete?: HostFault } = {};
+  private injected(name: 'pwritev' | 'preadv' | 'fdatasync'): number | undefined {
+    const f = this.faults[name];
+    if (!f || f.count <= 0) return undefined;
+    f.count--;
+    return -f.errno;
   }
   /** Sleep for one device request's latency. */
   private *deviceWait(): Generator<Block, void, void> {
@@ -356,6 +425,8 @@ export class HostKernel {
     const f = p.file(fd);
     if (!(f instanceof RegularFile)) return this.leave(p, 'fdatasync', -ERRNO.EBADF);
     yield* this.deviceWait();
+    const fault = this.injected('fdatasync');
+    if (fault !== undefined) return this.leave(p, 'fdatasync', fault);
     f.image.fdatasync();
     return this.leave(p, 'fdatasync', 0);
   }

@@ -13,12 +13,28 @@ export class Mm {
   private next = MMAP_BASE;
   private last: Mapping | undefined;
 
-  /** Map `bytes` (fresh anonymous memory or a device's pages) at a new address; returns it. */
-  map(bytes: Uint8Array, name: string): number {
+  /**
+   * Map `bytes` (fresh anonymous memory or a device's pages) at a new address; returns it. Several
+   * runs of bytes are mapped back to back (an access stays within one of them).
+   */
+  map(bytes: Uint8Array | Uint8Array[], name: string): number {
+    const parts = Array.isArray(bytes) ? bytes : [bytes];
     const start = this.next;
-    this.next += Math.ceil(Math.max(bytes.length, 1) / 0x200000 + 1) * 0x200000; // 2 MiB-aligned, with a guard gap
-    this.maps.push({ start, len: bytes.length, bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length), name });
+    let at = start;
+    for (const b of parts) {
+      this.maps.push({ start: at, len: b.length, bytes: b, view: new DataView(b.buffer, b.byteOffset, b.length), name });
+      at += b.length;
+    }
+    this.next += Math.ceil(Math.max(at - start, 1) / 0x200000 + 1) * 0x200000; // 2 MiB-aligned, with a guard gap
     return start;
+  }
+
+  /** Remove the mapping that starts at `start` (munmap, or free of a buffer that had its own mapping). */
+  unmap(start: number): void {
+    const i = this.maps.findIndex((m) => m.start === start);
+    if (i < 0) throw new Efault(`unmap: no mapping at 0x${start.toString(16)}`);
+    if (this.last === this.maps[i]) this.last = undefined;
+    this.maps.splice(i, 1);
   }
 
   /** The mapping covering [addr, addr+len), or throws Efault. */

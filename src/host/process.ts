@@ -17,6 +17,8 @@ export class HostProcess {
     return fd;
   }
   file(fd: number): HostFile | undefined { return this.fds[fd]; }
+  /** Every open file, in descriptor order. */
+  openFiles(): HostFile[] { return this.fds.filter((f): f is HostFile => f !== undefined); }
   close(fd: number): boolean {
     const f = this.fds[fd];
     if (!f) return false;

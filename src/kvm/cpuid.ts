@@ -6,7 +6,11 @@
 
 import type { KvmVcpu } from './vcpu';
 
-export interface CpuidResult { eax: number; ebx: number; ecx: number; edx: number; found: boolean; usedMaxBasic: boolean }
+export interface CpuidResult {
+  eax: number; ebx: number; ecx: number; edx: number; found: boolean; usedMaxBasic: boolean;
+  /** The entry the registers came from (the same array for every lookup of it), or null: zeros. */
+  entry: readonly [number, number, number, number] | null;
+}
 
 /** `function:index` (index -1 = any index) → [eax, ebx, ecx, edx] */
 export type CpuidEntries = ReadonlyMap<string, readonly [number, number, number, number]>;
@@ -49,5 +53,5 @@ export function kvm_cpuid(vcpu: KvmVcpu, func: number, index: number): CpuidResu
     }
   }
   const [eax, ebx, ecx, edx] = e ?? [0, 0, 0, 0];
-  return { eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0, found, usedMaxBasic };
+  return { eax: eax >>> 0, ebx: ebx >>> 0, ecx: ecx >>> 0, edx: edx >>> 0, found, usedMaxBasic, entry: e ?? null };
 }

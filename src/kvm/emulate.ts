@@ -14,13 +14,13 @@ import { VMCS } from '../vmx/vmcs';
 import { kvm_cpuid } from './cpuid';
 import { apic_mmio_read, apic_mmio_write, kvm_lapic_set_tpr } from './lapic';
 import type { KvmVcpu } from './vcpu';
-import { UD_VECTOR, kvm_inject_gp, kvm_queue_exception, kvm_skip_emulated_instruction } from './x86';
+import { UD_VECTOR, kvm_inject_gp, kvm_queue_exception, kvm_skip_emulated_instruction, trace_kvm_emulate_insn } from './x86';
 
 const EV_MMIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_mmio', ['type', 'len', 'gpa:hex', 'val:hex']);
-const EV_EMULATE_INSN = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_emulate_insn', ['rip:hex', 'failed']);
 const EV_CR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cr', ['rw', 'cr', 'val:hex']);
 const EV_WARN = defineEvent('call', 'kvm', 'kvm', 'pr_warn_once', ['msg:str']);
 
+export const KVM_TRACE_MMIO_READ_UNSATISFIED = 0;
 export const KVM_TRACE_MMIO_READ = 1;
 export const KVM_TRACE_MMIO_WRITE = 2;
 
@@ -222,7 +222,7 @@ export function x86_emulate_instruction(vcpu: KvmVcpu, emulationType: number, gp
   const op = vcpu.cpu.pendingInsn();
   const c = opcode(op);
   const r = vcpu.regs;
-  const trace = (failed: boolean) => { if (env.t.on) env.t.rec(EV_EMULATE_INSN, vcpu.id, vcpu.vmcs.read(VMCS.GUEST_RIP), failed ? 1 : 0); };
+  const trace = (failed: boolean) => trace_kvm_emulate_insn(vcpu, op, failed);
   if (emulationType & EMULTYPE_TRAP_UD) {
     // The decoder does not accept what raised #UD (ud2, an instruction the CPU refused): reinject it.
     kvm_queue_exception(vcpu, UD_VECTOR);
@@ -284,6 +284,8 @@ function emulator_read_write(vcpu: KvmVcpu, gpa: number, len: number, isWrite: b
       return kvm_skip_emulated_instruction(vcpu);
     }
   }
+  // read_exit_mmio: the read goes to userspace — trace_kvm_mmio(KVM_TRACE_MMIO_READ_UNSATISFIED, bytes, gpa, NULL).
+  if (!isWrite && env.t.on) env.t.rec(EV_MMIO, vcpu.id, KVM_TRACE_MMIO_READ_UNSATISFIED, len, gpa, 0);
   vcpu.stat.mmio_exits++;
   vcpu.arch.mmio = { gpa, len, isWrite, needed: true };
   vcpu.run.exit_reason = KVM_EXIT.MMIO;

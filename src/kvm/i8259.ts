@@ -14,7 +14,8 @@ export const PIC_MASTER_BASE = 0x20;
 export const PIC_SLAVE_BASE = 0xa0;
 export const PIC_ELCR_BASE = 0x4d0;
 
-const EV_PIC_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pic_set_irq', ['chip', 'pin', 'elcr:hex', 'imr:hex']);
+// trace_kvm_pic_set_irq(irq >> 3, irq & 7, elcr, imr, ret == 0): recorded with the irq (chip and pin).
+const EV_PIC_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pic_set_irq', ['irq', 'elcr:hex', 'imr:hex', 'coalesced']);
 const EV_PIC_IO = defineEvent('call', 'kvm', 'kvm', 'picdev_write', ['addr:hex', 'val:hex']);
 const EV_ELCR = defineEvent('call', 'kvm', 'kvm', 'elcr_ioport_write', ['addr:hex', 'val:hex']);
 
@@ -44,15 +45,20 @@ export class KvmKpicState {
     this.specialFullyNestedMode = 0; this.init4 = 0; this.isr = 0;
   }
 
-  /** pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. */
-  setIrq1(irq: number, level: number): void {
+  /**
+   * pic_set_irq1: edge (ELCR bit clear) latches a rising edge; level follows the line. Returns 1,
+   * 0 when an edge or level was already latched in IRR (coalesced), -1 while IMR masks the line.
+   */
+  setIrq1(irq: number, level: number): number {
     const mask = 1 << irq;
+    let ret = 1;
     if (this.elcr & mask) {
-      if (level) { this.irr |= mask; this.lastIrr |= mask; } else { this.irr &= ~mask; this.lastIrr &= ~mask; }
+      if (level) { ret = this.irr & mask ? 0 : 1; this.irr |= mask; this.lastIrr |= mask; } else { this.irr &= ~mask; this.lastIrr &= ~mask; }
     } else if (level) {
-      if (!(this.lastIrr & mask)) this.irr |= mask;
+      if (!(this.lastIrr & mask)) { ret = this.irr & mask ? 0 : 1; this.irr |= mask; }
       this.lastIrr |= mask;
     } else this.lastIrr &= ~mask;
+    return this.imr & mask ? -1 : ret;
   }
 
   /** get_priority / pic_get_irq: the highest-priority pending, unmasked, not-in-service line, or -1. */
@@ -161,13 +167,13 @@ export class KvmPic {
     this.output = this.pics[0]!.getIrq() >= 0;
   }
 
-  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave. */
-  setIrq(irq: number, level: number): void {
-    if (irq < 0 || irq >= 16) return;
-    const chip = irq >> 3;
-    const s = this.pics[chip]!;
-    s.setIrq1(irq & 7, level);
-    if (this.t.on) this.t.rec(EV_PIC_SET_IRQ, -1, chip, irq & 7, s.elcr, s.imr);
+  /** kvm_pic_set_irq: GSIs 0-7 on the master, 8-15 on the slave; returns pic_set_irq1's result, traced after the update. */
+  setIrq(irq: number, level: number): number {
+    if (irq < 0 || irq >= 16) return -1;
+    const s = this.pics[irq >> 3]!;
+    const ret = s.setIrq1(irq & 7, level);
     this.update();
+    if (this.t.on) this.t.rec(EV_PIC_SET_IRQ, -1, irq, s.elcr, s.imr, ret === 0 ? 1 : 0);
+    return ret;
   }
 }

@@ -4,8 +4,9 @@
 import { ERRNO } from '../uapi/errno';
 import {
   KVM_API_VERSION, KVM_CREATE_IRQCHIP, KVM_CREATE_VCPU, KVM_CREATE_VM, KVM_GET_API_VERSION, KVM_GET_VCPU_MMAP_SIZE,
-  KVM_IRQ_LINE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
-  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
+  KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_INJECT_STATUS, KVM_CAP_COALESCED_MMIO, KVM_CAP_COALESCED_PIO,
+  KVM_COALESCED_MMIO_PAGE_OFFSET, KVM_REGISTER_COALESCED_MMIO, kvm_coalesced_mmio_zone, PAGE_SIZE, KVM_RUN, KVM_SET_USER_MEMORY_REGION, KVM_VCPU_MMAP_SIZE, kvm_irq_level, kvm_userspace_memory_region,
+  KVM_INTERRUPT, KVM_NMI, kvm_interrupt, KVM_SET_REGS, kvm_regs, KVM_SET_MP_STATE, kvm_mp_state, KVM_MP_STATE_HALTED, KVM_MP_STATE_RUNNABLE, KVM_SET_CPUID2, kvm_cpuid2, kvm_cpuid_entry2, KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_CREATE_PIT2, kvm_pit_config, KVM_PIT_SPEAKER_DUMMY, KVM_ENABLE_CAP, kvm_enable_cap, KVM_X86_SET_MSR_FILTER, kvm_msr_filter,
   kvm_msr_filter_range, KVM_MSR_FILTER_READ, KVM_CAP_X86_USER_SPACE_MSR, KVM_CAP_X86_BUS_LOCK_EXIT,
   KVM_GET_DIRTY_LOG, kvm_dirty_log, KVM_MEM_LOG_DIRTY_PAGES,
   KVM_BUS_LOCK_DETECTION_EXIT, KVM_CAP_X86_NOTIFY_VMEXIT, KVM_CAP_SPLIT_IRQCHIP, KVM_IOEVENTFD, KVM_IRQFD, KVM_SIGNAL_MSI, KVM_SET_GSI_ROUTING, KVM_IRQ_ROUTING_MSI, kvm_msi, kvm_irq_routing, kvm_irq_routing_entry,
@@ -20,15 +21,19 @@ import type { VmxCpu } from '../vmx/cpu';
 import { KvmIoapic, IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH } from './ioapic';
 import { KvmVcpu } from './vcpu';
 import { KvmVm, type KvmEnv } from './vm';
-import { kvm_arch_vcpu_ioctl_run } from './x86';
+import { kvm_arch_vcpu_ioctl_run, kvm_put_guest_fpu } from './x86';
 import { kvm_inject_nmi, kvm_vcpu_kick } from './kick';
 import { APIC_DEST_NOSHORT, kvm_irq_delivery_to_apic } from './lapic';
 import { KVM_REQ_EVENT } from './kvm_host';
+import { VMCS } from '../vmx/vmcs';
 import { KvmPit, KVM_PIT_BASE_ADDRESS, KVM_PIT_MEM_LENGTH, KVM_SPEAKER_BASE_ADDRESS } from './i8254';
 import { KvmPic } from './i8259';
 import { cpuidKey, kvm_set_cpuid } from './cpuid';
 import type { KvmX86Ops } from './x86_ops';
+import { KvmCoalescedMmioDev } from './coalesced_mmio';
+import type { KvmEra } from './profile';
 
+const EV_USERSPACE_EXIT = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_userspace_exit', ['reason', 'errno']);
 const EV_SET_IRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_set_irq', ['gsi', 'level']);
 
 /** What the host provides kvm: its CPUs (one VmxCpu per vcpu id). */
@@ -47,6 +52,7 @@ export class KvmModule {
       *ioctl(req: number, _arg: number, proc: HostProcess): SysGen {
         if (req === KVM_GET_API_VERSION) return KVM_API_VERSION;
         if (req === KVM_GET_VCPU_MMAP_SIZE) return KVM_VCPU_MMAP_SIZE;
+        if (req === KVM_CHECK_EXTENSION) return kvm_vm_ioctl_check_extension(_arg, mod.env.era);
         if (req === KVM_CREATE_VM) {
           // kvm_dev_ioctl_create_vm: a new VM and the anon-inode file that refers to it.
           const vm = new KvmVm(mod.env, mod.ops);
@@ -105,10 +111,9 @@ export class KvmVmFile implements HostFile {
         if (vm.irqchipInKernel) return -ERRNO.EEXIST;
         vm.irqchipInKernel = true;
         // kvm_ioapic_init: on KVM_MMIO_BUS; ioapic_service → kvm_irq_delivery_to_apic with the entry's destination.
-        const ioapic = new KvmIoapic({ deliver: (e) => {
-          kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector, delivery_mode: e.deliveryMode, dest_mode: e.destMode,
-            level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId });
-        } });
+        const ioapic = new KvmIoapic({ deliver: (e) => kvm_irq_delivery_to_apic(vm.vcpus, null, { vector: e.vector,
+          delivery_mode: e.deliveryMode, dest_mode: e.destMode, level: true, trig_mode: e.level, shorthand: APIC_DEST_NOSHORT, dest_id: e.destId }) },
+          IOAPIC_DEFAULT_BASE_ADDRESS, vm.env.t);
         vm.ioapic = ioapic;
         vm.mmioBus.register(IOAPIC_DEFAULT_BASE_ADDRESS, IOAPIC_MEM_LENGTH, ioapic);
         // kvm_pic_init: master, slave and ELCR on KVM_PIO_BUS.
@@ -127,22 +132,28 @@ export class KvmVmFile implements HostFile {
         }
         return 0;
       }
-      case KVM_IRQ_LINE: {
+      case KVM_IRQ_LINE: case KVM_IRQ_LINE_STATUS: {
         // kvm_vm_ioctl_irq_line → kvm_set_irq. Default routing (irqchip kernel): GSIs 0-15 go to
-        // both the PIC and the IOAPIC, GSI n is IOAPIC pin n. With a split irqchip the routes are
-        // userspace's MSI routes (KVM_SET_GSI_ROUTING): a raised line is one MSI.
+        // both the PIC and the IOAPIC, GSI n is IOAPIC pin n; the result adds up what each took
+        // (virt/kvm/irqchip.c kvm_set_irq). A GSI userspace routed to an MSI (KVM_SET_GSI_ROUTING:
+        // every route with a split irqchip; qemu-kvm 0.14's MSI-X vectors, kvm_msix_add) is one MSI
+        // when raised (kvm_set_msi ignores level 0). KVM_IRQ_LINE_STATUS copies the result back
+        // into the struct's status (the union with irq).
         if (!vm.irqchipInKernel) return -ERRNO.ENXIO;
         const gsi = mm.u32(arg + kvm_irq_level.irq);
         const level = mm.u32(arg + kvm_irq_level.level);
         const t = vm.env.t;
         if (t.on) t.rec(EV_SET_IRQ, -1, gsi, level);
-        if (vm.irqchipSplit) {
-          const route = vm.gsiRoutes.get(gsi);
-          if (route && level) kvm_set_msi(vm, route.addressLo, route.data);
-          return 0;
+        let status = -1;
+        const add = (r: number) => { if (r >= 0) status = r + Math.max(status, 0); };
+        const route = vm.gsiRoutes.get(gsi);
+        if (route) {
+          if (level) add(kvm_set_msi(vm, route.addressLo, route.data));
+        } else if (!vm.irqchipSplit) {
+          if (gsi < 16 && vm.pic) add(vm.pic.setIrq(gsi, level));
+          if (vm.ioapic) add(vm.ioapic.setIrq(gsi, level));
         }
-        if (gsi < 16) vm.pic?.setIrq(gsi, level);
-        vm.ioapic?.setIrq(gsi, level);
+        if (req === KVM_IRQ_LINE_STATUS) mm.setU32(arg + kvm_irq_level.irq, status >>> 0);
         return 0;
       }
       case KVM_IOEVENTFD: return kvm_ioeventfd(vm, proc, arg);
@@ -151,6 +162,16 @@ export class KvmVmFile implements HostFile {
         // kvm_send_userspace_msi
         if (!vm.irqchipInKernel) return -ERRNO.EINVAL;
         return kvm_set_msi(vm, mm.u32(arg + kvm_msi.address_lo), mm.u32(arg + kvm_msi.data));
+      case KVM_CHECK_EXTENSION: return kvm_vm_ioctl_check_extension(arg, vm.env.era);
+      case KVM_REGISTER_COALESCED_MMIO: {
+        // kvm_vm_ioctl_register_coalesced_mmio: a zone on KVM_PIO_BUS (pio = 1) or KVM_MMIO_BUS.
+        const z = kvm_coalesced_mmio_zone;
+        const pio = mm.u32(arg + z.pio);
+        if (pio > 1 || (pio && !vm.env.era.features.coalescedPio)) return -ERRNO.EINVAL;
+        const dev = new KvmCoalescedMmioDev(vm, mm.u64(arg + z.addr), mm.u32(arg + z.size), pio === 1);
+        (pio ? vm.pioBus : vm.mmioBus).register(dev.addr, dev.size, dev);
+        return 0;
+      }
       case KVM_ENABLE_CAP: return kvm_vm_ioctl_enable_cap(vm, mm.u32(arg + kvm_enable_cap.cap), mm.u64(arg + kvm_enable_cap.args));
       case KVM_X86_SET_MSR_FILTER: {
         // kvm_vm_ioctl_set_msr_filter: the MSRs whose ranges clear the READ bit are denied to reads.
@@ -182,8 +203,9 @@ export class KvmVmFile implements HostFile {
         const id = arg;
         if (vm.vcpus[id]) return -ERRNO.EEXIST;
         const vcpu = new KvmVcpu(vm, id, this.hw.cpu(id), vm.env.sched, vm.irqchipInKernel);
-        const slot = vm.memslots[0];
-        if (slot) vcpu.cpu.ram = slot.view;
+        // The CPU reaches guest RAM through the memslots (with EPT: their host pages).
+        vcpu.cpu.ram = vm.memslots.find((m) => m.gpa === 0)?.view;
+        vcpu.cpu.ramHigh = vm.memslots.find((m) => m.gpa === 2 ** 32)?.view;
         vm.ops.vcpu_create(vcpu);
         vm.vcpus[id] = vcpu;
         return proc.install(new KvmVcpuFile(vcpu));
@@ -191,6 +213,19 @@ export class KvmVmFile implements HostFile {
       default:
         return -ERRNO.EINVAL;
     }
+  }
+}
+
+/**
+ * kvm_vm_ioctl_check_extension_generic (kvm_main.c) and kvm_vm_ioctl_check_extension (x86.c): the
+ * capabilities the model's qemu asks about. (Simplification: any other capability answers 0.)
+ */
+function kvm_vm_ioctl_check_extension(cap: number, era: KvmEra): number {
+  switch (cap) {
+    case KVM_CAP_IRQ_INJECT_STATUS: return 1;
+    case KVM_CAP_COALESCED_MMIO: return KVM_COALESCED_MMIO_PAGE_OFFSET;
+    case KVM_CAP_COALESCED_PIO: return era.features.coalescedPio ? 1 : 0;
+    default: return 0;
   }
 }
 
@@ -230,6 +265,11 @@ export class KvmVcpuFile implements HostFile {
     const vcpu = this.vcpu;
     if (req === KVM_RUN) {
       const r = yield* kvm_arch_vcpu_ioctl_run(vcpu);
+      // kvm_vcpu_ioctl: trace_kvm_userspace_exit(vcpu->run->exit_reason, r); then vcpu_put, which
+      // in 3.x put the guest FPU back (kvm_arch_vcpu_put).
+      const t = vcpu.vm.env.t;
+      if (t.on) t.rec(EV_USERSPACE_EXIT, vcpu.id, vcpu.run.exit_reason, r);
+      if (vcpu.vm.env.era.era === 'qemu-kvm-2013') kvm_put_guest_fpu(vcpu);
       // The kernel's side of leaving KVM_RUN and coming back: vcpu_put/vcpu_load, the FPU swap,
       // post_kvm_run_save (sim/costs.ts kvmRunRoundTrip).
       const env = vcpu.vm.env;
@@ -239,6 +279,29 @@ export class KvmVcpuFile implements HostFile {
     switch (req) {
       // kvm_vcpu_ioctl_nmi → kvm_inject_nmi
       case KVM_NMI: kvm_inject_nmi(vcpu); return 0;
+      case KVM_SET_REGS: {
+        // kvm_arch_vcpu_ioctl_set_regs → __set_regs: the GPRs, RIP (kvm_rip_write) and RFLAGS
+        // (kvm_set_rflags), no pending exception, KVM_REQ_EVENT.
+        const mm = proc.mm;
+        const s = kvm_regs;
+        const r = vcpu.regs;
+        r.rax = mm.u64(arg + s.rax); r.rbx = mm.u64(arg + s.rbx); r.rcx = mm.u64(arg + s.rcx); r.rdx = mm.u64(arg + s.rdx);
+        r.rsi = mm.u64(arg + s.rsi); r.rdi = mm.u64(arg + s.rdi); r.rsp = mm.u64(arg + s.rsp); r.rbp = mm.u64(arg + s.rbp);
+        vcpu.vmcs.write(VMCS.GUEST_RIP, mm.u64(arg + s.rip));
+        vcpu.vmcs.write(VMCS.GUEST_RFLAGS, mm.u64(arg + s.rflags));
+        vcpu.arch.exception = null;
+        vcpu.arch.requests |= KVM_REQ_EVENT;
+        return 0;
+      }
+      case KVM_SET_MP_STATE: {
+        // kvm_arch_vcpu_ioctl_set_mpstate: RUNNABLE, UNINITIALIZED (an AP waiting for INIT/SIPI), ...
+        const st = proc.mm.u32(arg + kvm_mp_state.mp_state);
+        if (st > KVM_MP_STATE_HALTED || (!vcpu.apic && st !== KVM_MP_STATE_RUNNABLE)) return -ERRNO.EINVAL;
+        vcpu.arch.mp_state = st;
+        if (vcpu.apic) vcpu.apic.pending_events = 0;
+        vcpu.arch.requests |= KVM_REQ_EVENT;
+        return 0;
+      }
       case KVM_SET_CPUID2: {
         // kvm_vcpu_ioctl_set_cpuid2 → kvm_set_cpuid, then vmx_vcpu_after_set_cpuid.
         const mm = proc.mm;
@@ -277,7 +340,12 @@ export class KvmVcpuFile implements HostFile {
     kvm_vcpu_kick(this.vcpu);
   }
 
-  mmap(len: number): Uint8Array { return this.vcpu.run.bytes.subarray(0, Math.min(len, this.vcpu.run.bytes.length)); }
+  /** kvm_vcpu_mmap / kvm_vcpu_fault: kvm_run, the PIO data page, then the VM's coalesced MMIO ring. */
+  mmap(len: number): Uint8Array | Uint8Array[] {
+    const own = this.vcpu.run.bytes;
+    if (len <= own.length) return own.subarray(0, len);
+    return [own, this.vcpu.vm.coalescedRingBytes.subarray(0, Math.min(PAGE_SIZE, len - own.length))];
+  }
 
   /** kvm_run->exit_reason, for the record of KVM_RUN's return. */
   exitReason(): number { return this.vcpu.run.exit_reason; }

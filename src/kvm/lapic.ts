@@ -194,7 +194,7 @@ export function kvm_lapic_set_tpr(vcpu: KvmVcpu, cr8: number): void {
 export function apic_set_eoi(vcpu: KvmVcpu): number {
   const { vector, level } = vcpu.apic!.eoi();
   const t = vcpu.vm.env.t;
-  if (vector >= 0 && t.on) t.rec(EV_EOI, vcpu.id, vector);
+  if (vector >= 0 && t.on && vcpu.vm.env.era.features.eoiTrace) t.rec(EV_EOI, vcpu.id, vector);
   if (vector >= 0 && level) kvm_ioapic_send_eoi(vcpu, vector);
   vcpu.arch.requests |= KVM_REQ_EVENT;
   return vector;
@@ -443,5 +443,79 @@ export function __apic_accept_irq(vcpu: KvmVcpu, irq: KvmLapicIrq, context = -1)
  */
 export function kvm_lapic_deliver_to_irr(vcpu: KvmVcpu, vector: number, level: boolean): void {
   vcpu.apic!.acceptIrq(vector, level);
+  vcpu.arch.requests |= KVM_REQ_EVENT;
   kvm_vcpu_kick(vcpu);
+}
+
+// ---------------------------------------------------------------- lapic.c: PV EOI (KVM_FEATURE_PV_EOI)
+
+/** MSR_KVM_PV_EOI_EN (arch/x86/include/uapi/asm/kvm_para.h), KVM_MSR_ENABLED, and the area's bit. */
+export const MSR_KVM_PV_EOI_EN = 0x4b564d04;
+export const KVM_MSR_ENABLED = 1;
+export const KVM_PV_EOI_ENABLED = 1;
+/** vcpu->arch.apic_attention bit (lapic.h KVM_APIC_PV_EOI_PENDING), as a mask. */
+export const KVM_APIC_PV_EOI_PENDING = 1 << 1;
+
+const EV_PV_EOI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pv_eoi', ['apicid', 'vector']);
+
+/** kvm_lapic_set_pv_eoi: the guest's area (4-byte aligned); returns 1 for #GP. */
+export function kvm_lapic_set_pv_eoi(vcpu: KvmVcpu, data: number): number {
+  const addr = data - (data % 2);
+  if (addr % 4 !== 0) return 1;
+  vcpu.arch.pv_eoi_msr_val = data;
+  return 0;
+}
+
+const pvEoiGpa = (vcpu: KvmVcpu): number => vcpu.arch.pv_eoi_msr_val - (vcpu.arch.pv_eoi_msr_val % 2);
+
+/** pv_eoi_get_user / pv_eoi_put_user: the area's first byte in guest RAM (kvm_read_guest_cached). */
+function pv_eoi_byte(vcpu: KvmVcpu, set?: number): number {
+  const gpa = pvEoiGpa(vcpu);
+  const slot = vcpu.vm.memslotFor(gpa);
+  if (!slot) return 0;
+  if (set !== undefined) slot.view.setUint8(gpa - slot.gpa, set);
+  return slot.view.getUint8(gpa - slot.gpa);
+}
+
+/**
+ * kvm_ioapic_handles_vector: the vector's EOI must reach an IOAPIC — a level-triggered entry of the
+ * in-kernel IOAPIC (kvm_ioapic_scan_entry), or a level-triggered MSI route of a userspace one
+ * (kvm_scan_ioapic_routes). (Simplification: the entry's destination is not matched against the
+ * vCPU; the model's device interrupts all go to vCPU 0.)
+ */
+export function kvm_ioapic_handles_vector(vcpu: KvmVcpu, vector: number): boolean {
+  const io = vcpu.vm.ioapic;
+  if (io) for (let pin = 0; pin < 24; pin++) { const lo = io.redtbl[2 * pin]!; if ((lo & 0xff) === vector && lo & (1 << 15)) return true; }
+  if (vcpu.vm.irqchipSplit) for (const r of vcpu.vm.gsiRoutes.values()) if ((r.data & 0xff) === vector && r.data & 0x8000) return true;
+  return false;
+}
+
+/**
+ * kvm_lapic_sync_to_vapic → apic_sync_pv_eoi_to_guest (before VM entry, after event injection):
+ * with PV EOI enabled, nothing else pending in IRR, one vector in service and no IOAPIC waiting for
+ * its EOI, tell the guest it may skip the EOI write (pv_eoi_set_pending). With APICv the CPU
+ * virtualizes the EOI and kvm keeps no ISR cache: never.
+ */
+export function apic_sync_pv_eoi_to_guest(vcpu: KvmVcpu): void {
+  const apic = vcpu.apic!;
+  if (!(vcpu.arch.pv_eoi_msr_val & KVM_MSR_ENABLED) || vcpu.vm.apicvInhibitReasons === 0) return;
+  const isr = apic.highestIsr();
+  if (apic.highestIrr() >= 0 || isr < 0 || kvm_ioapic_handles_vector(vcpu, isr)) return;
+  pv_eoi_byte(vcpu, KVM_PV_EOI_ENABLED);
+  vcpu.arch.apic_attention |= KVM_APIC_PV_EOI_PENDING;
+}
+
+/**
+ * kvm_lapic_sync_from_vapic → apic_sync_pv_eoi_from_guest (after a VM exit): if the guest cleared
+ * the bit it did the EOI without an exit — kvm retires the vector now (apic_set_eoi, kvm_pv_eoi);
+ * if not, kvm takes the offer back (pv_eoi_test_and_clr_pending) until the next injection.
+ */
+export function kvm_lapic_sync_from_vapic(vcpu: KvmVcpu): void {
+  if (!(vcpu.arch.apic_attention & KVM_APIC_PV_EOI_PENDING)) return;
+  vcpu.arch.apic_attention &= ~KVM_APIC_PV_EOI_PENDING;
+  const pending = pv_eoi_byte(vcpu) & KVM_PV_EOI_ENABLED;
+  if (pending) { pv_eoi_byte(vcpu, 0); return; }
+  const vector = apic_set_eoi(vcpu);
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_PV_EOI, vcpu.id, vcpu.apic!.id, vector);
 }

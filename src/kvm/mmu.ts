@@ -4,7 +4,7 @@
 // access (emulate.ts: an in-kernel device, or KVM_EXIT_MMIO to userspace). The APIC-access page's
 // private memslot is mapped only while APICv is active; otherwise each access is emulated against
 // the in-kernel local APIC (kvm_faultin_pfn: RET_PF_EMULATE, no MMIO SPTE). Dirty logging: the
-// slot's dirty bitmap, filled by the fault path and, with PML, by the CPU's log (vmx.ts); without
+// slot's dirty bitmap, filled by the fault path and, with PML, by the CPU's log (vmx/vmx.ts); without
 // PML (before 4.0) the slot is write-protected and each first write faults.
 
 import { defineEvent } from '../trace/events';

@@ -12,7 +12,7 @@ export interface KvmEra {
   readonly vcpuRunName: string;
   /**
    * kvm_vmx_exit_handlers[] of the era, by basic exit reason: the handler's name, which also
-   * selects the behaviour (kvm/vmx.ts). A reason missing here has no handler.
+   * selects the behaviour (kvm/vmx/handlers.ts). A reason missing here has no handler.
    */
   readonly exitHandlers: Readonly<Partial<Record<ExitReasonName, string>>>;
   /**
@@ -24,6 +24,8 @@ export interface KvmEra {
   readonly unexpectedExit: 'internal-error' | 'unknown';
   /** 2.6.x-3.x handle_io advanced RIP before exiting to userspace; 6.1 skips on the next KVM_RUN (complete_fast_pio_out). */
   readonly pioSkipsBeforeUserspace: boolean;
+  /** 2.6.x-3.x handle_io sent IN (as string I/O) to the emulator (`if (string || in) return emulate_instruction(vcpu, 0)`); 6.1 has kvm_fast_pio_in. */
+  readonly pioInEmulated: boolean;
   /** VT-x features kvm of the era uses (setup_vmcs_config / vmx_secondary_exec_control of that kernel). */
   readonly features: {
     /** handle_fastpath_set_msr_irqoff: a fixed x2APIC IPI handled right after the exit (5.8+). */
@@ -47,6 +49,14 @@ export interface KvmEra {
     readonly invpcid: boolean;
     /** Page-modification logging for dirty logging (4.0); before it, write protection. */
     readonly pml: boolean;
+    /** MSR_KVM_PV_EOI_EN and apic_sync_pv_eoi_to_guest (3.6). */
+    readonly pvEoi: boolean;
+    /** Coalesced zones on KVM_PIO_BUS (KVM_CAP_COALESCED_PIO, 4.18). */
+    readonly coalescedPio: boolean;
+    /** Halt polling before blocking a halted vCPU (4.0; kvm_vcpu_halt since 5.16). */
+    readonly haltPoll: boolean;
+    /** The kvm_eoi tracepoint in apic_set_eoi: not in Linux 3.2's arch/x86/kvm/trace.h (it came with PV EOI's, 3.6). */
+    readonly eoiTrace: boolean;
   };
   /** KVM_POSSIBLE_CR4_GUEST_BITS of the era: CR4 bits the guest changes without an exit. */
   readonly cr4GuestOwned: number;
@@ -129,9 +139,10 @@ export const LINUX_6_1: KvmEra = {
   handlerNames: {},
   unexpectedExit: 'internal-error',
   pioSkipsBeforeUserspace: false,
+  pioInEmulated: false,
   features: {
     fastpathIcr: true, rdpmcExiting: true, pleWindowGrow: true, preemptionTimer: true, umipEmulation: true, virtualizeX2apicMode: true,
-    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true,
+    tscReadPassthrough: true, interceptAc: true, xsaves: true, invpcid: true, pml: true, pvEoi: true, coalescedPio: true, haltPoll: true, eoiTrace: true,
   },
   // KVM_POSSIBLE_CR4_GUEST_BITS less LA57, which this guest's CPUID does not have (cr4_guest_rsvd_bits).
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE | X86_CR4_TSD | X86_CR4_FSGSBASE,
@@ -140,7 +151,7 @@ export const LINUX_6_1: KvmEra = {
 /**
  * The seed's era: kvm_vmx_exit_handlers[] of arch/x86/kvm/vmx.c as of 2.6.36-3.0 (handle_vmx_insn
  * for the VMX instructions, handle_invalid_op for MWAIT/MONITOR; no handler for RDPMC, INVEPT,
- * INVVPID or anything newer), with qemu-kvm 0.15.
+ * INVVPID or anything newer), with qemu-kvm 0.14.
  */
 const VMX_EXIT_HANDLERS_2013: Readonly<Partial<Record<ExitReasonName, string>>> = {
   EXCEPTION_NMI: 'handle_exception',
@@ -187,12 +198,16 @@ export const QEMU_KVM_2013: KvmEra = {
   handlerNames: namesAgainst61(VMX_EXIT_HANDLERS_2013),
   unexpectedExit: 'unknown',
   pioSkipsBeforeUserspace: true,
+  pioInEmulated: true,
   features: {
     fastpathIcr: false, rdpmcExiting: false, pleWindowGrow: false, preemptionTimer: false, umipEmulation: false, virtualizeX2apicMode: false,
-    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false,
+    tscReadPassthrough: false, interceptAc: false, xsaves: false, invpcid: false, pml: false, pvEoi: false, coalescedPio: false, haltPoll: false, eoiTrace: false,
   },
   // KVM_CR4_GUEST_OWNED_BITS of 3.x.
   cr4GuestOwned: X86_CR4_PVI | X86_CR4_DE | X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE,
 };
+
+/** KVM_HALT_POLL_NS_DEFAULT (arch/x86/include/asm/kvm_host.h): the kvm module's halt_poll_ns on x86. */
+export const KVM_HALT_POLL_NS_DEFAULT = 200000;
 
 export function kvmEra(era: Era): KvmEra { return era === 'linux-6.1' ? LINUX_6_1 : QEMU_KVM_2013; }

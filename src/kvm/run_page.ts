@@ -1,10 +1,11 @@
-// The vcpu's mmap area as kvm sees it: page 0 is `struct kvm_run`, page 1 the PIO data page.
-// Both kvm and qemu hold the same bytes; this is kvm's accessor.
+// The vcpu's own pages of its mmap area as kvm sees them: page 0 is `struct kvm_run`, page 1 the
+// PIO data page (page 2, the coalesced MMIO ring, is the VM's). Both kvm and qemu hold the same
+// bytes; this is kvm's accessor.
 
-import { KVM_PIO_PAGE_OFFSET, KVM_VCPU_MMAP_SIZE, PAGE_SIZE, kvm_run } from '../uapi/kvm';
+import { KVM_PIO_PAGE_OFFSET, PAGE_SIZE, kvm_run } from '../uapi/kvm';
 
 export class KvmRunPage {
-  readonly bytes = new Uint8Array(KVM_VCPU_MMAP_SIZE);
+  readonly bytes = new Uint8Array((KVM_PIO_PAGE_OFFSET + 1) * PAGE_SIZE);
   readonly view = new DataView(this.bytes.buffer);
   static readonly PIO_DATA = KVM_PIO_PAGE_OFFSET * PAGE_SIZE;
 

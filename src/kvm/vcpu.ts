@@ -43,11 +43,17 @@ export class KvmVcpu {
     switch_db_regs: 0,
     /** A level-triggered EOI for a userspace IOAPIC (split irqchip), or -1. */
     pending_ioapic_eoi: -1,
+    /** vcpu->arch.pv_eoi.msr_val: MSR_KVM_PV_EOI_EN as the guest wrote it (the area's GPA | KVM_MSR_ENABLED). */
+    pv_eoi_msr_val: 0,
+    /** vcpu->arch.apic_attention: KVM_APIC_PV_EOI_PENDING while the guest may EOI through the PV EOI area. */
+    apic_attention: 0,
   };
   readonly stat = { exits: 0, io_exits: 0, halt_exits: 0, irq_injections: 0, mmio_exits: 0, irq_exits: 0,
     irq_window_exits: 0, nmi_window_exits: 0, nmi_injections: 0, request_irq_exits: 0, hypercalls: 0 };
   /** struct vcpu_vmx: loaded_vmcs->launched and vmx->fail (VMfailValid on the last entry). */
   readonly vmx = { launched: false, fail: false };
+  /** vcpu->halt_poll_ns: how long kvm_vcpu_halt polls before blocking (grows and shrinks; 0 at first). */
+  halt_poll_ns = 0;
   /** The hardware exit reason of the last VM exit (vmx->exit_reason). */
   exitReason = 0;
   /** The host thread in KVM_RUN for this vCPU (qemu's vCPU thread), once it has run. */

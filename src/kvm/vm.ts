@@ -32,6 +32,8 @@ export interface KvmEnv {
   readonly profile: CpuProfile;
   readonly t: Tracer;
   readonly era: KvmEra;
+  /** The kvm module's halt_poll_ns (KVM_HALT_POLL_NS_DEFAULT on x86: 200000 ns); 0 turns polling off. */
+  readonly haltPollNs: number;
 }
 
 export class KvmVm {
@@ -66,6 +68,9 @@ export class KvmVm {
   readonly irqfds = new Map<EventFd, (e: EventFd) => void>();
   /** KVM_SET_GSI_ROUTING: MSI routes by GSI. */
   readonly gsiRoutes = new Map<number, { addressLo: number; data: number }>();
+  /** kvm->coalesced_mmio_ring: one page, mapped by every vCPU at KVM_COALESCED_MMIO_PAGE_OFFSET. */
+  readonly coalescedRingBytes = new Uint8Array(4096);
+  readonly coalescedRing = new DataView(this.coalescedRingBytes.buffer);
   constructor(readonly env: KvmEnv, readonly ops: KvmX86Ops) {}
 
   /**

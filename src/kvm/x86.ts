@@ -2,14 +2,17 @@
 
 import { FREEZE, PARK, type Block } from '../sim/scheduler';
 import { defineEvent } from '../trace/events';
+import { hex } from '../trace/recorder';
 import { ERRNO } from '../uapi/errno';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_MSR_EXIT_REASON_FILTER } from '../uapi/kvm';
 import { EXIT_REASON } from '../uapi/vmx';
 import { VMCS, X86_EFLAGS_IF } from '../vmx/vmcs';
-import { kvm_cpuid } from './cpuid';
+import { insnBytes } from '../vmx/insn';
+import { kvm_cpuid, type CpuidResult } from './cpuid';
 import { KVM_DEBUGREG_WONT_EXIT, KVM_REQ_NMI, KVM_REQ_UPDATE_CPU_DIRTY_LOGGING } from './kvm_host';
 import { KvmRunPage } from './run_page';
 import {
+  MSR_KVM_PV_EOI_EN, apic_sync_pv_eoi_to_guest, kvm_lapic_set_pv_eoi, kvm_lapic_sync_from_vapic,
   APIC_BASE_MSR, APIC_DEST_MASK, APIC_DEST_NOSHORT, APIC_DEST_PHYSICAL, APIC_DM_FIXED, APIC_ICR, APIC_MODE_MASK, APIC_SHORT_MASK,
   KVM_APIC_INIT, KVM_APIC_SIPI, MSR_IA32_APICBASE, MSR_IA32_APICBASE_BSP, X2APIC_BROADCAST, X2APIC_ENABLE, kvm_lapic_reg_write,
   kvm_set_apic_base, kvm_x2apic_icr_write,
@@ -22,15 +25,60 @@ const EV_PIO = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_pio', ['rw', 'port:h
 const EV_INJ_VIRQ = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_virq', ['vector:hex']);
 const EV_INJ_EXCEPTION = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_exception', ['vector:hex', 'errorCode:hex']);
 const EV_MSR = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_msr', ['write', 'msr:hex', 'data:hex', 'gp']);
-const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['func:hex', 'rax:hex', 'found']);
-const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex']);
+// trace_kvm_cpuid(function, index, eax, ebx, ecx, edx, found, used_max_basic): eight fields in four
+// arguments — the registers as one interned string (`rax rbx rcx rdx`, hex), the two flags as the
+// words the tracepoint prints after "cpuid entry".
+const CPUID_ENTRY = (n: number): string => `${n & 1 ? 'found' : 'not found'}${n & 2 ? ', used max basic' : ''}`;
+const EV_CPUID = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_cpuid', ['function:hex', 'index:hex', { name: 'entry', fmt: CPUID_ENTRY }, 'regs:str']);
+// trace_kvm_hypercall(nr, a0, a1, a2, a3): a2 and a3 together, as one interned string.
+const EV_HYPERCALL = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_hypercall', ['nr:hex', 'a0:hex', 'a1:hex', 'a2a3:str']);
+// trace_kvm_fpu(load): 1 load, 0 unload (kvm_fpu_load_symbol).
+const EV_FPU = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_fpu', ['load']);
 const EV_BLOCK = defineEvent('call', 'kvm', 'kvm', 'kvm_vcpu_block', []);
-const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['haltedNs']);
+const EV_WAKEUP = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_vcpu_wakeup', ['ns', 'waited', 'valid']);
+const EV_HALT_POLL_NS = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_halt_poll_ns', ['grow', 'vcpu_id', 'new', 'old']);
 const EV_INJ_NMI = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_inj_nmi', []);
 const EV_USERSPACE_MSR = defineEvent('call', 'kvm', 'kvm', 'kvm_msr_user_space', ['msr:hex', 'reason']);
+// trace_kvm_emulate_insn(vcpu, failed): RIP, CS base, the fetched bytes and the mode flags
+// (KVM_EMUL_INSN_F_*; the guest runs in 64-bit mode: CR0.PE | CS.L = prot64), `failed` in bit 8.
+const KVM_EMUL_INSN_F_CR0_PE = 1 << 0;
+const KVM_EMUL_INSN_F_CS_L = 1 << 3;
+const EV_EMULATE_INSN = defineEvent('tracepoint', 'kvm', 'kvm', 'kvm_emulate_insn', ['rip:hex', 'csbase:hex', 'insn:str', 'flags:hex']);
+
+/** trace_kvm_emulate_insn (arch/x86/kvm/trace.h), as x86_emulate_instruction fires it for the instruction it decoded. */
+export function trace_kvm_emulate_insn(vcpu: KvmVcpu, op: number, failed: boolean): void {
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_EMULATE_INSN, vcpu.id, vcpu.vmcs.read(VMCS.GUEST_RIP), 0, t.str(insnBytes(op) ?? ''), KVM_EMUL_INSN_F_CR0_PE | KVM_EMUL_INSN_F_CS_L | (failed ? 0x100 : 0));
+}
+
+/**
+ * The guest's FPU state in and out of the CPU, as kvm_fpu traces it. 6.1 swaps it once per KVM_RUN
+ * (kvm_arch_vcpu_ioctl_run: kvm_load_guest_fpu before the loop, kvm_put_guest_fpu on the way out).
+ * 3.x loaded it lazily at the first vcpu_enter_guest (guest_fpu_loaded) and put it back from
+ * kvm_arch_vcpu_put — when the thread sleeps, and at vcpu_put after kvm_userspace_exit.
+ */
+const guestFpuLoaded = new WeakSet<KvmVcpu>();
+export function kvm_load_guest_fpu(vcpu: KvmVcpu): void {
+  if (guestFpuLoaded.has(vcpu)) return;
+  guestFpuLoaded.add(vcpu);
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_FPU, vcpu.id, 1);
+}
+export function kvm_put_guest_fpu(vcpu: KvmVcpu): void {
+  if (!guestFpuLoaded.delete(vcpu)) return;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_FPU, vcpu.id, 0);
+}
+const lazyFpu = (vcpu: KvmVcpu): boolean => vcpu.vm.env.era.era === 'qemu-kvm-2013';
 
 /** kvm_vcpu_ioctl(KVM_RUN) → kvm_arch_vcpu_ioctl_run. */
 export function* kvm_arch_vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
+  if (lazyFpu(vcpu)) return yield* vcpu_ioctl_run(vcpu);
+  kvm_load_guest_fpu(vcpu);
+  try { return yield* vcpu_ioctl_run(vcpu); } finally { kvm_put_guest_fpu(vcpu); }
+}
+
+function* vcpu_ioctl_run(vcpu: KvmVcpu): Generator<Block, number, void> {
   const cui = vcpu.arch.complete_userspace_io;
   if (cui) {
     vcpu.arch.complete_userspace_io = null;
@@ -125,8 +173,11 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
       kvm_apic_accept_events(vcpu);
       if (vcpu.arch.mp_state === KVM_MP_STATE_INIT_RECEIVED) return 1;
     }
+    const reqEvent = (vcpu.arch.requests & KVM_REQ_EVENT) !== 0;
     vcpu.arch.requests &= ~KVM_REQ_EVENT;
     kvm_check_and_inject_events(vcpu);
+    // if (kvm_lapic_enabled(vcpu)) kvm_lapic_sync_to_vapic(vcpu), in the KVM_REQ_EVENT block.
+    if (reqEvent && apic !== undefined && vcpu.arch.pv_eoi_msr_val !== 0) apic_sync_pv_eoi_to_guest(vcpu);
   }
   // KVM_REQ_IOAPIC_EOI_EXIT: a level-triggered EOI for userspace's IOAPIC (split irqchip).
   if (vcpu.arch.pending_ioapic_eoi >= 0) {
@@ -143,9 +194,11 @@ function vcpu_enter_guest(vcpu: KvmVcpu): number {
     if (vcpu.vm.apicvInhibitReasons === 0) ops.sync_pir_to_irr(vcpu);
     else update_cr8_intercept(vcpu);
   }
+  if (lazyFpu(vcpu)) kvm_load_guest_fpu(vcpu);
   const f = ops.vcpu_run(vcpu);
   if (f === VCPU_RUN_BREAK || f === VCPU_RUN_PARK) return f;
   vcpu.stat.exits++;
+  if (vcpu.arch.apic_attention !== 0) kvm_lapic_sync_from_vapic(vcpu);
   // The guest owned DR7 since handle_dr let MOV DR through: take it back and intercept again.
   if (vcpu.arch.switch_db_regs & KVM_DEBUGREG_WONT_EXIT) ops.sync_dirty_debug_regs(vcpu);
   return ops.handle_exit(vcpu);
@@ -216,26 +269,97 @@ function kvm_check_and_inject_events(vcpu: KvmVcpu): void {
 }
 
 /**
- * vcpu_block: a halted vCPU sleeps in kvm_vcpu_halt (one waiting for SIPI in kvm_vcpu_block) until
- * an event makes it runnable; then INIT/SIPI are accepted, and a halted vCPU runs again.
+ * vcpu_block: a halted vCPU waits in kvm_vcpu_halt (one waiting for SIPI in kvm_vcpu_block) until
+ * an event makes it runnable; then INIT/SIPI are accepted, and a halted vCPU runs again. (The
+ * seed's era, before halt polling came with Linux 4.0, always blocked: __vcpu_run → kvm_vcpu_block.)
  */
 function* vcpu_block(vcpu: KvmVcpu): Generator<Block, number, void> {
-  const env = vcpu.vm.env;
   if (!kvm_arch_vcpu_runnable(vcpu)) {
-    const start = env.clock.now;
-    yield* kvm_vcpu_block(vcpu);
+    if (vcpu.arch.mp_state === KVM_MP_STATE_HALTED && vcpu.vm.env.era.features.haltPoll) yield* kvm_vcpu_halt(vcpu);
+    else { yield* kvm_vcpu_block(vcpu); if (kvm_arch_vcpu_runnable(vcpu)) spendWakeup(vcpu); }
     if (!kvm_arch_vcpu_runnable(vcpu)) return 1; // woken by a signal: still halted
-    if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, env.clock.now - start);
   }
   kvm_apic_accept_events(vcpu);
   if (vcpu.arch.mp_state === KVM_MP_STATE_HALTED) vcpu.arch.mp_state = KVM_MP_STATE_RUNNABLE;
   return 1;
 }
 
+/** Module parameters of kvm (virt/kvm/kvm_main.c, 6.1): the polling window's growth. */
+const HALT_POLL_NS_GROW = 2;
+const HALT_POLL_NS_GROW_START = 10_000;
+const HALT_POLL_NS_SHRINK = 0;
+
+/** A blocked vCPU thread, woken, is scheduled back in: the trip through the scheduler polling avoids. */
+function spendWakeup(vcpu: KvmVcpu): void {
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.vcpuWakeup);
+}
+
+/**
+ * kvm_vcpu_halt (kvm_main.c, 6.1): poll for a wake-up for up to vcpu->halt_poll_ns before giving the
+ * CPU up (kvm_vcpu_block). The window starts at 0 and adapts to the halts it sees: a halt shorter
+ * than halt_poll_ns (the module parameter, the cap) grows it (×2, at least 10 µs:
+ * grow_halt_poll_ns); a longer one shrinks it to 0 (shrink_halt_poll_ns); a wake inside the window
+ * leaves it. kvm_vcpu_wakeup says whether the vCPU waited or polled. A poll spins on the vCPU's
+ * own host CPU, so the host's other threads go on meanwhile; what it saves is the scheduler trip
+ * of a blocked thread's wake-up.
+ */
+function* kvm_vcpu_halt(vcpu: KvmVcpu): Generator<Block, void, void> {
+  const env = vcpu.vm.env;
+  const max = env.haltPollNs;
+  if (vcpu.halt_poll_ns > max) vcpu.halt_poll_ns = max;
+  const start = env.clock.now;
+  const doPoll = vcpu.halt_poll_ns > 0;
+  let waited = false;
+  if (doPoll) {
+    // kvm_vcpu_check_block until the window closes (kvm_vcpu_can_poll); a wake of the wait queue
+    // is what makes the poller look again.
+    const stop = start + vcpu.halt_poll_ns;
+    const timer = env.sched.at(stop, () => { vcpu.wq.wakeAll(); });
+    while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending && env.clock.now < stop) yield vcpu.wq;
+    env.sched.cancel(timer);
+  }
+  if (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) {
+    yield* kvm_vcpu_block(vcpu);
+    waited = true;
+    if (kvm_arch_vcpu_runnable(vcpu)) spendWakeup(vcpu);
+  }
+  const haltNs = env.clock.now - start;
+  // The window adapts (halt_poll_allowed: the guest did not turn host polling off with
+  // MSR_KVM_POLL_CONTROL; vcpu_valid_wakeup is always true on x86).
+  if (max > 0) {
+    if (haltNs <= vcpu.halt_poll_ns) { /* a wake inside the window: keep it */ } else if (vcpu.halt_poll_ns && haltNs > max) shrink_halt_poll_ns(vcpu);
+    else if (vcpu.halt_poll_ns < max && haltNs < max) grow_halt_poll_ns(vcpu);
+  } else vcpu.halt_poll_ns = 0;
+  if (env.t.on) env.t.rec(EV_WAKEUP, vcpu.id, Math.round(haltNs), waited ? 1 : 0, 1);
+}
+
+/** grow_halt_poll_ns: ×halt_poll_ns_grow, at least halt_poll_ns_grow_start. */
+function grow_halt_poll_ns(vcpu: KvmVcpu): void {
+  const old = vcpu.halt_poll_ns;
+  let val = old * HALT_POLL_NS_GROW;
+  if (val < HALT_POLL_NS_GROW_START) val = HALT_POLL_NS_GROW_START;
+  vcpu.halt_poll_ns = val;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_HALT_POLL_NS, vcpu.id, 1, vcpu.id, val, old);
+}
+
+/** shrink_halt_poll_ns: with halt_poll_ns_shrink 0 (the default), back to no polling. */
+function shrink_halt_poll_ns(vcpu: KvmVcpu): void {
+  const old = vcpu.halt_poll_ns;
+  let val = HALT_POLL_NS_SHRINK === 0 ? 0 : Math.floor(old / HALT_POLL_NS_SHRINK);
+  if (val < HALT_POLL_NS_GROW_START) val = 0;
+  vcpu.halt_poll_ns = val;
+  const t = vcpu.vm.env.t;
+  if (t.on) t.rec(EV_HALT_POLL_NS, vcpu.id, 0, vcpu.id, val, old);
+}
+
 /** kvm_vcpu_block (kvm_main.c): sleep on the vCPU's wait queue until it is runnable or has a signal. */
 function* kvm_vcpu_block(vcpu: KvmVcpu): Generator<Block, void, void> {
   const env = vcpu.vm.env;
   if (env.t.on) env.t.rec(EV_BLOCK, vcpu.id);
+  // 3.x: schedule() → kvm_sched_out → kvm_arch_vcpu_put puts the guest FPU back.
+  if (lazyFpu(vcpu) && !kvm_arch_vcpu_runnable(vcpu)) kvm_put_guest_fpu(vcpu);
   while (!kvm_arch_vcpu_runnable(vcpu) && !vcpu.sigpending) yield vcpu.wq;
 }
 
@@ -383,6 +507,44 @@ function kvm_fast_pio_in(vcpu: KvmVcpu, size: number, port: number): number {
   return 0;
 }
 
+/**
+ * Linux 3.2's IN: handle_io → emulate_instruction(vcpu, 0) → x86_emulate_instruction (decode,
+ * trace_kvm_emulate_insn_start) → em_in → emulator_pio_in_emulated: trace_kvm_pio — with no value,
+ * which the model records as 0 — then kernel_pio; a port no in-kernel device has exits to userspace
+ * with the instruction not retired (writeback = false: RIP stays on the IN). The next KVM_RUN
+ * finishes it (complete_emulated_pio_in).
+ */
+export function emulator_pio_in_emulated(vcpu: KvmVcpu, size: number, port: number): number {
+  const env = vcpu.vm.env;
+  env.clock.spend(env.profile.cost.kvmEmulator);
+  if (env.t.on) { trace_kvm_emulate_insn(vcpu, vcpu.cpu.pendingInsn(), false); env.t.rec(EV_PIO, vcpu.id, 0, port, size, 0); }
+  const val = vcpu.vm.pioBus.read(port, size);
+  if (val !== undefined) {
+    env.clock.spend(env.profile.cost.kvmIoBusDevice);
+    vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+    return kvm_skip_emulated_instruction(vcpu);
+  }
+  userspace_io(vcpu, size, port, 1, true);
+  vcpu.arch.complete_userspace_io = complete_emulated_pio_in;
+  return 0;
+}
+
+/**
+ * kvm_arch_vcpu_ioctl_run of 3.2 with vcpu->arch.pio.count set: emulate_instruction(vcpu,
+ * EMULTYPE_NO_DECODE) runs em_in again, emulator_pio_in_emulated finds the data (data_avail), and
+ * the writeback retires the IN.
+ */
+function complete_emulated_pio_in(vcpu: KvmVcpu): number {
+  const { size } = vcpu.arch.pio;
+  vcpu.vm.env.clock.spend(vcpu.vm.env.profile.cost.kvmEmulate);
+  const d = vcpu.run.view;
+  const o = KvmRunPage.PIO_DATA;
+  const val = size === 1 ? d.getUint8(o) : size === 2 ? d.getUint16(o, true) : d.getUint32(o, true);
+  vcpu.regs.rax = mergeIn(vcpu.regs.rax, val, size);
+  vcpu.arch.pio.count = 0;
+  return kvm_skip_emulated_instruction(vcpu);
+}
+
 /** complete_fast_pio_in → complete_emulator_pio_in: the value userspace left in the PIO page goes to RAX. */
 function complete_fast_pio_in(vcpu: KvmVcpu): number {
   const { size, port } = vcpu.arch.pio;
@@ -444,12 +606,27 @@ export function kvm_emulate_halt(vcpu: KvmVcpu): number {
 export function kvm_emulate_cpuid(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const func = r.rax >>> 0;
-  const res = kvm_cpuid(vcpu, func, r.rcx >>> 0);
+  const index = r.rcx >>> 0;
+  const res = kvm_cpuid(vcpu, func, index);
   r.rax = res.eax; r.rbx = res.ebx; r.rcx = res.ecx; r.rdx = res.edx;
   const env = vcpu.vm.env;
   env.clock.spend(env.profile.cost.kvmEmulate);
-  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, res.eax, res.found ? 1 : 0);
+  // kvm_cpuid → trace_kvm_cpuid(orig_function, index, *eax, *ebx, *ecx, *edx, exact, used_max_basic)
+  if (env.t.on) env.t.rec(EV_CPUID, vcpu.id, func, index, (res.found ? 1 : 0) | (res.usedMaxBasic ? 2 : 0), env.t.str(cpuidRegsText(res)));
   return kvm_skip_emulated_instruction(vcpu);
+}
+
+/** The four registers of a CPUID result as kvm_cpuid prints them (%lx), made once per CPUID entry. */
+const regsTextOf = new WeakMap<object, string>();
+const NO_ENTRY = {};
+function cpuidRegsText(res: CpuidResult): string {
+  const key = res.entry ?? NO_ENTRY;
+  let t = regsTextOf.get(key);
+  if (t === undefined) {
+    t = `${res.eax.toString(16)} ${res.ebx.toString(16)} ${res.ecx.toString(16)} ${res.edx.toString(16)}`;
+    regsTextOf.set(key, t);
+  }
+  return t;
 }
 
 export const KVM_ENOSYS = 1000;
@@ -459,7 +636,8 @@ export function kvm_emulate_hypercall(vcpu: KvmVcpu): number {
   const r = vcpu.regs;
   const nr = r.rax;
   const env = vcpu.vm.env;
-  if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr);
+  // trace_kvm_hypercall(nr, a0 = rbx, a1 = rcx, a2 = rdx, a3 = rsi)
+  if (env.t.on) env.t.rec(EV_HYPERCALL, vcpu.id, nr, r.rbx, r.rcx, env.t.str(`${hex(r.rdx)} ${hex(r.rsi)}`));
   env.clock.spend(env.profile.cost.kvmEmulate);
   // -KVM_ENOSYS in RAX: negative numbers stand for 64-bit two's complement.
   r.rax = nr === KVM_HC_VAPIC_POLL_IRQ ? 0 : -KVM_ENOSYS;
@@ -503,6 +681,8 @@ function kvm_set_msr(vcpu: KvmVcpu, msr: number, data: number): boolean {
     return kvm_lapic_reg_write(vcpu, (msr - APIC_BASE_MSR) << 4, data) === 0;
   }
   if (EMULATED_MSRS.includes(msr)) { vcpu.arch.msrs.set(msr, data); return true; }
+  // kvm_set_msr_common: MSR_KVM_PV_EOI_EN (Linux 3.6; the seed's era has no such MSR: #GP).
+  if (msr === MSR_KVM_PV_EOI_EN && vcpu.apic && vcpu.vm.env.era.features.pvEoi) return kvm_lapic_set_pv_eoi(vcpu, data) === 0;
   return false;
 }
 

@@ -13,6 +13,8 @@ export const APIC_DEFAULT_ADDRESS = 0xfee00000;
 const EV_SET_IRQ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'apic_set_irq', ['vector:hex', 'trigger_mode']);
 const EV_EOI = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'apic_eoi', ['vector:hex']);
 const EV_MEM_WRITE = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'apic_mem_write', ['addr:hex', 'val:hex']);
+/** qemu-kvm 0.14's hw/apic.c: a write handler per size, the 32-bit one apic_mem_writel. */
+const EV_MEM_WRITEL_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'apic_mem_writel', ['addr:hex', 'val:hex']);
 
 export class QemuApic {
   private readonly irr = new Uint8Array(256);
@@ -22,8 +24,11 @@ export class QemuApic {
   apicbase = (APIC_DEFAULT_ADDRESS | 0x900) >>> 0;
   private spurious = 0xff;
   /** cpu_interrupt(cs, CPU_INTERRUPT_HARD) / cpu_reset_interrupt. */
+  private readonly evMemWrite: number;
   constructor(private readonly t: Tracer, private readonly cpuInterrupt: (pending: boolean) => void,
-    private readonly eoiBroadcast: (vector: number) => void) {}
+    private readonly eoiBroadcast: (vector: number) => void, era: 'linux-6.1' | 'qemu-kvm-2013' = 'linux-6.1') {
+    this.evMemWrite = era === 'qemu-kvm-2013' ? EV_MEM_WRITEL_0_14 : EV_MEM_WRITE;
+  }
 
   private highest(bits: Uint8Array): number { for (let v = 255; v >= 16; v--) if (bits[v]) return v; return -1; }
 
@@ -85,7 +90,7 @@ export class QemuApic {
           }
         },
         write: (a, v) => {
-          if (this.t.on) this.t.rec(EV_MEM_WRITE, -1, a, v);
+          if (this.t.on) this.t.rec(this.evMemWrite, -1, a, v);
           switch (a & 0xff0) {
             case 0x80: this.tpr = v & 0xff; this.update(); break;
             case 0xb0: this.eoi(); break;

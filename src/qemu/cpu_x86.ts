@@ -19,6 +19,7 @@ const HOST: CpuidEntry[] = [
   { function: 0xa, index: 0, flags: 0, regs: [0x07300404, 0, 0, 0x603] },                          // PMU v4: 4 GP + 3 fixed counters, 48 bits
   { function: 0xd, index: 0, flags: KVM_CPUID_FLAG_SIGNIFCANT_INDEX, regs: [0x2e7, 0x2c0, 0xa88, 0] }, // XCR0: x87 SSE AVX opmask ZMM_Hi256 Hi16_ZMM PKRU
   { function: 0x40000000, index: 0, flags: 0, regs: [0x40000001, 0x4b4d564b, 0x564b4d56, 0x4d] },    // "KVMKVMKVM"
+  // KVM_CPUID_FEATURES: clocksource(2), nop-io-delay, async PF, steal time, PV EOI (bit 6), PV unhalt, PV TLB flush, PV IPIs, ...
   { function: 0x40000001, index: 0, flags: 0, regs: [0x01007afb, 0, 0, 0] },
   { function: 0x80000000, index: 0, flags: 0, regs: [0x80000008, 0, 0, 0] },
   { function: 0x80000001, index: 0, flags: 0, regs: [0, 0, 0x121, 0x2c100800] },
@@ -36,9 +37,17 @@ export const CPU_FLAGS: Readonly<Record<string, { function: number; reg: 0 | 1 |
   xsave: { function: 1, reg: 2, bit: 26 },
 };
 
+/**
+ * qemu-kvm 0.14's KVM_CPUID_FEATURES (target-i386/kvm.c get_para_features): clocksource,
+ * nop-io-delay and async PF, as a Linux 3.2 kvm reports them — no PV EOI, which came with Linux
+ * 3.6 and QEMU 1.3.
+ */
+const KVM_FEATURES_0_14 = 0x13;
+
 /** x86_cpu_expand_features / kvm_arch_get_supported_cpuid, with the flags taken away. */
-export function cpuidEntries(removed: readonly string[]): CpuidEntry[] {
+export function cpuidEntries(removed: readonly string[], era: 'linux-6.1' | 'qemu-kvm-2013' = 'linux-6.1'): CpuidEntry[] {
   const out = HOST.map((e) => ({ ...e, regs: [...e.regs] as [number, number, number, number] }));
+  if (era === 'qemu-kvm-2013') out.find((e) => e.function === 0x40000001)!.regs[0] = KVM_FEATURES_0_14;
   for (const name of removed) {
     const f = CPU_FLAGS[name];
     if (!f) throw new Error(`-cpu host,-${name}: not a feature the model knows (${Object.keys(CPU_FLAGS).join(', ')})`);

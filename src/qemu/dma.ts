@@ -1,15 +1,18 @@
 // The one path from qemu's device models to guest memory: system/physmem.c and system/dma-helpers.c
-// (QEMU 9.x) for a machine whose memory map is one RAM block at guest-physical 0 (pc.ram, the memslot
-// qemu registered with kvm) and, above it, unassigned space up to 2^64. (Simplification: the real
-// map has MMIO regions above RAM — the PCI hole, the IOAPIC, the MSI window; DMA to them would
-// reach those devices. Here everything that is not RAM reads as zeros and drops writes, as qemu's
-// unassigned region does.)
+// (QEMU 9.x) for a machine whose memory map is RAM from guest-physical 0 up to the PCI hole
+// ("ram-below-4g") and, with 3.5 GiB or more, the rest from 4 GiB ("ram-above-4g"): two aliases of
+// one host allocation (pc.ram), two memslots; everything else is unassigned space up to 2^64.
+// (Simplification: the real map has MMIO regions in the hole — the IOAPIC, the MSI window, PCI
+// BARs; DMA to them would reach those devices. Here everything that is not RAM reads as zeros and
+// drops writes, as qemu's unassigned region does.)
 //
 //  - address_space_map / dma_memory_map: a guest-physical range in RAM maps to qemu's own mapping
 //    of guest RAM, as far as RAM goes (a shorter length, as qemu returns). A range outside RAM gets a
-//    bounce buffer — zeros for the device to read, its writes dropped at unmap — from a budget of
-//    4 KiB per address space (max_bounce_buffer_size); when that is used up the map fails and the
-//    device must cope (virtio_error).
+//    bounce buffer — zeros for the device to read, its writes dropped at unmap — as QEMU 9.1+ makes
+//    them (system/physmem.c, per-AddressSpace bounce buffering): each its own allocation of exactly
+//    the mapped length, taken from a budget of 4 KiB per address space (max_bounce_buffer_size);
+//    when that is used up the map fails and the device must cope (virtio_error). Each buffer here
+//    has a mapping of its own, so a store that runs past one lands in no other.
 //  - address_space_cache_init and the *_cached accessors: the rings' region caches and indirect
 //    tables. A cache never spans RAM and unassigned space: its length stops at the boundary.
 //  - the *_hva accessors: loads and stores through host pointers from a mapping (the request
@@ -40,6 +43,7 @@ const EV_VIOLATION = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'dma_guar
 const EV_QEMU_OVERRUN = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'dma_guard_qemu_overrun', ['site:str', 'hva:hex', 'len']);
 
 export const U64_MAX = (1n << 64n) - 1n;
+const FOUR_GIB = 1n << 32n;
 
 /**
  * Stores qemu makes without checking the buffer's length, reproduced as they are:
@@ -60,15 +64,31 @@ export class GuestMemory {
   /** Set by the owner to record violations in the trace. */
   tracer: Tracer | undefined;
   private readonly end: number;
-  private readonly ramSizeN: bigint;
+  /** RAM below the PCI hole, and the RAM above 4 GiB (0 when all of it fits below). */
+  private readonly belowN: bigint;
+  private readonly aboveN: bigint;
   /** as->bounce_buffer_size: bytes of bounce buffers handed out and not yet unmapped. */
   bounceBufferSize = 0;
-  private arena: { hva: number; free: { off: number; len: number }[] } | undefined;
+  /** Bounce buffers handed out so far (for the fuzzer's accounting). */
+  bounceMaps = 0;
   private readonly bounces = new Map<number, Bounce>();
 
-  constructor(readonly mm: Mm, readonly ramHva: number, readonly ramSize: number) {
+  constructor(readonly mm: Mm, readonly ramHva: number, readonly ramSize: number, readonly below4g = ramSize) {
     this.end = ramHva + ramSize;
-    this.ramSizeN = BigInt(ramSize);
+    this.belowN = BigInt(below4g);
+    this.aboveN = BigInt(ramSize - below4g);
+  }
+
+  /**
+   * flatview_translate, reduced: the section holding `a` — RAM (its host address and how much of
+   * it follows) or unassigned space up to the next RAM (4 GiB when RAM continues there) or 2^64.
+   */
+  private section(a: bigint): { ram: true; hva: number; avail: bigint } | { ram: false; avail: bigint } {
+    if (a < this.belowN) return { ram: true, hva: this.ramHva + Number(a), avail: this.belowN - a };
+    if (this.aboveN > 0n && a >= FOUR_GIB && a < FOUR_GIB + this.aboveN) {
+      return { ram: true, hva: this.ramHva + Number(this.belowN + (a - FOUR_GIB)), avail: FOUR_GIB + this.aboveN - a };
+    }
+    return { ram: false, avail: this.aboveN > 0n && a < FOUR_GIB ? FOUR_GIB - a : (U64_MAX - a) + 1n };
   }
 
   private violation(site: string, hva: number, len: number): void {
@@ -92,20 +112,19 @@ export class GuestMemory {
     const a = BigInt.asUintN(64, BigInt(gpa));
     let l = BigInt(len);
     if (l <= 0n) return undefined;
-    if (a < this.ramSizeN) {
-      const avail = this.ramSizeN - a;
-      return { hva: this.ramHva + Number(a), len: Number(l < avail ? l : avail) };
-    }
-    // flatview_translate: the unassigned section runs to the top of the address space.
-    const section = (U64_MAX - a) + 1n;
-    if (l > section) l = section;
-    const alloc = Math.min(MAX_BOUNCE_BUFFER_SIZE - this.bounceBufferSize, Number(l > 1n << 20n ? 1n << 20n : l));
+    const s = this.section(a);
+    if (s.ram) return { hva: s.hva, len: Number(l < s.avail ? l : s.avail) };
+    // flatview_translate: the unassigned section runs to the next RAM or the top of the address space.
+    if (l > s.avail) l = s.avail;
+    // l = MIN(max_bounce_buffer_size - used, l); nothing left: *plen = 0, NULL.
+    const room = BigInt(MAX_BOUNCE_BUFFER_SIZE - this.bounceBufferSize);
+    const alloc = Number(l < room ? l : room);
     if (alloc <= 0) return undefined;
-    const hva = this.bounceAlloc(alloc);
-    if (hva === undefined) return undefined;
+    // g_malloc0(l + sizeof(BounceBuffer)): zeros, which is also what flatview_read of unassigned
+    // memory puts in it for a device that reads (!is_write).
+    const hva = this.mm.map(new Uint8Array(alloc), 'bounce');
     this.bounceBufferSize += alloc;
-    // !is_write: flatview_read of unassigned memory fills the buffer with zeros.
-    this.mm.fill(hva, alloc, 0);
+    this.bounceMaps++;
     this.bounces.set(hva, { hva, len: alloc, gpa: a, isWrite });
     return { hva, len: alloc };
   }
@@ -118,44 +137,20 @@ export class GuestMemory {
     const b = this.bounces.get(hva);
     if (!b) return;
     this.bounces.delete(hva);
-    this.bounceFree(hva, b.len);
+    this.mm.unmap(hva);                  // g_free(bounce)
     this.bounceBufferSize -= b.len;
   }
 
   /** True when a host address is a bounce buffer (not guest RAM). */
   isBounce(hva: number): boolean { return this.bounces.has(hva); }
 
-  private bounceAlloc(len: number): number | undefined {
-    if (!this.arena) this.arena = { hva: this.mm.map(new Uint8Array(MAX_BOUNCE_BUFFER_SIZE), 'bounce'), free: [{ off: 0, len: MAX_BOUNCE_BUFFER_SIZE }] };
-    const a = this.arena;
-    const i = a.free.findIndex((f) => f.len >= len);
-    if (i < 0) return undefined;
-    const f = a.free[i]!;
-    const hva = a.hva + f.off;
-    f.off += len; f.len -= len;
-    if (f.len === 0) a.free.splice(i, 1);
-    return hva;
-  }
-  private bounceFree(hva: number, len: number): void {
-    const a = this.arena!;
-    a.free.push({ off: hva - a.hva, len });
-    a.free.sort((x, y) => x.off - y.off);
-    for (let i = 0; i + 1 < a.free.length;) {
-      const x = a.free[i]!, y = a.free[i + 1]!;
-      if (x.off + x.len === y.off) { x.len += y.len; a.free.splice(i + 1, 1); } else i++;
-    }
-  }
-
   /** address_space_cache_init: a cache over [gpa, gpa+len); its len stops where the section does. */
   address_space_cache_init(gpa: bigint | number, len: number): MemoryRegionCache {
     const a = BigInt.asUintN(64, BigInt(gpa));
     const l = BigInt(Math.max(0, len));
-    if (a < this.ramSizeN) {
-      const avail = this.ramSizeN - a;
-      return { gpa: a, len: Number(l < avail ? l : avail), ram: true, hva: this.ramHva + Number(a) };
-    }
-    const section = (U64_MAX - a) + 1n;
-    return { gpa: a, len: Number(l < section ? l : section), ram: false, hva: -1 };
+    const s = this.section(a);
+    if (s.ram) return { gpa: a, len: Number(l < s.avail ? l : s.avail), ram: true, hva: s.hva };
+    return { gpa: a, len: Number(l < s.avail ? l : s.avail), ram: false, hva: -1 };
   }
 
   /** The one check every access makes: [hva, hva+len) inside guest RAM or inside one live bounce buffer. */
@@ -241,11 +236,18 @@ export class GuestMemory {
   map(gpa: number | bigint, len: number | bigint): number | undefined {
     const a = BigInt(gpa);
     const l = BigInt(len);
-    return a >= 0n && l > 0n && a + l <= this.ramSizeN ? this.ramHva + Number(a) : undefined;
+    if (a < 0n || l <= 0n) return undefined;
+    const s = this.section(a);
+    return s.ram && l <= s.avail ? s.hva : undefined;
   }
 
   // Guest-physical loads and stores (lduw_le_phys ...) for callers that address RAM directly.
-  private phys(gpa: number): number { return Number.isSafeInteger(gpa) && gpa >= 0 ? this.ramHva + gpa : -1; }
+  private phys(gpa: number): number {
+    if (!Number.isSafeInteger(gpa) || gpa < 0) return -1;
+    if (gpa < this.below4g) return this.ramHva + gpa;
+    const high = gpa - 2 ** 32;
+    return high >= 0 && high < this.ramSize - this.below4g ? this.ramHva + this.below4g + high : -1;
+  }
   lduw(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 2, 'lduw_le_phys') ? this.mm.u16(h) : 0; }
   ldl(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 4, 'ldl_le_phys') ? this.mm.u32(h) : 0; }
   ldq(gpa: number): number { const h = this.phys(gpa); return this.ok(h, 8, 'ldq_le_phys') ? this.mm.u64(h) : 0; }

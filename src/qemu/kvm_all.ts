@@ -1,6 +1,12 @@
 // accel/kvm/kvm-all.c: how qemu drives kvm. kvm_cpu_exec is the vCPU thread's loop: KVM_RUN, then a
 // switch on kvm_run->exit_reason read from the mmap'd kvm_run page, with the arguments taken
 // literally from its fields.
+//
+// qemu-kvm 0.14 (the seed's era) ran the same loop in qemu-kvm.c's kvm_run (kvm_main_loop_cpu →
+// kvm_cpu_exec → kvm_run): pre_kvm_run drops the global mutex before KVM_RUN, post_kvm_run takes it
+// back right after, kvm_flush_coalesced_mmio_buffer, then the switch — KVM_EXIT_IO → kvm_handle_io,
+// KVM_EXIT_MMIO → handle_mmio → cpu_physical_memory_rw — and `goto again` to the next KVM_RUN.
+// QEMU's kvm_run_exit trace point did not exist yet.
 
 import type { Block, WaitQueue } from '../sim/scheduler';
 import { defineEvent, type Tracer } from '../trace/events';
@@ -20,7 +26,11 @@ export interface VcpuRunControl { cpu_can_run(): boolean; readonly haltCond: Wai
 const EV_RUN_EXIT = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'kvm_run_exit', ['cpu_index', 'reason']);
 const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['reason:str']);
 
-export interface QemuNames { handleIo: string; cpuExec: string }
+/** The names of the loop's functions in the qemu of the profile. */
+export interface QemuNames { handleIo: string; cpuExec: string; mmio: string; runExitTrace: boolean }
+export const QEMU_NAMES_9_0: QemuNames = { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec', mmio: 'address_space_rw', runExitTrace: true };
+export const QEMU_NAMES_0_14: QemuNames = { handleIo: 'kvm_handle_io', cpuExec: 'kvm_run', mmio: 'handle_mmio', runExitTrace: false };
+const EV_MAIN_LOOP_WAIT_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_main_loop_wait', ['thread:str']);
 
 /**
  * The target's side of the loop (target/i386/kvm/kvm.c): work before and after KVM_RUN and the
@@ -48,6 +58,8 @@ export class KvmCpu {
   arch: KvmArchOps | undefined;
   /** cpu->halted: the vCPU executed HLT and userspace emulates the wait (no in-kernel LAPIC). */
   halted = false;
+  /** cpu->stop: the thread must not enter the guest (a reset or pause is in progress). */
+  stop = false;
   /** The BQL, which the thread takes for a device access (prepare_mmio_access). */
   bql: Bql | undefined;
   /** The thread's name, as qemu names vCPU threads ("CPU 0/KVM"). */
@@ -57,19 +69,37 @@ export class KvmCpu {
   private readonly evHandleIo: number;
   private readonly evDispatch: number;
   private readonly evMmio: number;
+  private readonly runExitTrace: boolean;
   constructor(readonly index: number, readonly fd: number, readonly runHva: number, private readonly host: HostKernel,
     private readonly proc: HostProcess, private readonly io: AddressSpace, private readonly memory: AddressSpace,
-    private readonly t: Tracer, private readonly qemu: { stop(reason: RunState, why: string): void; readonly dispatchCost: () => void },
+    private readonly t: Tracer, private readonly qemu: {
+      stop(reason: RunState, why: string): void; readonly dispatchCost: () => void;
+      /** What a device access left to wait for before the BQL is dropped (blk_drain), if anything. */
+      readonly aioWaits?: () => Generator<Block, void, void> | undefined;
+      qemu_system_reset_request(cpu: KvmCpu): boolean; kvm_flush_coalesced_mmio_buffer(): void;
+    },
     names: QemuNames) {
     this.threadName = `CPU ${index}/KVM`;
     this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
-    // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.15).
+    // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.14).
     this.evDispatch = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.cpuExec, ['reason']);
-    this.evMmio = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'address_space_rw', ['addr:hex', 'len', 'is_write']);
+    this.evMmio = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.mmio, ['addr:hex', 'len', 'is_write']);
+    this.runExitTrace = names.runExitTrace;
   }
 
-  /** qemu_kvm_cpu_thread_fn → kvm_cpu_exec: run until the machine stops. */
+  /** qemu-kvm 0.14: the thread holds the global mutex whenever it is outside KVM_RUN. */
+  private get holdsOutsideKvmRun(): boolean { return this.bql?.heldOutsideKvmRun ?? false; }
+
+  /** qemu_kvm_cpu_thread_fn → kvm_cpu_exec: run until the machine stops (a thread that ends lets go of the lock). */
   *kvm_cpu_exec(): Generator<Block, void, void> {
+    try {
+      yield* this.run();
+    } finally {
+      if (this.bql?.lockedBy(this.threadName)) this.bql.unlock(this.threadName, this.index);
+    }
+  }
+
+  private *run(): Generator<Block, void, void> {
     const mm = this.proc.mm;
     const run = this.runHva;
     for (;;) {
@@ -79,7 +109,12 @@ export class KvmCpu {
       this.arch?.kvm_arch_pre_run(this);
       // kvm_cpu_kick_self: a pending exit request makes KVM_RUN return at once (run->immediate_exit).
       if (this.exitRequest) mm.setU8(run + kvm_run.immediate_exit, 1);
+      const old = this.holdsOutsideKvmRun;
+      // qemu-kvm 0.14 pre_kvm_run: pthread_mutex_unlock(&qemu_mutex) before the ioctl.
+      if (old && this.bql!.lockedBy(this.threadName)) this.bql!.unlock(this.threadName, this.index);
       const r = yield* this.host.ioctl(this.proc, this.fd, KVM_RUN, 0, this.index);
+      // post_kvm_run: pthread_mutex_lock(&qemu_mutex) at once, then kvm_flush_coalesced_mmio_buffer.
+      if (old) { this.bql!.lock(this.threadName, this.index); this.qemu.kvm_flush_coalesced_mmio_buffer(); }
       this.arch?.kvm_arch_post_run(this);
       if (r < 0) {
         if (r === -ERRNO.EINTR || r === -ERRNO.EAGAIN) {
@@ -93,27 +128,46 @@ export class KvmCpu {
       }
       this.qemu.dispatchCost();
       const reason = mm.u32(run + kvm_run.exit_reason);
-      if (this.t.on) { this.t.rec(EV_RUN_EXIT, this.index, this.index, reason); this.t.rec(this.evDispatch, this.index, reason); }
+      if (this.t.on) { if (this.runExitTrace) this.t.rec(EV_RUN_EXIT, this.index, this.index, reason); this.t.rec(this.evDispatch, this.index, reason); }
       // Called outside the BQL: kvm_cpu_exec runs without it; a device access takes it (prepare_mmio_access).
       switch (reason) {
-        case KVM_EXIT.IO:
-          this.kvm_handle_io(mm.u16(run + kvm_run['io.port']), run + mm.u64(run + kvm_run['io.data_offset']),
-            mm.u8(run + kvm_run['io.direction']), mm.u8(run + kvm_run['io.size']), mm.u32(run + kvm_run['io.count']));
+        case KVM_EXIT.IO: {
+          const port = mm.u16(run + kvm_run['io.port']), direction = mm.u8(run + kvm_run['io.direction']);
+          const size = mm.u8(run + kvm_run['io.size']), count = mm.u32(run + kvm_run['io.count']);
+          // kvm_handle_io: each of `count` accesses goes to the I/O address space (address_space_rw, under the BQL).
+          if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
+          if (this.bql && !this.bql.lockedBy(this.threadName) && !this.bql.free) yield* this.bql.lock_wait(this.threadName, this.index);
+          this.prepare_mmio_access();
+          let data = run + mm.u64(run + kvm_run['io.data_offset']);
+          for (let i = 0; i < count; i++, data += size) {
+            if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
+            else writeN(mm, data, size, this.io.read(port, size));
+            // A device that must wait (blk_drain in a reset) finishes before the next access.
+            const w = this.qemu.aioWaits?.();
+            if (w) yield* w;
+          }
+          this.release_lock();
           break;
+        }
         case KVM_EXIT.MMIO: {
           const addr = mm.u64(run + kvm_run['mmio.phys_addr']);
           const len = mm.u32(run + kvm_run['mmio.len']);
           const isWrite = mm.u8(run + kvm_run['mmio.is_write']);
           const data = run + kvm_run['mmio.data'];
           if (this.t.on) this.t.rec(this.evMmio, this.index, addr, len, isWrite);
+          if (this.bql && !this.bql.lockedBy(this.threadName) && !this.bql.free) yield* this.bql.lock_wait(this.threadName, this.index);
           this.prepare_mmio_access();
           if (isWrite) this.memory.write(addr, readN(mm, data, len), len);
           else writeN(mm, data, len, this.memory.read(addr, len));
+          const w = this.qemu.aioWaits?.();
+          if (w) yield* w;
           this.release_lock();
           break;
         }
         case KVM_EXIT.SHUTDOWN:
-          this.qemu.stop('shutdown', 'guest triple fault: system reset requested');
+          // qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET), EXCP_INTERRUPT: the thread waits
+          // (cpu->stop) while the main loop resets the machine — or, with -no-reboot, qemu exits.
+          if (this.qemu.qemu_system_reset_request(this)) continue;
           return;
         case KVM_EXIT.INTERNAL_ERROR:
           this.qemu.stop('internal-error', `KVM internal error. Suberror: ${mm.u32(run + kvm_run['internal.suberror'])}`);
@@ -166,9 +220,16 @@ export class KvmCpu {
   /** qemu_wait_io_event: while the VM is stopped the thread sleeps on its halt condition. */
   private *qemu_wait_io_event(): Generator<Block, void, void> {
     const c = this.runControl;
-    while (c && !c.cpu_can_run()) yield c.haltCond;
-    // A halted vCPU (KVM_EXIT_HLT) waits for an interrupt (cpu_thread_is_idle) on cpu->halt_cond.
     const a = this.arch;
+    const waits = (c && (this.stop || !c.cpu_can_run())) || (a && this.halted && a.cpu_thread_is_idle(this));
+    // qemu-kvm 0.14's kvm_main_loop_wait drops the mutex around its sigtimedwait. (Simplification:
+    // the thread takes it back at its next post_kvm_run, not when it wakes.)
+    if (waits && this.bql?.lockedBy(this.threadName)) {
+      if (this.t.on) this.t.rec(EV_MAIN_LOOP_WAIT_0_14, this.index, this.t.str(this.threadName));
+      this.bql.unlock(this.threadName, this.index);
+    }
+    while (c && (this.stop || !c.cpu_can_run())) yield c.haltCond;
+    // A halted vCPU (KVM_EXIT_HLT) waits for an interrupt (cpu_thread_is_idle) on cpu->halt_cond.
     while (a && this.halted && a.cpu_thread_is_idle(this)) yield a.haltCond;
     this.halted = false;
   }
@@ -185,28 +246,23 @@ export class KvmCpu {
   private release_lock(): void {
     if (this.releaseLock) { this.releaseLock = false; this.bql!.unlock(this.threadName, this.index); }
   }
-
-  /** kvm_handle_io: each of `count` accesses goes to the I/O address space (address_space_rw, under the BQL). */
-  private kvm_handle_io(port: number, data: number, direction: number, size: number, count: number): void {
-    const mm = this.proc.mm;
-    if (this.t.on) this.t.rec(this.evHandleIo, this.index, port, direction, size, count);
-    this.prepare_mmio_access();
-    for (let i = 0; i < count; i++, data += size) {
-      if (direction === KVM_EXIT_IO_OUT) this.io.write(port, readN(mm, data, size), size);
-      else writeN(mm, data, size, this.io.read(port, size));
-    }
-    this.release_lock();
-  }
 }
 
-/** kvm_set_irq: KVM_IRQ_LINE with a struct kvm_irq_level in qemu's memory. */
-export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmfd: number, irq: number, level: number): number {
+/**
+ * accel/kvm/kvm-all.c kvm_set_irq: s->irq_set_ioctl with a struct kvm_irq_level in qemu's memory —
+ * KVM_IRQ_LINE_STATUS when kvm has KVM_CAP_IRQ_INJECT_STATUS (kvm_init; qemu-kvm 0.14's
+ * kvm_create_irqchip chose the same way), whose status says whether the interrupt was delivered
+ * (> 0), coalesced (0) or ignored (< 0); with plain KVM_IRQ_LINE qemu assumes 1.
+ */
+export function kvm_set_irq(host: HostKernel, proc: HostProcess, heap: Heap, vmfd: number, irqSetIoctl: number, irq: number, level: number): number {
   const a = heap.alloc(kvm_irq_level.sizeof);
   proc.mm.setU32(a + kvm_irq_level.irq, irq);
   proc.mm.setU32(a + kvm_irq_level.level, level);
-  const r = host.ioctlNow(proc, vmfd, KVM_IRQ_LINE, a);
+  const r = host.ioctlNow(proc, vmfd, irqSetIoctl, a);
+  const status = proc.mm.u32(a + kvm_irq_level.irq) | 0;
   heap.release(a);
-  return r;
+  if (r < 0) throw new Error(`qemu: kvm_set_irq: ${r}`);
+  return irqSetIoctl === KVM_IRQ_LINE ? 1 : status;
 }
 
 export function stopEvent(t: Tracer, why: string): void { if (t.on) t.rec(EV_STOP, -1, t.str(why)); }

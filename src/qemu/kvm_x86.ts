@@ -2,7 +2,7 @@
 // at start-up (kvm_arch_init: the userspace MSR filter for MSR_CORE_THREAD_COUNT, bus-lock and
 // notify VM exits when configured), around each KVM_RUN (kvm_arch_pre_run / kvm_arch_post_run) and
 // for the exits kvm_cpu_exec leaves to the target (kvm_arch_handle_exit). The seed's era, qemu-kvm
-// 0.15, did none of the start-up requests (those capabilities came with Linux 5.x and QEMU 7.x).
+// 0.14, did none of the start-up requests (those capabilities came with Linux 5.x and QEMU 7.x).
 
 import { WaitQueue, type Scheduler } from '../sim/scheduler';
 import { defineEvent, type Tracer } from '../trace/events';
@@ -27,6 +27,8 @@ const EV_WARN = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'warn_report', ['msg
 const EV_INJECT_NMI = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'qmp_inject_nmi', []);
 const EV_BUS_LOCK_RATELIMIT = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_rate_limit_on_bus_lock', []);
 const EV_HANDLE_HALT = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_handle_halt', ['halted']);
+/** qemu-kvm 0.14: KVM_EXIT_HLT went to kvm_arch_halt (qemu-kvm-x86.c). */
+const EV_ARCH_HALT_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_arch_halt', ['halted']);
 
 export interface X86KvmOptions {
   era: 'linux-6.1' | 'qemu-kvm-2013';
@@ -168,7 +170,7 @@ export class X86KvmArch implements KvmArchOps {
       case KVM_EXIT.HLT: {
         // kvm_handle_halt: with no interrupt to take, the vCPU is halted in userspace (EXCP_HLT).
         const halt = !(this.interruptHard && this.ifFlag);
-        if (this.t.on) this.t.rec(EV_HANDLE_HALT, cpu.index, halt ? 1 : 0);
+        if (this.t.on) this.t.rec(this.opts.era === 'qemu-kvm-2013' ? EV_ARCH_HALT_0_14 : EV_HANDLE_HALT, cpu.index, halt ? 1 : 0);
         return halt ? 'halt' : 'continue';
       }
       case KVM_EXIT.SET_TPR:

@@ -10,11 +10,14 @@
 
 import { defineEvent, type Tracer } from '../trace/events';
 import {
-  VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_NEEDS_RESET, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
+  VIRTIO_CONFIG_S_DRIVER_OK, VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_NEEDS_RESET, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
   VRING_AVAIL_F_NO_INTERRUPT, VRING_DESC_F_INDIRECT, VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, VRING_USED_F_NO_NOTIFY,
   vring_avail, vring_desc, vring_used, vring_used_elem, vringLayout,
 } from '../uapi/virtio';
 import { U64_MAX, type GuestMemory, type MemoryRegionCache } from './dma';
+import { ERRNO } from '../uapi/errno';
+
+const EINVAL = ERRNO.EINVAL;
 
 export const VIRTIO_QUEUE_MAX = 1024;
 /** VIRTQUEUE_MAX_SIZE: the most iovecs one element may carry. */
@@ -85,6 +88,8 @@ export abstract class VirtIODevice {
   status = 0;
   isr = 0;
   hostFeatures = 0;
+  /** Offered feature bits 32..63: VIRTIO_F_VERSION_1 on a modern transport (virtio_pci_device_plugged). */
+  hostFeaturesHi = 0;
   guestFeatures = 0;
   /** Negotiated feature bits 32..63 (VIRTIO_F_VERSION_1 is bit 32), for transports that carry them. */
   guestFeaturesHi = 0;
@@ -106,6 +111,24 @@ export abstract class VirtIODevice {
     vq.vdev = this;
     this.vqs.push(vq);
     return vq;
+  }
+
+  /**
+   * virtio_set_features (hw/virtio/virtio.c): the driver's features, masked by the device's
+   * (virtio_set_features_nocheck); refused once FEATURES_OK is set. "VIRTIO_RING_F_EVENT_IDX changes
+   * the size of the caches": with it negotiated every queue's region caches are rebuilt
+   * (virtio_init_region_cache), so that used_event and avail_event lie inside them. 0, or -1 when
+   * the driver asked for a feature the device does not offer, or -EINVAL after FEATURES_OK.
+   */
+  virtio_set_features(lo: number, hi = 0): number {
+    if (this.status & VIRTIO_CONFIG_S_FEATURES_OK) return -EINVAL;
+    const bad = ((lo & ~this.hostFeatures) >>> 0) !== 0 || ((hi & ~this.hostFeaturesHi) >>> 0) !== 0;
+    this.guestFeatures = (lo & this.hostFeatures) >>> 0;
+    this.guestFeaturesHi = (hi & this.hostFeaturesHi) >>> 0;
+    if (this.virtio_vdev_has_feature(VIRTIO_RING_F_EVENT_IDX)) {
+      for (const vq of this.vqs) if (vq.num !== 0) this.virtio_init_region_cache(vq);
+    }
+    return bad ? -1 : 0;
   }
 
   /** virtio_vdev_has_feature */
@@ -130,9 +153,29 @@ export abstract class VirtIODevice {
     this.notifyConfigTransport?.();
   }
 
-  /** virtio_reset (the part the queues need): rings forgotten, the device usable again. */
+  /**
+   * Set by the transport: virtio_notify_vector(vdev, VIRTIO_NO_VECTOR) at the end of virtio_reset —
+   * with INTx the line follows the cleared ISR down; with MSI-X there is no vector to signal.
+   */
+  notifyResetTransport: (() => void) | undefined;
+
+  /**
+   * virtio_reset (hw/virtio/virtio.c): the status goes to 0 (virtio_set_status), the device's own
+   * reset runs (k->reset, which may first wait for requests in flight: virtio_blk_reset drains), then
+   * the features, the ISR, the config vector and every queue are reset and the device is usable again.
+   */
   reset(): void {
+    this.status = 0;
+    this.device_reset(() => this.virtio_reset_queues());
+  }
+
+  /** k->reset: the device's part of a reset; `done` continues virtio_reset once it has finished. */
+  protected device_reset(done: () => void): void { done(); }
+
+  /** The rest of virtio_reset, after k->reset: features, queue_sel, ISR, the vector, __virtio_queue_reset for each queue. */
+  private virtio_reset_queues(): void {
     this.status = 0; this.isr = 0; this.guestFeatures = 0; this.guestFeaturesHi = 0; this.queueSel = 0; this.broken = false;
+    this.notifyResetTransport?.();
     for (const vq of this.vqs) {
       vq.desc = vq.avail = vq.used = 0;
       vq.lastAvailIdx = vq.shadowAvailIdx = vq.usedIdx = vq.inuse = 0;
@@ -256,9 +299,6 @@ export abstract class VirtIODevice {
     }
     return true;
   }
-
-  /** Give back an element's mappings without a used element (a request from before a reset). */
-  protected unmapElement(elem: VirtQueueElement): void { this.unmap(elem.out); this.unmap(elem.in); }
 
   /** virtqueue_undo_map_desc / virtqueue_unmap_sg: give back what was mapped (bounce buffers). */
   private unmap(iovs: readonly IoVec[]): void {

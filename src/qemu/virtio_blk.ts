@@ -8,6 +8,11 @@
 // VIRTIO_BLK_S_IOERR or VIRTIO_BLK_S_UNSUPP. An I/O error from the host goes through the drive's
 // rerror/werror policy (virtio_blk_handle_rw_error): report, ignore, or stop the VM and keep the
 // request, which is parsed again from the ring when the VM runs (virtio_blk_dma_restart_cb).
+//
+// qemu-kvm 0.14's hw/virtio-blk.c (the seed's era) is named along the same path:
+// virtio_blk_handle_output → virtio_blk_handle_request (virtio_blk_handle_write collects writes,
+// virtio_blk_handle_read submits a read with bdrv_aio_readv at once) → virtio_submit_multiwrite →
+// bdrv_aio_multiwrite. (Simplification: the request parsing and merging below are 9.0's for both.)
 
 import { defineEvent, type Tracer } from '../trace/events';
 import {
@@ -48,6 +53,11 @@ const EV_RW_COMPLETE = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'virtio
 const EV_REQ_COMPLETE = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_req_complete', ['status']);
 const EV_RW_ERROR = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_rw_error', ['error', 'action:str', 'is_read']);
 const EV_DMA_RESTART = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_dma_restart_bh', ['requests']);
+const EV_HANDLE_VQ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_vq', ['queue']);
+const EV_SUBMIT_MULTIREQ_CALL = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_submit_multireq', ['num_reqs']);
+const EV_HANDLE_READ_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_blk_handle_read', ['sector', 'nsectors']);
+const EV_SUBMIT_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_submit_multiwrite', ['num_writes']);
+const EV_AIO_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bdrv_aio_multiwrite', ['num_reqs']);
 
 export const VIRTIO_BLK_QUEUE_SIZE = 256;
 
@@ -69,8 +79,6 @@ export interface VirtIOBlockReq {
   mrNext: VirtIOBlockReq | null;
   /** next: the list of requests kept for restart (s->rq). */
   next: VirtIOBlockReq | null;
-  /** The device reset generation the request was popped in. */
-  generation: number;
 }
 
 /** MultiReqBuffer */
@@ -106,8 +114,12 @@ export class VirtIOBlock extends VirtIODevice {
   /** aio_bh_schedule_oneshot on the main loop (set by qemu); without one, bottom halves run at once. */
   bh: ((fn: () => void) => void) | undefined;
 
-  constructor(mem: GuestMemory, t: Tracer, private readonly mm: Mm, private readonly blk: BlockBackend) {
+  /** qemu-kvm 0.14's names (the seed's era) instead of QEMU 9.0's. */
+  private readonly old: boolean;
+
+  constructor(mem: GuestMemory, t: Tracer, private readonly mm: Mm, private readonly blk: BlockBackend, era: 'linux-6.1' | 'qemu-kvm-2013' = 'linux-6.1') {
     super('virtio-blk', mem, t);
+    this.old = era === 'qemu-kvm-2013';
     // virtio_blk_get_features: FLUSH (alias WCE) only when the drive has a write cache.
     this.hostFeatures = (1 << VIRTIO_BLK_F_SEG_MAX) | (1 << VIRTIO_BLK_F_BLK_SIZE)
       | (blk.blk_enable_write_cache() ? 1 << VIRTIO_BLK_F_FLUSH : 0)
@@ -129,7 +141,7 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_handle_output → virtio_blk_handle_vq */
   private virtio_blk_handle_output(vq: VirtQueue): void {
-    if (this.t.on) this.t.rec(EV_HANDLE_OUTPUT, -1, vq.index);
+    if (this.t.on) { this.t.rec(EV_HANDLE_OUTPUT, -1, vq.index); if (!this.old) this.t.rec(EV_HANDLE_VQ, -1, vq.index); }
     const mrb: MultiReqBuffer = { reqs: [], isWrite: false };
     const suppress = vq.notification;
     this.blk.defer_call_begin();
@@ -149,7 +161,7 @@ export class VirtIOBlock extends VirtIODevice {
   }
 
   private virtio_blk_init_request(vq: VirtQueue, elem: VirtQueueElement): VirtIOBlockReq {
-    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null, generation: this.generation };
+    return { elem, vq, inLen: 0, inHdr: 0, type: 0, sectorNum: 0n, isWrite: false, qiov: [], qiovSize: 0, mrNext: null, next: null };
   }
 
   /** virtio_blk_handle_request: 0 when the request was taken (queued or completed), -1 after virtio_error. */
@@ -176,7 +188,7 @@ export class VirtIOBlock extends VirtIODevice {
         req.isWrite = isWrite;
         req.qiov = isWrite ? outIov : inIov;
         req.qiovSize = iovSize(req.qiov);
-        if (this.t.on) this.t.rec(isWrite ? EV_HANDLE_WRITE : EV_HANDLE_READ, -1, Number(req.sectorNum), Math.floor(req.qiovSize / SECTOR_SIZE));
+        if (this.t.on) this.t.rec(isWrite ? EV_HANDLE_WRITE : this.old ? EV_HANDLE_READ_0_14 : EV_HANDLE_READ, -1, Number(req.sectorNum), Math.floor(req.qiovSize / SECTOR_SIZE));
         if (!this.virtio_blk_sect_range_ok(req.sectorNum, req.qiovSize)) {
           this.virtio_blk_req_complete(req, VIRTIO_BLK_S_IOERR);
           return 0;
@@ -251,6 +263,10 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_submit_multireq: sort by sector, merge neighbours, one backend request per run. */
   private virtio_blk_submit_multireq(mrb: MultiReqBuffer): void {
+    if (this.t.on) {
+      if (!this.old) this.t.rec(EV_SUBMIT_MULTIREQ_CALL, -1, mrb.reqs.length);
+      else if (mrb.isWrite) { this.t.rec(EV_SUBMIT_MULTIWRITE_0_14, -1, mrb.reqs.length); this.t.rec(EV_AIO_MULTIWRITE_0_14, -1, mrb.reqs.length); }
+    }
     if (mrb.reqs.length === 1) { this.submit_requests(mrb, 0, 1); mrb.reqs = []; return; }
     mrb.reqs.sort((a, b) => (a.sectorNum > b.sectorNum ? 1 : a.sectorNum < b.sectorNum ? -1 : 0));
     let start = 0, num = 0, niov = 0, nbSectors = 0;
@@ -280,7 +296,7 @@ export class VirtIOBlock extends VirtIODevice {
         qiov.push(...mrb.reqs[i]!.qiov);
         mrb.reqs[i - 1]!.mrNext = mrb.reqs[i]!;
       }
-      if (this.t.on) this.t.rec(EV_SUBMIT_MULTIREQ, -1, num, Number(first.sectorNum) * SECTOR_SIZE, iovSize(qiov), mrb.isWrite ? 1 : 0);
+      if (this.t.on && !this.old) this.t.rec(EV_SUBMIT_MULTIREQ, -1, num, Number(first.sectorNum) * SECTOR_SIZE, iovSize(qiov), mrb.isWrite ? 1 : 0);
     }
     // The range was checked: sector << BDRV_SECTOR_BITS is below the disk's size, exact in a double.
     const offset = Number(first.sectorNum) * 2 ** SECTOR_SHIFT;
@@ -339,7 +355,6 @@ export class VirtIOBlock extends VirtIODevice {
 
   /** virtio_blk_req_complete: status byte, used ring, interrupt. */
   private virtio_blk_req_complete(req: VirtIOBlockReq, status: number): void {
-    if (req.generation !== this.generation) { this.unmapElement(req.elem); return; }   // popped before a reset
     if (this.t.on) this.t.rec(EV_REQ_COMPLETE, -1, status);
     this.mem.stb_hva(req.inHdr, status, 'virtio_blk_req_complete:status');
     this.virtqueue_push(req.vq, req.elem, req.inLen);
@@ -347,18 +362,19 @@ export class VirtIOBlock extends VirtIODevice {
   }
 
   /**
-   * virtio_blk_reset: requests kept for a restart are dropped. qemu first drains the drive
-   * (blk_drain), so nothing in flight completes into the rings the guest sets up next; the model
-   * cannot block here and instead lets requests of an earlier reset complete without a used element.
+   * virtio_blk_reset (hw/block/virtio-blk.c, QEMU 8.2/9.x): "requests may still be in flight", so it
+   * drains the drive first (blk_drain): they complete — used elements in the rings the driver is
+   * leaving, their bounce buffers given back — before anything is reset. Then the requests kept for a
+   * restart (a VM stopped by an I/O error) are dropped: "after blk_drain() because blk_drain() itself
+   * can produce them".
    */
-  override reset(): void {
-    for (let r = this.rq; r; r = r.next) this.virtqueue_detach_element(r.vq, r.elem);
-    this.rq = null;
-    this.generation++;
-    super.reset();
+  protected override device_reset(done: () => void): void {
+    this.blk.blk_drain(() => {
+      for (let r = this.rq; r; r = r.next) this.virtqueue_detach_element(r.vq, r.elem);
+      this.rq = null;
+      done();
+    });
   }
-  /** Bumped at every reset: a request carries the generation it was popped in. */
-  private generation = 0;
 
   /** Requests waiting for the VM to run again (for the trace's readers and the tests). */
   get stoppedRequests(): number {
@@ -384,7 +400,7 @@ export class VirtIOBlock extends VirtIODevice {
     while (req) {
       const next: VirtIOBlockReq | null = req.next;
       req.next = null;
-      const again = { ...this.virtio_blk_init_request(req.vq, req.elem), generation: req.generation };
+      const again = this.virtio_blk_init_request(req.vq, req.elem);
       if (this.virtio_blk_handle_request(again, mrb)) {
         // The device is now broken: the kept requests are lost.
         this.virtqueue_detach_element(req.vq, req.elem);

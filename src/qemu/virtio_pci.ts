@@ -4,6 +4,12 @@
 // KVM_SIGNAL_MSI, or with irqfd a write to the vector's eventfd. With ioeventfd, qemu registers the
 // queue-notify port with kvm at DRIVER_OK (virtio_pci_start_ioeventfd) and serves kicks from the
 // main loop (virtio_queue_host_notifier_read).
+//
+// qemu-kvm 0.14 (the seed's era): the I/O BAR's handlers were per size (register_ioport_write:
+// virtio_pci_config_writeb/w/l → virtio_ioport_write), the host notifier's handler
+// virtio_pci_host_notifier_read, and with kvm's irqchip an MSI-X vector was a GSI routed to its
+// message when the driver assigned it (msix_vector_use → kvm_msix_add: KVM_SET_GSI_ROUTING), raised by
+// msix_notify with kvm_set_irq (KVM_IRQ_LINE_STATUS) — there was no KVM_SIGNAL_MSI (Linux 3.5).
 
 import { defineEvent, type Tracer } from '../trace/events';
 import {
@@ -29,6 +35,16 @@ const EV_QUEUE_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_queu
 const EV_PCI_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_notify', ['vector']);
 const EV_HOST_NOTIFIER = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_queue_host_notifier_read', ['queue']);
 const EV_MSIX_NOTIFY = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'msix_notify', ['vector']);
+const EV_CONFIG_WRITE = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_config_write', ['addr:hex', 'val:hex', 'size']);
+const EV_CONFIG_READ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_config_read', ['addr:hex', 'size']);
+const EV_IOPORT_WRITE = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_ioport_write', ['addr:hex', 'val:hex']);
+const EV_IOPORT_READ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_ioport_read', ['addr:hex']);
+const EV_NOTIFY_WRITE = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_notify_write', ['addr:hex']);
+const EV_ISR_READ = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_isr_read', []);
+/** qemu-kvm 0.14's per-size I/O BAR handlers, by access size, and its host notifier handler. */
+const EV_CONFIG_WRITE_0_14 = new Map([1, 2, 4].map((n) => [n, defineEvent('call', 'qemu-kvm', 'qemu-kvm', `virtio_pci_config_write${'bwl'[n >> 1]}`, ['addr:hex', 'val:hex'])]));
+const EV_CONFIG_READ_0_14 = new Map([1, 2, 4].map((n) => [n, defineEvent('call', 'qemu-kvm', 'qemu-kvm', `virtio_pci_config_read${'bwl'[n >> 1]}`, ['addr:hex'])]));
+const EV_HOST_NOTIFIER_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_pci_host_notifier_read', ['queue']);
 
 /** PCI_MSIX_ENTRY_SIZE and the fields of one MSI-X table entry (include/hw/pci/msix.h). */
 export const PCI_MSIX_ENTRY_SIZE = 16;
@@ -56,6 +72,10 @@ export interface PciPlatform {
   addIoeventfd(addr: number, len: number, datamatch: number | null, fd: number): void;
   /** kvm_irqchip_add_msi_route + kvm_irqchip_add_irqfd_notifier_gsi (KVM_SET_GSI_ROUTING, KVM_IRQFD); returns the GSI. */
   addIrqfd(addressLo: number, data: number, fd: number): number;
+  /** qemu-kvm 0.14 kvm_msix_add / kvm_msix_update: a GSI routed to the message (KVM_SET_GSI_ROUTING); returns it. */
+  msiRoute?(addressLo: number, data: number, gsi?: number): number;
+  /** qemu-kvm 0.14 kvm_set_irq(gsi, 1, NULL): KVM_IRQ_LINE_STATUS on an MSI route. */
+  raiseGsi?(gsi: number): void;
   /** aio_set_event_notifier on the main loop. */
   watch(fd: number, handler: () => void): void;
 }
@@ -64,6 +84,8 @@ export interface ProxyOptions {
   vectors: number; ioeventfd: boolean; irqfd: boolean; msixTableBase: number;
   /** The modern interface's memory BAR (virtio 1.0 capabilities), or null for a legacy-only setup. */
   modernBar: number | null;
+  /** QEMU 9.0's hw/virtio/virtio-pci.c (absent), or qemu-kvm 0.14's hw/virtio-pci.c. */
+  era?: 'linux-6.1' | 'qemu-kvm-2013';
 }
 
 /** Where qemu lays out the modern capabilities in the memory BAR (virtio_pci_realize): 4 KiB each. */
@@ -84,9 +106,13 @@ export class VirtIOPCIProxy {
   /** With irqfd: the eventfd that signals each vector (the guest notifier). */
   private readonly vectorIrqfd = new Map<number, number>();
   private ioeventfdStarted = false;
+  /** qemu-kvm 0.14: each used vector's GSI (dev->msix_irq_entries[vector].gsi). */
+  private readonly vectorGsi = new Map<number, number>();
+  private readonly old: boolean;
 
   constructor(readonly vdev: VirtIODevice, readonly typeName: string, ioBase: number, private readonly t: Tracer,
     private readonly pf: PciPlatform, private readonly opts: ProxyOptions) {
+    this.old = opts.era === 'qemu-kvm-2013';
     this.bar = {
       name: 'virtio-pci', owner: typeName, base: ioBase, size: 0x40,
       ops: { read: (a, s) => this.config_read(a, s), write: (a, v, s) => this.config_write(a, v, s) },
@@ -96,17 +122,21 @@ export class VirtIOPCIProxy {
     if (opts.vectors > 0) {
       this.msixTable = {
         name: 'msix-table', owner: typeName, base: opts.msixTableBase, size: opts.vectors * PCI_MSIX_ENTRY_SIZE,
-        ops: { read: (a) => this.msix[a >> 2] ?? 0, write: (a, v) => { this.msix[a >> 2] = v >>> 0; } },
+        ops: { read: (a) => this.msix[a >> 2] ?? 0, write: (a, v) => this.msix_table_write(a, v) },
       };
     }
     vdev.notifyTransport = (vq) => this.virtio_pci_notify(vq);
+    // virtio_pci_notify for VIRTIO_NO_VECTOR: with INTx, pci_set_irq(isr & 1) — 0 after a reset.
+    vdev.notifyResetTransport = () => this.pci_set_irq(0);
     if (opts.modernBar !== null) {
+      // virtio_pci_device_plugged: a modern device offers VIRTIO_F_VERSION_1 (bit 32).
+      vdev.hostFeaturesHi |= 1 << (VIRTIO_F_VERSION_1 - 32);
       const b = opts.modernBar;
       const region = (name: string, off: number, size: number, ops: MemoryRegion['ops']): MemoryRegion =>
         ({ name, owner: typeName, base: b + off, size, ops });
       this.modernRegions = [
         region('virtio-pci-common-virtio-blk', MODERN_COMMON, 0x1000, { read: (a, s) => this.virtio_pci_common_read(a, s), write: (a, v) => this.virtio_pci_common_write(a, v) }),
-        region('virtio-pci-isr-virtio-blk', MODERN_ISR, 0x1000, { read: () => this.isrReadAndClear(), write: () => {} }),
+        region('virtio-pci-isr-virtio-blk', MODERN_ISR, 0x1000, { read: () => { if (this.t.on) this.t.rec(EV_ISR_READ, -1); return this.isrReadAndClear(); }, write: () => {} }),
         region('virtio-pci-device-virtio-blk', MODERN_DEVICE, 0x1000, { read: (a, s) => this.vdev.configRead(a, s), write: () => {} }),
         region('virtio-pci-notify-virtio-blk', MODERN_NOTIFY, MODERN_NOTIFY_MULT * VIRTIO_QUEUE_MAX, { read: () => 0, write: (a, v) => this.virtio_pci_notify_write(a, v) }),
       ];
@@ -117,7 +147,8 @@ export class VirtIOPCIProxy {
   readonly modernRegions: MemoryRegion[] = [];
   private dfselect = 0;
   private gfselect = 0;
-  private readonly guestFeaturesHi = { v: 0 };
+  /** proxy->guest_features[2]: what the driver wrote through GFSELECT 0 and 1. */
+  private readonly guestFeaturesSel = [0, 0];
 
   /** virtio_pci_common_read */
   private virtio_pci_common_read(addr: number, _size: number): number {
@@ -126,9 +157,9 @@ export class VirtIOPCIProxy {
     switch (addr) {
       case VIRTIO_PCI_COMMON_DFSELECT: return this.dfselect;
       // VIRTIO_F_VERSION_1 (bit 32) is offered by every modern device.
-      case VIRTIO_PCI_COMMON_DF: return this.dfselect === 0 ? vdev.hostFeatures >>> 0 : this.dfselect === 1 ? 1 << (VIRTIO_F_VERSION_1 - 32) : 0;
+      case VIRTIO_PCI_COMMON_DF: return this.dfselect === 0 ? vdev.hostFeatures >>> 0 : this.dfselect === 1 ? vdev.hostFeaturesHi >>> 0 : 0;
       case VIRTIO_PCI_COMMON_GFSELECT: return this.gfselect;
-      case VIRTIO_PCI_COMMON_GF: return this.gfselect === 0 ? vdev.guestFeatures >>> 0 : this.guestFeaturesHi.v;
+      case VIRTIO_PCI_COMMON_GF: return this.guestFeaturesSel[this.gfselect] ?? 0;
       case VIRTIO_PCI_COMMON_MSIX: return this.msixEnabled ? this.configVector : VIRTIO_MSI_NO_VECTOR;
       case VIRTIO_PCI_COMMON_NUMQ: return vdev.vqs.length;
       case VIRTIO_PCI_COMMON_STATUS: return vdev.status;
@@ -151,10 +182,14 @@ export class VirtIOPCIProxy {
       case VIRTIO_PCI_COMMON_DFSELECT: this.dfselect = val; break;
       case VIRTIO_PCI_COMMON_GFSELECT: this.gfselect = val; break;
       case VIRTIO_PCI_COMMON_GF:
-        if (this.gfselect === 0) vdev.guestFeatures = val & vdev.hostFeatures; else if (this.gfselect === 1) this.guestFeaturesHi.v = val & 1;
+        // proxy->guest_features[gfselect], then virtio_set_features with both halves.
+        if (this.gfselect < 2) {
+          this.guestFeaturesSel[this.gfselect] = val >>> 0;
+          vdev.virtio_set_features(this.guestFeaturesSel[0]!, this.guestFeaturesSel[1]!);
+        }
         break;
       case VIRTIO_PCI_COMMON_MSIX: if (this.msixEnabled) this.configVector = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; break;
-      case VIRTIO_PCI_COMMON_STATUS: this.config_write(VIRTIO_PCI_STATUS, val, 1); break;
+      case VIRTIO_PCI_COMMON_STATUS: this.virtio_ioport_write(VIRTIO_PCI_STATUS, val, 1); break;
       case VIRTIO_PCI_COMMON_Q_SELECT: if (val < VIRTIO_QUEUE_MAX) vdev.queueSel = val; break;
       case VIRTIO_PCI_COMMON_Q_SIZE: if (vq && val > 0 && val <= vq.maxNum) vq.num = val; break;
       case VIRTIO_PCI_COMMON_Q_MSIX: if (this.msixEnabled) this.queueVector[vdev.queueSel] = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; break;
@@ -175,6 +210,7 @@ export class VirtIOPCIProxy {
 
   /** virtio_pci_notify_write: the queue is the offset divided by the multiplier. */
   private virtio_pci_notify_write(addr: number, _val: number): void {
+    if (this.t.on) this.t.rec(EV_NOTIFY_WRITE, -1, addr);
     const queue = Math.floor(addr / MODERN_NOTIFY_MULT);
     if (queue >= VIRTIO_QUEUE_MAX) return;
     if (this.t.on) this.t.rec(EV_QUEUE_NOTIFY, -1, queue);
@@ -209,9 +245,32 @@ export class VirtIOPCIProxy {
     const e = vector * PCI_MSIX_ENTRY_SIZE / 4;
     if (this.msix[e + PCI_MSIX_ENTRY_VECTOR_CTRL / 4]! & PCI_MSIX_ENTRY_CTRL_MASKBIT) return;
     if (this.t.on) this.t.rec(EV_MSIX_NOTIFY, -1, vector);
+    const gsi = this.vectorGsi.get(vector);
+    if (gsi !== undefined && this.pf.raiseGsi) { this.pf.raiseGsi(gsi); return; }
     const irqfd = this.vectorIrqfd.get(vector);
     if (irqfd !== undefined) { this.pf.eventfdSet(irqfd); return; }
     this.pf.sendMsi(this.msix[e + PCI_MSIX_ENTRY_LOWER_ADDR / 4]!, this.msix[e + PCI_MSIX_ENTRY_DATA / 4]!);
+  }
+
+  /**
+   * msix_vector_use (qemu-kvm 0.14, kvm's irqchip): the vector's first user gives it a GSI routed to
+   * its table entry (kvm_msix_add). QEMU 9.0 keeps no route for a vector without irqfd.
+   */
+  private msix_vector_use(vector: number): void {
+    if (!this.old || !this.pf.msiRoute || vector >= this.opts.vectors || this.vectorGsi.has(vector)) return;
+    const e = vector * PCI_MSIX_ENTRY_SIZE / 4;
+    this.vectorGsi.set(vector, this.pf.msiRoute(this.msix[e + PCI_MSIX_ENTRY_LOWER_ADDR / 4]!, this.msix[e + PCI_MSIX_ENTRY_DATA / 4]!));
+  }
+
+  /** A write to the MSI-X table; in qemu-kvm 0.14 a used vector's route follows it (msix_mmio_writel → kvm_msix_update). */
+  private msix_table_write(addr: number, val: number): void {
+    const old = this.msix[addr >> 2];
+    this.msix[addr >> 2] = val >>> 0;
+    const vector = Math.floor(addr / PCI_MSIX_ENTRY_SIZE);
+    const gsi = this.vectorGsi.get(vector);
+    if (gsi === undefined || old === val >>> 0 || !this.pf.msiRoute) return;
+    const e = vector * PCI_MSIX_ENTRY_SIZE / 4;
+    this.pf.msiRoute(this.msix[e + PCI_MSIX_ENTRY_LOWER_ADDR / 4]!, this.msix[e + PCI_MSIX_ENTRY_DATA / 4]!, gsi);
   }
 
   private pci_set_irq(level: number): void {
@@ -237,7 +296,7 @@ export class VirtIOPCIProxy {
       this.pf.watch(fd, () => {
         // virtio_queue_host_notifier_read
         if (!this.pf.eventfdTestAndClear(fd)) return;
-        if (this.t.on) this.t.rec(EV_HOST_NOTIFIER, -1, vq.index);
+        if (this.t.on) this.t.rec(this.old ? EV_HOST_NOTIFIER_0_14 : EV_HOST_NOTIFIER, -1, vq.index);
         this.vdev.virtio_queue_notify(vq.index);
       });
     }
@@ -272,13 +331,34 @@ export class VirtIOPCIProxy {
     }
   }
 
-  /** virtio_ioport_write */
+  /**
+   * virtio_pci_reset (qemu_devices_reset at a system reset): the device as a status write of 0
+   * leaves it, the INTx line low. (Simplification: the ioeventfds and irqfds stay registered; the
+   * driver's next DRIVER_OK finds them in place.)
+   */
+  reset(): void {
+    this.vdev.reset();
+    this.pci_set_irq(0);
+  }
+
+  /** The I/O BAR's write handler: virtio_pci_config_write (9.0), virtio_pci_config_writeb/w/l (0.14). */
   private config_write(addr: number, val: number, size: number): void {
-    const vdev = this.vdev;
+    const t = this.t;
+    if (t.on) {
+      if (this.old) t.rec(EV_CONFIG_WRITE_0_14.get(size) ?? EV_CONFIG_WRITE, -1, addr, val, size);
+      else t.rec(EV_CONFIG_WRITE, -1, addr, val, size);
+    }
     const cfgOff = this.msixEnabled ? VIRTIO_PCI_CONFIG_OFF_MSIX : VIRTIO_PCI_CONFIG_OFF_NO_MSIX;
     if (addr >= cfgOff) return; // device config is read-only for virtio-blk here
+    if (t.on) t.rec(EV_IOPORT_WRITE, -1, addr, val);
+    this.virtio_ioport_write(addr, val, size);
+  }
+
+  /** virtio_ioport_write */
+  private virtio_ioport_write(addr: number, val: number, size: number): void {
+    const vdev = this.vdev;
     switch (addr) {
-      case VIRTIO_PCI_GUEST_FEATURES: vdev.guestFeatures = val & vdev.hostFeatures; break;
+      case VIRTIO_PCI_GUEST_FEATURES: vdev.virtio_set_features(val >>> 0); break;
       case VIRTIO_PCI_QUEUE_PFN: {
         const pa = val * 2 ** VIRTIO_PCI_QUEUE_ADDR_SHIFT;
         if (pa === 0) vdev.reset(); else vdev.vqs[vdev.queueSel]?.setAddr(pa);
@@ -294,7 +374,7 @@ export class VirtIOPCIProxy {
       case VIRTIO_PCI_STATUS:
         if (size !== 1) break;
         vdev.status = val & 0xff;
-        if (val === 0) { vdev.reset(); this.pci_set_irq(0); }
+        if (val === 0) vdev.reset();                   // virtio_pci_reset → virtio_bus_reset → virtio_reset
         if (val & VIRTIO_CONFIG_S_DRIVER_OK) {
           const vhost = this.vdev as VirtIODevice & Partial<VhostDevice>;
           if (vhost.vhostStart) this.vhost_start(vhost as VirtIODevice & VhostDevice);
@@ -305,20 +385,26 @@ export class VirtIOPCIProxy {
         }
         break;
       case VIRTIO_MSI_CONFIG_VECTOR:
-        if (this.msixEnabled) this.configVector = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR;
+        if (this.msixEnabled) { this.configVector = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; this.msix_vector_use(val); }
         break;
       case VIRTIO_MSI_QUEUE_VECTOR:
-        if (this.msixEnabled) this.queueVector[vdev.queueSel] = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR;
+        if (this.msixEnabled) { this.queueVector[vdev.queueSel] = val < this.opts.vectors ? val : VIRTIO_MSI_NO_VECTOR; this.msix_vector_use(val); }
         break;
       default: break;
     }
   }
 
-  /** virtio_ioport_read */
+  /** The I/O BAR's read handler: virtio_pci_config_read (9.0), virtio_pci_config_readb/w/l (0.14). */
   private config_read(addr: number, size: number): number {
+    const t = this.t;
+    if (t.on) {
+      if (this.old) t.rec(EV_CONFIG_READ_0_14.get(size) ?? EV_CONFIG_READ, -1, addr, size);
+      else t.rec(EV_CONFIG_READ, -1, addr, size);
+    }
     const vdev = this.vdev;
     const cfgOff = this.msixEnabled ? VIRTIO_PCI_CONFIG_OFF_MSIX : VIRTIO_PCI_CONFIG_OFF_NO_MSIX;
     if (addr >= cfgOff) return vdev.configRead(addr - cfgOff, size);
+    if (t.on) t.rec(EV_IOPORT_READ, -1, addr);
     switch (addr) {
       case VIRTIO_PCI_HOST_FEATURES: return vdev.hostFeatures >>> 0;
       case VIRTIO_PCI_GUEST_FEATURES: return vdev.guestFeatures >>> 0;

@@ -1,8 +1,9 @@
-// The conformance matrix: every basic exit reason, KVM_EXIT_* code, kvm exit handler and host
-// syscall the model knows, against the scenarios that specify it (a step asserts it, or the golden
-// trace the scenario matches contains it) and those whose walk only went through it. Built from
-// cucumber's message stream (reports/cucumber.ndjson): pickles, step matches, results, and the trace
-// each scenario attached.
+// The conformance matrix: every basic exit reason, kvm exit handler, KVM_EXIT_* code, host syscall
+// and kvm tracepoint the model knows, against the scenarios that specify it (a step asserts it, or
+// the golden trace the scenario matches contains it) and those whose walk only went through it, and
+// which of them checked it against a trace recorded on a real host. Built from cucumber's message
+// stream (reports/cucumber.ndjson): pickles, step matches, results, and the trace each scenario
+// attached (messages.ts).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -10,14 +11,24 @@ import { eventType } from '../trace/events';
 import { parseTraceFile } from '../trace/golden';
 import { EXIT_REASON, parseExitReason, exitReasonName } from '../uapi/vmx';
 import { KVM_EXIT, KVM_IOCTLS } from '../uapi/kvm';
-import { KVM_VMX_EXIT_HANDLERS } from '../kvm/vmx';
+import { KVM_VMX_EXIT_HANDLERS } from '../kvm/vmx/handlers';
 import { QEMU_KVM_2013 } from '../kvm/profile';
 import '../stack'; // every layer declares its events (and so its host syscalls) when loaded
+import { readRun, type Envelope, type ScenarioStatus } from './messages';
 import { LAYER_JA, VOCABULARY, specifierFor, type RowKind, type Specified } from './vocabulary';
 
-export type ScenarioStatus = 'passed' | 'failed' | 'undefined' | 'pending' | 'skipped' | 'ambiguous' | 'unknown';
+export type { ScenarioStatus };
+export { readNdjson } from './messages';
 
-export interface MatrixScenario { id: string; name: string; uri: string; line: number; status: ScenarioStatus }
+export interface MatrixScenario {
+  id: string; name: string; uri: string; line: number; status: ScenarioStatus;
+  /** The folder under features/ and the feature's name, which the matrix groups scenarios by. */
+  folder: string; feature: string;
+  /** The scenario compares its walk with a trace recorded on a real host. */
+  hostTrace: boolean;
+  /** The scenario's page in the Allure report, relative to reports/, once the report exists. */
+  allure?: string;
+}
 
 export interface MatrixCell { scenario: string; how: 'specified' | 'not called' | 'exercised' }
 
@@ -33,13 +44,31 @@ export interface MatrixRow {
   cells: MatrixCell[];
 }
 
+/** What covers a row: a scenario that specifies it, only walks that go through it, or nothing. */
+export type Coverage = 'specified' | 'walked through' | 'no scenario' | 'other architecture';
+
+export interface Totals {
+  rows: number; specified: number; exercisedOnly: number; uncovered: number; outOfScope: number;
+  /** Rows a scenario checked against a trace recorded on a real host. */
+  hostTrace: number;
+}
+
 export interface Matrix {
   generated: string;
   scenarios: MatrixScenario[];
   rows: MatrixRow[];
-  totals: Record<RowKind, { rows: number; specified: number; exercisedOnly: number; uncovered: number; outOfScope: number }>;
+  totals: Record<RowKind, Totals>;
   /** Vocabulary expressions that no step definition has (the table in vocabulary.ts is out of date). */
   warnings: string[];
+}
+
+export const ROW_KINDS: readonly RowKind[] = ['exit reason', 'handler', 'KVM_EXIT', 'host syscall', 'tracepoint'];
+
+/** The one classification of a row that the HTML page, the JSON and `exitpath coverage` all show. */
+export function rowCoverage(r: MatrixRow): Coverage {
+  if (r.cells.some((c) => c.how !== 'exercised')) return 'specified';
+  if (r.cells.length > 0) return 'walked through';
+  return r.outOfScope ? 'other architecture' : 'no scenario';
 }
 
 // ------------------------------------------------------------------ rows the model knows
@@ -81,19 +110,19 @@ export function knownRows(): MatrixRow[] {
   for (const t of allEventTypes()) if (t.kind === 'syscall' && t.to === 'host kernel') syscalls.add(t.name);
   for (const s of [...syscalls].sort()) rows.push({ kind: 'host syscall', name: s, cells: [] });
   for (const name of Object.keys(KVM_IOCTLS)) rows.push({ kind: 'host syscall', name, note: 'ioctl on a kvm file', cells: [] });
+  const tracepoints = new Set(['kvm_exit', 'kvm_entry', 'kvm_userspace_exit']);
+  for (const t of allEventTypes()) if (t.kind === 'tracepoint' && t.from === 'kvm' && t.to === 'kvm') tracepoints.add(t.name);
+  for (const name of tracepoints) rows.push({ kind: 'tracepoint', name, cells: [], note: TRACEPOINT_NOTE[name] ?? 'arch/x86/kvm/trace.h' });
   return rows;
 }
 
+/** Where a tracepoint is defined, when not in arch/x86/kvm/trace.h. */
+const TRACEPOINT_NOTE: Record<string, string> = {
+  kvm_userspace_exit: 'include/trace/events/kvm.h', kvm_set_irq: 'include/trace/events/kvm.h', kvm_vcpu_wakeup: 'include/trace/events/kvm.h',
+  kvm_mmio: 'include/trace/events/kvm.h', kvm_fpu: 'include/trace/events/kvm.h', kvm_halt_poll_ns: 'include/trace/events/kvm.h',
+};
+
 // ------------------------------------------------------------------ reading the message stream
-
-// Cucumber messages, read loosely: only the fields used below are looked at.
-interface Envelope { [k: string]: any }
-
-export function readNdjson(file: string): Envelope[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
-    try { return JSON.parse(l) as Envelope; } catch { throw new Error(`${file}:${i + 1}: not a cucumber message (expected one JSON object per line)`); }
-  });
-}
 
 interface TraceItem { kind: string; from: string; to: string; name: string }
 
@@ -105,6 +134,19 @@ export function itemsOfCrossings(events: readonly TraceItem[]): Specified[] {
     else if (e.from === 'kvm' && e.to === 'kvm' && e.kind === 'exit-handler') out.push({ kind: 'handler', name: e.name });
     else if (e.from === 'kvm' && e.to === 'qemu-kvm' && e.name.startsWith('KVM_EXIT_')) out.push({ kind: 'KVM_EXIT', name: e.name });
     else if (e.from === 'qemu-kvm' && (e.to === 'host kernel' || e.to === 'kvm') && (e.kind === 'syscall' || e.kind === 'ioctl' || e.kind === '')) out.push({ kind: 'host syscall', name: e.name });
+  }
+  return out;
+}
+
+/** The kvm tracepoints a walk fires: kvm_exit and kvm_entry at each exit and entry, kvm_userspace_exit
+ *  when KVM_RUN returns with an exit for qemu-kvm, and the ones kvm records by name. */
+export function tracepointsOf(events: readonly TraceItem[]): Specified[] {
+  const out: Specified[] = [];
+  for (const e of events) {
+    if (e.kind === 'vm-exit' && e.name !== 'VMfailValid') out.push({ kind: 'tracepoint', name: 'kvm_exit' });
+    else if (e.kind === 'vm-entry') out.push({ kind: 'tracepoint', name: 'kvm_entry' });
+    else if (e.kind === 'ioctl-return' && e.from === 'kvm' && e.name.startsWith('KVM_EXIT_')) out.push({ kind: 'tracepoint', name: 'kvm_userspace_exit' });
+    else if (e.kind === 'tracepoint' && e.from === 'kvm' && e.to === 'kvm') out.push({ kind: 'tracepoint', name: e.name });
   }
   return out;
 }
@@ -129,57 +171,12 @@ function specifiedBy(source: string, args: string[], table: string[][] | undefin
   return itemsOfCrossings(parseTraceFile(fs.readFileSync(file, 'utf8'), file).walk);
 }
 
-const STATUS_ORDER: ScenarioStatus[] = ['failed', 'ambiguous', 'undefined', 'pending', 'skipped', 'passed'];
-
-/** Build the matrix from cucumber messages. `goldenDir` is where golden files named in steps live. */
-export function buildMatrix(envelopes: readonly Envelope[], goldenDir = path.join('features', 'golden')): Matrix {
-  const pickles = new Map<string, Envelope>();
-  const pickleSteps = new Map<string, Envelope>();
-  const stepDefs = new Map<string, string>();
-  const testCases = new Map<string, Envelope>();
-  const started = new Map<string, string>(); // testCaseStartedId → testCaseId
-  const stepStatus = new Map<string, string[]>(); // testCaseStartedId → statuses
-  const traces = new Map<string, TraceItem[]>(); // pickleId → events of its walks
-  const retried = new Set<string>();
-  const locations = new Map<string, number>(); // gherkin scenario id → line
-  for (const e of envelopes) {
-    if (e.gherkinDocument) {
-      const visit = (children: Envelope[] | undefined) => {
-        for (const c of children ?? []) {
-          if (c.scenario) locations.set(c.scenario.id, c.scenario.location.line);
-          if (c.rule) visit(c.rule.children);
-        }
-      };
-      visit(e.gherkinDocument.feature?.children);
-    } else if (e.pickle) {
-      pickles.set(e.pickle.id, e.pickle);
-      for (const s of e.pickle.steps) pickleSteps.set(s.id, s);
-    } else if (e.stepDefinition) stepDefs.set(e.stepDefinition.id, e.stepDefinition.pattern.source);
-    else if (e.testCase) testCases.set(e.testCase.id, e.testCase);
-    else if (e.testCaseStarted) started.set(e.testCaseStarted.id, e.testCaseStarted.testCaseId);
-    else if (e.testStepFinished) {
-      const l = stepStatus.get(e.testStepFinished.testCaseStartedId) ?? [];
-      l.push(String(e.testStepFinished.testStepResult.status).toLowerCase());
-      stepStatus.set(e.testStepFinished.testCaseStartedId, l);
-    } else if (e.testCaseFinished?.willBeRetried) retried.add(e.testCaseFinished.testCaseStartedId);
-    else if (e.attachment?.fileName === 'trace.json' && e.attachment.testCaseStartedId) {
-      const tc = testCases.get(started.get(e.attachment.testCaseStartedId) ?? '');
-      if (!tc) continue;
-      const body = JSON.parse(e.attachment.contentEncoding === 'BASE64' ? Buffer.from(e.attachment.body, 'base64').toString('utf8') : e.attachment.body) as { walks: { events: TraceItem[] }[] };
-      traces.set(tc.pickleId, body.walks.flatMap((w) => w.events));
-    }
-  }
-
-  const scenarios: MatrixScenario[] = [];
-  const statusOf = new Map<string, ScenarioStatus>();
-  for (const [startedId, tcId] of started) {
-    if (retried.has(startedId)) continue;
-    const tc = testCases.get(tcId);
-    if (!tc) continue;
-    const st = stepStatus.get(startedId) ?? [];
-    const worst = STATUS_ORDER.find((s) => st.includes(s)) ?? (st.length ? 'unknown' : 'passed');
-    statusOf.set(tc.pickleId, worst);
-  }
+/**
+ * Build the matrix from cucumber messages. Golden files named in steps live beside their feature file;
+ * `cwd` is where the run's feature URIs start.
+ */
+export function buildMatrix(envelopes: readonly Envelope[], cwd = '.'): Matrix {
+  const run = readRun(envelopes);
   const rows = knownRows();
   const index = new Map(rows.map((r) => [`${r.kind}|${r.name}`, r]));
   const add = (it: Specified, scenario: string, how: MatrixCell['how']) => {
@@ -195,29 +192,21 @@ export function buildMatrix(envelopes: readonly Envelope[], goldenDir = path.joi
     else if (have.how === 'exercised' && how !== 'exercised') have.how = how;
   };
 
-  for (const tc of testCases.values()) {
-    const p = pickles.get(tc.pickleId);
-    if (!p) continue;
-    const id = p.id as string;
-    const line = locations.get(p.astNodeIds?.[0]) ?? 0;
-    scenarios.push({ id, name: p.name, uri: p.uri, line, status: statusOf.get(id) ?? 'unknown' });
-    for (const ts of tc.testSteps ?? []) {
-      if (!ts.pickleStepId) continue;
-      const step = pickleSteps.get(ts.pickleStepId);
-      for (const [k, defId] of (ts.stepDefinitionIds ?? []).entries()) {
-        const source = stepDefs.get(defId);
-        if (!source) continue;
-        const args = ((ts.stepMatchArgumentsLists?.[k]?.stepMatchArguments ?? []) as Envelope[]).map((a) => String(a.group?.value ?? '').replace(/^"(.*)"$/, '$1'));
-        const table = step?.argument?.dataTable?.rows?.map((r: Envelope) => r.cells.map((c: Envelope) => String(c.value)));
-        for (const it of specifiedBy(source, args, table, goldenDir)) add(it, id, it.negated ? 'not called' : 'specified');
+  const scenarios: MatrixScenario[] = [];
+  for (const sc of run.scenarios) {
+    scenarios.push({ id: sc.id, name: sc.name, uri: sc.uri, line: sc.line, status: sc.status, folder: sc.folder, feature: sc.feature, hostTrace: sc.hostTrace });
+    const goldenDir = path.dirname(path.resolve(cwd, sc.uri));
+    for (const step of sc.steps) {
+      for (const m of step.matches) {
+        for (const it of specifiedBy(m.source, m.args, step.table, goldenDir)) add(it, sc.id, it.negated ? 'not called' : 'specified');
       }
     }
-    for (const it of itemsOfCrossings(traces.get(id) ?? [])) add(it, id, 'exercised');
+    const events = sc.walks.flatMap((w) => w.events);
+    for (const it of [...itemsOfCrossings(events), ...tracepointsOf(events)]) add(it, sc.id, 'exercised');
   }
-  scenarios.sort((a, b) => (a.uri === b.uri ? a.line - b.line : a.uri < b.uri ? -1 : 1));
 
   const warnings: string[] = [];
-  const sources = new Set(stepDefs.values());
+  const sources = run.stepSources;
   for (const [concept, p] of Object.entries(VOCABULARY)) {
     if (!('specifies' in p)) continue;
     for (const s of [p.en, p.ja]) {
@@ -226,16 +215,15 @@ export function buildMatrix(envelopes: readonly Envelope[], goldenDir = path.joi
     }
   }
 
+  const hostTraced = new Set(scenarios.filter((x) => x.hostTrace).map((x) => x.id));
   const totals = {} as Matrix['totals'];
-  for (const k of ['exit reason', 'KVM_EXIT', 'handler', 'host syscall'] as RowKind[]) {
+  for (const k of ROW_KINDS) {
     const rs = rows.filter((r) => r.kind === k);
-    const spec = rs.filter((r) => r.cells.some((c) => c.how !== 'exercised'));
-    const ex = rs.filter((r) => !spec.includes(r) && r.cells.length > 0);
-    const oos = rs.filter((r) => r.outOfScope && r.cells.length === 0);
-    totals[k] = { rows: rs.length, specified: spec.length, exercisedOnly: ex.length, outOfScope: oos.length, uncovered: rs.length - spec.length - ex.length - oos.length };
+    const count = (c: Coverage) => rs.filter((r) => rowCoverage(r) === c).length;
+    totals[k] = {
+      rows: rs.length, specified: count('specified'), exercisedOnly: count('walked through'), uncovered: count('no scenario'),
+      outOfScope: count('other architecture'), hostTrace: rs.filter((r) => r.cells.some((c) => hostTraced.has(c.scenario))).length,
+    };
   }
   return { generated: new Date().toISOString(), scenarios, rows, totals, warnings };
 }
-
-/** A row is a gap when no scenario specifies it and it is in scope. */
-export const isGap = (r: MatrixRow): boolean => !r.outOfScope && !r.cells.some((c) => c.how !== 'exercised');

@@ -1,9 +1,9 @@
 // Where the real code lives for the names a walk shows: kvm's handlers and run loop, qemu's device
 // models, the host's syscalls, the guest driver. The report links each scenario to the files its walk
-// went through, at the versions the profile follows: Linux 6.1 with QEMU 7.2 (the pair Debian 12
-// ships) for `linux-6.1`, and the seed's Linux 3.2 (Fedora 15's 2.6.42) with QEMU 0.15 for
-// `qemu-kvm-2013` (qemu-kvm 0.15 was a fork of it; its own qemu-kvm.c is not linked). The guest
-// kernel is modelled on Linux 6.1 in both profiles.
+// went through, at the versions the profile follows: Linux 6.1 with QEMU 9.0 for `linux-6.1`, and
+// the seed's Fedora 15 for `qemu-kvm-2013` — Linux 3.2 (its 2.6.42) for kvm, the host and the guest,
+// and QEMU 0.14.0 for what qemu-kvm 0.14 shared with it (qemu-kvm's own qemu-kvm.c and
+// posix-aio-compat glue are not linked: the fork is not on the link's host).
 
 export type Codebase = 'linux' | 'qemu';
 export type Era = 'linux-6.1' | 'qemu-kvm-2013';
@@ -14,14 +14,17 @@ const L = (path: string): Place => ({ codebase: 'linux', path });
 const G = (path: string): Place => ({ codebase: 'linux', path, guest: true });
 const Q = (path: string): Place => ({ codebase: 'qemu', path });
 
-/** Linux 6.1 / QEMU 7.2 paths, by the name the trace shows. */
+/** Linux 6.1 / QEMU 9.0 paths, by the name the trace shows. */
 const MODERN: Record<string, Place> = {
   // the guest (Linux 6.1 in both profiles)
   write: G('fs/read_write.c'), read: G('fs/read_write.c'), openat: G('fs/open.c'), close: G('fs/open.c'),
   fsync: G('fs/sync.c'), vfs_write: G('fs/read_write.c'), vfs_read: G('fs/read_write.c'), submit_bio: G('block/blk-core.c'),
   virtio_queue_rq: G('drivers/block/virtio_blk.c'), virtblk_done: G('drivers/block/virtio_blk.c'),
-  virtqueue_add_sgs: G('drivers/virtio/virtio_ring.c'), virtqueue_kick: G('drivers/virtio/virtio_ring.c'),
-  vp_notify: G('drivers/virtio/virtio_pci_common.c'), vp_interrupt: G('drivers/virtio/virtio_pci_common.c'),
+  virtblk_add_req: G('drivers/block/virtio_blk.c'), virtio_commit_rqs: G('drivers/block/virtio_blk.c'),
+  blk_mq_complete_request: G('block/blk-mq.c'), virtqueue_add_sgs: G('drivers/virtio/virtio_ring.c'),
+  virtqueue_kick_prepare: G('drivers/virtio/virtio_ring.c'), virtqueue_notify: G('drivers/virtio/virtio_ring.c'),
+  vring_interrupt: G('drivers/virtio/virtio_ring.c'), vp_notify: G('drivers/virtio/virtio_pci_common.c'),
+  vp_interrupt: G('drivers/virtio/virtio_pci_common.c'), vp_vring_interrupt: G('drivers/virtio/virtio_pci_common.c'),
   iowrite16: G('lib/iomap.c'), common_interrupt: G('arch/x86/kernel/irq.c'), default_idle: G('arch/x86/kernel/process.c'),
   sysvec_reschedule_ipi: G('arch/x86/kernel/smp.c'), smp_send_reschedule: G('arch/x86/kernel/smp.c'),
   wakeup_secondary_cpu_via_init: G('arch/x86/kernel/smpboot.c'), start_secondary: G('arch/x86/kernel/smpboot.c'),
@@ -47,7 +50,7 @@ const MODERN: Record<string, Place> = {
   block_rq_issue: G('block/blk-mq.c'), block_rq_requeue: G('block/blk-mq.c'),
   // VT-x entry and exit, and kvm
   VMLAUNCH: L('arch/x86/kvm/vmx/vmenter.S'), VMRESUME: L('arch/x86/kvm/vmx/vmenter.S'),
-  KVM_RUN: L('virt/kvm/kvm_main.c'), KVM_IRQ_LINE: L('arch/x86/kvm/x86.c'), kvm_set_irq: L('arch/x86/kvm/irq_comm.c'),
+  KVM_RUN: L('virt/kvm/kvm_main.c'), KVM_IRQ_LINE: L('arch/x86/kvm/x86.c'), KVM_IRQ_LINE_STATUS: L('arch/x86/kvm/x86.c'), kvm_set_irq: L('arch/x86/kvm/irq_comm.c'),
   kvm_pio: L('arch/x86/kvm/x86.c'), kvm_msr: L('arch/x86/kvm/x86.c'), kvm_inj_virq: L('arch/x86/kvm/vmx/vmx.c'),
   kvm_vcpu_block: L('virt/kvm/kvm_main.c'), kvm_eoi: L('arch/x86/kvm/lapic.c'), kvm_mmio: L('arch/x86/kvm/x86.c'),
   kvm_vcpu_wakeup: L('virt/kvm/kvm_main.c'), kvm_apic_ipi: L('arch/x86/kvm/lapic.c'), kvm_apic_accept_irq: L('arch/x86/kvm/lapic.c'),
@@ -62,10 +65,12 @@ const MODERN: Record<string, Place> = {
   kvm_emulate_monitor: L('arch/x86/kvm/x86.c'), kvm_handle_invalid_op: L('arch/x86/kvm/x86.c'),
   // qemu
   kvm_run_exit: Q('accel/kvm/kvm-all.c'), kvm_cpu_exec: Q('accel/kvm/kvm-all.c'), kvm_handle_io: Q('accel/kvm/kvm-all.c'),
-  address_space_rw: Q('softmmu/physmem.c'), qemu_mutex_lock_iothread: Q('softmmu/cpus.c'), qemu_mutex_unlock_iothread: Q('softmmu/cpus.c'),
-  memory_region_dispatch_write: Q('softmmu/memory.c'), memory_region_dispatch_read: Q('softmmu/memory.c'),
+  address_space_rw: Q('system/physmem.c'), bql_lock: Q('system/cpus.c'), bql_unlock: Q('system/cpus.c'),
+  memory_region_dispatch_write: Q('system/memory.c'), memory_region_dispatch_read: Q('system/memory.c'),
   virtio_queue_notify: Q('hw/virtio/virtio.c'), virtqueue_pop: Q('hw/virtio/virtio.c'), virtqueue_flush: Q('hw/virtio/virtio.c'),
-  virtio_pci_notify: Q('hw/virtio/virtio-pci.c'),
+  virtio_pci_notify: Q('hw/virtio/virtio-pci.c'), virtio_pci_config_write: Q('hw/virtio/virtio-pci.c'),
+  virtio_ioport_write: Q('hw/virtio/virtio-pci.c'), virtio_ioport_read: Q('hw/virtio/virtio-pci.c'),
+  virtio_blk_handle_vq: Q('hw/block/virtio-blk.c'), virtio_blk_submit_multireq: Q('hw/block/virtio-blk.c'),
   virtio_blk_handle_output: Q('hw/block/virtio-blk.c'), virtio_blk_handle_write: Q('hw/block/virtio-blk.c'),
   virtio_blk_handle_read: Q('hw/block/virtio-blk.c'), virtio_blk_rw_complete: Q('hw/block/virtio-blk.c'),
   virtio_blk_req_complete: Q('hw/block/virtio-blk.c'),
@@ -77,14 +82,26 @@ const MODERN: Record<string, Place> = {
   fdatasync: L('fs/sync.c'), ioctl: L('fs/ioctl.c'),
 };
 
-/** What moved by 2013 (Linux 3.2, QEMU 0.15); null = not in that tree under a name worth linking. */
+/** What moved by 2013 (Linux 3.2, QEMU 0.14); null = not in that tree under a name worth linking. */
 const SEED_ERA: Record<string, Place | null> = {
+  // the guest: Fedora 15's Linux 3.2
+  do_virtblk_request: G('drivers/block/virtio_blk.c'), do_req: G('drivers/block/virtio_blk.c'), blk_done: G('drivers/block/virtio_blk.c'),
+  virtqueue_add_buf: G('include/linux/virtio.h'), virtqueue_kick: G('drivers/virtio/virtio_ring.c'),
+  vp_notify: G('drivers/virtio/virtio_pci.c'), vp_interrupt: G('drivers/virtio/virtio_pci.c'), vp_vring_interrupt: G('drivers/virtio/virtio_pci.c'),
+  vring_interrupt: G('drivers/virtio/virtio_ring.c'), __blk_end_request_all: G('block/blk-core.c'), do_IRQ: G('arch/x86/kernel/irq.c'),
+  // qemu-kvm 0.14, where QEMU 0.14.0 has the same file
+  cpu_outw: Q('ioport.c'), cpu_inb: Q('ioport.c'), virtio_ioport_write: Q('hw/virtio-pci.c'), virtio_ioport_read: Q('hw/virtio-pci.c'),
+  virtio_pci_config_writew: Q('hw/virtio-pci.c'), virtio_pci_config_readb: Q('hw/virtio-pci.c'),
+  virtio_submit_multiwrite: Q('hw/virtio-blk.c'), bdrv_aio_multiwrite: Q('block.c'), bdrv_aio_writev: Q('block.c'), bdrv_aio_readv: Q('block.c'),
+  bdrv_aio_flush: Q('block.c'), paio_submit: Q('posix-aio-compat.c'), posix_aio_read: Q('posix-aio-compat.c'),
+  qemu_mutex_lock_iothread: Q('cpus.c'), qemu_mutex_unlock_iothread: Q('cpus.c'), select: L('fs/select.c'),
+  post_kvm_run: null, pre_kvm_run: null, kvm_run: null,
   VMLAUNCH: L('arch/x86/kvm/vmx.c'), VMRESUME: L('arch/x86/kvm/vmx.c'), kvm_inj_virq: L('arch/x86/kvm/vmx.c'),
   kvm_emulate_cpuid: null, kvm_emulate_halt: null, kvm_emulate_rdmsr: null, kvm_emulate_wrmsr: null,
   kvm_emulate_hypercall: null, kvm_emulate_invd: null, kvm_emulate_wbinvd: null, kvm_emulate_xsetbv: null,
   kvm_emulate_rdpmc: null, kvm_emulate_mwait: null, kvm_emulate_monitor: null, kvm_handle_invalid_op: null,
   kvm_page_fault: L('arch/x86/kvm/mmu.c'), kvm_tdp_mmu_map: null, kvm_set_irq: L('virt/kvm/irq_comm.c'),
-  kvm_run_exit: null, kvm_cpu_exec: Q('kvm-all.c'), kvm_main_loop_cpu: null, kvm_handle_io: Q('kvm-all.c'),
+  kvm_run_exit: null, kvm_cpu_exec: null, kvm_main_loop_cpu: null, kvm_handle_io: Q('kvm-all.c'),
   address_space_rw: null, memory_region_dispatch_write: null, memory_region_dispatch_read: null,
   virtio_queue_notify: Q('hw/virtio.c'), virtqueue_pop: Q('hw/virtio.c'), virtqueue_flush: Q('hw/virtio.c'),
   virtio_pci_notify: Q('hw/virtio-pci.c'),
@@ -101,33 +118,29 @@ function handlerPlace(name: string, era: Era): Place | undefined {
 }
 
 export function placeOf(name: string, era: Era): Place | undefined {
-  const base = MODERN[name];
-  if (era === 'qemu-kvm-2013' && !(base?.guest)) {
-    if (name in SEED_ERA) return SEED_ERA[name] ?? undefined;
-  }
-  return base ?? handlerPlace(name, era);
+  if (era === 'qemu-kvm-2013' && name in SEED_ERA) return SEED_ERA[name] ?? undefined;
+  return MODERN[name] ?? handlerPlace(name, era);
 }
 
 export function sourceUrl(p: Place, era: Era): string {
-  if (p.codebase === 'linux') return `https://github.com/torvalds/linux/blob/${era === 'linux-6.1' || p.guest ? 'v6.1' : 'v3.2'}/${p.path}`;
-  return `https://github.com/qemu/qemu/blob/${era === 'linux-6.1' ? 'v7.2.0' : 'v0.15.0'}/${p.path}`;
+  if (p.codebase === 'linux') return `https://github.com/torvalds/linux/blob/${era === 'linux-6.1' ? 'v6.1' : 'v3.2'}/${p.path}`;
+  return `https://github.com/qemu/qemu/blob/${era === 'linux-6.1' ? 'v9.0.0' : 'v0.14.0'}/${p.path}`;
 }
 
 export interface SourceLink { name: string; url: string }
 
-/** One link per real file the names went through, named by the file and the first names seen in it. */
+/**
+ * One link per function the walk went through, in the order the walk met them, each named
+ * `file: function` (guest functions marked "guest:") and pointing at the file at the profile's version.
+ */
 export function sourceLinks(names: Iterable<string>, era: Era): SourceLink[] {
-  const byUrl = new Map<string, { path: string; names: string[]; guest: boolean }>();
+  const out: SourceLink[] = [];
+  const seen = new Set<string>();
   for (const n of names) {
     const p = placeOf(n, era);
-    if (!p) continue;
-    const url = sourceUrl(p, era);
-    const e = byUrl.get(url) ?? { path: p.path, names: [], guest: !!p.guest };
-    if (!e.names.includes(n)) e.names.push(n);
-    byUrl.set(url, e);
+    if (!p || seen.has(n)) continue;
+    seen.add(n);
+    out.push({ url: sourceUrl(p, era), name: `${p.guest ? 'guest: ' : ''}${p.path}: ${n}` });
   }
-  return [...byUrl].map(([url, e]) => {
-    const shown = e.names.slice(0, 3).join(', ') + (e.names.length > 3 ? ', …' : '');
-    return { url, name: `${e.guest ? 'guest: ' : ''}${e.path}: ${shown}` };
-  });
+  return out;
 }

@@ -1,8 +1,8 @@
 // The step vocabulary as the conformance matrix reads it: which steps specify an exit reason, a kvm
-// handler, a KVM_EXIT_* code or a host syscall, in English (steps/*.steps.ts) and in Japanese
+// handler, a KVM_EXIT_* code or a host syscall (no step specifies a tracepoint yet), in English (steps/*.steps.ts) and in Japanese
 // (steps/ja/, which registers its phrasings from here, so the two cannot drift apart).
 
-export type RowKind = 'exit reason' | 'KVM_EXIT' | 'handler' | 'host syscall';
+export type RowKind = 'exit reason' | 'KVM_EXIT' | 'handler' | 'host syscall' | 'tracepoint';
 
 /** What one matched step says must happen (or must not). */
 export interface Specified { kind: RowKind; name: string; negated?: boolean }
@@ -13,7 +13,13 @@ export type Specifier =
   | { from: 'crossings' }
   | { from: 'golden'; arg: number };
 
-export interface Phrase { en: string; ja: string; specifies?: Specifier }
+export interface Phrase {
+  en: string;
+  ja: string;
+  specifies?: Specifier;
+  /** When the Japanese names the arguments in another order: for each English argument, the Japanese one's index. */
+  jaOrder?: readonly number[];
+}
 
 /** Cucumber expressions (or regular expressions, written /…/) of each step, by concept. */
 export const VOCABULARY = {
@@ -27,8 +33,8 @@ export const VOCABULARY = {
   backend: { en: 'the host block backend is {string}', ja: 'ホストのブロックバックエンドは {string}' },
   bootTraced: { en: 'the boot is traced', ja: 'ブートもトレースする' },
 
-  writes: { en: 'the guest process writes {string} to {string}', ja: 'ゲストのプロセスが {string} に {string} を write する' },
-  reads: { en: 'the guest process reads {int} bytes from {string}', ja: 'ゲストのプロセスが {string} から {int} バイト read する' },
+  writes: { en: 'the guest process writes {string} to {string}', ja: 'ゲストのプロセスが {string} に {string} を write する', jaOrder: [1, 0] },
+  reads: { en: 'the guest process reads {int} bytes from {string}', ja: 'ゲストのプロセスが {string} から {int} バイト read する', jaOrder: [1, 0] },
   fsync: { en: 'the guest process calls fsync on {string}', ja: 'ゲストのプロセスが {string} を fsync する' },
   executes: { en: 'the guest executes {string}', ja: 'ゲストOSが {string} を実行する' },
 
@@ -52,7 +58,7 @@ export const VOCABULARY = {
   crosses: { en: 'the walk crosses, in order:', ja: '処理は次の順に境界を越える:', specifies: { from: 'crossings' } },
   stagesRange: { en: 'the walk passes through stages {int} to {int} in order', ja: '処理はステージ {int} から {int} を順に通る' },
   stagesList: { en: 'the walk passes through stages {string}', ja: '処理はステージ {string} を通る' },
-  diskHolds: { en: 'the disk image holds {string} at byte {int}', ja: 'ディスクイメージの {int} バイト目から {string} が書かれている' },
+  diskHolds: { en: 'the disk image holds {string} at byte {int}', ja: 'ディスクイメージの {int} バイト目から {string} が書かれている', jaOrder: [1, 0] },
   returns: { en: '/^the (?:write|read|call|instruction) returns (\\d+)$/', ja: '/^(?:write|read|呼び出し|命令) ?は (\\d+) を返す$/' },
   returnsHex: { en: '/^the instruction returns (0x[0-9a-fA-F]+)$/', ja: '/^命令 ?は (0x[0-9a-fA-F]+) を返す$/' },
   fails: { en: 'the call fails with {word}', ja: '呼び出しは {word} で失敗する' },

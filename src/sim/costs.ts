@@ -36,6 +36,12 @@ export interface CpuProfile {
     readonly irqInjection: number;
     /** Guest kernel work per syscall (entry, vfs, block layer). */
     readonly guestSyscall: number;
+    /**
+     * A vCPU thread blocked in kvm_vcpu_block, woken and scheduled back in: what halt polling saves
+     * [Documentation/virt/kvm/halt-polling.rst: "a trip through the scheduler, normally on the order
+     * of a few micro-seconds"; the low end, 2 µs].
+     */
+    readonly vcpuWakeup: number;
   };
   /** Host storage latency for one request, in ns (a local NVMe SSD write). */
   readonly diskLatencyNs: number;
@@ -60,6 +66,7 @@ export const SKYLAKE_SP: CpuProfile = {
     qemuVirtioRequest: 1500,
     irqInjection: 400,
     guestSyscall: 300,
+    vcpuWakeup: 5000,
   },
   diskLatencyNs: 20_000,
 };

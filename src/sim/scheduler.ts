@@ -33,7 +33,8 @@ export class WaitQueue {
   }
 }
 
-interface Timer { t: number; seq: number; fn: () => void }
+/** A pending timer; `cancelled` ones are dropped when they come up, without moving the clock. */
+export interface Timer { t: number; seq: number; fn: () => void; cancelled?: boolean }
 
 export class Scheduler {
   private runq: Thread[] = [];
@@ -57,9 +58,17 @@ export class Scheduler {
     if (t.state === 'blocked') { t.state = 'runnable'; this.runq.push(t); }
   }
 
+  /** hrtimer_cancel: the timer will not fire, and its time no longer counts as host work. */
+  cancel(timer: Timer): void { timer.cancelled = true; }
+
+  /** Drop cancelled timers from the front of the heap. */
+  private pruneTimers(): void {
+    while (this.timers.length > 0 && this.timers[0]!.cancelled) this.popTimer();
+  }
+
   /** Run `fn` at simulated time `t` (ns). */
-  at(t: number, fn: () => void): void {
-    const timer = { t, seq: this.timerSeq++, fn };
+  at(t: number, fn: () => void): Timer {
+    const timer: Timer = { t, seq: this.timerSeq++, fn };
     const h = this.timers;
     h.push(timer);
     let i = h.length - 1;
@@ -70,6 +79,7 @@ export class Scheduler {
       h[i] = hp; i = p;
     }
     h[i] = timer;
+    return timer;
   }
 
   private popTimer(): Timer | undefined {
@@ -114,6 +124,7 @@ export class Scheduler {
         this.step(t);
         continue;
       }
+      this.pruneTimers();
       // Parked vCPUs go on once nothing else can run now: before any timer that is not yet due.
       if (this.parked.length > 0 && !(this.timers.length > 0 && this.timers[0]!.t <= this.clock.now)) {
         for (const t of this.parked) { t.state = 'runnable'; this.runq.push(t); }
@@ -157,6 +168,7 @@ export class Scheduler {
    */
   nextHostWork(): number {
     if (this.head < this.runq.length) return this.clock.now;
+    this.pruneTimers();
     return this.timers.length > 0 ? this.timers[0]!.t : Infinity;
   }
 

@@ -1,4 +1,4 @@
-// Event types of the trace (DESIGN §3). A layer declares each crossing or tracepoint it emits once,
+// Event types of the trace. A layer declares each crossing or tracepoint it emits once,
 // at module load, and records it with a small integer id and up to four numbers: no strings or
 // objects are built on the hot path. Names and details are formatted only when someone reads.
 
@@ -30,24 +30,38 @@ const types: EventType[] = [];
 const byKey = new Map<string, EventType>();
 
 /**
- * Declare an event type; declaring the same (kind, from, to, name) again returns the same id.
+ * Declare an event type; declaring the same (kind, from, to, name) again with the same arguments
+ * returns the same id. Declaring it with other arguments is a start-up error: one name, one detail
+ * layout, so that how an event reads never depends on which walk declared it first.
  * `args` is a list like `['port:hex', 'size', 'device:str']`.
  */
 export function defineEvent(kind: Kind, from: Layer, to: Layer, name: string,
   args: readonly (string | ArgSpec)[] = []): number {
   const key = `${kind}|${from}|${to}|${name}`;
-  const known = byKey.get(key);
-  if (known) return known.id;
   if (args.length > 4) throw new Error(`event ${key}: at most 4 detail arguments`);
   const specs = args.map((a): ArgSpec => {
     if (typeof a !== 'string') return a;
     const [n, f] = a.split(':');
     return { name: n!, fmt: (f as ArgFormat | undefined) ?? 'dec' };
   });
+  const known = byKey.get(key);
+  if (known) {
+    const same = known.args.length === specs.length && known.args.every((a, i) => a.name === specs[i]!.name && a.fmt === specs[i]!.fmt);
+    if (!same) {
+      const show = (s: readonly ArgSpec[]) => `[${s.map((a) => (typeof a.fmt === 'string' ? `${a.name}:${a.fmt}` : `${a.name}:fn`)).join(', ')}]`;
+      throw new Error(`event ${key} declared twice with different arguments: ${show(known.args)} and ${show(specs)}`);
+    }
+    return known.id;
+  }
   const t: EventType = { id: types.length, kind, from, to, name, args: specs };
   types.push(t);
   byKey.set(key, t);
   return t.id;
+}
+
+/** The names of every event type declared so far. */
+export function eventNames(): string[] {
+  return [...new Set(types.map((t) => t.name))];
 }
 
 export function eventType(id: number): EventType {

@@ -70,12 +70,13 @@ export function normalise(events: readonly TraceEvent[]): GoldenEntry[] {
 
 // ------------------------------------------------------------------ YAML
 
-const HEADER = `# A golden trace of exitpath: the walk, normalised (see src/trace/golden.ts for what is kept).
-# Regenerate after an intended change with UPDATE_GOLDEN=1, and review the diff.
+const HEADER = `# A golden trace of exitpath: the walk, normalised (see src/trace/golden.ts for what is kept), and
+# the configuration keys its scenario changed from the defaults. Regenerate after an intended change
+# with \`exitpath test FEATURE --update-golden\` (or UPDATE_GOLDEN=1), and review the diff.
 `;
 
 export function goldenToYaml(g: GoldenTrace): string {
-  const doc = new Document({ title: g.title, config: g.config, walk: g.walk.map(orderKeys) });
+  const doc = new Document({ title: g.title, ...(g.config !== undefined ? { config: g.config } : {}), walk: g.walk.map(orderKeys) });
   const walk = doc.get('walk', true) as YAMLSeq;
   for (const item of walk.items) (item as YAMLMap).flow = true;
   const cfg = doc.get('config', true);
@@ -246,6 +247,33 @@ export function summariseDiff(ops: readonly DiffOp[]): DiffSummary {
   const c = { vanished: 0, appeared: 0, changed: 0 };
   for (const o of ops) if (o.op !== 'same') c[o.op]++;
   return { ...c, configChanged: [] };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * What a configuration changes from the defaults: only the keys whose values differ, nested maps key
+ * by key (undefined when nothing differs). A golden file records this, so a setting added to the
+ * model later, at its default, changes no golden file.
+ */
+export function changedFrom(defaults: unknown, config: unknown): unknown {
+  if (isObject(defaults) && isObject(config)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(config)) {
+      const d = changedFrom(defaults[k], v);
+      if (d !== undefined) out[k] = d;
+    }
+    return Object.keys(out).length ? out : undefined;
+  }
+  return JSON.stringify(defaults) === JSON.stringify(config) ? undefined : config;
+}
+
+/** The changes recorded in a golden file laid over the defaults: the whole configuration again. */
+export function withDefaults(defaults: unknown, changes: unknown): unknown {
+  if (!isObject(defaults) || !isObject(changes)) return changes === undefined ? defaults : changes;
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(changes)) out[k] = withDefaults(defaults[k], v);
+  return out;
 }
 
 /**

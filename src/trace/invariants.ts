@@ -5,11 +5,13 @@
 //     nothing, when the run ends there or the VM stops for good); never two exits or two entries in
 //     a row. A failed VMLAUNCH/VMRESUME (VMfailValid) is neither.
 //  2. No VM entry while the VM is stopped (between vm_stop and vm_start).
-//  3. Crossings only between neighbouring boxes (DESIGN §1), listed below.
+//  3. Crossings only between neighbouring boxes of the walk's picture, listed below.
 //  4. The used ring only reports chains the device popped from the avail ring and still holds
 //     (virtqueue_fill id ∈ popped − filled − detached), per queue.
 //  5. Every AIO completion matches an iocb that was submitted and not yet completed.
 //  6. The DMA guard rail was never tripped (dma_guard_violation).
+// A system reset (qemu_system_reset) starts the machine anew: the vCPUs' modes and the queues'
+// popped chains are forgotten (the reboot's boot is not traced unless asked).
 
 import { eventType, type Layer } from './events';
 import type { TraceEvent } from './recorder';
@@ -37,7 +39,7 @@ const NEIGHBOURS: readonly (readonly [Layer, Layer, string])[] = [
 const neighbourKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);
 const NEIGHBOUR_SET = new Set(NEIGHBOURS.map(([a, b]) => neighbourKey(a, b)));
 
-const enum C { Other, Entry, Exit, Stop, Start, Pop, Fill, Detach, AioSubmit, AioComplete, Guard, BadCrossing }
+const enum C { Other, Entry, Exit, Stop, Start, Pop, Fill, Detach, AioSubmit, AioComplete, Guard, BadCrossing, Reset }
 
 export interface Violation { seq: number; rule: string; message: string }
 
@@ -71,6 +73,7 @@ export class InvariantChecker {
     else if (t.name === 'io_submit_one' && t.from === 'host kernel') c = C.AioSubmit;
     else if (t.name === 'aio_complete' && t.from === 'host kernel') c = C.AioComplete;
     else if (t.name === 'dma_guard_violation') c = C.Guard;
+    else if (t.name === 'qemu_system_reset' && t.from === 'qemu-kvm') c = C.Reset;
     else c = C.Other;
     this.classes[type] = c + 1;
     return c;
@@ -110,6 +113,7 @@ export class InvariantChecker {
         this.inGuest.set(v, false);
         return;
       }
+      case C.Reset: this.inGuest.clear(); this.inUse.clear(); return;
       case C.Stop: this.stopped = true; return;
       case C.Start: this.stopped = false; return;
       case C.Pop: {

@@ -33,7 +33,8 @@ const WHY_JA: Record<number, string> = {
   10: 'システムコールの return: プロセスに戻る',
 };
 
-const LAYER_JA: Record<string, string> = {
+/** The boxes in the seed talk's words. */
+export const LAYER_JA: Record<string, string> = {
   'guest process': 'プロセス', 'guest kernel': 'ゲストOS', 'VMX CPU': 'vt-x', kvm: 'kvm', 'qemu-kvm': 'qemu-kvm', 'host kernel': 'ホストOS',
 };
 

@@ -1,5 +1,5 @@
 // Questions asked of a recorded walk: its crossings, which of them are the seed's ①–⑩, and the
-// summary `exitpath explain --format json` prints (DESIGN §3). Everything here is derived from the
+// summary `exitpath explain --format json` prints. Everything here is derived from the
 // events; nothing is looked up in the simulator's state.
 
 import type { TraceEvent } from './recorder';
@@ -11,6 +11,8 @@ export interface ExitSummary {
   reasonNumber: number;
   qualification: string;
   handler: string | null;
+  /** For an imported host trace: how the handler was found (inferred from kvm's table, or seen in a stack trace). */
+  handlerEvidence?: string;
   handledIn: 'kernel' | 'userspace';
   userspaceExit: string | null;
   /** The vCPU that exited. */
@@ -98,19 +100,22 @@ export function summarize(events: TraceEvent[], result: { value: number; errno: 
     const e = events[i]!;
     if (e.kind !== 'vm-exit' || e.name === 'VMfailValid') continue;
     let handler: string | null = null;
+    let evidence: string | undefined;
     let userspaceExit: string | null = null;
     for (let j = i + 1; j < events.length; j++) {
       const f = events[j]!;
       // With several vCPUs, other vCPUs' events interleave: follow this one's.
       if (f.vcpu !== e.vcpu) continue;
       if (f.kind === 'vm-entry' || f.kind === 'vm-exit') break;
-      if (f.kind === 'exit-handler' && handler === null) handler = f.name;
+      if (f.kind === 'exit-handler' && handler === null) { handler = f.name; if (f.detail.evidence !== undefined) evidence = String(f.detail.evidence); }
       if (isUserspaceExit(f)) { userspaceExit = f.name; break; }
     }
-    exits.push({
+    const x: ExitSummary = {
       reason: e.name, reasonNumber: Number(e.detail.reasonNumber), qualification: String(e.detail.qualification),
       handler, handledIn: userspaceExit ? 'userspace' : 'kernel', userspaceExit, vcpu: e.vcpu,
-    });
+    };
+    if (evidence !== undefined) x.handlerEvidence = evidence;
+    exits.push(x);
   }
   const hostSyscalls: Summary['hostSyscalls'] = [];
   for (const e of events) {

@@ -77,7 +77,7 @@ function tagOf(v: number): number {
   return (v >>> 0) === v ? AS_UINT32 : ESCAPED;
 }
 
-/** A decoded event, DESIGN §3. */
+/** A decoded event: `{ seq, t_ns, vcpu, from, to, kind, name, stage?, detail }` (the trace's contract). */
 export interface TraceEvent {
   seq: number;
   t_ns: number;
@@ -90,9 +90,27 @@ export interface TraceEvent {
   detail: Record<string, string | number>;
 }
 
+/** Per event type: the JSON of its fixed part and its argument keys, for jsonLine (null: use JSON.stringify). */
+interface LineFormat { head: string; keys: string[] }
+const lineFormats: (LineFormat | null | undefined)[] = [];
+function lineFormat(type: number): LineFormat | null {
+  let f = lineFormats[type];
+  if (f !== undefined) return f;
+  const t = eventType(type);
+  const names = t.args.map((a) => a.name);
+  // Keys that JSON.stringify would reorder (array indices) or merge (duplicates) go the slow way.
+  if (new Set(names).size !== names.length || names.some((n) => /^(0|[1-9]\d*)$/.test(n))) f = null;
+  else f = { head: `,"from":${JSON.stringify(t.from)},"to":${JSON.stringify(t.to)},"kind":${JSON.stringify(t.kind)},"name":${JSON.stringify(t.name)},"detail":{`, keys: names.map((n) => JSON.stringify(n) + ':') };
+  lineFormats[type] = f;
+  return f;
+}
+/** A number as JSON.stringify writes it. */
+const jsonNumber = (v: number): string => (Number.isFinite(v) ? String(v) : 'null');
+
 export class TraceRecorder implements Tracer {
   on = false;
-  private chunks: Chunk[] = [];
+  /** The chunks; a released one (its events written out and no longer needed) is undefined. */
+  private chunks: (Chunk | undefined)[] = [];
   private cur: Chunk | undefined;
   private colT = new Float64Array(0);
   private colType = new Uint16Array(0);
@@ -107,6 +125,11 @@ export class TraceRecorder implements Tracer {
   private stringIds = new Map<string, number>();
   /** Called with each event as it is recorded, when someone follows the trace live. */
   onEvent: ((r: TraceRecorder, seq: number) => void) | undefined;
+  /**
+   * Called when a chunk is full, before the next event is stored: a reader that streams the trace
+   * takes the events so far and may release the chunks it no longer needs.
+   */
+  onChunkFull: ((r: TraceRecorder) => void) | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -134,6 +157,7 @@ export class TraceRecorder implements Tracer {
 
   /** Start a new chunk; the current one's columns are kept on the recorder so `rec` reaches them directly. */
   private grow(): void {
+    if (this.onChunkFull !== undefined && this.chunks.length > 0) this.onChunkFull(this);
     const c = this.cur = takeChunk();
     this.chunks.push(c);
     this.colT = c.t;
@@ -172,7 +196,7 @@ export class TraceRecorder implements Tracer {
    * are kept for reuse by the next store that needs one, unless `keepMemory` is false.
    */
   clear(keepMemory = true): void {
-    if (keepMemory) for (const c of this.chunks) if (spare.length < SPARE_CHUNKS) spare.push(c);
+    if (keepMemory) for (const c of this.chunks) if (c && spare.length < SPARE_CHUNKS) spare.push(c);
     this.chunks = [];
     this.cur = undefined;
     this.colT = new Float64Array(0);
@@ -183,6 +207,23 @@ export class TraceRecorder implements Tracer {
     this.length = 0;
     this.escapes = 0;
   }
+
+  /**
+   * Let go of the events before `before` (whole chunks only): a reader that has written them out
+   * keeps the store's memory bounded. Their seq numbers stay taken; reading one is an error.
+   */
+  release(before: number): void {
+    const end = Math.min(before, this.length) >>> CHUNK_BITS;
+    let i = this.releasedChunks;
+    for (; i < end; i++) {
+      const c = this.chunks[i];
+      if (c === this.cur) break;             // the chunk being filled goes at a later call
+      this.chunks[i] = undefined;
+      if (c !== undefined && spare.length < SPARE_CHUNKS) spare.push(c);
+    }
+    this.releasedChunks = i;
+  }
+  private releasedChunks = 0;
 
   private chunk(seq: number): Chunk {
     const c = this.chunks[seq >>> CHUNK_BITS];
@@ -212,6 +253,31 @@ export class TraceRecorder implements Tracer {
     return { seq, t_ns: c.t[i]!, vcpu: c.vcpu[i]!, from: ty.from, to: ty.to, kind: ty.kind, name: ty.name, detail };
   }
 
+  /**
+   * Event `seq` as one line of JSON, exactly as JSON.stringify(get(seq)) writes it (with `stage`
+   * last when given), without building the event object: how a long run is written out.
+   */
+  jsonLine(seq: number, stage?: number): string {
+    const c = this.chunk(seq);
+    const i = seq & MASK;
+    const type = c.type[i]!;
+    const f = lineFormat(type);
+    if (f === null) {
+      const e = this.get(seq);
+      if (stage !== undefined) e.stage = stage;
+      return JSON.stringify(e);
+    }
+    const args = eventType(type).args;
+    let out = `{"seq":${seq},"t_ns":${jsonNumber(c.t[i]!)},"vcpu":${c.vcpu[i]!}${f.head}`;
+    for (let k = 0; k < args.length; k++) {
+      const v = c.arg((i << 2) + k);
+      const fmt = args[k]!.fmt;
+      const val = fmt === 'dec' ? jsonNumber(v) : fmt === 'hex' ? `"${hex(v)}"` : fmt === 'str' ? JSON.stringify(this.strings[v] ?? `?${v}`) : JSON.stringify(fmt(v));
+      out += (k === 0 ? '' : ',') + f.keys[k]! + val;
+    }
+    return stage === undefined ? out + '}}' : `${out}},"stage":${stage}}`;
+  }
+
   /** Decode events [from, to). */
   slice(from = 0, to = this.length): TraceEvent[] {
     const out: TraceEvent[] = [];
@@ -225,7 +291,7 @@ export class TraceRecorder implements Tracer {
    * the benchmark measures that separately.
    */
   residentBytes(): { columns: number; escapes: number; strings: number; total: number } {
-    const columns = this.chunks.length * CHUNK * COLUMN_BYTES;
+    const columns = this.chunks.filter((c) => c !== undefined).length * CHUNK * COLUMN_BYTES;
     const escapes = this.escapes * (4 + 8);
     const strings = this.stringChars * 2;
     return { columns, escapes, strings, total: columns + escapes + strings };

@@ -10,7 +10,7 @@
 // Left out on purpose (NOT_UAPI), because no UAPI header defines them:
 //   - vmx.ts   VMX_IO_* exit-qualification bits: Intel SDM Vol. 3C Table 28-5 / kvm-unit-tests names.
 //   - kvm.ts   PAGE_SIZE (the kernel's, not exported to userspace), KVM_VCPU_MMAP_SIZE (this
-//              project's choice of two pages; the kernel reports its size via KVM_GET_VCPU_MMAP_SIZE).
+//              project's choice of three pages; the kernel reports its size via KVM_GET_VCPU_MMAP_SIZE).
 //   - virtio.ts SECTOR_SIZE / SECTOR_SHIFT (block-layer convention, not UAPI) and the PCI ids
 //              PCI_VENDOR_ID_REDHAT_QUMRANET / PCI_DEVICE_ID_VIRTIO_BLOCK (QEMU include/hw/pci/pci.h).
 // Also left out (DERIVED): KVM_IOCTLS, which only re-lists the KVM_* ioctl exports already in the table.
@@ -47,7 +47,7 @@ export const NOT_UAPI: Readonly<Record<string, string>> = {
   'vmx.VMX_IO_OPRAND_IMM': 'Intel SDM Vol. 3C Table 28-5 (kvm-unit-tests x86/vmx.h)',
   'vmx.VMX_IO_PORT_SHIFT': 'Intel SDM Vol. 3C Table 28-5 (kvm-unit-tests x86/vmx.h)',
   'kvm.PAGE_SIZE': 'x86 page size; the kernel does not export PAGE_SIZE to userspace',
-  'kvm.KVM_VCPU_MMAP_SIZE': 'this project\'s choice (two pages); the kernel reports KVM_GET_VCPU_MMAP_SIZE',
+  'kvm.KVM_VCPU_MMAP_SIZE': 'this project\'s choice (three pages); the kernel reports KVM_GET_VCPU_MMAP_SIZE',
   'virtio.SECTOR_SIZE': 'block-layer convention (include/linux/blk_types.h), not UAPI',
   'virtio.SECTOR_SHIFT': 'block-layer convention (include/linux/blk_types.h), not UAPI',
   'virtio.PCI_VENDOR_ID_REDHAT_QUMRANET': 'QEMU include/hw/pci/pci.h',
@@ -83,7 +83,7 @@ function headerFor(mod: string, cName: string, value: number): string | undefine
   }
   const rules: [RegExp, string][] = [
     [/^(EXIT_REASON_|VMX_EXIT_REASONS_)/, 'asm/vmx.h'],
-    [/^(KVM_PIO_PAGE_OFFSET$|KVM_RUN_X86_|KVM_IRQCHIP_|KVM_CPUID_FLAG_|kvm_cpuid2$|kvm_cpuid_entry2$|KVM_MSR_FILTER_|kvm_msr_filter)/, 'asm/kvm.h'],
+    [/^(kvm_regs$|KVM_PIO_PAGE_OFFSET$|KVM_COALESCED_MMIO_PAGE_OFFSET$|KVM_RUN_X86_|KVM_IRQCHIP_|KVM_CPUID_FLAG_|kvm_cpuid2$|kvm_cpuid_entry2$|KVM_MSR_FILTER_|kvm_msr_filter)/, 'asm/kvm.h'],
     [/^(KVM|kvm_)/, 'linux/kvm.h'],
     [/^VIRTIO_(PCI|MSI)_/, 'linux/virtio_pci.h'],
     [/^(VIRTIO_CONFIG_|VIRTIO_F_)/, 'linux/virtio_config.h'],

@@ -6,22 +6,30 @@ export const KVMIO = 0xae;
 
 const _IOC_WRITE = 1;
 const _IO = (nr: number): number => (KVMIO << 8) | nr;
+const _IOC_READ = 2;
 const _IOW = (nr: number, size: number): number => ((_IOC_WRITE << 30) | (size << 16) | (KVMIO << 8) | nr) >>> 0;
+const _IOWR = (nr: number, size: number): number => (((_IOC_READ | _IOC_WRITE) << 30) | (size << 16) | (KVMIO << 8) | nr) >>> 0;
 
 export const KVM_GET_API_VERSION = _IO(0x00);
 export const KVM_CREATE_VM = _IO(0x01);
+export const KVM_CHECK_EXTENSION = _IO(0x03);
 export const KVM_GET_VCPU_MMAP_SIZE = _IO(0x04);
 export const KVM_CREATE_VCPU = _IO(0x41);
 export const KVM_SET_USER_MEMORY_REGION = _IOW(0x46, 32);
 export const KVM_GET_DIRTY_LOG = _IOW(0x42, 16);
 export const KVM_CREATE_IRQCHIP = _IO(0x60);
 export const KVM_IRQ_LINE = _IOW(0x61, 8);
+/** KVM_IRQ_LINE that copies kvm_set_irq's result back into kvm_irq_level.status (KVM_CAP_IRQ_INJECT_STATUS). */
+export const KVM_IRQ_LINE_STATUS = _IOWR(0x67, 8);
+export const KVM_REGISTER_COALESCED_MMIO = _IOW(0x67, 16);
 export const KVM_IRQFD = _IOW(0x76, 32);
 export const KVM_IOEVENTFD = _IOW(0x79, 64);
 export const KVM_RUN = _IO(0x80);
 export const KVM_SET_GSI_ROUTING = _IOW(0x6a, 8);
 export const KVM_SIGNAL_MSI = _IOW(0xa5, 32);
 export const KVM_INTERRUPT = _IOW(0x86, 4);
+export const KVM_SET_REGS = _IOW(0x82, 144);
+export const KVM_SET_MP_STATE = _IOW(0x99, 4);
 export const KVM_NMI = _IO(0x9a);
 export const KVM_ENABLE_CAP = _IOW(0xa3, 104);
 export const KVM_CREATE_PIT2 = _IOW(0x77, 64);
@@ -30,9 +38,9 @@ export const KVM_X86_SET_MSR_FILTER = _IOW(0xc6, 392);
 
 /** ioctl request numbers by name, for traces and `exitpath constants`. */
 export const KVM_IOCTLS = {
-  KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
-  KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
-  KVM_INTERRUPT, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
+  KVM_GET_API_VERSION, KVM_CREATE_VM, KVM_CHECK_EXTENSION, KVM_GET_VCPU_MMAP_SIZE, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION,
+  KVM_CREATE_IRQCHIP, KVM_IRQ_LINE, KVM_IRQ_LINE_STATUS, KVM_REGISTER_COALESCED_MMIO, KVM_IRQFD, KVM_IOEVENTFD, KVM_RUN, KVM_SET_GSI_ROUTING, KVM_SIGNAL_MSI,
+  KVM_INTERRUPT, KVM_SET_REGS, KVM_SET_MP_STATE, KVM_NMI, KVM_ENABLE_CAP, KVM_CREATE_PIT2, KVM_SET_CPUID2, KVM_X86_SET_MSR_FILTER,
   KVM_GET_DIRTY_LOG,
 } as const;
 export type KvmIoctlName = keyof typeof KVM_IOCTLS;
@@ -66,6 +74,10 @@ export const KVM_INTERNAL_ERROR_SIMUL_EX = 2;
 export const KVM_INTERNAL_ERROR_DELIVERY_EV = 3;
 export const KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON = 4;
 
+/** Capabilities userspace asks about with KVM_CHECK_EXTENSION. */
+export const KVM_CAP_COALESCED_MMIO = 15;
+export const KVM_CAP_IRQ_INJECT_STATUS = 26;
+export const KVM_CAP_COALESCED_PIO = 162;
 /** Capabilities userspace enables with KVM_ENABLE_CAP, and their arguments. */
 export const KVM_CAP_SPLIT_IRQCHIP = 121;
 export const KVM_CAP_X86_USER_SPACE_MSR = 188;
@@ -95,8 +107,10 @@ export const KVM_IRQCHIP_IOAPIC = 2;
 export const PAGE_SIZE = 4096;
 /** arch/x86/include/uapi/asm/kvm.h: the PIO data page is the 2nd page of the vcpu mmap. */
 export const KVM_PIO_PAGE_OFFSET = 1;
-/** Two pages are enough for kvm_run and the PIO data page (KVM_GET_VCPU_MMAP_SIZE reports more). */
-export const KVM_VCPU_MMAP_SIZE = 2 * PAGE_SIZE;
+/** The coalesced MMIO/PIO ring (struct kvm_coalesced_mmio_ring) is the 3rd page of the vcpu mmap. */
+export const KVM_COALESCED_MMIO_PAGE_OFFSET = 2;
+/** kvm_run, the PIO data page and the coalesced MMIO ring (kvm_vcpu_mmap; KVM_GET_VCPU_MMAP_SIZE). */
+export const KVM_VCPU_MMAP_SIZE = 3 * PAGE_SIZE;
 
 /** `struct kvm_run` field offsets (x86-64). */
 export const kvm_run = {
@@ -150,6 +164,12 @@ export const kvm_dirty_log = { slot: 0, dirty_bitmap: 8, sizeof: 16 } as const;
 /** struct kvm_irq_level (8 bytes): union { irq; status; } and level. */
 export const kvm_irq_level = { irq: 0, level: 4, sizeof: 8 } as const;
 
+/** struct kvm_coalesced_mmio_zone (16 bytes): KVM_REGISTER_COALESCED_MMIO; pio = 1 puts it on KVM_PIO_BUS. */
+export const kvm_coalesced_mmio_zone = { addr: 0, size: 8, pio: 12, sizeof: 16 } as const;
+/** struct kvm_coalesced_mmio (24 bytes), an entry of struct kvm_coalesced_mmio_ring {u32 first, last; entries}. */
+export const kvm_coalesced_mmio = { phys_addr: 0, len: 8, pio: 12, data: 16, sizeof: 24 } as const;
+export const kvm_coalesced_mmio_ring = { first: 0, last: 4, coalesced_mmio: 8, sizeof: 8 } as const;
+
 /** struct kvm_msi (32 bytes), for KVM_SIGNAL_MSI. */
 export const kvm_msi = { address_lo: 0, address_hi: 4, data: 8, flags: 12, devid: 16, sizeof: 32 } as const;
 
@@ -168,6 +188,11 @@ export const kvm_irq_routing = { nr: 0, flags: 4, entries: 8 } as const;
 export const kvm_irq_routing_entry = { gsi: 0, type: 4, flags: 8, 'u.msi.address_lo': 16, 'u.msi.address_hi': 20, 'u.msi.data': 24, sizeof: 48 } as const;
 export const KVM_IRQ_ROUTING_IRQCHIP = 1;
 export const KVM_IRQ_ROUTING_MSI = 2;
+
+/** struct kvm_regs (arch/x86/include/uapi/asm/kvm.h, 144 bytes): KVM_SET_REGS. */
+export const kvm_regs = { rax: 0, rbx: 8, rcx: 16, rdx: 24, rsi: 32, rdi: 40, rsp: 48, rbp: 56, rip: 128, rflags: 136, sizeof: 144 } as const;
+/** struct kvm_mp_state: KVM_SET_MP_STATE. */
+export const kvm_mp_state = { mp_state: 0, sizeof: 4 } as const;
 
 /** struct kvm_interrupt: KVM_INTERRUPT's vector, with a userspace irqchip. */
 export const kvm_interrupt = { irq: 0, sizeof: 4 } as const;

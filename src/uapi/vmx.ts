@@ -100,3 +100,46 @@ export const VMX_IO_PORT_SHIFT = 16;
 export function encodeIoQualification(size: 1 | 2 | 4, isIn: boolean, port: number, imm = false): number {
   return ((port & 0xffff) * 0x10000) + (isIn ? VMX_IO_IN : 0) + (imm ? VMX_IO_OPRAND_IMM : 0) + (size - 1);
 }
+
+// The decoders of the qualifications kvm's handlers read (handle_io, handle_cr, handle_dr,
+// handle_ept_violation, handle_apic_access/handle_apic_write), for readers of traces that print
+// the raw value (kvm_exit's info1). Bits: SDM Vol. 3C Tables 28-3 to 28-7; Linux asm/vmx.h names.
+
+export interface IoQualification { port: number; size: 1 | 2 | 4; in: boolean; string: boolean; rep: boolean; imm: boolean }
+/** SDM Table 28-5: size in 2:0 (size - 1), IN in bit 3, string 4, REP 5, immediate operand 6, port 31:16. */
+export function decodeIoQualification(q: number): IoQualification {
+  const lo = q % 0x10000;
+  return {
+    port: Math.floor(q / 2 ** VMX_IO_PORT_SHIFT) & 0xffff, size: ((lo & VMX_IO_SIZE_MASK) + 1) as 1 | 2 | 4,
+    in: (lo & VMX_IO_IN) !== 0, string: (lo & VMX_IO_STRING) !== 0, rep: (lo & VMX_IO_REP) !== 0, imm: (lo & VMX_IO_OPRAND_IMM) !== 0,
+  };
+}
+
+/** SDM Table 28-3 (asm/vmx.h CONTROL_REG_ACCESS_*): CR in 3:0, type in 5:4, GPR in 11:8, LMSW data in 31:16. */
+export function decodeCrQualification(q: number): { cr: number; type: 'mov-to-cr' | 'mov-from-cr' | 'clts' | 'lmsw'; gpr: number; lmswData: number } {
+  const types = ['mov-to-cr', 'mov-from-cr', 'clts', 'lmsw'] as const;
+  return { cr: q & 15, type: types[(q >> 4) & 3]!, gpr: (q >> 8) & 15, lmswData: Math.floor(q / 0x10000) & 0xffff };
+}
+
+/** DEBUG_REG_ACCESS_NUM (2:0), DEBUG_REG_ACCESS_TYPE (bit 4: 1 = MOV from DR), GPR in 11:8. */
+export function decodeDrQualification(q: number): { dr: number; type: 'mov-to-dr' | 'mov-from-dr'; gpr: number } {
+  return { dr: q & 7, type: q & 0x10 ? 'mov-from-dr' : 'mov-to-dr', gpr: (q >> 8) & 15 };
+}
+
+/** SDM Table 28-7 (EPT_VIOLATION_ACC_* 2:0, the entry's R/W/X 5:3, GVA valid 7, translated 8). */
+export function decodeEptViolationQualification(q: number): { read: boolean; write: boolean; fetch: boolean; readable: boolean; writable: boolean; executable: boolean; gvaValid: boolean; gvaTranslated: boolean } {
+  return {
+    read: (q & 1) !== 0, write: (q & 2) !== 0, fetch: (q & 4) !== 0, readable: (q & 8) !== 0, writable: (q & 16) !== 0,
+    executable: (q & 32) !== 0, gvaValid: (q & 128) !== 0, gvaTranslated: (q & 256) !== 0,
+  };
+}
+
+/** SDM Table 28-6: the APIC-page offset in 11:0, the access type in 15:12 (0 linear read, 1 linear write, 2 fetch, 3 event delivery, 10 and 15 guest-physical). */
+export function decodeApicAccessQualification(q: number): { offset: number; type: number } {
+  return { offset: q & 0xfff, type: (q >> 12) & 0xf };
+}
+
+/** VM-exit interruption information (INTR_INFO_*): vector 7:0, type 10:8, error code valid 11, valid 31. */
+export function decodeIntrInfo(x: number): { valid: boolean; vector: number; type: number; hasErrorCode: boolean } {
+  return { valid: x >= 0x80000000, vector: x & 0xff, type: (x >> 8) & 7, hasErrorCode: (x & 0x800) !== 0 };
+}

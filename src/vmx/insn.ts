@@ -38,12 +38,19 @@ export const withSize = (op: number, size: number): number => op | (size << 8);
 const MNEMONIC: Record<number, string> = {};
 for (const [k, v] of Object.entries(OP)) MNEMONIC[v] = k.toLowerCase();
 
-/** The mnemonic shown in traces: `outw`, `cpuid`, `mov cr3`, `writel`. */
+/**
+ * The mnemonic shown in traces: `outw`, `cpuid`, `mov cr3`, `writel`. A move to a control or debug
+ * register and a move from it are two instructions with different operands (`mov cr3` takes a value,
+ * `mov rax cr3` reads one), so they have different names, as in the instruction syntax; kvm's own
+ * kvm_cr tracepoint tells them apart with its rw field (arch/x86/kvm/trace.h: kvm_cr, "cr_%s").
+ */
 export function mnemonic(op: number): string {
   const c = opcode(op);
   const n = operand(op);
-  if (c === OP.MOV_TO_CR || c === OP.MOV_FROM_CR) return `mov cr${n}`;
-  if (c === OP.MOV_TO_DR || c === OP.MOV_FROM_DR) return `mov dr${n}`;
+  if (c === OP.MOV_TO_CR) return `mov cr${n}`;
+  if (c === OP.MOV_FROM_CR) return `mov rax cr${n}`;
+  if (c === OP.MOV_TO_DR) return `mov dr${n}`;
+  if (c === OP.MOV_FROM_DR) return `mov rax dr${n}`;
   if (c === OP.MEM_READ) return `read${SIZE_SUFFIX[n] ?? n}`;
   if (c === OP.MEM_WRITE) return `write${SIZE_SUFFIX[n] ?? n}`;
   if (c === OP.LOCK_ADD) return `lock add${SIZE_SUFFIX[n] ?? n}`;
@@ -78,6 +85,37 @@ export function insnLength(op: number): number {
   }
 }
 
+/**
+ * The bytes of that form, as kvm's emulator fetches them at RIP (kvm_emulate_insn prints them):
+ * `mov %eax,(%rdi)` is 89 07, `mov (%rdi),%al` 8a 07, a 16-bit access takes the 66 prefix, a 64-bit one
+ * REX.W; `sgdt (%rdi)` 0f 01 07, `sldt %eax` 0f 00 c0. Null for the opcodes the emulator never sees.
+ */
+export function insnBytes(op: number): string | null {
+  const n = operand(op);
+  const sized = (b8: string, b: string) => (n === 1 ? b8 : n === 2 ? `66 ${b}` : n === 8 ? `48 ${b}` : b);
+  switch (opcode(op)) {
+    case OP.MEM_READ: return sized('8a 07', '8b 07');
+    case OP.MEM_WRITE: return sized('88 07', '89 07');
+    case OP.LOCK_ADD: return `f0 ${sized('00 07', '01 07')}`;
+    case OP.SGDT: return '0f 01 07';
+    case OP.SIDT: return '0f 01 0f';
+    case OP.LGDT: return '0f 01 17';
+    case OP.LIDT: return '0f 01 1f';
+    case OP.SLDT: return '0f 00 c0';
+    case OP.STR: return '0f 00 c8';
+    case OP.LLDT: return '0f 00 d0';
+    case OP.LTR: return '0f 00 d8';
+    case OP.UD2: return '0f 0b';
+    case OP.OUTB: return 'ee';
+    case OP.OUTW: return '66 ef';
+    case OP.OUTL: return 'ef';
+    case OP.INB: return 'ec';
+    case OP.INW: return '66 ed';
+    case OP.INL: return 'ed';
+    default: return null;
+  }
+}
+
 /** Port I/O: access size in bytes and direction. */
 export function pioSize(op: number): 1 | 2 | 4 {
   const c = opcode(op);
@@ -100,6 +138,12 @@ export function memAccess(op: number): { size: number; write: boolean } | null {
 /** The x86 general-purpose registers and the control state guest code runs with. */
 export class Regs {
   rax = 0; rbx = 0; rcx = 0; rdx = 0; rsi = 0; rdi = 0; rsp = 0; rbp = 0;
+  /**
+   * The registers are doubles, exact below 2^53. RAX's full 64-bit value when it is larger (a
+   * `writeq` of 0xffffffffffffffff): set by the code that loads RAX with it, and read (rax64) by the
+   * instructions that store all 8 bytes of RAX, as long as RAX still holds its rounding.
+   */
+  raxWide: bigint | null = null;
   rip = 0; rflags = 0x2;
   cr0 = 0x80050033; cr2 = 0; cr3 = 0x1000; cr4 = 0x3706f0; cr8 = 0;
   dr7 = 0x400;
@@ -109,3 +153,19 @@ export class Regs {
    */
   gdtrBase = -0x20000000000 + 0x1000; gdtrLimit = 0x7f; idtrBase = -0x20000000000; idtrLimit = 0xfff; ldtr = 0; tr = 0x40;
 }
+
+/** RAX as the 64-bit value an 8-byte store writes: exact when it was loaded wide (Regs.raxWide). */
+export function rax64(r: Regs): bigint {
+  const w = r.raxWide;
+  if (w !== null && Number(w) === r.rax) return w;
+  return BigInt.asUintN(64, BigInt(Math.trunc(r.rax)));
+}
+
+/** Load RAX with a 64-bit value, exactly (Regs.raxWide) when a double cannot hold it. */
+export function setRax64(r: Regs, v: bigint): void {
+  r.rax = Number(v);
+  r.raxWide = v > BigInt(Number.MAX_SAFE_INTEGER) ? v : null;
+}
+
+/** A 64-bit value as traces print hex: 0x followed by its digits. */
+export const hex64 = (v: bigint): string => `0x${v.toString(16)}`;

@@ -1,0 +1,111 @@
+// `exitpath test`: the project's features, run by cucumber through its JavaScript API with exitpath's
+// steps (compiled JavaScript: nothing to transpile) and the project's own step files, then, with
+// --report, the reports people read.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadConfiguration, runCucumber, type IRunEnvironment } from '@cucumber/cucumber/api';
+import type { IConfiguration } from '@cucumber/cucumber';
+import { parseTestArgs, TEST_USAGE, UsageError, type TestOptions } from './args';
+import { runnerModule, stepsEntry } from './paths';
+import { prepareReportDir, reportFormats, writeReports } from './reports';
+
+const CONFIG_FILES = ['cucumber.js', 'cucumber.cjs', 'cucumber.mjs', 'cucumber.json', 'cucumber.yaml', 'cucumber.yml'];
+
+/**
+ * Feature paths as given (default features/), each checked to exist; `:LINE` suffixes kept, and a
+ * folder taken as every .feature and literate .feature.md file under it.
+ */
+function featurePaths(o: TestOptions, cwd: string): string[] {
+  const paths = o.paths.length ? o.paths : ['features'];
+  return paths.map((p) => {
+    const file = p.replace(/(:\d+)+$/, '');
+    const abs = path.resolve(cwd, file);
+    if (!fs.existsSync(abs)) {
+      throw new UsageError(o.paths.length ? `no such feature file or folder: ${file}` : `no features/ folder in ${cwd}: name the feature files or folders to run`);
+    }
+    if (fs.statSync(abs).isDirectory()) return `${file.replace(/\/+$/, '')}/**/*.{feature,feature.md}`;
+    if (!/\.feature(\.md)?$/.test(file)) throw new UsageError(`${file}: not a feature file (.feature or .feature.md)`);
+    return p;
+  });
+}
+
+/** The project's own JavaScript support code in features/ (cucumber's default place for it). */
+function projectSupport(cwd: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    if (!fs.existsSync(d)) return;
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory() && e.name !== 'node_modules') walk(p);
+      else if (/\.(js|cjs|mjs)$/.test(e.name)) out.push(p);
+    }
+  };
+  walk(path.join(cwd, 'features'));
+  return out.sort();
+}
+
+export async function runTests(o: TestOptions, cwd: string): Promise<number> {
+  const paths = featurePaths(o, cwd);
+  if (o.profile !== undefined && !CONFIG_FILES.some((f) => fs.existsSync(path.join(cwd, f)))) {
+    throw new UsageError(`--profile ${o.profile}: there is no cucumber configuration file here (${CONFIG_FILES.join(', ')})`);
+  }
+  const reportDir = o.report !== undefined ? path.resolve(cwd, o.report) : undefined;
+  const formats: IConfiguration['format'] = [runnerModule('formatter')];
+  let resultsDir: string | undefined;
+  if (reportDir) {
+    prepareReportDir(reportDir);
+    const r = reportFormats(reportDir, require.resolve('allure-cucumberjs/reporter'));
+    formats.push(...r.format);
+    resultsDir = r.resultsDir;
+  }
+  const provided: Partial<IConfiguration> = {
+    paths,
+    require: [stepsEntry(), ...o.require],
+    import: projectSupport(cwd),
+    requireModule: o.requireModule,
+    format: formats,
+    formatOptions: { ...(resultsDir ? { resultsDir } : {}), snippetSyntax: runnerModule('snippets') },
+    strict: true,
+    failFast: o.failFast,
+    parallel: o.parallel,
+    tags: o.tags ?? '',
+    name: o.names,
+    worldParameters: { report: !!reportDir, updateGolden: o.updateGolden },
+  };
+  const environment: IRunEnvironment = { cwd, stdout: process.stdout, stderr: process.stderr, env: process.env };
+  let configuration;
+  try {
+    configuration = await loadConfiguration(
+      o.profile !== undefined ? { profiles: [o.profile], provided } : { file: false, provided }, environment);
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!);
+  }
+  // exitpath's settings win over the profile's where both are given: its steps are always there,
+  // and its formatter writes stdout.
+  const run = configuration.runConfiguration;
+  run.support.requirePaths = [...new Set([...(run.support.requirePaths ?? []), ...provided.require!])];
+  const { success } = await runCucumber(run, environment);
+  let status = success ? 0 : 1;
+  if (reportDir) {
+    process.stdout.write('building the reports\n');
+    const built = writeReports(reportDir, cwd);
+    process.stdout.write(built.lines.join('\n') + '\n');
+    if (!built.ok && status === 0) status = 1;
+  }
+  return status;
+}
+
+/** The `exitpath test` command: its exit status. */
+export async function main(argv: readonly string[], cwd = process.cwd()): Promise<number> {
+  try {
+    if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write(TEST_USAGE + '\n'); return 0; }
+    return await runTests(parseTestArgs(argv), cwd);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`exitpath test: ${e.message} (exitpath test --help for more)\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
