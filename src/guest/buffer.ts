@@ -7,7 +7,7 @@
 // written back (sync_blockdev, at sync(2) and unmount).
 
 import { defineEvent, type Tracer } from '../trace/events';
-import { bioAddPage, newBio, SECTOR_SIZE, type Bio, type BlkMq } from './blk_mq';
+import { bioAddPage, newBio, SECTOR_SIZE, type Bio, type BlockLayer } from './block';
 import type { KCode } from './io';
 import type { GuestRam, PageAllocator } from './memory';
 import { AddressSpace, PAGE_SIZE, type BufferHead } from './page_cache';
@@ -22,7 +22,7 @@ export class BlockDevice {
   /** The block device's address_space (bdev->bd_inode->i_mapping). */
   mapping: AddressSpace;
   constructor(private readonly t: Tracer, private readonly ram: GuestRam, private readonly pages: PageAllocator,
-    readonly blk: BlkMq, public blockSize = 1024) {
+    readonly blk: BlockLayer, public blockSize = 1024) {
     this.mapping = new AddressSpace(blockSize);
   }
 

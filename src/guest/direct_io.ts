@@ -1,4 +1,4 @@
-// fs/direct-io.c, do_blockdev_direct_IO with ext2_get_block, for a synchronous O_DIRECT read or
+// fs/direct-io.c, do_blockdev_direct_IO (3.2: __blockdev_direct_IO) with ext2_get_block, for a synchronous O_DIRECT read or
 // write: the user's pages go to the device without the page cache. The file offset, the length
 // and the buffer's address must be aligned to the file system's block size or, failing that, to
 // the device's logical block size (512 bytes): otherwise -EINVAL.
@@ -7,18 +7,16 @@
 // allowed to allocate (DIO_SKIP_HOLES) and stops there, and the caller finishes through the page
 // cache. Part of a newly allocated block the write does not cover is written as zeros (dio_zero_block).
 
-import { defineEvent } from '../trace/events';
-import { bioAddPage, newBio, SECTOR_SIZE, type Bio } from './blk_mq';
+import { bioAddPage, newBio, SECTOR_SIZE, type Bio } from './block';
 import type { KCode } from './io';
 import type { Ext2Inode, Ext2Sb } from './ext2/ext2';
 import { ext2_get_block } from './ext2/inode';
 
-const EV_DIO = defineEvent('call', 'guest kernel', 'guest kernel', 'do_blockdev_direct_IO', ['pos', 'count', 'write']);
 const EINVAL = 22;
 const EIO = 5;
 
 /**
- * do_blockdev_direct_IO. `zeroPage` is ZERO_PAGE(0) (a page of zeros in guest RAM).
+ * do_blockdev_direct_IO / __blockdev_direct_IO. `zeroPage` is ZERO_PAGE(0) (a page of zeros in guest RAM).
  */
 export function* blockdev_direct_IO(fs: Ext2Sb, inode: Ext2Inode, write: boolean, pos: number, buf: number, count: number, zeroPage: number): KCode<number> {
   const bs = fs.bs;
@@ -26,7 +24,7 @@ export function* blockdev_direct_IO(fs: Ext2Sb, inode: Ext2Inode, write: boolean
   const aligned = (a: number) => pos % a === 0 && buf % a === 0 && count % a === 0;
   if (!aligned(bs) && !aligned(SECTOR_SIZE)) return -EINVAL;
   if (!write && pos >= inode.size) return 0;
-  if (fs.t.on) fs.t.rec(EV_DIO, 0, pos, count, write ? 1 : 0);
+  if (fs.t.on) fs.t.rec(fs.names.directIO, 0, pos, count, write ? 1 : 0);
   const end = write ? pos + count : Math.min(pos + count, inode.size);
   // The reads stop at EOF rounded up to the sector (the tail of the last block is the file's).
   const endRead = write ? end : Math.min(pos + count, Math.ceil(inode.size / SECTOR_SIZE) * SECTOR_SIZE);

@@ -13,7 +13,7 @@
 // dirty pages stay until fsync, sync or unmount.
 
 import { defineEvent } from '../trace/events';
-import { bioAddPage, newBio, SECTOR_SIZE, type Bio } from './blk_mq';
+import { bioAddPage, newBio, SECTOR_SIZE, type Bio } from './block';
 import type { KCode } from './io';
 import { PAGE_SIZE, type BufferHead, type Page } from './page_cache';
 import { I_DIRTY_INODE, type Ext2Inode, type Ext2Sb } from './ext2/ext2';
@@ -21,8 +21,6 @@ import { ext2_get_block } from './ext2/inode';
 
 const EV_PERFORM_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'generic_perform_write', ['pos', 'count']);
 const EV_WRITEPAGES = defineEvent('call', 'guest kernel', 'guest kernel', 'mpage_writepages', ['ino', 'pages']);
-const EV_READPAGES = defineEvent('call', 'guest kernel', 'guest kernel', 'mpage_readahead', ['ino', 'pages']);
-const EV_WRITE_AND_WAIT = defineEvent('call', 'guest kernel', 'guest kernel', 'file_write_and_wait_range', ['ino', 'start', 'end']);
 const EIO = 5;
 
 const sectorOf = (fs: Ext2Sb, block: number) => (block * fs.bs) / SECTOR_SIZE;
@@ -68,13 +66,18 @@ function* mapPage(fs: Ext2Sb, inode: Ext2Inode, page: Page): KCode<number> {
  * are zero. A page that is not simple — a hole before a mapped block, blocks out of order — is
  * read buffer by buffer (block_read_full_folio). Waits for the reads; 0 or -EIO.
  */
-export function* readPages(fs: Ext2Sb, inode: Ext2Inode, pages: Page[]): KCode<number> {
+export function* readPages(fs: Ext2Sb, inode: Ext2Inode, pages: Page[], one = false): KCode<number> {
   if (pages.length === 0) return 0;
-  if (fs.t.on) fs.t.rec(EV_READPAGES, 0, inode.ino, pages.length);
+  if (fs.t.on) {
+    if (one) fs.t.rec(fs.names.readpage, 0, inode.ino);
+    else fs.t.rec(fs.names.readahead, 0, inode.ino, pages.length);
+  }
   const bios: Bio[] = [];
   let bio: Bio | undefined;
   let lastInBio = -2;
-  const plug = fs.blk.blk_start_plug();
+  // read_pages plugs around ->readahead (->readpages in 3.2); one page read by ->read_folio
+  // (->readpage) is submitted without a plug.
+  const plug = one ? false : fs.blk.blk_start_plug();
   const submit = function* (): KCode { if (bio) { const b = bio; bio = undefined; yield* fs.blk.submit_bio(b); } };
   for (const page of pages) {
     const err = yield* mapPage(fs, inode, page);
@@ -110,11 +113,11 @@ export function* readPages(fs: Ext2Sb, inode: Ext2Inode, pages: Page[]): KCode<n
   return 0;
 }
 
-/** read_mapping_page: the page, read if it is not up to date. */
+/** read_mapping_page: the page, read if it is not up to date (->read_folio / ->readpage: mpage_read_folio, mpage_readpage). */
 export function* read_mapping_page(fs: Ext2Sb, inode: Ext2Inode, index: number): KCode<Page | number> {
   const page = grab_cache_page(fs, inode, index);
   if (page.uptodate) return page;
-  const err = yield* readPages(fs, inode, [page]);
+  const err = yield* readPages(fs, inode, [page], true);
   return err ? err : page;
 }
 
@@ -261,7 +264,7 @@ export function* writepages(fs: Ext2Sb, inode: Ext2Inode, first = 0, last = Numb
  * (__filemap_fdatawrite_range + __filemap_fdatawait_range). 0 or -EIO.
  */
 export function* file_write_and_wait_range(fs: Ext2Sb, inode: Ext2Inode, start: number, end: number): KCode<number> {
-  if (fs.t.on) fs.t.rec(EV_WRITE_AND_WAIT, 0, inode.ino, start, end);
+  if (fs.t.on) fs.t.rec(fs.names.writeAndWait, 0, inode.ino, start, end);
   const bios = yield* writepages(fs, inode, Math.floor(start / PAGE_SIZE), Math.floor(end / PAGE_SIZE));
   const err = yield* fs.blk.wait_bios(bios);
   return err ? -EIO : 0;

@@ -7,7 +7,9 @@ import { defineEvent, type Tracer } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { OP, type Regs } from '../vmx/insn';
 import type { GuestCode, GuestIdt } from '../vmx/cpu';
-import { BlkMq, newBio } from './blk_mq';
+import { newBio, type BlockLayer } from './block';
+import { BlkMq } from './blk_mq';
+import { RequestQueue } from './blk_core';
 import { inb, rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
 import { GuestRam, PageAllocator } from './memory';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR, VirtioBlkDriver, type BlkRequest } from './virtio_blk';
@@ -130,7 +132,8 @@ for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
 }
 const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
 const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
-const EV_KBLOCKD = defineEvent('call', 'guest kernel', 'guest kernel', 'kblockd', []);
+// A kernel worker running a work item of a workqueue (worker_thread → process_one_work): here kblockd's.
+const EV_PROCESS_ONE_WORK = defineEvent('call', 'guest kernel', 'guest kernel', 'process_one_work', ['workqueue:str']);
 // The C entry of an NMI and of a device interrupt: exc_nmi and common_interrupt (6.1's idtentry
 // functions), do_nmi and do_IRQ in 3.2 (behind the entry_64.S stubs).
 const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nmi', []);
@@ -151,8 +154,8 @@ export class GuestKernel {
   readonly ram: GuestRam;
   readonly pages: PageAllocator;
   readonly blk: VirtioBlkDriver;
-  /** blk-mq over the virtio-blk queue. */
-  readonly mq: BlkMq;
+  /** The block layer over the virtio-blk queue: blk-mq (6.1), or the request queue and its request function (3.2). */
+  readonly mq: BlockLayer;
   /** The VFS and the mounted ext2. */
   readonly vfs: Vfs;
   private readonly proc: Process = { pid: PROCESS_PID, fds: [] };
@@ -179,7 +182,8 @@ export class GuestKernel {
     this.pages = new PageAllocator(POOL_START, cfg.ramBelow4g ?? cfg.ramBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
       cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar, cfg.kernel ?? '6.1');
-    this.mq = new BlkMq(t, this.blk, (cond) => this.wait_event(cond));
+    const wait = (cond: () => boolean) => this.wait_event(cond);
+    this.mq = cfg.kernel === '3.2' ? new RequestQueue(t, this.blk, wait) : new BlkMq(t, this.blk, wait);
     this.vfs = new Vfs(t, this.ram, this.pages, this.mq, cfg.now, () => this.proc.pid, () => (this.blk.hostFeatures & (1 << 9)) !== 0);
   }
 
@@ -269,7 +273,7 @@ export class GuestKernel {
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
   private *msi_interrupt(c: PerCpu, vector: number): GuestCode {
     if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
-    if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
+    if (vector === MSIX_QUEUE_VECTOR) yield* this.blk.vring_interrupt();
     yield* this.ack_APIC_irq(c);
   }
 
@@ -369,7 +373,8 @@ export class GuestKernel {
     yield* writel(r, 0x10 + 2 * VIRTIO_BLK_GSI, IOAPIC_BASE);
     yield* writel(r, VIRTIO_BLK_VECTOR | IOAPIC_LEVEL_TRIGGER, IOAPIC_BASE + 0x10);
     yield* this.blk.probe();
-    // blk_mq_alloc_tag_set: the tags and their virtblk_req pdus (16-byte out_hdr + status byte, 32 bytes each).
+    // The queue's requests and their virtblk_req pdus (16-byte out_hdr + status byte, 32 bytes each):
+    // blk_mq_alloc_tag_set's tags (6.1), the request pool of blk_init_queue (3.2).
     this.mq.init(() => this.pages.alloc(1));
     yield OP.STI;
     // smp_init: bring the application processors up.
@@ -549,8 +554,9 @@ export class GuestKernel {
     const c = this.cpus[0]!;
     while (!cond()) {
       if (this.mq.runPending) {
-        // kblockd runs on this CPU (the queue restarted from the completion interrupt).
-        if (this.t.on) this.t.rec(EV_KBLOCKD, c.id);
+        // kblockd runs on this CPU (the queue restarted from the completion interrupt, or a plug
+        // flushed as the task went to sleep).
+        if (this.t.on) this.t.rec(EV_PROCESS_ONE_WORK, c.id, this.t.str('kblockd'));
         yield* this.mq.run_work();
         continue;
       }

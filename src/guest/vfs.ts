@@ -1,11 +1,13 @@
 // The VFS between the syscalls and ext2 (fs/open.c, fs/namei.c, fs/read_write.c, fs/sync.c,
 // fs/libfs.c, fs/fs-writeback.c, mm/filemap.c): path walk, open with its flags, read and write
-// (ext2_file_read_iter / ext2_file_write_iter → generic_file_*_iter), fsync (ext2_fsync →
-// generic_file_fsync), sync(2), unmount, and drop_caches. One mounted ext2, the root file system.
+// (6.1: ext2_file_read_iter / ext2_file_write_iter → generic_file_*_iter; 3.2: do_sync_read /
+// do_sync_write → generic_file_aio_*), fsync (ext2_fsync → generic_file_fsync), sync(2), unmount,
+// and drop_caches. One mounted ext2, the root file system. The names each kernel gives the layers
+// are in fs_names.ts; where 3.2 does something else (fsync sends no cache flush), it says so below.
 
 import { defineEvent, type Tracer } from '../trace/events';
 import { S_ISDIR, S_ISREG } from '../ext2/layout';
-import { newBio, type BlkMq } from './blk_mq';
+import { newBio, type BlockLayer } from './block';
 import { BlockDevice } from './buffer';
 import { blockdev_direct_IO } from './direct_io';
 import { EV, Ext2Sb, I_DIRTY_DATASYNC, I_DIRTY_INODE, I_DIRTY_SYNC, type Ext2Inode } from './ext2/ext2';
@@ -42,13 +44,12 @@ const EINVAL = 22;
 const ENAMETOOLONG = 36;
 const EBUSY = 16;
 
-const EV_WRITE_ITER = defineEvent('call', 'guest kernel', 'guest kernel', 'ext2_file_write_iter', ['pos', 'count']);
-const EV_READ_ITER = defineEvent('call', 'guest kernel', 'guest kernel', 'ext2_file_read_iter', ['pos', 'count']);
+const EV_GENERIC_FSYNC = defineEvent('call', 'guest kernel', 'guest kernel', 'generic_file_fsync', ['start', 'end', 'datasync']);
 const EV_WRITE_SYNC = defineEvent('call', 'guest kernel', 'guest kernel', 'generic_write_sync', ['start', 'end', 'datasync']);
 const EV_FLUSH = defineEvent('call', 'guest kernel', 'guest kernel', 'blkdev_issue_flush', []);
 const EV_SYNC_INODE = defineEvent('call', 'guest kernel', 'guest kernel', 'sync_inode_metadata', ['ino']);
 const EV_WRITEBACK_SB = defineEvent('call', 'guest kernel', 'guest kernel', 'writeback_inodes_sb', ['inodes', 'sync']);
-const EV_DROP_CACHES = defineEvent('call', 'guest kernel', 'guest kernel', 'drop_caches', ['pages']);
+const EV_DROP_CACHES = defineEvent('call', 'guest kernel', 'guest kernel', 'drop_caches_sysctl_handler', ['pages']);
 
 /** struct file: the inode, the position, the flags it was opened with. */
 export interface OpenFile { inode: Ext2Inode; pos: number; flags: number }
@@ -62,7 +63,7 @@ export class Vfs {
   mountError: string | undefined;
 
   constructor(private readonly t: Tracer, private readonly ram: GuestRam, private readonly pages: PageAllocator,
-    readonly blk: BlkMq, private readonly now: () => number, private readonly pid: () => number,
+    readonly blk: BlockLayer, private readonly now: () => number, private readonly pid: () => number,
     /** The device's volatile write cache (VIRTIO_BLK_F_FLUSH): whether a flush means anything. */
     private readonly writeCache: () => boolean) {
     this.bdev = new BlockDevice(t, ram, pages, blk);
@@ -151,9 +152,9 @@ export class Vfs {
   }
 
   /**
-   * ext2_file_write_iter → generic_file_write_iter: O_APPEND moves to the end; O_DIRECT goes to the
-   * device (falling back to the page cache at a hole), otherwise generic_perform_write; then
-   * generic_write_sync for O_SYNC / O_DSYNC.
+   * ext2_file_write_iter → generic_file_write_iter (3.2: do_sync_write → generic_file_aio_write):
+   * O_APPEND moves to the end; O_DIRECT goes to the device (falling back to the page cache at a
+   * hole), otherwise generic_perform_write; then generic_write_sync for O_SYNC / O_DSYNC.
    */
   *write(f: OpenFile, buf: number, count: number): KCode<number> {
     const fs = this.sb;
@@ -162,7 +163,7 @@ export class Vfs {
     if (count === 0) return 0;
     if (f.flags & O_APPEND) f.pos = inode.size;
     const pos = f.pos;
-    if (this.t.on) this.t.rec(EV_WRITE_ITER, 0, pos, count);
+    if (this.t.on) for (const ev of fs.names.write) this.t.rec(ev, 0, pos, count);
     this.file_update_time(inode);
     let written: number;
     if (f.flags & O_DIRECT) {
@@ -178,14 +179,14 @@ export class Vfs {
       if (written < count) {
         // A hole inside i_size: the rest through the page cache, written back and dropped.
         const p2 = pos + written;
-        const status = yield* generic_perform_write(fs, inode, p2, buf + written, count - written);
+        const status = yield* this.buffered_write(inode, p2, buf + written, count - written);
         if (status > 0) {
           const e2 = yield* file_write_and_wait_range(fs, inode, p2, p2 + status - 1);
           if (!e2) { written += status; invalidate_pages(fs, inode, Math.floor(p2 / PAGE_SIZE), Math.floor((p2 + status - 1) / PAGE_SIZE)); }
         } else if (written === 0) return status;
       }
     } else {
-      written = yield* generic_perform_write(fs, inode, pos, buf, count);
+      written = yield* this.buffered_write(inode, pos, buf, count);
       if (written < 0) return written;
     }
     f.pos = pos + written;
@@ -199,13 +200,20 @@ export class Vfs {
     return written;
   }
 
-  /** ext2_file_read_iter → generic_file_read_iter: O_DIRECT to the device, else filemap_read. */
+  /** The page-cache write: generic_perform_write (3.2: from generic_file_buffered_write). */
+  private *buffered_write(inode: Ext2Inode, pos: number, buf: number, count: number): KCode<number> {
+    const fs = this.sb;
+    if (this.t.on && fs.names.bufferedWrite) this.t.rec(fs.names.bufferedWrite, 0, pos, count);
+    return yield* generic_perform_write(fs, inode, pos, buf, count);
+  }
+
+  /** ext2_file_read_iter → generic_file_read_iter (3.2: do_sync_read → generic_file_aio_read): O_DIRECT to the device, else filemap_read. */
   *read(f: OpenFile, buf: number, count: number): KCode<number> {
     const fs = this.sb;
     const inode = f.inode;
     if ((f.flags & O_ACCMODE) === O_WRONLY) return -EBADF;
     if (S_ISDIR(inode.mode)) return -EISDIR;
-    if (this.t.on) this.t.rec(EV_READ_ITER, 0, f.pos, count);
+    if (this.t.on) for (const ev of fs.names.read) this.t.rec(ev, 0, f.pos, count);
     if (count === 0) return 0;
     let done = 0;
     if (f.flags & O_DIRECT) {
@@ -265,11 +273,16 @@ export class Vfs {
    * vfs_fsync_range → ext2_fsync → generic_file_fsync: the range's dirty pages written and waited
    * for (file_write_and_wait_range), the inode's metadata buffers (sync_mapping_buffers), the
    * inode itself if it is dirty — for fdatasync only if what changed matters to the data
-   * (I_DIRTY_DATASYNC) — with sync_inode_metadata, then blkdev_issue_flush.
+   * (I_DIRTY_DATASYNC) — with sync_inode_metadata, then blkdev_issue_flush. Linux 3.2's
+   * generic_file_fsync (fs/libfs.c) ends after the inode: it sends no flush (the flush came with
+   * 3.16), so on a drive with a volatile write cache an fsync'ed file may still be only in that cache.
    */
   *fsync_range(inode: Ext2Inode, start: number, end: number, datasync: boolean): KCode<number> {
     const fs = this.sb;
-    if (this.t.on) this.t.rec(EV.fsync, 0, inode.ino, datasync ? 1 : 0);
+    if (this.t.on) {
+      this.t.rec(EV.fsync, 0, inode.ino, datasync ? 1 : 0);
+      this.t.rec(EV_GENERIC_FSYNC, 0, start, end, datasync ? 1 : 0);
+    }
     let err = yield* file_write_and_wait_range(fs, inode, start, end);
     if (err) return err;
     let ret = yield* fs.bdev.sync_mapping_buffers(inode.mapping);
@@ -278,6 +291,7 @@ export class Vfs {
       if (!ret) ret = err;
     }
     if (ret) return -EIO;
+    if (this.blk.kernel === '3.2') return 0;
     return yield* this.blkdev_issue_flush();
   }
 
@@ -425,4 +439,4 @@ export class Vfs {
 }
 
 export { EIO, EINVAL };
-export type { BlkMq };
+export type { BlockLayer };

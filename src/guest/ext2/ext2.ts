@@ -4,7 +4,8 @@
 
 import { defineEvent, type Tracer } from '../../trace/events';
 import { ext2_group_desc, ext2_super_block, type Geometry } from '../../ext2/layout';
-import type { BlkMq } from '../blk_mq';
+import type { BlockLayer } from '../block';
+import { fsNames, type FsNames } from '../fs_names';
 import type { BlockDevice } from '../buffer';
 import type { GuestRam, PageAllocator } from '../memory';
 import { AddressSpace, type BufferHead } from '../page_cache';
@@ -96,8 +97,13 @@ export class Ext2Sb {
   groupDesc: BufferHead[] = [];
   readOnly = false;
 
-  constructor(readonly t: Tracer, readonly ram: GuestRam, readonly bdev: BlockDevice, readonly blk: BlkMq,
-    readonly pages: PageAllocator, readonly now: () => number, readonly pid: () => number) {}
+  /** The names of the VFS and page-cache functions along the walk, by the guest kernel's version. */
+  readonly names: FsNames;
+
+  constructor(readonly t: Tracer, readonly ram: GuestRam, readonly bdev: BlockDevice, readonly blk: BlockLayer,
+    readonly pages: PageAllocator, readonly now: () => number, readonly pid: () => number) {
+    this.names = fsNames(blk.kernel);
+  }
 
   get bs(): number { return this.g.blockSize; }
   get bytes(): Uint8Array { return this.ram.bytes; }
