@@ -23,6 +23,23 @@ import { EXT2_EPOCH, mkfsExt2 } from './ext2/mkfs';
 import { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
 
 /**
+ * What the model's mkfs.ext2 writes for a disk of `bytes` and a block size: it is deterministic (its
+ * times and UUID are fixed), so each geometry is formatted once and its writes replayed on every
+ * fresh disk of that size.
+ */
+const FORMATTED = new Map<string, readonly { offset: number; data: Uint8Array }[]>();
+function formatted(bytes: number, blockSize: 1024 | 4096): readonly { offset: number; data: Uint8Array }[] {
+  const key = `${bytes}:${blockSize}`;
+  let w = FORMATTED.get(key);
+  if (!w) {
+    const writes: { offset: number; data: Uint8Array }[] = [];
+    mkfsExt2(bytes, (offset, data) => { writes.push({ offset, data: data.slice() }); }, { blockSize });
+    FORMATTED.set(key, w = writes);
+  }
+  return w;
+}
+
+/**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
  * CPU does for canonical addresses) so that a double holds them exactly; traces print them unsigned.
  */
@@ -121,10 +138,12 @@ export class Stack {
     } else {
       // A fresh disk, formatted by the model's mkfs.ext2 before the VM starts (and made durable, as mke2fs's fsync does).
       this.image = new MemoryImage(diskBytes);
-      try { mkfsExt2(diskBytes, (o, d) => this.image.pwrite(o, d), { blockSize: config.disk.ext2_block_size ?? 4096 }); } catch (e) {
+      let writes: readonly { offset: number; data: Uint8Array }[];
+      try { writes = formatted(diskBytes, config.disk.ext2_block_size ?? 4096); } catch (e) {
         if (e instanceof RangeError) throw new StackError(`disk.size_mib: ${e.message}`);
         throw e;
       }
+      for (const w of writes) this.image.pwrite(w.offset, w.data);
       this.image.fdatasync();
     }
     const imagePath = config.disk.image ?? MEMORY_IMAGE_PATH;

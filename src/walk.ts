@@ -13,6 +13,7 @@ import type { VmConfig } from './config';
 import { parseAction, umountAction } from './guest/actions';
 import { errnoName } from './uapi/errno';
 import { Stack, type ActionProgress } from './stack';
+import type { ImageFile } from './host/disk';
 import type { TraceEvent } from './trace/recorder';
 import { markStages, summarize, type Summary } from './trace/query';
 import { WalkScanner, type CountedSummary } from './trace/scan';
@@ -84,16 +85,24 @@ export function explain(config: VmConfig, actionText: string, opts: WalkOptions 
  */
 export function saveDisk(stack: Stack, path: string, unmount: boolean): void {
   if (unmount) stack.run(umountAction());
-  const img = stack.image;
+  writeImageFile(stack.image, path);
+}
+
+/**
+ * The image as a process on the host reads it (peek), written to `path` as a sparse file: only the
+ * pieces that may hold data are read, and a 4 KiB page of zeros is left a hole.
+ */
+export function writeImageFile(img: ImageFile, path: string): void {
   const fd = fs.openSync(path, 'w');
   try {
     fs.ftruncateSync(fd, img.size);
-    const CHUNK = 1 << 20;
-    for (let off = 0; off < img.size; off += CHUNK) {
-      const part = img.peek(off, Math.min(CHUNK, img.size - off));
-      for (let i = 0; i < part.length; i += 4096) {
-        const page = part.subarray(i, i + 4096);
-        if (!allZero(page)) fs.writeSync(fd, page, 0, page.length, off + i);
+    const SPAN = 64 * 1024;
+    for (const i of img.spansInUse(SPAN)) {
+      const off = i * SPAN;
+      const part = img.peek(off, Math.min(SPAN, img.size - off));
+      for (let p = 0; p < part.length; p += 4096) {
+        const page = part.subarray(p, p + 4096);
+        if (!allZero(page)) fs.writeSync(fd, page, 0, page.length, off + p);
       }
     }
   } finally { fs.closeSync(fd); }

@@ -52,6 +52,16 @@ export interface ImageFile {
   peek(offset: number, len: number): Uint8Array;
   /** The media alone: what survives a power loss now. */
   stable(offset: number, len: number): Uint8Array;
+  /**
+   * The indexes of the `span`-byte pieces of the file (as peek reads it) that may hold anything but
+   * zeros, in order: all of them for a file on the host, only those written for one in memory.
+   */
+  spansInUse(span: number): number[];
+  /**
+   * The host file that holds exactly what peek reads, when there is one: a raw image file none of
+   * whose pages wait dirty in the host's page cache. Null for an image in memory.
+   */
+  readableFile(): string | null;
   /** The least durable place any byte of the range is held in. */
   durability(offset: number, len: number): Durability;
   /** Power loss: the page cache and the device's write cache are gone. */
@@ -226,6 +236,19 @@ abstract class StorageStack implements ImageFile {
     const first = Math.floor(offset / PAGE);
     const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
     for (const idx of [...this.pages.keys()]) if (idx >= first && idx <= last) this.pages.delete(idx);
+  }
+
+  readableFile(): string | null {
+    if (this.path === null) return null;
+    for (const p of this.pages.values()) if (p.dirty) return null;
+    return this.path;
+  }
+
+  spansInUse(span: number): number[] {
+    const used = new Set<number>();
+    for (let i = 0; i * span < this.size; i++) if (!this.rawIsZero(i * span, Math.min(span, this.size - i * span))) used.add(i);
+    for (const idx of this.pages.keys()) for (let i = Math.floor((idx * PAGE) / span); i * span < (idx + 1) * PAGE; i++) used.add(i);
+    return [...used].sort((a, b) => a - b);
   }
 
   peek(offset: number, len: number): Uint8Array {
