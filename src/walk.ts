@@ -267,6 +267,7 @@ export function streamWalk(config: VmConfig, actionText: string, opts: WalkOptio
   try { o = stack.submit(action, opts.vcpu ?? 0); } finally { t.onChunkFull = undefined; }
   if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
   scanner.scan(o.to);
+  scanner.end();
   writeUpTo(o.to);
   out.flush();
   const w: StreamedWalk = {
