@@ -21,6 +21,10 @@
 // does not make its name durable. A truncation, unlink or rename over a file ends what was
 // promised for it.
 //
+// The guest is Linux 6.1's (profile linux-6.1), whose ext2 fsync ends with a cache flush. (Linux
+// 3.2's did not: under profile qemu-kvm-2013 an fsync'ed file survives only on a drive without a
+// volatile cache — features/faults/fsync-durability.feature.)
+//
 // `npm run fuzz` runs it after the device fuzzer (scripts/fuzz.ts) with at least 10,000 cut points.
 
 import { DEFAULT_CONFIG, type VmConfig } from '../src/config';
