@@ -110,8 +110,9 @@ Feature: When the host's I/O fails, qemu follows the drive's error policy
     Linux's io_submit fails with EAGAIN when the context has no free request slot (aio_get_req);
     here the ring has room for one. The guest queues two one-sector writes and kicks after each.
     The first is in flight; the second's io_submit finds no slot. qemu's ioq_submit keeps it
-    queued and marks the queue blocked. When the first completes, io_getevents reaps it (freeing
-    its slot) and qemu_laio_process_completions_and_submit submits the queued one. Three
+    queued and marks the queue blocked. When the first completes, qemu takes its event from the
+    AIO ring the kernel mapped into its memory (io_getevents_advance_and_peek: no syscall), which
+    frees its slot, and qemu_laio_process_completions_and_submit submits the queued one. Three
     io_submit calls: two accepted, one refused.
 
     Given the host's AIO ring has room for 1 request

@@ -52,25 +52,32 @@
     まで届く I/O の VMExit。プロセスが眠るとアイドルの vCPU が hlt を実行し、LAPIC がカーネルの中に
     あるので kvm が vCPU を止める (2 回目)。完了すると qemu-kvm が INTx を上げ、kvm が次の VMEnter で
     割り込みを入れる。割り込みハンドラが virtio の ISR を読み (inb: qemu-kvm まで届く 3 回目、qemu-kvm
-    はここで線を下げる)、local APIC に EOI を書く (x2APIC の wrmsr: kvm の中で処理される 4 回目)。
-    ファイルは O_SYNC で開かれ、ext2 の上の write はリクエストを 4 つ出す: ブロックビットマップの
-    読み出し、データ、inode、ディスクのキャッシュのフラッシュ。その前の open がディレクトリのブロックと
-    inode ビットマップを読むので、合わせて 6 リクエスト: VMExit は 6 × 4 = 24 回、そのうち 12 回が
-    qemu-kvm まで届く。読み書き 5 つは io_submit で出して io_getevents で受け取り、フラッシュは
-    スレッドプールの fdatasync になる。完了ごとに線を上げて下げるので KVM_IRQ_LINE は 12 回。
+    はここで線を下げる)、local APIC に EOI を書く (x2APIC の wrmsr: kvm の中で処理される 4 回目。
+    INTx は IOAPIC を通る level-triggered の割り込みで、IOAPIC が EOI を知る必要があるので、
+    kvm は PV EOI を使わせない)。ファイルは O_SYNC で開かれ、ext2 の上の write はリクエストを 4 つ
+    出す: ブロックビットマップの読み出し、データ、inode、ディスクのキャッシュのフラッシュ。その前の
+    open がディレクトリのブロックと inode ビットマップを読むので、合わせて 6 リクエスト: VMExit は
+    6 × 4 = 24 回、そのうち 6 × 2 = 12 回が qemu-kvm まで届く。読み書き 5 つは io_submit で出し、
+    完了は eventfd で知って、カーネルが qemu-kvm のメモリに置いたリングから直接読む (io_getevents は
+    呼ばない)。フラッシュはスレッドプールの fdatasync になる。線は KVM_IRQ_LINE_STATUS で上げ下げ
+    する (kvm が KVM_CAP_IRQ_INJECT_STATUS を持つので kvm_init は KVM_IRQ_LINE ではなくこちらを
+    選ぶ): 完了ごとに上げて ISR の読み出しで下げるので 2 × 6 = 12 回。
 
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
     ならば VMExit は 24 回
     かつ qemu-kvm まで届く VMExit は 12 回
     かつ ホストOSで io_submit が 5 回呼ばれる
-    かつ ホストOSで io_getevents が 5 回呼ばれる
-    かつ ホストOSで KVM_IRQ_LINE が 12 回呼ばれる
+    かつ ホストOSで io_getevents は呼ばれない
+    かつ ホストOSで KVM_IRQ_LINE_STATUS が 12 回呼ばれる
     かつ 最初の VMEnter は VMRESUME
 
   シナリオ: 昔の kvm (2013年の発表の環境) でも同じ道を通る
     発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.14。kvm の exit handler 表の名前は
     今と違う (hlt は handle_halt、wrmsr は handle_wrmsr)。qemu-kvm のメインループは ppoll ではなく
-    select() で待ち、Linux AIO の完了は io_getevents で取る。キック、exit、割り込みの順番は同じ。
+    select() で待ち、Linux AIO の完了は io_getevents で取る。ゲストの Linux 3.2 には blk-mq がなく、
+    virtio_blk はリクエスト関数 do_virtblk_request で ring に積んで virtqueue_kick する。また 3.2 の
+    ext2 の fsync (generic_file_fsync) はディスクのキャッシュをフラッシュしないので、write の
+    リクエストはフラッシュのない 3 つ、open の 2 つと合わせて 5 つ。キック、exit、割り込みの順番は同じ。
 
     前提 VM の設定は次のとおり:
       """

@@ -87,20 +87,24 @@ Feature: The seed's walk: a guest write() on a virtio-blk disk, from the process
     the LAPIC in the kernel, kvm blocks the vCPU there); the completion makes qemu-kvm raise INTx, kvm
     injects the interrupt at the next entry, and the handler reads the virtio ISR (inb: a second I/O
     exit to qemu-kvm, which lowers the line) and acknowledges the local APIC (an x2APIC EOI wrmsr,
-    handled in kvm). Two of the four reach userspace. The write() call makes four requests: 16
-    exits; with the open's two reads, six requests: 24 exits, 12 in userspace. qemu-kvm submits the
-    five reads and writes with io_submit and collects each with io_getevents; the FLUSH goes to its
-    thread pool, whose worker calls fdatasync. Every completion raises the line and the ISR read
-    lowers it: 2 × 6 = 12 KVM_IRQ_LINE.
+    handled in kvm: the vector comes through the IOAPIC, which must see the EOI of its
+    level-triggered pin, so kvm offers no PV EOI for it). Two of the four reach userspace. The
+    write() call makes four requests: 4 × 4 = 16 exits; with the open's two reads, six requests:
+    6 × 4 = 24 exits, 6 × 2 = 12 in userspace. qemu-kvm submits the five reads and writes with
+    io_submit and learns of each completion from the AIO eventfd, taking the event from the ring the
+    kernel mapped into its memory (QEMU's io_getevents_peek): no io_getevents syscall. The FLUSH goes
+    to its thread pool, whose worker calls fdatasync. qemu-kvm sets the line with
+    KVM_IRQ_LINE_STATUS (kvm offers KVM_CAP_IRQ_INJECT_STATUS, so kvm_init picks it over
+    KVM_IRQ_LINE): every completion raises it and the ISR read lowers it, 2 × 6 = 12 calls.
 
     When the guest process writes "hello" to "/hello.txt"
     Then the write call takes 16 VM exits
     And there are 24 VM exits
     And 12 exits reach userspace
     And the host calls io_submit 5 times
-    And the host calls io_getevents 5 times
+    And the host does not call io_getevents
     And the host calls fdatasync 1 time
-    And the host calls KVM_IRQ_LINE 12 times
+    And the host calls KVM_IRQ_LINE_STATUS 12 times
 
   Scenario: What is on the disk after the write, and after an unmount
     fsync wrote the data and the inode, so inode 12 on the disk already holds the 5 bytes; its name
