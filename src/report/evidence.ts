@@ -38,10 +38,11 @@ const KEY_FUNCTIONS = new Set(['virtio_queue_rq', 'vp_notify', 'kvm_cpu_exec', '
 export const walkTitle = (scenario: string, w: { action: string }): string => (w.action ? `${scenario}: ${w.action}` : scenario);
 
 /**
- * A walk longer than this (a write of many megabytes through the guest's ext2 records a block
- * mapping per block) is attached by its first events; its summary still covers all of it.
+ * A walk longer than this (an exit storm, a hundred writes, an fsync of a hundred requests) is
+ * attached by its first events, so that no attachment of a report passes about a megabyte; its
+ * summary still covers all of it.
  */
-export const MAX_ATTACHED_EVENTS = 12_000;
+export const MAX_ATTACHED_EVENTS = 5_000;
 
 /** The part of a walk a report attaches: all of it, or its first MAX_ATTACHED_EVENTS events. */
 const shown = (w: ScenarioWalk): ScenarioWalk => (w.events.length <= MAX_ATTACHED_EVENTS ? w : { ...w, events: w.events.slice(0, MAX_ATTACHED_EVENTS) });
