@@ -143,8 +143,11 @@ export class Stack {
         if (e instanceof RangeError) throw new StackError(`disk.size_mib: ${e.message}`);
         throw e;
       }
+      // mke2fs writes and fsyncs before the VM starts: the writes go straight to the media (the
+      // same end as writing through the disk's cache and flushing it).
+      this.image.setWriteCache(false);
       for (const w of writes) this.image.pwrite(w.offset, w.data);
-      this.image.fdatasync();
+      this.image.setWriteCache(true);
     }
     const imagePath = config.disk.image ?? MEMORY_IMAGE_PATH;
     this.host.addFile(imagePath, this.image);
