@@ -24,7 +24,7 @@ export function* ext2_fill_super(fs: Ext2Sb): KCode<string | undefined> {
   bdev.set_blocksize(BLOCK_SIZE);
   let bh = yield* bdev.bread(1);
   if (!bh) return 'unable to read superblock';
-  let sb = fs.ram.bytes.slice(bh.gpa, bh.gpa + SUPERBLOCK_SIZE);
+  let sb = fs.ram.bytes.subarray(bh.gpa, bh.gpa + SUPERBLOCK_SIZE);
   const why = superblockProblem(sb);
   if (why) return `can't find an ext2 filesystem: ${why}`;
   const g = geometry(sb);
@@ -36,7 +36,7 @@ export function* ext2_fill_super(fs: Ext2Sb): KCode<string | undefined> {
     offset = BLOCK_SIZE % g.blockSize;
     bh = yield* bdev.bread(logic);
     if (!bh) return "couldn't read superblock on 2nd try";
-    sb = fs.ram.bytes.slice(bh.gpa + offset, bh.gpa + offset + SUPERBLOCK_SIZE);
+    sb = fs.ram.bytes.subarray(bh.gpa + offset, bh.gpa + offset + SUPERBLOCK_SIZE);
     if (superblockProblem(sb)) return 'magic mismatch';
   }
   fs.g = geometry(sb);
