@@ -1,5 +1,6 @@
-// The layer rules: a layer imports itself, its neighbours' interfaces, sim/, trace/
-// and the constants (uapi/); src/ never imports steps/, features/ or cucumber. stack.ts, walk.ts
+// The layer rules: a layer imports itself, its neighbours' interfaces, sim/, trace/ and the
+// constants (uapi/, and ext2/: the on-disk format the guest's file system, the model's mkfs and the
+// image reader share); src/ never imports steps/, features/ or cucumber. stack.ts, walk.ts
 // and cli/ are the composition root and may import every layer.
 const layers = ['guest', 'vmx', 'kvm', 'qemu', 'vhost', 'host'];
 // Who may import whom (besides sim/, trace/, uapi/, and itself).

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, parseDocument, isMap, isScalar, visit, type Document, type Node } from 'yaml';
+import { SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, superblockProblem } from './ext2/layout';
 
 export interface VmConfig {
   /**
@@ -53,6 +54,8 @@ export interface VmConfig {
      * qemu-kvm 0.14 of the 2013 profile had no such feature).
      */
     event_idx?: boolean;
+    /** The block size the model's mkfs.ext2 formats a fresh in-memory disk with (absent: 4096). */
+    ext2_block_size?: 1024 | 4096;
   };
 }
 
@@ -133,6 +136,7 @@ export const SCHEMA = {
         vectors: { enum: [0, 2] },
         device: { enum: ['virtio-blk', 'vhost-user-blk'] },
         event_idx: { type: 'boolean' },
+        ext2_block_size: { enum: [1024, 4096] },
       },
     },
   },
@@ -338,8 +342,30 @@ function validateConfig(data: unknown, base: VmConfig, locate: Locate): VmConfig
     let problem: string | undefined;
     try { if (!fs.statSync(merged.disk.image).isFile()) problem = 'not a regular file'; } catch (e) { problem = (e as NodeJS.ErrnoException).code ?? String(e); }
     if (problem) throw new ConfigError(`${locate(['disk', 'image'], 'value')}: 'disk.image' ${merged.disk.image} cannot be opened (${problem})`);
+    // The guest mounts the disk as its ext2 root: an image it cannot mount is refused here.
+    const notExt2 = ext2Problem(merged.disk.image);
+    if (notExt2) {
+      throw new ConfigError(`${locate(['disk', 'image'], 'value')}: 'disk.image' ${merged.disk.image} is not an ext2 file system the guest can mount: `
+        + `${notExt2} (make one with mkfs.ext2 -b 4096 ${merged.disk.image} 64M)`);
+    }
   }
   return merged;
+}
+
+/** Why the guest could not mount the image at `path` as ext2, or undefined. */
+function ext2Problem(path: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(path, 'r');
+    const sb = new Uint8Array(SUPERBLOCK_SIZE);
+    const n = fs.readSync(fd, sb, 0, SUPERBLOCK_SIZE, SUPERBLOCK_OFFSET);
+    if (n < SUPERBLOCK_SIZE) return `it is ${fs.fstatSync(fd).size} bytes long, too short to hold an ext2 superblock`;
+    return superblockProblem(sb);
+  } catch (e) {
+    return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 /**

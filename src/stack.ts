@@ -20,7 +20,25 @@ import { QemuKvm, pcRamSplit } from './qemu/qemu';
 import { VhostUserBlkServer } from './vhost/blk_server';
 import { GuestKernel, VIRTIO_BLK_GSI, type Action, type ActionResult } from './guest/kernel';
 import { runsOnAnyCpu } from './guest/actions';
+import { EXT2_EPOCH, mkfsExt2 } from './ext2/mkfs';
 import { MODERN_BAR, MSIX_TABLE_BASE } from './memory_map';
+
+/**
+ * What the model's mkfs.ext2 writes for a disk of `bytes` and a block size: it is deterministic (its
+ * times and UUID are fixed), so each geometry is formatted once and its writes replayed on every
+ * fresh disk of that size.
+ */
+const FORMATTED = new Map<string, readonly { offset: number; data: Uint8Array }[]>();
+function formatted(bytes: number, blockSize: 1024 | 4096): readonly { offset: number; data: Uint8Array }[] {
+  const key = `${bytes}:${blockSize}`;
+  let w = FORMATTED.get(key);
+  if (!w) {
+    const writes: { offset: number; data: Uint8Array }[] = [];
+    mkfsExt2(bytes, (offset, data) => { writes.push({ offset, data: data.slice() }); }, { blockSize });
+    FORMATTED.set(key, w = writes);
+  }
+  return w;
+}
 
 /**
  * Where the guest kernel's text starts, 0xffffffff81000000. Addresses are kept sign-extended (as the
@@ -120,7 +138,20 @@ export class Stack {
       try { this.image = new RawFileImage(config.disk.image); } catch (e) {
         throw new StackError(`disk.image: cannot open '${config.disk.image}' (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
       }
-    } else this.image = new MemoryImage(diskBytes);
+    } else {
+      // A fresh disk, formatted by the model's mkfs.ext2 before the VM starts (and made durable, as mke2fs's fsync does).
+      this.image = new MemoryImage(diskBytes);
+      let writes: readonly { offset: number; data: Uint8Array }[];
+      try { writes = formatted(diskBytes, config.disk.ext2_block_size ?? 4096); } catch (e) {
+        if (e instanceof RangeError) throw new StackError(`disk.size_mib: ${e.message}`);
+        throw e;
+      }
+      // mke2fs writes and fsyncs before the VM starts: the writes go straight to the media (the
+      // same end as writing through the disk's cache and flushing it).
+      this.image.setWriteCache(false);
+      for (const w of writes) this.image.pwrite(w.offset, w.data);
+      this.image.setWriteCache(true);
+    }
     const imagePath = config.disk.image ?? MEMORY_IMAGE_PATH;
     this.host.addFile(imagePath, this.image);
 
@@ -152,6 +183,7 @@ export class Stack {
       (this as { guest: GuestKernel }).guest = new GuestKernel(this.cpus.map((c) => c.regs), ram, t, { ioBase: config.disk.io_base, diskBytes: this.image.size, ramBytes,
         msixTableBase: config.disk.vectors > 0 ? MSIX_TABLE_BASE : null,
         modernBar: config.disk.transport === 'virtio-pci-modern' ? MODERN_BAR : null,
+        now: () => EXT2_EPOCH + Math.floor(this.clock.now / 1e9),
         kernel: config.profile === 'qemu-kvm-2013' ? '3.2' : '6.1', ramBelow4g: pcRamSplit(ramBytes, config.profile).below });
       // The boot CPU starts in the kernel; the others wait for INIT and SIPI (their code is the trampoline's).
       cpu0.reset(this.guest.start_kernel(), this.guest.cpus[0]!, KERNEL_TEXT);
@@ -169,6 +201,8 @@ export class Stack {
     const r = this.sched.run();
     t.on = false;
     if (r !== 'frozen') throw new StackError(`the guest did not finish booting: ${this.whyStopped()}`);
+    const mountError = this.guest.vfs.mountError;
+    if (mountError) throw new StackError(`the guest cannot mount ${config.disk.image ?? 'its disk'} as ext2: ${mountError}`);
     this.bootEnd = this.traceBoot ? 0 : t.length;
     this.invariants.check(t);
   }

@@ -8,10 +8,12 @@
 // The first two hold every event, so a run that would record more than MAX_HELD_EVENTS is refused
 // (estimated up front for a workload, and checked as the events come).
 
+import * as fs from 'node:fs';
 import type { VmConfig } from './config';
-import { parseAction } from './guest/actions';
+import { parseAction, umountAction } from './guest/actions';
 import { errnoName } from './uapi/errno';
 import { Stack, type ActionProgress } from './stack';
+import type { ImageFile } from './host/disk';
 import type { TraceEvent } from './trace/recorder';
 import { markStages, summarize, type Summary } from './trace/query';
 import { WalkScanner, type CountedSummary } from './trace/scan';
@@ -33,7 +35,11 @@ export interface Walk {
   problems: string[];
 }
 
-export interface WalkOptions { traceBoot?: boolean; vcpu?: number }
+export interface WalkOptions {
+  traceBoot?: boolean; vcpu?: number;
+  /** `--disk-out FILE`: after the action, unmount and write the disk image to FILE (saveDisk). */
+  diskOut?: string;
+}
 
 /** What an action may ask of this machine (a buffer must fit in guest RAM). */
 const limitsOf = (config: VmConfig) => ({ ramBytes: config.memory_mib * 1024 * 1024 });
@@ -69,11 +75,51 @@ export function explain(config: VmConfig, actionText: string, opts: WalkOptions 
     o = stack.submit(action, opts.vcpu ?? 0);
     events = walkEvents(stack, o.from, o.to);
     problems = stack.problems();
+    if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
   } finally { stack.close(); }
   const w: Walk = { config, action: actionText, events, summary: summarize(events, o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName), problems };
   const u = unfinished(o);
   if (u !== undefined) w.unfinished = u;
   return w;
+}
+
+/**
+ * `--disk-out FILE`: after the action the guest unmounts its file system (sync_filesystem and
+ * ext2_put_super: every dirty page and buffer written, the superblock marked clean) — outside the
+ * walk shown — and the image, as a process on the host reads it, is written to FILE (sparse: runs
+ * of zeros are holes). An action that did not complete leaves the file system mounted.
+ */
+export function saveDisk(stack: Stack, path: string, unmount: boolean): void {
+  if (unmount) stack.run(umountAction());
+  writeImageFile(stack.image, path);
+}
+
+/**
+ * The image as a process on the host reads it (peek), written to `path` as a sparse file: only the
+ * pieces that may hold data are read, and a 4 KiB page of zeros is left a hole.
+ */
+export function writeImageFile(img: ImageFile, path: string): void {
+  const fd = fs.openSync(path, 'w');
+  try {
+    fs.ftruncateSync(fd, img.size);
+    const SPAN = 64 * 1024;
+    for (const i of img.spansInUse(SPAN)) {
+      const off = i * SPAN;
+      const part = img.peek(off, Math.min(SPAN, img.size - off));
+      for (let p = 0; p < part.length; p += 4096) {
+        const page = part.subarray(p, p + 4096);
+        if (!allZero(page)) fs.writeSync(fd, page, 0, page.length, off + p);
+      }
+    }
+  } finally { fs.closeSync(fd); }
+}
+
+/** Whether a 4 KiB page (at a 4-byte aligned offset of its buffer) holds only zeros. */
+function allZero(page: Uint8Array): boolean {
+  const w = new Int32Array(page.buffer, page.byteOffset, page.length >> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  for (let i = w.length << 2; i < page.length; i++) if (page[i] !== 0) return false;
+  return true;
 }
 
 // ------------------------------------------------------------------ the size of a workload
@@ -127,6 +173,7 @@ export function runWalk(config: VmConfig, actionText: string, opts: WalkOptions 
   const scanner = new WalkScanner(stack.trace, stack.actionStart, true);
   const o = stack.submit(action, opts.vcpu ?? 0);
   scanner.scan(o.to);
+  if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
   const summary = scanner.summary(o.result ?? { value: Number.NaN, errno: null }, o.cycles, errnoName);
   const run: WalkRun = { config, action: actionText, stack, from: o.from, to: o.to, summary, stages: scanner.stages, problems: stack.problems() };
   const u = unfinished(o);
@@ -228,7 +275,9 @@ export function streamWalk(config: VmConfig, actionText: string, opts: WalkOptio
   let w: StreamedWalk;
   try {
     try { o = stack.submit(action, opts.vcpu ?? 0); } finally { t.onChunkFull = undefined; }
+    if (opts.diskOut !== undefined) saveDisk(stack, opts.diskOut, o.state === 'done');
     scanner.scan(o.to);
+    scanner.end();
     writeUpTo(o.to);
     out.flush();
     w = {

@@ -6,7 +6,7 @@ import type { ExitpathWorld } from './support/world';
 
 const { When } = stepsAbout('the guest page cache');
 
-When('the guest process writes {string} to {string} through the page cache', { doc: 'a buffered write (no O_DIRECT): into the page cache, no I/O' }, function (this: ExitpathWorld, text: string, path: string) {
+When('the guest process writes {string} to {string} through the page cache', { doc: 'a buffered write (neither O_DIRECT nor O_SYNC): into the page cache; the only I/O is what the file system reads to do it (a directory block, a bitmap)' }, function (this: ExitpathWorld, text: string, path: string) {
   this.run(bufferedWriteAction(new TextEncoder().encode(text), path));
 });
 

@@ -19,6 +19,9 @@ interface CliRun { status: number | null; stdout: string; stderr: string }
 interface CliState { dir: string; last?: CliRun }
 const states = new WeakMap<ExitpathWorld, CliState>();
 
+/** The scratch directory the CLI steps run in (and the files they write). */
+export function cliScratchDir(w: ExitpathWorld): string { return state(w).dir; }
+
 function state(w: ExitpathWorld): CliState {
   let s = states.get(w);
   if (!s) { s = { dir: fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-cli-')) }; states.set(w, s); }

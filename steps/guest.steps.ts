@@ -8,7 +8,7 @@ import type { ExitpathWorld } from './support/world';
 
 const { When } = stepsAbout('what the guest does');
 
-When(V.writes, { doc: 'open(O_CREAT|O_WRONLY|O_DIRECT), one write(), close' }, function (this: ExitpathWorld, text: string, path: string) {
+When(V.writes, { doc: 'open(O_CREAT|O_WRONLY|O_SYNC), one write() — through the page cache, written back and flushed before it returns — close' }, function (this: ExitpathWorld, text: string, path: string) {
   this.run(writeAction(new TextEncoder().encode(text), path));
 });
 

@@ -22,4 +22,5 @@ import './host.steps';
 import './costs.steps';
 import './report.steps';
 import './cli.steps';
+import './ext2.steps';
 import './host_trace.steps';

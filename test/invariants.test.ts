@@ -14,7 +14,8 @@ test('the seed write and an I/O error that stops and resumes the VM keep every i
   expect(s.invariants.checked).to.be.greaterThan(50);
   expect(s.violations()).to.deep.equal({ dma: 0, image: 0, invariants: [] });
 
-  const stop = new Stack(parseConfig('disk:\n  werror: stop\n', 'test'));
+  // The write's first request is a read (the directory's block, ext2_lookup): rerror decides it.
+  const stop = new Stack(parseConfig('disk:\n  werror: stop\n  rerror: stop\n', 'test'));
   stop.host.aio.faults.complete = { errno: 5, count: 1 };
   const p = stop.submit(writeAction(new TextEncoder().encode('hello'), '/hello.txt'));
   expect(p.state).to.equal('paused');

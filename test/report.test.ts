@@ -53,7 +53,8 @@ test('the narrative speaks Japanese with --lang ja, in the seed talk\'s words', 
   const text = narrate('seed', w.events, w.summary, false, 'ja');
   expect(text).to.contain('① プロセス → ゲストOS');
   expect(text).to.contain('③ vt-x → kvm');
-  expect(text).to.contain('VMExit: 4 回 (うち qemu-kvm まで届いたもの 2 回)');
+  // Six requests (ext2's reads at open and allocation, the data, the inode, the flush), four exits each.
+  expect(text).to.contain('VMExit: 24 回 (うち qemu-kvm まで届いたもの 12 回)');
   expect(text).to.contain('センシティブ命令のエミュレーション完');
 });
 

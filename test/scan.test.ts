@@ -31,6 +31,7 @@ test('the scanner marks the same stages and makes the same summary as markStages
     // Scan in uneven pieces, as chunks arrive.
     for (let to = o.from; to < o.to; to += 7) scanner.scan(to);
     scanner.scan(o.to);
+    scanner.end();
     const events = stack.trace.slice(o.from, o.to);
     markStages(events);
     const marks = new Map(events.filter((e) => e.stage !== undefined).map((e) => [e.seq, e.stage!]));

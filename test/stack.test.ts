@@ -15,16 +15,20 @@ test('determinism: the same configuration and actions give byte-identical traces
   expect(a.length).to.be.greaterThan(1000);
 });
 
-/** A driver that builds the request in guest RAM, lets the test tamper with it, then kicks. */
+/**
+ * A driver that builds the request in guest RAM, lets the test tamper with it, then kicks. The
+ * sectors are in the free part of the disk's ext2 (block 5000 and on), zero until written.
+ */
+const SECTOR = 40000;
 function tamperedWrite(tamper: (ram: Stack['guest']['ram'], hdr: number, descTable: number) => void, wait = true): Action {
   return (k) => (function* () {
     const data = k.userBuffer(4096);
     k.ram.bytes.fill(0x41, data, data + 4096);
     const hdr = k.userBuffer(4096);
     k.ram.setU32(hdr + virtio_blk_outhdr.type, VIRTIO_BLK_T_OUT);
-    k.ram.setU64(hdr + virtio_blk_outhdr.sector, 16);
+    k.ram.setU64(hdr + virtio_blk_outhdr.sector, SECTOR);
     const vq = k.blk.vq!;
-    const req = { op: 'write' as const, sector: 16, sgs: [], hdrGpa: hdr, statusGpa: hdr + 16, status: -1, done: false };
+    const req = { op: 'write' as const, sector: SECTOR, sgs: [], hdrGpa: hdr, statusGpa: hdr + 16, status: -1, done: false };
     vq.add_sgs([{ gpa: hdr, len: 16 }, { gpa: data, len: 4096 }], [{ gpa: hdr + 16, len: 1 }], req);
     tamper(k.ram, hdr, vq.desc);
     yield* k.blk.vp_notify();
@@ -36,13 +40,13 @@ function tamperedWrite(tamper: (ram: Stack['guest']['ram'], hdr: number, descTab
 test('the device reads the request from guest RAM: changing the bytes changes what qemu does', () => {
   const honest = new Stack(DEFAULT_CONFIG);
   honest.run(tamperedWrite(() => {}));
-  expect(honest.image.pread(16 * 512, 1)[0]).to.equal(0x41);
+  expect(honest.image.pread(SECTOR * 512, 1)[0]).to.equal(0x41);
 
   // Rewrite the sector in the header after queueing: qemu writes where the bytes now say.
   const moved = new Stack(DEFAULT_CONFIG);
-  moved.run(tamperedWrite((ram, hdr) => ram.setU64(hdr + virtio_blk_outhdr.sector, 64)));
-  expect(moved.image.pread(16 * 512, 1)[0]).to.equal(0);
-  expect(moved.image.pread(64 * 512, 1)[0]).to.equal(0x41);
+  moved.run(tamperedWrite((ram, hdr) => ram.setU64(hdr + virtio_blk_outhdr.sector, SECTOR + 64)));
+  expect(moved.image.pread(SECTOR * 512, 1)[0]).to.equal(0);
+  expect(moved.image.pread((SECTOR + 64) * 512, 1)[0]).to.equal(0x41);
 
   // Point the first descriptor outside guest RAM with more than the 4 KiB a bounce buffer can give:
   // qemu cannot map it and marks the device broken; nothing outside guest RAM was touched.
@@ -55,7 +59,7 @@ test('the device reads the request from guest RAM: changing the bytes changes wh
   expect(names).to.include('virtio_error');
   expect(broken.qemu.vblk.broken).to.equal(true);
   expect(broken.qemu.mem.violations).to.equal(0);
-  expect(broken.image.pread(16 * 512, 1)[0]).to.equal(0);
+  expect(broken.image.pread(SECTOR * 512, 1)[0]).to.equal(0);
 });
 
 test('reads return what was written', () => {

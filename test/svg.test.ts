@@ -9,11 +9,16 @@ import { main } from '../src/cli/main';
 
 const seed = () => explain(DEFAULT_CONFIG, 'write hello /hello.txt');
 
-/** The crossings after ⑨ with their captions, as the diagram draws them. */
+/**
+ * The crossings after ⑨ with their captions, as the diagram draws them: the completion of ⑨'s
+ * request, up to the next request's kick (the seed's write makes four on ext2).
+ */
 function completionHalf(lang: 'en' | 'ja') {
   const { events } = seed();
   const nine = events.findIndex((e) => e.stage === 9);
-  return events.map((e, i) => ({ e, i })).filter(({ e, i }) => i > nine && e.from !== e.to && e.stage === undefined)
+  const nextKick = events.findIndex((e, i) => i > nine && e.kind === 'instruction' && e.name === 'outw');
+  const end = nextKick < 0 ? events.length : nextKick;
+  return events.map((e, i) => ({ e, i })).filter(({ e, i }) => i > nine && i < end && e.from !== e.to && e.stage === undefined)
     .map(({ e, i }) => ({ name: e.name, kind: e.kind, caption: captionOf(events, i, lang) }));
 }
 

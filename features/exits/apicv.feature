@@ -15,15 +15,19 @@ Feature: APICv: the CPU virtualizes the local APIC, and exits only where kvm mus
       apicv: true
       """
 
-  Scenario: the seed write's EOI of the disk's level-triggered interrupt is EOI_INDUCED
+  Scenario: a disk write's EOI of the disk's level-triggered interrupt is EOI_INDUCED
     The legacy virtio-pci disk raises INTx on IOAPIC pin 11, level-triggered, vector 0x31. The
     CPU delivers 0x31 from RVI without an exit, and the guest's EOI (an x2APIC MSR write) would be
     virtualized too, but 0x31 is in the EOI-exit bitmap: the CPU exits after the EOI, and
     handle_apic_eoi_induced tells the IOAPIC (kvm_apic_set_eoi_accelerated → kvm_ioapic_send_eoi),
-    which clears Remote IRR. Without APICv the same EOI is an MSR_WRITE exit.
+    which clears Remote IRR. Without APICv the same EOI is an MSR_WRITE exit. The write is one
+    request — an O_DIRECT overwrite of the block "/data" already has (features/io-paths/io-paths.feature
+    says why nothing else is sent) — so it shows one request's exits: the kick, the HLT, the ISR
+    read and the EOI.
 
-    When the guest process writes "hello" to "/hello.txt"
-    Then the write returns 5
+    Given the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
+    Then the write returns 4096
     And the VM exits are:
       | reason         | handler                 | handled in  |
       | IO_INSTRUCTION | handle_io               | KVM_EXIT_IO |

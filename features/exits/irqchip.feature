@@ -58,11 +58,14 @@ Feature: Where the interrupt controllers are decides where an exit ends: irqchip
     and qemu-kvm halts the vCPU thread (kvm_handle_halt). The AIO completion raises INTx in qemu's
     IOAPIC, whose MSI reaches qemu's APIC; the vCPU thread wakes and, before KVM_RUN, injects the
     vector with KVM_INTERRUPT (kvm_arch_pre_run). The guest's EOI is a write to the xAPIC page,
-    an MMIO access qemu's APIC serves (KVM_EXIT_MMIO). Four exits: the kick, HLT, the ISR read, the EOI.
+    an MMIO access qemu's APIC serves (KVM_EXIT_MMIO). Four exits for the one request of an O_DIRECT
+    overwrite of a block the file already has (features/io-paths/io-paths.feature derives that it
+    is one): the kick, HLT, the ISR read, the EOI.
 
     Given the irqchip is in userspace
-    When the guest process writes "hello" to "/hello.txt"
-    Then the write returns 5
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
+    Then the write returns 4096
     And the VM exits are:
       | reason         | handler              | handled in    |
       | IO_INSTRUCTION | handle_io            | KVM_EXIT_IO   |

@@ -13,19 +13,23 @@ Feature: Whole walks, kept as golden traces
   the same exits, userspace exits and kvm-level crossings (src/trace/import/roundtrip.ts).
 
   Scenario: The seed's write, the whole walk
-    The ①–⑩ of the talk, and everything the same write() does around them: the open and close, the
-    completion interrupt and the two further exits it costs (see features/seed/write-walk.feature).
+    The ①–⑩ of the talk, and everything the same write() does around them: the open (its two reads,
+    the root directory's block and the inode bitmap) and the close, the write's other requests (after
+    the block bitmap's read, the data, the inode and a flush), each with its completion interrupt and
+    the two further exits that costs (features/seed/write-walk.feature derives them).
 
     When the guest process writes "hello" to "/hello.txt"
     Then the trace matches the golden file "seed-write.yaml"
     And the walk reads back the same from ftrace, trace-cmd and perf script text
 
   Scenario: The seed's write on the seed's own machine (Fedora 15: qemu-kvm 0.14, kvm as of Linux 3.0)
-    The same kick, exits and interrupt; what differs at this level is the names in kvm's exit
-    handler table of the era (arch/x86/kvm/vmx.c: handle_halt and handle_wrmsr where 6.1 has
-    kvm_emulate_halt and kvm_emulate_wrmsr), qemu-kvm 0.14's main loop sleeping in select() rather
-    than ppoll, and its Linux AIO collecting the completion with io_getevents and reading the eventfd
-    until EAGAIN (see features/exits/eras.feature).
+    The same kick, exits and interrupt for each request; what differs at this level is the names in
+    kvm's exit handler table of the era (arch/x86/kvm/vmx.c: handle_halt and handle_wrmsr where 6.1
+    has kvm_emulate_halt and kvm_emulate_wrmsr), qemu-kvm 0.14's main loop sleeping in select()
+    rather than ppoll, its Linux AIO collecting the completion with io_getevents and reading the
+    eventfd until EAGAIN, and one request fewer: Linux 3.2's ext2 fsync sends no cache flush, so the
+    write() ends after the inode's write — five requests, no fdatasync on the host (see
+    features/exits/eras.feature).
 
     Given the VM is configured as:
       """
@@ -38,11 +42,15 @@ Feature: Whole walks, kept as golden traces
   Scenario: A read comes back through the same door
     The request goes out with the same kick and completes with the same interrupt; seen from the
     boundaries, the read's walk is the write's with read() in place of write() (the direction of
-    the transfer shows inside qemu-kvm, in the request it reads from the virtqueue).
+    the transfer shows inside qemu-kvm, in the request it reads from the virtqueue). The read is
+    O_DIRECT, of 512 bytes (one sector, the alignment direct I/O needs): the name and the inode are
+    cached since the write, and the block is already mapped, so this is one request, and read()
+    returns the file's 5 bytes.
 
     Given the guest process writes "hello" to "/hello.txt"
-    When the guest process reads 5 bytes from "/hello.txt"
-    Then the trace matches the golden file "read-back.yaml"
+    When the guest process reads 512 bytes from "/hello.txt" with O_DIRECT
+    Then the read returns 5
+    And the trace matches the golden file "read-back.yaml"
     And the walk reads back the same from ftrace, trace-cmd and perf script text
 
   Scenario: An exit kvm handles itself never reaches qemu-kvm

@@ -15,19 +15,21 @@ Feature: A hostile guest rewrites its virtqueue; qemu checks everything before i
   The guest's driver set its queue up at boot in the first pages of its page pool: 256
   descriptors of 16 bytes at guest-physical 0x100000, the avail ring at 0x101000 (its index at
   0x101002, its first slot at 0x101004), the used ring at 0x102000. The queue-notify register is
-  port 0xc040 + 16 = 0xc050. At boot the guest read sector 0 (its partition table): one request,
-  so the avail index is already 1, and that request's descriptors went back to the front of the
-  free list. A one-sector write therefore uses descriptors 0 (the 16-byte header), 1 (512 bytes
+  port 0xc040 + 16 = 0xc050. At boot the guest read sector 0 (its partition table) and mounted
+  its ext2 disk — read the superblock with 1 KiB buffers, again as its 4 KiB block 0, the group
+  descriptors' block and the inode table's first block, and wrote block 0 back (the superblock
+  marked mounted): six requests, one at a time, so the avail index is already 6, and each
+  request's descriptors went back to the front of the free list. A one-sector write therefore uses descriptors 0 (the 16-byte header), 1 (512 bytes
   of data) and 2 (the 1-byte status, device-writable); the steps below queue one, rewrite the fields in the table with store
   instructions (a 64-bit field as two writel), then kick. Sector 2048 is byte 1048576 of the disk.
 
   Scenario: One store instruction at a time: an avail ring entry that names no descriptor
-    The boot's read used the avail ring's first slot; the second, at 0x101006, gets 300 and the
-    index becomes 2; then the kick. The queue has 256 descriptors, so virtqueue_get_head refuses
-    index 300.
+    The boot's six requests used the avail ring's first six slots; the seventh, at
+    0x101004 + 2 × 6 = 0x101010, gets 300 and the index becomes 7; then the kick. The queue has
+    256 descriptors, so virtqueue_get_head refuses index 300.
 
-    When the guest executes "writew 0x101006 0x12c"
-    And the guest executes "writew 0x101002 0x2"
+    When the guest executes "writew 0x101010 0x12c"
+    And the guest executes "writew 0x101002 0x7"
     And the guest executes "outw 0xc050 0x0"
     Then the device reports virtio_error "Guest says index 300 is available"
     And the device writes no used element

@@ -117,6 +117,26 @@ Feature: Bad input gets one line that says what and where, and exit status 2
       exitpath: vm.yaml:2:10: 'disk.image' /nonexistent/disk.img cannot be opened (ENOENT)
       """
 
+  Scenario: A disk image that holds no ext2 file system
+    The guest mounts its disk as ext2: an image without the superblock's magic number at byte
+    1024 + 56 is refused before the VM starts, with the command that makes one.
+
+    Given the file "blank.img" holds:
+      """
+      not a file system
+      """
+    And the file "vm.yaml" holds:
+      """
+      disk:
+        image: blank.img
+      """
+    When exitpath is run with: explain "cpuid 0x0" --config vm.yaml
+    Then it exits with status 2
+    And stderr is the one line:
+      """
+      exitpath: vm.yaml:2:10: 'disk.image' blank.img is not an ext2 file system the guest can mount: it is 18 bytes long, too short to hold an ext2 superblock (make one with mkfs.ext2 -b 4096 blank.img 64M)
+      """
+
   Scenario: An instruction with a missing operand
     When exitpath is run with: explain "outw 0xc050"
     Then it exits with status 2

@@ -4,7 +4,13 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
   ioeventfd lets kvm turn the kick into an eventfd signal without leaving the kernel; MSI-X vectors
   spare the guest the read of the virtio ISR register (a second port I/O exit to qemu-kvm); irqfd
   lets qemu-kvm raise the interrupt with a write to an eventfd instead of an ioctl. The counts below
-  follow from those mechanisms, for one 5-byte write to a new file (one 4 KiB block request):
+  follow from those mechanisms, for one block request: the process overwrites the 4 KiB its file
+  "/data" already has, with O_DIRECT. Each scenario makes the file first (an O_DIRECT write of one
+  block to a new file), so its name, its inode and its block are known: ext2_get_block maps the block
+  without allocating, the size does not change, and O_DIRECT without O_SYNC sends no flush — one
+  write request, of block 2048 (features/seed/write-walk.feature derives the block). (The seed's
+  O_SYNC write to a new file makes six requests; `exitpath compare "write hello /hello.txt"`
+  shows each path's cost for all of them.)
 
   - seed (INTx, no ioeventfd): the kick exits to qemu-kvm (1), the idle vCPU's hlt blocks in kvm
     (2), the interrupt handler reads the ISR through qemu-kvm (3) and acknowledges the x2APIC EOI
@@ -57,12 +63,14 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
         backend: <backend>
         device: <device>
       """
-    When the guest process writes "hello" to "/hello.txt"
-    Then there are <exits> VM exits
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
+    Then the guest sends 1 block request
+    And there are <exits> VM exits
     And <userspace> exits reach userspace
     And the host makes <syscalls> syscalls
     And the guest takes <interrupts> interrupt
-    And the disk image holds "hello" at byte 4096
+    And the disk image holds "bbbb" at byte 8388608
 
     Examples:
       | path                      | ioeventfd | irqfd | apicv | vectors | backend   | device         | exits | userspace | syscalls | interrupts |
@@ -76,7 +84,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
 
   Scenario: With ioeventfd the kick never reaches userspace
     Given ioeventfd is enabled
-    When the guest process writes "hello" to "/hello.txt"
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then the VM exit reason is IO_INSTRUCTION
     And kvm handles the exit with handle_io
     And the exit is handled in the kernel
@@ -96,7 +105,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       disk:
         vectors: 2
       """
-    When the guest process writes "hello" to "/hello.txt"
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then the host calls write
     And the host does not call KVM_IRQ_LINE_STATUS
     And the host does not call KVM_SIGNAL_MSI
@@ -122,7 +132,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       disk:
         transport: virtio-pci-modern
       """
-    When the guest process writes "hello" to "/hello.txt"
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then the VM exit reason is EPT_MISCONFIG
     And kvm handles the exit with handle_ept_misconfig
     And the exit is handled in the kernel
@@ -132,7 +143,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | VMX CPU      | kvm          | EPT_MISCONFIG |
       | kvm          | VMX CPU      | VMRESUME      |
       | qemu-kvm     | host kernel  | io_submit     |
-    And the disk image holds "hello" at byte 4096
+    And the disk image holds "bbbb" at byte 8388608
 
   Scenario: vhost-user-blk: qemu-kvm is not on the data path
     Given the VM is configured as:
@@ -143,7 +154,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
         vectors: 2
         device: vhost-user-blk
       """
-    When the guest process writes "hello" to "/hello.txt"
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then qemu-kvm makes no syscall
     And the vhost-user-blk backend calls io_submit
     And 0 exits reach userspace
@@ -154,7 +166,7 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | vhost-user-blk | host kernel    | io_submit      |
       | vhost-user-blk | host kernel    | write          |
       | kvm            | VMX CPU        | VMRESUME       |
-    And the disk image holds "hello" at byte 4096
+    And the disk image holds "bbbb" at byte 8388608
 
   Scenario: APICv with the INTx line: the EOI of a level-triggered vector still exits
     kvm sets the vector's bit in the EOI-exit bitmap because the IOAPIC must see the EOI of a
@@ -164,7 +176,8 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       """
       apicv: true
       """
-    When the guest process writes "hello" to "/hello.txt"
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT
     Then there are 4 VM exits
     And the walk crosses, in order:
       | from          | to            | name        |
@@ -185,13 +198,14 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       disk:
         vectors: 2
       """
-    When the guest process writes "hello" to "/hello.txt" while another process computes for 100 µs
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT while another process computes for 100 µs
     Then the VM exits are:
       | reason             | handler                   | handled in |
       | IO_INSTRUCTION     | handle_io                 | kernel     |
       | EXTERNAL_INTERRUPT | handle_external_interrupt | kernel     |
     And the guest takes interrupt 0x32
-    And the disk image holds "hello" at byte 4096
+    And the disk image holds "bbbb" at byte 8388608
 
   Scenario: The same with APICv: a posted interrupt reaches the running vCPU without a VM exit
     The MSI goes to the vCPU's posted-interrupt descriptor and kvm sends the notification vector to
@@ -205,22 +219,26 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       disk:
         vectors: 2
       """
-    When the guest process writes "hello" to "/hello.txt" while another process computes for 100 µs
+    And the guest process writes 4 KiB of "a" to "/data" with O_DIRECT
+    When the guest process writes 4 KiB of "b" to "/data" with O_DIRECT while another process computes for 100 µs
     Then the VM exits are:
       | reason         | handler   | handled in |
       | IO_INSTRUCTION | handle_io | kernel     |
     And vCPU 0 takes interrupt 0x32 from a posted-interrupt notification, without a VM exit
-    And the disk image holds "hello" at byte 4096
+    And the disk image holds "bbbb" at byte 8388608
 
-  Scenario: QEMU's own default machine (preset: qemu-default): the seed's write in two exits, none to qemu-kvm
+  Scenario: QEMU's own default machine (preset: qemu-default): the seed's write in twelve exits, none to qemu-kvm
     The seed's path is not what QEMU 9.0 builds for a bare `-device virtio-blk-pci`: ioeventfd is on,
     the device has num-queues + 1 = 2 MSI-X vectors, its transitional function is bound by Linux
     through the modern interface, the vector goes through an irqfd, and the drive defaults to
-    aio=threads with cache=writeback. The kick is a 16-bit write to the notify region, whose MMIO
-    SPTE the boot's first kick left: an EPT_MISCONFIG, and kvm's fast MMIO bus signals the ioeventfd
-    in the kernel (see the virtio-pci modern scenario above). The vCPU idles (HLT) while a worker thread does the
-    pwritev (into the host's page cache: cache=writeback); the main loop's irqfd write becomes the
-    MSI, and its EOI is a PV EOI, without an exit. Two exits, both handled by kvm.
+    aio=threads with cache=writeback. Each kick is a 16-bit write to the notify region, whose MMIO
+    SPTE the boot's first kick left: an EPT_MISCONFIG, and kvm's fast MMIO bus signals the
+    ioeventfd in the kernel (see the virtio-pci modern scenario above). The vCPU idles (HLT) while
+    a worker thread does the preadv or pwritev (into the host's page cache: cache=writeback), or the
+    fdatasync for the flush (a writeback drive has a volatile cache to flush); the main loop's irqfd
+    write becomes the MSI, and its EOI is a PV EOI, without an exit. Two exits for each request,
+    both handled by kvm, and the seed's write makes six requests (features/seed/write-walk.feature):
+    6 × 2 = 12 exits, and 6 interrupts.
     Given the VM is configured as:
       """
       preset: qemu-default
@@ -230,5 +248,16 @@ Feature: The talk's "recent trends": each step takes a box out of the I/O path
       | reason        | handler              | handled in |
       | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
       | HLT           | kvm_emulate_halt     | kernel     |
-    And the guest takes interrupt 0x32
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+      | EPT_MISCONFIG | handle_ept_misconfig | kernel     |
+      | HLT           | kvm_emulate_halt     | kernel     |
+    And the guest takes 6 interrupts
+    And the host calls fdatasync 1 time
     And the write returns 5

@@ -5,7 +5,9 @@
   ゲストOSは起動済み。ゲストOSのプロセスが virtio-blk デバイス上のファイルに write したとき、
   処理は ①〜⑩ の順に箱を越えていく。ディスクは legacy virtio-pci (I/O BAR は 0xc040、queue notify
   レジスタは 0xc040 + 16 = 0xc050)、qemu-kvm は Linux AIO でイメージファイルに書き、irqchip は
-  カーネルの中にある。英語の features/seed/write-walk.feature と同じスタックで動く。
+  カーネルの中にある。ディスクのファイルシステムは ext2 で、プロセスはファイルを O_SYNC で開く
+  (書いたデータはページキャッシュを通り、write が返る前にディスクまで書き戻される)。英語の
+  features/seed/write-walk.feature と同じスタックで動く。
 
   シナリオ: 発表の ①〜⑩
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
@@ -36,34 +38,46 @@
     かつ ホストOSで io_submit が呼ばれる
 
   シナリオ: 書いたバイトはゲストのファイルシステムが決めた場所に届く
-    exitfs はデータブロック (4 KiB) を作った順にブロック 1 から割り当てるので、最初のファイルの
-    先頭はディスクの 1 × 4096 = 4096 バイト目になる。
+    ディスクは ext2 (4 KiB ブロック)。ファイルの最初のブロックには左隣も間接ブロックもないので、
+    ext2_find_near はブロックグループの先頭 (0) にプロセス ID による色 (pid mod 16) × 32768 / 16
+    = 2048 を足した所を狙う。ブロック 2048 は空いているので、先頭はディスクの
+    2048 × 4096 = 8388608 バイト目になる。
 
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
     ならば write は 5 を返す
-    かつ ディスクイメージの 4096 バイト目から "hello" が書かれている
+    かつ ディスクイメージの 8388608 バイト目から "hello" が書かれている
 
   シナリオ: 同期 write 1 回で起きる VMExit の数
-    ドライバの kick (notify ポートへの outw) で 1 回、qemu-kvm まで届く I/O の VMExit。プロセスが
-    眠るとアイドルの vCPU が hlt を実行し、LAPIC がカーネルの中にあるので kvm が vCPU を止める
-    (2 回目)。AIO が完了すると qemu-kvm が INTx を上げ、kvm が次の VMEnter で割り込みを入れる。
-    割り込みハンドラが virtio の ISR を読み (inb: qemu-kvm まで届く 3 回目、qemu-kvm はここで線を
-    下げる)、local APIC に EOI を書く (x2APIC の wrmsr: kvm の中で処理される 4 回目)。
-    合わせて 4 回、そのうち 2 回が qemu-kvm まで届く。qemu-kvm は AIO の完了を eventfd で知り、
-    カーネルが自分のメモリに置いたリングから完了イベントを直接読む (io_getevents は呼ばない)。
+    リクエスト 1 つにつき VMExit は 4 回。ドライバの kick (notify ポートへの outw) で 1 回、qemu-kvm
+    まで届く I/O の VMExit。プロセスが眠るとアイドルの vCPU が hlt を実行し、LAPIC がカーネルの中に
+    あるので kvm が vCPU を止める (2 回目)。完了すると qemu-kvm が INTx を上げ、kvm が次の VMEnter で
+    割り込みを入れる。割り込みハンドラが virtio の ISR を読み (inb: qemu-kvm まで届く 3 回目、qemu-kvm
+    はここで線を下げる)、local APIC に EOI を書く (x2APIC の wrmsr: kvm の中で処理される 4 回目。
+    INTx は IOAPIC を通る level-triggered の割り込みで、IOAPIC が EOI を知る必要があるので、
+    kvm は PV EOI を使わせない)。ファイルは O_SYNC で開かれ、ext2 の上の write はリクエストを 4 つ
+    出す: ブロックビットマップの読み出し、データ、inode、ディスクのキャッシュのフラッシュ。その前の
+    open がディレクトリのブロックと inode ビットマップを読むので、合わせて 6 リクエスト: VMExit は
+    6 × 4 = 24 回、そのうち 6 × 2 = 12 回が qemu-kvm まで届く。読み書き 5 つは io_submit で出し、
+    完了は eventfd で知って、カーネルが qemu-kvm のメモリに置いたリングから直接読む (io_getevents は
+    呼ばない)。フラッシュはスレッドプールの fdatasync になる。線は KVM_IRQ_LINE_STATUS で上げ下げ
+    する (kvm が KVM_CAP_IRQ_INJECT_STATUS を持つので kvm_init は KVM_IRQ_LINE ではなくこちらを
+    選ぶ): 完了ごとに上げて ISR の読み出しで下げるので 2 × 6 = 12 回。
 
     もし ゲストのプロセスが "/hello.txt" に "hello" を write する
-    ならば VMExit は 4 回
-    かつ qemu-kvm まで届く VMExit は 2 回
-    かつ ホストOSで io_submit が 1 回呼ばれる
+    ならば VMExit は 24 回
+    かつ qemu-kvm まで届く VMExit は 12 回
+    かつ ホストOSで io_submit が 5 回呼ばれる
     かつ ホストOSで io_getevents は呼ばれない
-    かつ ホストOSで KVM_IRQ_LINE_STATUS が 2 回呼ばれる
+    かつ ホストOSで KVM_IRQ_LINE_STATUS が 12 回呼ばれる
     かつ 最初の VMEnter は VMRESUME
 
   シナリオ: 昔の kvm (2013年の発表の環境) でも同じ道を通る
     発表の環境は Fedora 15 (kernel 2.6.42 = 3.2) の qemu-kvm 0.14。kvm の exit handler 表の名前は
     今と違う (hlt は handle_halt、wrmsr は handle_wrmsr)。qemu-kvm のメインループは ppoll ではなく
-    select() で待ち、Linux AIO の完了は io_getevents で取る。キック、exit、割り込みの順番は同じ。
+    select() で待ち、Linux AIO の完了は io_getevents で取る。ゲストの Linux 3.2 には blk-mq がなく、
+    virtio_blk はリクエスト関数 do_virtblk_request で ring に積んで virtqueue_kick する。また 3.2 の
+    ext2 の fsync (generic_file_fsync) はディスクのキャッシュをフラッシュしないので、write の
+    リクエストはフラッシュのない 3 つ、open の 2 つと合わせて 5 つ。キック、exit、割り込みの順番は同じ。
 
     前提 VM の設定は次のとおり:
       """

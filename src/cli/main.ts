@@ -21,13 +21,15 @@ import { CONFORM_USAGE, ConformUsageError, conformCommand } from './conform';
 import { ImportError } from '../trace/import';
 
 class UsageError extends Error {}
+/** A file the command cannot write: one line, status 2 (no usage text). */
+class OutputFileError extends Error {}
 
 /** Exit statuses. */
 export const EXIT = { OK: 0, DIFFERENT: 1, INPUT: 2, INVARIANT: 3, SOFTWARE: 70 } as const;
 
 const USAGE = `usage: exitpath test [PATH[:LINE]...] [--tags EXPR] [--name RE] [--report DIR] [--update-golden]   (exitpath test --help)
        exitpath explain ACTION [--config FILE] [--set KEY=VALUE]... [--vcpu N] [--format text|json|svg|ftrace|trace-cmd|perf-script] [--lang en|ja] [--trace-boot] [--verbose]
-                        [--trace-out FILE] [--progress|--no-progress]
+                        [--trace-out FILE] [--progress|--no-progress] [--disk-out FILE]
        exitpath diff TRACE_A TRACE_B      (golden YAML or explain JSON; status 1 when the walks differ)
        exitpath coverage [--from reports/cucumber.ndjson] [--gaps]
        exitpath compare ACTION [--set KEY=VALUE]... [--format text|json]
@@ -36,7 +38,8 @@ const USAGE = `usage: exitpath test [PATH[:LINE]...] [--tags EXPR] [--name RE] [
        exitpath conform ACTION HOST-TRACE      (a simulated action against a host trace of it; status 1 when they differ)
 
 ACTION is one guest instruction ("cpuid 0x0", "outw 0xc050 0x0", "inl 0x1234", "wrmsr 0x80b 0x0")
-or a guest process action: write TEXT PATH | read N PATH | fsync PATH,
+or a guest process action on its ext2 disk: write TEXT PATH (O_SYNC) | append TEXT PATH | read N PATH |
+fsync PATH | fdatasync PATH | mkdir PATH | unlink PATH | rename PATH PATH | sync | drop-caches,
 or a workload in one action: loop N INSTRUCTION | write-blocks N KIB PATH (N writes of KIB KiB each),
 or ipi CPU: the guest kernel wakes vCPU CPU with a reschedule IPI (smp_send_reschedule).
 --vcpu N runs an instruction, a loop or an ipi on vCPU N (with --set vcpus=2 or more); a process's
@@ -47,6 +50,8 @@ explain --trace-out FILE writes the action's events to FILE as ndjson, one event
 recorded, and prints a summary with repeats counted: any length of run in bounded memory. FILE is
 written under a temporary name and renamed when the run is done. A run longer than two seconds shows
 its progress on stderr when stderr is a terminal (--progress: always, --no-progress: never).
+explain --disk-out FILE unmounts the guest's file system after the action and writes the disk image
+to FILE (e2fsck -fn FILE, debugfs -R "cat /hello.txt" FILE).
 
 Exit status: 0 done, 1 diff found a difference, 2 the input was refused, 3 the run broke an invariant
 of the model (a defect of exitpath), 70 an internal error of exitpath.`;
@@ -59,6 +64,7 @@ interface Opts {
 function parseArgs(argv: string[]) {
   const positional: string[] = [];
   let traceOut: string | undefined;
+  let diskOut: string | undefined;
   const opts: Opts = { set: [], format: 'text', traceBoot: false, verbose: false, json: false, lang: 'en', gaps: false, vcpu: 0, progress: 'auto' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -78,6 +84,7 @@ function parseArgs(argv: string[]) {
       opts.vcpu = Number(v);
     }
     else if (a === '--trace-out') traceOut = value();
+    else if (a === '--disk-out') diskOut = value();
     else if (a === '--progress') opts.progress = 'on';
     else if (a === '--no-progress') opts.progress = 'off';
     else if (a === '--verbose') opts.verbose = true;
@@ -89,7 +96,18 @@ function parseArgs(argv: string[]) {
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
     else positional.push(a);
   }
-  return { help: false as const, positional, opts, traceOut };
+  return { help: false as const, positional, opts, traceOut, diskOut };
+}
+
+/** A file the command will write: its directory must exist and be writable, and it must not be a directory. */
+function checkWritable(option: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  try { fs.accessSync(dir, fs.constants.W_OK); } catch (e) {
+    throw new OutputFileError(`${option} ${file}: cannot write there (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try { if (fs.statSync(file).isDirectory()) throw new OutputFileError(`${option} ${file}: is a directory`); } catch (e) {
+    if (e instanceof OutputFileError) throw e;
+  }
 }
 
 function configFrom(opts: { config?: string; set: string[] }): VmConfig {
@@ -165,7 +183,7 @@ function reportProblems(problems: string[]): number {
  * explain --trace-out FILE: the events go to a temporary file next to FILE as they are recorded, and
  * replace FILE only when the run is done — a refused input or a failed run leaves FILE as it was.
  */
-function explainToFile(config: VmConfig, action: string, opts: Opts, traceOut: string): number {
+function explainToFile(config: VmConfig, action: string, opts: Opts, traceOut: string, diskOut: string | undefined): number {
   if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError(`--trace-out goes with --format text or json, not ${opts.format}`);
   let isDir = false;
   try { isDir = fs.statSync(traceOut).isDirectory(); } catch { /* a new file */ }
@@ -179,7 +197,7 @@ function explainToFile(config: VmConfig, action: string, opts: Opts, traceOut: s
   let kept = false;
   try {
     const out = fd;
-    const w = streamWalk(config, action, { traceBoot: opts.traceBoot, vcpu: opts.vcpu }, (s) => writeAll(out, s, traceOut), progress.tick);
+    const w = streamWalk(config, action, { traceBoot: opts.traceBoot, vcpu: opts.vcpu, diskOut }, (s) => writeAll(out, s, traceOut), progress.tick);
     progress.done();
     fs.closeSync(fd);
     fd = undefined;
@@ -200,11 +218,11 @@ function explainToFile(config: VmConfig, action: string, opts: Opts, traceOut: s
   }
 }
 
-function explainCommand(config: VmConfig, action: string, opts: Opts, traceOut: string | undefined): number {
+function explainCommand(config: VmConfig, action: string, opts: Opts, traceOut: string | undefined, diskOut: string | undefined): number {
   if (!(WALK_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format ${opts.format}: expected ${WALK_FORMATS.join(', ')}`);
   if (opts.lang !== 'en' && opts.lang !== 'ja') throw new UsageError(`--lang ${opts.lang}: expected en or ja`);
-  if (traceOut !== undefined) return explainToFile(config, action, opts, traceOut);
-  const wopts = { traceBoot: opts.traceBoot, vcpu: opts.vcpu };
+  if (traceOut !== undefined) return explainToFile(config, action, opts, traceOut, diskOut);
+  const wopts = { traceBoot: opts.traceBoot, vcpu: opts.vcpu, diskOut };
   checkHeldSize(config, action, wopts);
   if (opts.format === 'json') {
     const run = runWalk(config, action, wopts);
@@ -222,7 +240,7 @@ function explainCommand(config: VmConfig, action: string, opts: Opts, traceOut: 
 /** Errors that are the input's: printed as one line, status 2. */
 const isInputError = (e: unknown): e is Error => e instanceof UsageError || e instanceof ConfigError || e instanceof ActionError
   || e instanceof StackError || e instanceof ReportInputError || e instanceof TooManyEventsError
-  || e instanceof StatUsageError || e instanceof ConformUsageError || e instanceof ImportError;
+  || e instanceof StatUsageError || e instanceof ConformUsageError || e instanceof ImportError || e instanceof OutputFileError;
 
 let pipeHandled = false;
 /** A reader that stops early (`| head`) ends the command quietly, as for any Unix filter. */
@@ -251,14 +269,15 @@ export function main(argv: string[]): number {
     }
     const args = parseArgs(argv);
     if (args.help) { process.stdout.write(USAGE + '\n'); return EXIT.OK; }
-    const { positional, opts, traceOut } = args;
+    const { positional, opts, traceOut, diskOut } = args;
     const [cmd, ...rest] = positional;
     if (cmd === 'explain') {
       if (rest.length !== 1) throw new UsageError('explain takes one ACTION (quote it: exitpath explain "write hello /hello.txt")');
       const config = configFrom(opts);
       parseAction(rest[0]!, { ramBytes: config.memory_mib * 1024 * 1024 });
+      if (diskOut !== undefined) checkWritable('--disk-out', diskOut);
       running = true;
-      return explainCommand(config, rest[0]!, opts, traceOut);
+      return explainCommand(config, rest[0]!, opts, traceOut, diskOut);
     }
     if (cmd === 'compare') {
       if (rest.length !== 1) throw new UsageError('compare takes one ACTION (quote it: exitpath compare "write hello /hello.txt")');

@@ -3,7 +3,7 @@
 import { ERRNO } from '../uapi/errno';
 import { AsmError, parseInsn, parseProgram } from './asm';
 import type { KCode } from './io';
-import { O_CREAT, O_DIRECT, O_RDWR, O_WRONLY, POOL_START, type Action, type ActionResult, type GuestKernel } from './kernel';
+import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_SYNC, O_WRONLY, POOL_START, type Action, type ActionResult, type GuestKernel } from './kernel';
 
 export class ActionError extends Error {}
 
@@ -25,9 +25,16 @@ function* withFile(k: GuestKernel, path: string, flags: number, body: (fd: numbe
   return r;
 }
 
-/** A process writes `data` to `path` (created if needed) with O_DIRECT: one write() call. */
-export function writeAction(data: Uint8Array, path: string): Action {
-  return (k) => withFile(k, path, O_CREAT | O_WRONLY | O_DIRECT, function* (fd) {
+/** The seed's open flags: the write goes through the page cache and is on the disk when write() returns. */
+export const SEED_FLAGS = O_CREAT | O_WRONLY | O_SYNC;
+
+/**
+ * A process writes `data` to `path` (created if needed), opened O_SYNC: one write() call, which
+ * copies into the page cache and then, in generic_write_sync, writes the data and the inode back
+ * and flushes the disk's cache before it returns.
+ */
+export function writeAction(data: Uint8Array, path: string, flags = SEED_FLAGS): Action {
+  return (k) => withFile(k, path, flags, function* (fd) {
     const buf = k.userBuffer(data.length);
     k.ram.bytes.set(data, buf);
     const n = yield* k.sys_write(fd, buf, data.length);
@@ -37,12 +44,12 @@ export function writeAction(data: Uint8Array, path: string): Action {
 }
 
 /**
- * A process writes `data` to `path` with O_DIRECT while another process on vCPU 0 computes for
- * `cycles`: the writer sleeps in wait_for_completion, schedule() runs the other process instead of
- * idling, so the completion interrupt arrives while the guest is running.
+ * The seed's write while another process on vCPU 0 computes for `cycles`: the writer sleeps
+ * waiting for each request, schedule() runs the other process instead of idling (until its
+ * computation ends), so a completion interrupt arrives while the guest is running.
  */
-export function writeWhileComputingAction(data: Uint8Array, path: string, cycles: number): Action {
-  return (k) => withFile(k, path, O_CREAT | O_WRONLY | O_DIRECT, function* (fd) {
+export function writeWhileComputingAction(data: Uint8Array, path: string, cycles: number, flags = SEED_FLAGS): Action {
+  return (k) => withFile(k, path, flags, function* (fd) {
     const buf = k.userBuffer(data.length);
     k.ram.bytes.set(data, buf);
     k.cpus[0]!.runnable.push(k.computeTask(cycles));
@@ -52,9 +59,9 @@ export function writeWhileComputingAction(data: Uint8Array, path: string, cycles
   });
 }
 
-/** A process reads up to `count` bytes of `path` from its start: one read() call. */
-export function readAction(count: number, path: string): Action {
-  return (k) => withFile(k, path, O_RDWR | O_DIRECT, function* (fd) {
+/** A process reads up to `count` bytes of `path` from its start: one read() call (through the page cache). */
+export function readAction(count: number, path: string, flags = O_RDONLY): Action {
+  return (k) => withFile(k, path, flags, function* (fd) {
     const buf = k.userBuffer(count);
     const n = yield* k.sys_read(fd, buf, count);
     const data = n > 0 ? k.ram.bytes.slice(buf, buf + n) : new Uint8Array(0);
@@ -63,8 +70,26 @@ export function readAction(count: number, path: string): Action {
   });
 }
 
-export function fsyncAction(path: string): Action {
-  return (k) => withFile(k, path, O_RDWR, function* (fd) { return res(yield* k.sys_fsync(fd)); });
+/** A process opens `path` (a file or a directory) read-only and calls fsync (or fdatasync) on it. */
+export function fsyncAction(path: string, datasync = false): Action {
+  return (k) => withFile(k, path, O_RDONLY, function* (fd) { return res(yield* k.sys_fsync(fd, datasync)); });
+}
+
+/** A process appends `data` to `path` (created if needed): O_APPEND with the seed's O_SYNC. */
+export function appendAction(data: Uint8Array, path: string): Action {
+  return writeAction(data, path, O_CREAT | O_WRONLY | O_APPEND | O_SYNC);
+}
+
+export function mkdirAction(path: string): Action { return (k) => (function* () { return res(yield* k.sys_mkdir(path)); })(); }
+export function unlinkAction(path: string): Action { return (k) => (function* () { return res(yield* k.sys_unlink(path)); })(); }
+export function renameAction(from: string, to: string): Action { return (k) => (function* () { return res(yield* k.sys_rename(from, to)); })(); }
+/** sync(2) */
+export function syncAction(): Action { return (k) => (function* () { return res(yield* k.sys_sync()); })(); }
+/** umount("/"): what a clean shutdown does before the disk is taken away. */
+export function umountAction(): Action { return (k) => (function* () { return res(yield* k.sys_umount()); })(); }
+/** echo 3 > /proc/sys/vm/drop_caches: clean cached pages and buffers are dropped (no I/O). */
+export function dropCachesAction(): Action {
+  return (k) => (function* (): KCode<ActionResult> { k.drop_caches(); yield* []; return res(0); })();
 }
 
 /** One instruction, executed by the guest kernel. */
@@ -181,6 +206,22 @@ export function parseAction(text: string, limits: { ramBytes?: number } = {}): A
   }
   m = /^fsync\s+(\/\S*)$/.exec(t);
   if (m) return fsyncAction(m[1]!);
+  m = /^fdatasync\s+(\/\S*)$/.exec(t);
+  if (m) return fsyncAction(m[1]!, true);
+  m = /^append\s+(?:"([^"]*)"|(\S+))\s+(\/\S*)$/.exec(t);
+  if (m) {
+    const data = new TextEncoder().encode(m[1] ?? m[2]!);
+    buffer(data.length, `an append of ${data.length} bytes`, text, limits.ramBytes);
+    return appendAction(data, m[3]!);
+  }
+  m = /^mkdir\s+(\/\S*)$/.exec(t);
+  if (m) return mkdirAction(m[1]!);
+  m = /^unlink\s+(\/\S*)$/.exec(t);
+  if (m) return unlinkAction(m[1]!);
+  m = /^rename\s+(\/\S*)\s+(\/\S*)$/.exec(t);
+  if (m) return renameAction(m[1]!, m[2]!);
+  if (t === 'sync') return syncAction();
+  if (t === 'drop-caches') return dropCachesAction();
   m = /^write-blocks\s+(\d+)\s+(\d+)\s*(?:KiB)?\s+(\/\S*)$/.exec(t);
   if (m) {
     const kib = count(m[2]!, text);
@@ -197,8 +238,9 @@ export function parseAction(text: string, limits: { ramBytes?: number } = {}): A
       throw e;
     }
   }
-  if (/^(write|read|fsync|write-blocks|loop|ipi)\b/.test(t)) {
-    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'read N PATH', 'fsync PATH', 'write-blocks N KIB PATH', 'loop N INSTRUCTION' or 'ipi CPU' (PATH starts with /)`);
+  if (/^(write|read|fsync|fdatasync|append|mkdir|unlink|rename|write-blocks|loop|ipi)\b/.test(t)) {
+    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'append TEXT PATH', 'read N PATH', 'fsync PATH', 'fdatasync PATH', `
+      + `'mkdir PATH', 'unlink PATH', 'rename PATH PATH', 'sync', 'drop-caches', 'write-blocks N KIB PATH', 'loop N INSTRUCTION' or 'ipi CPU' (PATH starts with /)`);
   }
   try { return instructionAction(t); } catch (e) {
     if (e instanceof AsmError) throw new ActionError(`action ${e.message}`);

@@ -1,16 +1,19 @@
-// The guest kernel: boot (x2APIC, IOAPIC routing, the virtio-blk probe), the syscalls a process
-// makes, the VFS → exitfs → block layer path to the driver, the interrupt entry, and the idle loop.
-// Everything it does to the hardware is an instruction the VMX CPU executes.
+// The guest kernel: boot (x2APIC, IOAPIC routing, the virtio-blk probe, mounting the ext2 root),
+// the syscalls a process makes, the VFS → ext2 → page and buffer cache → blk-mq path to the
+// driver, the interrupt entry, and the idle loop. Everything it does to the hardware is an
+// instruction the VMX CPU executes.
 
 import { defineEvent, type Tracer } from '../trace/events';
 import { ERRNO } from '../uapi/errno';
 import { OP, type Regs } from '../vmx/insn';
 import type { GuestCode, GuestIdt } from '../vmx/cpu';
-import { BLOCK_SIZE, ExitFs, type Inode } from './fs';
+import { newBio, type BlockLayer } from './block';
+import { BlkMq } from './blk_mq';
+import { RequestQueue } from './blk_core';
 import { inb, rdmsr_safe, writel, writeq, wrmsr_safe, type KCode } from './io';
 import { GuestRam, PageAllocator } from './memory';
-import { PageCache } from './page_cache';
 import { MSIX_CONFIG_VECTOR, MSIX_QUEUE_VECTOR, VirtioBlkDriver, type BlkRequest } from './virtio_blk';
+import { Vfs, type OpenFile } from './vfs';
 
 /** The NMI vector, and the port the kernel reads an NMI's reason from (NMI_REASON_PORT). */
 export const NMI_VECTOR = 2;
@@ -30,10 +33,7 @@ export const VIRTIO_BLK_GSI = 11;
 export const VIRTIO_BLK_VECTOR = 0x31;
 const IOAPIC_LEVEL_TRIGGER = 1 << 15;
 
-export const O_WRONLY = 0o1;
-export const O_RDWR = 0o2;
-export const O_CREAT = 0o100;
-export const O_DIRECT = 0o40000;
+export { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_EXCL, O_RDONLY, O_RDWR, O_SYNC, O_TRUNC, O_WRONLY } from './vfs';
 
 /** Where the kernel page pool starts, and how much of it boot maps. */
 export const POOL_START = 0x100000;
@@ -41,6 +41,8 @@ const POOL_PREMAPPED_PAGES = 256;
 
 export interface GuestConfig {
   ioBase: number; diskBytes: number; ramBytes: number; msixTableBase: number | null; modernBar: number | null;
+  /** ktime_get_real_seconds: the guest's wall clock (kvmclock, read from the pvclock page without an exit). */
+  now: () => number;
   /**
    * The end of RAM below the PCI hole (the e820 map's first RAM range; with 3.5 GiB or more the
    * rest is above 4 GiB). The kernel's page allocator works from the bottom of low RAM and stays
@@ -50,6 +52,9 @@ export interface GuestConfig {
   /** The guest kernel's version: Linux 6.1, or the seed's Fedora 15 kernel (2.6.42, i.e. Linux 3.2). */
   kernel?: '6.1' | '3.2';
 }
+
+/** The process the harness drives: its pid (ext2's block allocator colours a file's first block by it). */
+export const PROCESS_PID = 1;
 
 /** arch/x86/include/uapi/asm/kvm_para.h: the paravirtual CPUID leaves and the PV EOI MSR (Linux 3.6+). */
 const KVM_CPUID_SIGNATURE = 0x40000000;
@@ -111,12 +116,14 @@ export class PerCpu implements GuestIdt {
   startup(rip: number): GuestCode | undefined { return rip === TRAMPOLINE_START && this.id > 0 ? this.k.start_secondary(this) : undefined; }
 }
 
-interface OpenFile { ino: Inode; pos: number; flags: number }
 interface Process { pid: number; fds: (OpenFile | undefined)[] }
 
 const SYSCALL_ARGS: Record<string, string[]> = {
   openat: ['path:str', 'flags:hex'], write: ['fd', 'count'], read: ['fd', 'count'], fsync: ['fd'], close: ['fd'],
+  fdatasync: ['fd'], lseek: ['fd', 'offset'], unlink: ['path:str'], mkdir: ['path:str'], rename: ['oldpath:str', 'newpath:str'],
+  sync: [], umount2: ['target:str'],
 };
+export type SyscallName = 'openat' | 'write' | 'read' | 'fsync' | 'close' | 'fdatasync' | 'lseek' | 'unlink' | 'mkdir' | 'rename' | 'sync' | 'umount2';
 const sysIn = new Map<string, number>();
 const sysOut = new Map<string, number>();
 for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
@@ -125,7 +132,8 @@ for (const [n, a] of Object.entries(SYSCALL_ARGS)) {
 }
 const EV_VFS_WRITE = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_write', ['pos', 'count']);
 const EV_VFS_READ = defineEvent('call', 'guest kernel', 'guest kernel', 'vfs_read', ['pos', 'count']);
-const EV_SUBMIT_BIO = defineEvent('call', 'guest kernel', 'guest kernel', 'submit_bio', ['sector', 'bytes']);
+// A kernel worker running a work item of a workqueue (worker_thread → process_one_work): here kblockd's.
+const EV_PROCESS_ONE_WORK = defineEvent('call', 'guest kernel', 'guest kernel', 'process_one_work', ['workqueue:str']);
 // The C entry of an NMI and of a device interrupt: exc_nmi and common_interrupt (6.1's idtentry
 // functions), do_nmi and do_IRQ in 3.2 (behind the entry_64.S stubs).
 const EV_NMI_ENTRY = defineEvent('call', 'guest kernel', 'guest kernel', 'exc_nmi', []);
@@ -142,26 +150,16 @@ const EV_WAKEUP_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 
 const EV_SCHEDULE = defineEvent('call', 'guest kernel', 'guest kernel', 'schedule', ['next:str']);
 const EV_START_SECONDARY = defineEvent('call', 'guest kernel', 'guest kernel', 'start_secondary', []);
 
-/** The parts of [pos, pos+count) that fall in each 4 KiB file block: block index, offset in it, length. */
-function* blockSpans(pos: number, count: number): Generator<{ index: number; off: number; n: number }> {
-  for (let done = 0; done < count;) {
-    const p = pos + done;
-    const off = p % BLOCK_SIZE;
-    const n = Math.min(BLOCK_SIZE - off, count - done);
-    yield { index: Math.floor(p / BLOCK_SIZE), off, n };
-    done += n;
-  }
-}
-
 export class GuestKernel {
   readonly ram: GuestRam;
   readonly pages: PageAllocator;
-  readonly fs: ExitFs;
   readonly blk: VirtioBlkDriver;
-  readonly cache = new PageCache();
-  private readonly proc: Process = { pid: 1, fds: [] };
+  /** The block layer over the virtio-blk queue: blk-mq (6.1), or the request queue and its request function (3.2). */
+  readonly mq: BlockLayer;
+  /** The VFS and the mounted ext2. */
+  readonly vfs: Vfs;
+  private readonly proc: Process = { pid: PROCESS_PID, fds: [] };
   private readonly mailbox: Mail[] = [];
-  private reqSlots: number[] = [];
   /** The CPUs, one per vCPU; CPU 0 boots the system and runs the process the harness drives. */
   readonly cpus: PerCpu[];
   /** CPU 0's registers: the boot CPU runs the process, its syscalls and the block layer. */
@@ -182,9 +180,11 @@ export class GuestKernel {
     const r = this.r = regs[0]!;
     this.ram = new GuestRam(ramBytes);
     this.pages = new PageAllocator(POOL_START, cfg.ramBelow4g ?? cfg.ramBytes);
-    this.fs = new ExitFs(cfg.diskBytes);
     this.blk = new VirtioBlkDriver(r, this.ram, t, cfg.ioBase, (n) => this.pages.alloc(n),
       cfg.msixTableBase === null ? undefined : { tableBase: cfg.msixTableBase }, cfg.modernBar, cfg.kernel ?? '6.1');
+    const wait = (cond: () => boolean) => this.wait_event(cond);
+    this.mq = cfg.kernel === '3.2' ? new RequestQueue(t, this.blk, wait) : new BlkMq(t, this.blk, wait);
+    this.vfs = new Vfs(t, this.ram, this.pages, this.mq, cfg.now, () => this.proc.pid, () => (this.blk.hostFeatures & (1 << 9)) !== 0);
   }
 
   /**
@@ -273,7 +273,7 @@ export class GuestKernel {
   /** An MSI-X vector: vring_interrupt for the queue (a config change needs no work here), then EOI. */
   private *msi_interrupt(c: PerCpu, vector: number): GuestCode {
     if (this.t.on) this.t.rec(this.evIrqEntry, c.id, vector);
-    if (vector === MSIX_QUEUE_VECTOR) this.blk.vring_interrupt();
+    if (vector === MSIX_QUEUE_VECTOR) yield* this.blk.vring_interrupt();
     yield* this.ack_APIC_irq(c);
   }
 
@@ -373,17 +373,22 @@ export class GuestKernel {
     yield* writel(r, 0x10 + 2 * VIRTIO_BLK_GSI, IOAPIC_BASE);
     yield* writel(r, VIRTIO_BLK_VECTOR | IOAPIC_LEVEL_TRIGGER, IOAPIC_BASE + 0x10);
     yield* this.blk.probe();
-    // A page of virtblk_req slots: 16-byte out_hdr + status byte, 32 bytes each.
-    const reqPage = this.pages.alloc(1);
-    for (let i = 0; i < 4096 / 32; i++) this.reqSlots.push(reqPage + 32 * i);
+    // The queue's requests and their virtblk_req pdus (16-byte out_hdr + status byte, 32 bytes each):
+    // blk_mq_alloc_tag_set's tags (6.1), the request pool of blk_init_queue (3.2).
+    this.mq.init(() => this.pages.alloc(1));
     yield OP.STI;
     // smp_init: bring the application processors up.
     yield* this.smp_init();
     // The partition scan (blk_add_partitions) reads sector 0: the device has been used once by the
     // time the system is up.
     const buf = this.pages.alloc(1);
-    yield* this.submit_bio_wait({ op: 'read', sector: 0, sgs: [{ gpa: buf, len: 512 }] });
+    const scan = newBio('read', 0);
+    scan.sgs.push({ gpa: buf, len: 512 });
+    yield* this.mq.submit_bio_wait(scan);
     this.pages.release(buf);
+    // mount_root: the disk's ext2 becomes /. A disk that holds none leaves the system without a
+    // root file system; the process's file syscalls then fail (vfs.mountError says why).
+    yield* this.vfs.mount();
     // The running system: take the harness's actions one by one; stop the world between them. An
     // action for another CPU is queued on that CPU's run queue, and the idle CPU is woken with a
     // reschedule IPI (wake_up_process → ttwu_queue → smp_send_reschedule).
@@ -431,177 +436,134 @@ export class GuestKernel {
   // ------------------------------------------------------------ syscalls
 
   /** The syscall instruction and its return: the crossing guest process ↔ guest kernel. */
-  *syscall(name: 'openat' | 'write' | 'read' | 'fsync' | 'close', a0: number, a1 = 0, body: () => KCode<number>): KCode<number> {
+  *syscall(name: SyscallName, a0: number, a1 = 0, body: () => KCode<number>): KCode<number> {
     if (this.t.on) this.t.rec(sysIn.get(name)!, 0, a0, a1);
     const r = yield* body();
     if (this.t.on) this.t.rec(sysOut.get(name)!, 0, r);
     return r;
   }
 
-  *sys_openat(path: string, flags: number): KCode<number> {
-    return yield* this.syscall('openat', this.t.on ? this.t.str(path) : 0, flags, function* (this: GuestKernel) {
-      if (!path.startsWith('/')) return -ERRNO.ENOENT;
-      let ino = this.fs.lookup(path);
-      if (!ino) { if (!(flags & O_CREAT)) return -ERRNO.ENOENT; ino = this.fs.create(path); }
+  private str(s: string): number { return this.t.on ? this.t.str(s) : 0; }
+  private get mounted(): boolean { return this.vfs.fs !== undefined; }
+  private file(fd: number): OpenFile | undefined { return this.proc.fds[fd]; }
+  /** The inode number behind a process's file descriptor (what fstat's st_ino says), or -1. */
+  inodeOf(fd: number): number { return this.proc.fds[fd]?.inode.ino ?? -1; }
+
+  *sys_openat(path: string, flags: number, mode = 0o644): KCode<number> {
+    return yield* this.syscall('openat', this.str(path), flags, function* (this: GuestKernel) {
+      if (!this.mounted) return -ERRNO.ENOENT;
+      const f = yield* this.vfs.open(path, flags, mode);
+      if (typeof f === 'number') return f;
       let fd = 3;
       while (this.proc.fds[fd]) fd++;
-      this.proc.fds[fd] = { ino, pos: 0, flags };
+      this.proc.fds[fd] = f;
       return fd;
     }.bind(this));
   }
 
   *sys_close(fd: number): KCode<number> {
     return yield* this.syscall('close', fd, 0, function* (this: GuestKernel) {
-      if (!this.proc.fds[fd]) return -ERRNO.EBADF;
+      const f = this.file(fd);
+      if (!f) return -ERRNO.EBADF;
       this.proc.fds[fd] = undefined;
+      yield* this.vfs.close(f);
       return 0;
     }.bind(this));
   }
 
-  /** write(fd, buf, count): sys_write → vfs_write → exitfs → the block layer, synchronously (O_DIRECT-like). */
+  /** write(fd, buf, count): ksys_write → vfs_write → ext2_file_write_iter. */
   *sys_write(fd: number, buf: number, count: number): KCode<number> {
     return yield* this.syscall('write', fd, count, function* (this: GuestKernel) {
-      const f = this.proc.fds[fd];
+      const f = this.file(fd);
       if (!f) return -ERRNO.EBADF;
       if (this.t.on) this.t.rec(EV_VFS_WRITE, 0, f.pos, count);
-      const n = f.flags & O_DIRECT ? yield* this.exitfs_rw(f, buf, count, true) : yield* this.cached_rw(f, buf, count, true);
-      if (n > 0) { f.pos += n; if (f.pos > f.ino.size) f.ino.size = f.pos; }
-      return n;
+      return yield* this.vfs.write(f, buf, count);
     }.bind(this));
   }
 
   *sys_read(fd: number, buf: number, count: number): KCode<number> {
     return yield* this.syscall('read', fd, count, function* (this: GuestKernel) {
-      const f = this.proc.fds[fd];
+      const f = this.file(fd);
       if (!f) return -ERRNO.EBADF;
       if (this.t.on) this.t.rec(EV_VFS_READ, 0, f.pos, count);
-      const len = Math.max(0, Math.min(count, f.ino.size - f.pos));
-      const n = f.flags & O_DIRECT ? yield* this.exitfs_rw(f, buf, len, false) : yield* this.cached_rw(f, buf, len, false);
-      if (n > 0) f.pos += n;
-      return n;
+      return yield* this.vfs.read(f, buf, count);
     }.bind(this));
   }
 
-  /**
-   * fsync → file_write_and_wait_range: write the file's dirty pages back (all queued, one kick for
-   * the batch, as blk-mq's plug does), wait for them, then flush the device's volatile cache
-   * (blkdev_issue_flush) when it has one (VIRTIO_BLK_F_FLUSH).
-   */
-  *sys_fsync(fd: number): KCode<number> {
-    return yield* this.syscall('fsync', fd, 0, function* (this: GuestKernel) {
-      const f = this.proc.fds[fd];
+  /** lseek(fd, offset, SEEK_SET | SEEK_CUR | SEEK_END) (generic_file_llseek). */
+  *sys_lseek(fd: number, offset: number, whence: 0 | 1 | 2): KCode<number> {
+    return yield* this.syscall('lseek', fd, offset, function* (this: GuestKernel) {
+      const f = this.file(fd);
       if (!f) return -ERRNO.EBADF;
-      const err = yield* this.writeback(f.ino);
-      if (err < 0) return err;
-      if (!(this.blk.hostFeatures & (1 << 9))) return 0;
-      return yield* this.submit_bio_wait({ op: 'flush', sector: 0, sgs: [] });
+      const base = whence === 0 ? 0 : whence === 1 ? f.pos : f.inode.size;
+      if (base + offset < 0) return -ERRNO.EINVAL;
+      f.pos = base + offset;
+      return f.pos;
     }.bind(this));
   }
 
-  /** do_writepages for one file: every dirty page becomes a write request; one kick for them all. */
-  private *writeback(ino: Inode): KCode<number> {
-    const dirty = this.cache.dirty(ino);
-    if (dirty.length === 0) return 0;
-    const reqs: BlkRequest[] = [];
-    for (const [index, page] of dirty) {
-      const m = this.fs.bmap(ino, index, true);
-      if (!m) return -ERRNO.ENOSPC;
-      const slot = this.reqSlots.pop();
-      if (slot === undefined) break;
-      const req: BlkRequest = { op: 'write', sector: (m.block * BLOCK_SIZE) / 512, sgs: [{ gpa: page.gpa, len: BLOCK_SIZE }],
-        hdrGpa: slot, statusGpa: slot + 16, status: -1, done: false };
-      if (this.t.on) this.t.rec(EV_SUBMIT_BIO, 0, req.sector, BLOCK_SIZE);
-      const q = yield* this.blk.virtio_queue_rq(req, false);
-      if (q < 0) { this.reqSlots.push(slot); break; }
-      page.dirty = false;
-      reqs.push(req);
-    }
-    // virtio_commit_rqs: the batch's one kick.
-    yield* this.blk.kick();
-    let err = 0;
-    for (const req of reqs) {
-      yield* this.wait_for_completion(req);
-      this.reqSlots.push(req.hdrGpa);
-      if (req.status !== 0 && err === 0) err = req.status;
-    }
-    return err;
+  /** fsync(fd) and fdatasync(fd): vfs_fsync → ext2_fsync; the device's cache is flushed (blkdev_issue_flush) when it has one. */
+  *sys_fsync(fd: number, datasync = false): KCode<number> {
+    return yield* this.syscall(datasync ? 'fdatasync' : 'fsync', fd, 0, function* (this: GuestKernel) {
+      const f = this.file(fd);
+      if (!f) return -ERRNO.EBADF;
+      return yield* this.vfs.fsync(f, datasync);
+    }.bind(this));
   }
 
-  /**
-   * Buffered read/write (no O_DIRECT): through the page cache. A write copies into cached pages
-   * (reading a block in first only when it exists on disk and is written in part) and marks them
-   * dirty; it does no I/O. A read is served from the cache, filling it from the disk on a miss.
-   */
-  private *cached_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
-    let done = 0;
-    for (const { index, off, n } of blockSpans(f.pos, count)) {
-      let page = this.cache.find(f.ino, index);
-      if (!page) {
-        const gpa = this.pages.alloc(1);
-        this.ram.bytes.fill(0, gpa, gpa + BLOCK_SIZE);
-        const m = this.fs.bmap(f.ino, index, false);
-        if (m && !(write && off === 0 && n === BLOCK_SIZE)) {
-          const err = yield* this.submit_bio_wait({ op: 'read', sector: (m.block * BLOCK_SIZE) / 512, sgs: [{ gpa, len: BLOCK_SIZE }] });
-          if (err < 0) { this.pages.release(gpa); return done > 0 ? done : err; }
-        }
-        page = this.cache.add(f.ino, index, gpa);
-      }
-      if (write) { this.ram.bytes.copyWithin(page.gpa + off, buf + done, buf + done + n); page.dirty = true; }
-      else this.ram.bytes.copyWithin(buf + done, page.gpa + off, page.gpa + off + n);
-      done += n;
-    }
-    return done;
+  *sys_unlink(path: string): KCode<number> {
+    return yield* this.syscall('unlink', this.str(path), 0, function* (this: GuestKernel) {
+      return this.mounted ? yield* this.vfs.unlink(path) : -ERRNO.ENOENT;
+    }.bind(this));
   }
 
-  /**
-   * exitfs read/write: block by block. A whole, aligned block goes straight from the user's pages
-   * (direct I/O); a partial block goes through a bounce page, read first unless the block is new.
-   */
-  private *exitfs_rw(f: OpenFile, buf: number, count: number, write: boolean): KCode<number> {
-    let done = 0;
-    for (const { index: bi, off, n } of blockSpans(f.pos, count)) {
-      // Direct I/O and the page cache stay coherent: a cached copy is written back first, then dropped.
-      const cached = this.cache.find(f.ino, bi);
-      if (cached) {
-        if (cached.dirty) { const e = yield* this.writeback(f.ino); if (e < 0) return done > 0 ? done : e; }
-        this.pages.release(this.cache.invalidate(f.ino, bi)!.gpa);
-      }
-      const m = this.fs.bmap(f.ino, bi, write);
-      if (!m) { if (!write) { this.ram.bytes.fill(0, buf + done, buf + done + n); done += n; continue; } return done > 0 ? done : -ERRNO.ENOSPC; }
-      const sector = (m.block * BLOCK_SIZE) / 512;
-      let err: number;
-      if (off === 0 && n === BLOCK_SIZE) {
-        err = yield* this.submit_bio_wait({ op: write ? 'write' : 'read', sector, sgs: [{ gpa: buf + done, len: n }] });
-      } else {
-        const bounce = this.pages.alloc(1);
-        err = 0;
-        if (write && m.fresh) this.ram.bytes.fill(0, bounce, bounce + BLOCK_SIZE);
-        else err = yield* this.submit_bio_wait({ op: 'read', sector, sgs: [{ gpa: bounce, len: BLOCK_SIZE }] });
-        if (err === 0) {
-          if (write) {
-            this.ram.bytes.copyWithin(bounce + off, buf + done, buf + done + n);
-            err = yield* this.submit_bio_wait({ op: 'write', sector, sgs: [{ gpa: bounce, len: BLOCK_SIZE }] });
-          } else this.ram.bytes.copyWithin(buf + done, bounce + off, bounce + off + n);
-        }
-        this.pages.release(bounce);
-      }
-      if (err !== 0) return done > 0 ? done : err;
-      done += n;
-    }
-    return done;
+  *sys_mkdir(path: string, mode = 0o755): KCode<number> {
+    return yield* this.syscall('mkdir', this.str(path), 0, function* (this: GuestKernel) {
+      return this.mounted ? yield* this.vfs.mkdir(path, mode) : -ERRNO.ENOENT;
+    }.bind(this));
   }
 
-  /** submit_bio_wait: blk-mq → virtio_queue_rq, then sleep until the completion interrupt. */
-  private *submit_bio_wait(bio: { op: BlkRequest['op']; sector: number; sgs: BlkRequest['sgs'] }): KCode<number> {
-    const slot = this.reqSlots.pop();
-    if (slot === undefined) return -ERRNO.EAGAIN;
-    const req: BlkRequest = { ...bio, hdrGpa: slot, statusGpa: slot + 16, status: -1, done: false };
-    if (this.t.on) this.t.rec(EV_SUBMIT_BIO, 0, bio.sector, bio.sgs.reduce((s, g) => s + g.len, 0));
-    const q = yield* this.blk.virtio_queue_rq(req);
-    if (q < 0) { this.reqSlots.push(slot); return q; }
-    yield* this.wait_for_completion(req);
-    this.reqSlots.push(slot);
-    return req.status;
+  *sys_rename(from: string, to: string): KCode<number> {
+    return yield* this.syscall('rename', this.str(from), this.str(to), function* (this: GuestKernel) {
+      return this.mounted ? yield* this.vfs.rename(from, to) : -ERRNO.ENOENT;
+    }.bind(this));
+  }
+
+  /** sync(2): every dirty inode and buffer written back (ext2 sends no cache flush). Returns 0. */
+  *sys_sync(): KCode<number> {
+    return yield* this.syscall('sync', 0, 0, function* (this: GuestKernel) {
+      if (this.mounted) yield* this.vfs.sync();
+      return 0;
+    }.bind(this));
+  }
+
+  /** umount2("/", 0): sync_filesystem and ext2_put_super — the superblock marked clean again. */
+  *sys_umount(): KCode<number> {
+    return yield* this.syscall('umount2', this.str('/'), 0, function* (this: GuestKernel) {
+      if (!this.mounted) return -ERRNO.EINVAL;
+      for (const f of this.proc.fds) if (f) return -ERRNO.EBUSY;
+      return yield* this.vfs.umount();
+    }.bind(this));
+  }
+
+  /** echo 3 > /proc/sys/vm/drop_caches */
+  drop_caches(): void { if (this.mounted) this.vfs.dropCaches(); }
+
+  /** The guest kernel's own wait: sleep until `cond` holds, running kblockd's work and other tasks meanwhile. */
+  *wait_event(cond: () => boolean): KCode {
+    const c = this.cpus[0]!;
+    while (!cond()) {
+      if (this.mq.runPending) {
+        // kblockd runs on this CPU (the queue restarted from the completion interrupt, or a plug
+        // flushed as the task went to sleep).
+        if (this.t.on) this.t.rec(EV_PROCESS_ONE_WORK, c.id, this.t.str('kblockd'));
+        yield* this.mq.run_work();
+        continue;
+      }
+      const other = c.runnable.shift();
+      if (other) { if (this.t.on) this.t.rec(EV_SCHEDULE, c.id, this.t.str('another process')); yield* other(); continue; }
+      yield* this.default_idle(c);
+    }
   }
 
   /**
@@ -609,12 +571,7 @@ export class GuestKernel {
    * (the CPU stays in the guest), else the CPU idles until the interrupt completes the request.
    */
   *wait_for_completion(req: BlkRequest): KCode {
-    const c = this.cpus[0]!;
-    while (!req.done) {
-      const other = c.runnable.shift();
-      if (other) { if (this.t.on) this.t.rec(EV_SCHEDULE, c.id, this.t.str('another process')); yield* other(); continue; }
-      yield* this.default_idle(c);
-    }
+    yield* this.wait_event(() => req.done);
   }
 
   /** A task that computes for `cycles` without an instruction that exits (its loop runs natively). */

@@ -1,34 +1,66 @@
-// The guest's page cache, reduced to what buffered I/O needs (mm/filemap.c, mm/page-writeback.c):
-// a 4 KiB page of guest RAM per cached file block, dirty until written back. A buffered write
-// only copies into it (no I/O, so no exit); fsync writes the dirty pages back, then flushes.
+// The guest's page cache (mm/filemap.c): each file, directory and the block device itself has an
+// address_space of 4 KiB pages of guest RAM. A page is split into buffers (buffer_heads,
+// fs/buffer.c) of the file system's block size — one for 4 KiB blocks, four for 1 KiB ones — each
+// knowing the disk block behind it and whether it is up to date and dirty.
 
-import type { Inode } from './fs';
+export const PAGE_SIZE = 4096;
 
-export interface CachedPage { gpa: number; dirty: boolean }
+/** struct buffer_head, reduced. `blocknr` is meaningful once `mapped`. */
+export interface BufferHead {
+  blocknr: number;
+  size: number;
+  /** b_data: where the buffer's bytes are in guest RAM. */
+  gpa: number;
+  mapped: boolean;
+  uptodate: boolean;
+  dirty: boolean;
+  /** BH_New: freshly allocated by get_block; its old contents on disk mean nothing. */
+  isNew: boolean;
+  /** b_assoc_map: the inode whose fsync must write this metadata buffer (mark_buffer_dirty_inode). */
+  assoc: AddressSpace | null;
+  page: Page;
+}
 
-export class PageCache {
-  private readonly pages = new Map<Inode, Map<number, CachedPage>>();
+export interface Page {
+  index: number;
+  gpa: number;
+  uptodate: boolean;
+  /** PG_dirty */
+  dirty: boolean;
+  /** The page's buffers, in order (attached when the page is created). */
+  bufs: BufferHead[];
+}
 
-  find(ino: Inode, index: number): CachedPage | undefined { return this.pages.get(ino)?.get(index); }
+export class AddressSpace {
+  readonly pages = new Map<number, Page>();
+  /** mapping->private_list: dirty metadata buffers associated with this inode. */
+  readonly assoc = new Set<BufferHead>();
+  constructor(readonly blockSize: number) {}
 
-  add(ino: Inode, index: number, gpa: number): CachedPage {
-    let m = this.pages.get(ino);
-    if (!m) { m = new Map(); this.pages.set(ino, m); }
-    const p = { gpa, dirty: false };
-    m.set(index, p);
+  find(index: number): Page | undefined { return this.pages.get(index); }
+
+  /** A new page at `index` of guest RAM `gpa`, with its buffers (create_empty_buffers), none mapped. */
+  add(index: number, gpa: number): Page {
+    const p: Page = { index, gpa, uptodate: false, dirty: false, bufs: [] };
+    for (let off = 0; off < PAGE_SIZE; off += this.blockSize) {
+      p.bufs.push({ blocknr: 0, size: this.blockSize, gpa: gpa + off, mapped: false, uptodate: false, dirty: false, isNew: false, assoc: null, page: p });
+    }
+    this.pages.set(index, p);
     return p;
   }
 
-  /** Dirty pages of a file in index order (what filemap_write_and_wait_range walks). */
-  dirty(ino: Inode): [number, CachedPage][] {
-    return [...(this.pages.get(ino) ?? new Map<number, CachedPage>())].filter(([, p]) => p.dirty).sort((a, b) => a[0] - b[0]);
-  }
-
-  /** Drop a page (an O_DIRECT write invalidates the cached copy of what it overwrites). */
-  invalidate(ino: Inode, index: number): CachedPage | undefined {
-    const m = this.pages.get(ino);
-    const p = m?.get(index);
-    m?.delete(index);
+  delete(index: number): Page | undefined {
+    const p = this.pages.get(index);
+    this.pages.delete(index);
     return p;
   }
+
+  /** Dirty pages with first ≤ index ≤ last, in index order (what write_cache_pages walks). */
+  dirtyPages(first = 0, last = Number.MAX_SAFE_INTEGER): Page[] {
+    const out: Page[] = [];
+    for (const p of this.pages.values()) if (p.dirty && p.index >= first && p.index <= last) out.push(p);
+    return out.sort((a, b) => a.index - b.index);
+  }
+
+  get hasDirty(): boolean { for (const p of this.pages.values()) if (p.dirty) return true; return false; }
 }

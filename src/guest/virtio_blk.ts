@@ -1,9 +1,10 @@
 // The guest's virtio-blk driver on the legacy virtio-pci transport:
 // drivers/virtio/virtio_pci_legacy.c (probe, setup_vq, vp_notify), virtio_pci_common.c
 // (vp_interrupt) and drivers/block/virtio_blk.c (virtio_queue_rq, virtblk_done), Linux 6.1 — and
-// with the names of the seed's Linux 3.2 (Fedora 15's 2.6.42), whose driver predates blk-mq: the
-// request function do_virtblk_request → do_req → virtqueue_add_buf, then virtqueue_kick, and the
-// completion blk_done → __blk_end_request_all. The mechanism below is the same for both.
+// the seed's Linux 3.2 (Fedora 15's 2.6.42), whose driver predates blk-mq: the request function
+// do_virtblk_request → do_req → virtqueue_add_buf for every request the queue holds, then one
+// virtqueue_kick, and the completion blk_done → __blk_end_request_all, then blk_start_queue. The
+// ring, the transport and the interrupt are the same for both.
 
 import { defineEvent } from '../trace/events';
 import type { Tracer } from '../trace/events';
@@ -77,6 +78,7 @@ interface DriverNames {
   done: number;
   complete: number;
 }
+const EV_VIRTQUEUE_KICK = call('virtqueue_kick');
 const NAMES_6_1: DriverNames = {
   requestFn: 0, queueRq: call('virtio_queue_rq', ['sector', 'type']), addReq: call('virtblk_add_req'), addBuf: call('virtqueue_add_sgs'),
   commitRqs: call('virtio_commit_rqs'), kickPrepare: call('virtqueue_kick_prepare'), notify: call('virtqueue_notify'), kick: 0,
@@ -84,12 +86,23 @@ const NAMES_6_1: DriverNames = {
 };
 const NAMES_3_2: DriverNames = {
   requestFn: call('do_virtblk_request'), queueRq: call('do_req', ['sector', 'type']), addReq: 0, addBuf: call('virtqueue_add_buf'),
-  commitRqs: 0, kickPrepare: 0, notify: 0, kick: call('virtqueue_kick'),
+  commitRqs: 0, kickPrepare: 0, notify: 0, kick: EV_VIRTQUEUE_KICK,
   done: call('blk_done'), complete: call('__blk_end_request_all', ['status']),
 };
 
+/**
+ * What the block layer lends the driver: stop the queue (blk_mq_stop_hw_queue), end a request
+ * (blk_mq_complete_request, __blk_end_request_all), and the completion's restart of the queue
+ * (blk_mq_start_stopped_hw_queues, blk_start_queue).
+ */
+export interface QueueHooks { stop(): void; complete(req: BlkRequest): void; restart(): KCode }
+
+/** What 3.2's request function asks of its request queue: blk_peek_request, blk_start_request, blk_stop_queue. */
+export interface RequestFnQueue { peek(): BlkRequest | undefined; start(req: BlkRequest): void; stop(): void }
+
 export class VirtioBlkDriver {
   vq: VringVirtqueue<BlkRequest> | undefined;
+  queue: QueueHooks | undefined;
   capacitySectors = 0;
   hostFeatures = 0;
 
@@ -100,7 +113,7 @@ export class VirtioBlkDriver {
     /** The modern (virtio 1.0) memory BAR when the driver binds through it (virtio_pci_modern), else null. */
     readonly modernBar: number | null = null,
     /** The guest kernel's version, for the names along the path. */
-    kernel: '6.1' | '3.2' = '6.1') {
+    readonly kernel: '6.1' | '3.2' = '6.1') {
     this.n = kernel === '3.2' ? NAMES_3_2 : NAMES_6_1;
     this.unsupp = kernel === '3.2' ? -25 : -95;
   }
@@ -109,8 +122,6 @@ export class VirtioBlkDriver {
   private readonly unsupp: number;
 
   private readonly n: DriverNames;
-  /** 3.2: inside one run of the request function (requests queued, the kick not yet made). */
-  private inRequestFn = false;
 
   private notifyAddr = 0;
   /** The features this driver knows and takes when offered. */
@@ -229,21 +240,12 @@ export class VirtioBlkDriver {
     else yield* iowrite16(this.r, this.vq!.index, this.ioaddr + VIRTIO_PCI_QUEUE_NOTIFY);
   }
 
-  /**
-   * One request to the ring. 6.1: virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req →
-   * virtqueue_add_sgs, then, for the last request of a batch (bd->last), virtqueue_kick_prepare and
-   * virtqueue_notify. 3.2: do_virtblk_request → do_req → virtqueue_add_buf, and virtqueue_kick
-   * once the request function has queued the batch.
-   */
-  *virtio_queue_rq(req: BlkRequest, last = true): KCode<number> {
+  /** virtblk_setup_cmd + virtblk_add_req (6.1) / do_req (3.2): the request's header, data and status on the ring, if they fit. */
+  private addReq(req: BlkRequest): boolean {
     const type = req.op === 'write' ? VIRTIO_BLK_T_OUT : req.op === 'read' ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_FLUSH;
     const n = this.n;
     const t = this.t;
-    if (t.on) {
-      if (n.requestFn && !this.inRequestFn) t.rec(n.requestFn, 0);
-      t.rec(n.queueRq, 0, req.sector, type);
-    }
-    this.inRequestFn = true;
+    if (t.on) t.rec(n.queueRq, 0, req.sector, type);
     const ram = this.ram;
     ram.setU32(req.hdrGpa + virtio_blk_outhdr.type, type);
     ram.setU32(req.hdrGpa + virtio_blk_outhdr.ioprio, 0);
@@ -251,18 +253,48 @@ export class VirtioBlkDriver {
     ram.setU8(req.statusGpa, 0xff);
     const hdr: Sg = { gpa: req.hdrGpa, len: virtio_blk_outhdr.sizeof };
     const status: Sg = { gpa: req.statusGpa, len: 1 };
-    // virtblk_add_req: header out; data out for a write, in for a read; status in.
+    // Header out; data out for a write, in for a read; status in.
     const out = req.op === 'write' ? [hdr, ...req.sgs] : [hdr];
     const inp = req.op === 'read' ? [...req.sgs, status] : [status];
     if (t.on) { if (n.addReq) t.rec(n.addReq, 0); t.rec(n.addBuf, 0); }
-    const vq = this.vq!;
-    if (vq.add_sgs(out, inp, req) < 0) return -28;
+    return this.vq!.add_sgs(out, inp, req) >= 0;
+  }
+
+  /**
+   * blk-mq's ->queue_rq (6.1): virtio_queue_rq → virtblk_setup_cmd + virtblk_add_req →
+   * virtqueue_add_sgs, then, for the last request of a batch (bd->last), virtqueue_kick_prepare and
+   * virtqueue_notify. A ring without room: virtqueue_kick for what is there, blk_mq_stop_hw_queue,
+   * and -ENOSPC (BLK_STS_DEV_RESOURCE).
+   */
+  *virtio_queue_rq(req: BlkRequest, last = true): KCode<number> {
+    if (!this.addReq(req)) {
+      if (this.t.on) this.t.rec(EV_VIRTQUEUE_KICK, 0);
+      yield* this.notifyBatch();
+      this.queue?.stop();
+      return -28;
+    }
     // `bd->last`: only the last request of a batch kicks (virtio_commit_rqs kicks for the rest).
     if (last) yield* this.notifyBatch();
     return 0;
   }
 
-  /** The kick for a batch queued with last = false: virtio_commit_rqs (6.1), the request function's virtqueue_kick (3.2). */
+  /**
+   * 3.2's request function, do_virtblk_request: every request the queue holds, in order, to the ring
+   * (do_req); one that does not fit stays queued and the queue is stopped; then, if any was issued,
+   * one virtqueue_kick.
+   */
+  *do_virtblk_request(q: RequestFnQueue): KCode {
+    if (this.t.on && this.n.requestFn) this.t.rec(this.n.requestFn, 0);
+    let issued = 0;
+    for (let req = q.peek(); req; req = q.peek()) {
+      if (!this.addReq(req)) { q.stop(); break; }
+      q.start(req);
+      issued++;
+    }
+    if (issued) yield* this.notifyBatch();
+  }
+
+  /** The kick for a batch queued with last = false: virtio_commit_rqs (6.1). */
   *kick(): KCode {
     if (this.n.commitRqs && this.t.on) this.t.rec(this.n.commitRqs, 0);
     yield* this.notifyBatch();
@@ -270,7 +302,6 @@ export class VirtioBlkDriver {
 
   /** virtqueue_kick_prepare + virtqueue_notify (6.1); virtqueue_kick (3.2), which notifies only when the device wants it. */
   private *notifyBatch(): KCode {
-    this.inRequestFn = false;
     const vq = this.vq!;
     const n = this.n;
     if (this.t.on) this.t.rec(n.kick || n.kickPrepare, 0);
@@ -280,9 +311,9 @@ export class VirtioBlkDriver {
   }
 
   /** An MSI-X queue vector: its handler is vring_interrupt itself (vp_request_msix_vectors); no ISR to read. */
-  vring_interrupt(): void {
+  *vring_interrupt(): KCode {
     if (this.t.on) this.t.rec(EV_VRING_INTERRUPT, 0);
-    this.virtblk_done();
+    yield* this.virtblk_done();
   }
 
   /**
@@ -294,17 +325,21 @@ export class VirtioBlkDriver {
     const isr = this.modernBar !== null ? yield* readb(this.r, this.modernBar + MODERN_ISR) : yield* ioread8(this.r, this.ioaddr + VIRTIO_PCI_ISR);
     if (!(isr & 1)) return;
     if (this.t.on) this.t.rec(EV_VP_VRING_INTERRUPT, 0);
-    this.vring_interrupt();
+    yield* this.vring_interrupt();
   }
 
   /**
    * virtblk_done (6.1) / blk_done (3.2): every used chain completes its request
-   * (blk_mq_complete_request / __blk_end_request_all), then callbacks are re-enabled.
+   * (blk_mq_complete_request / __blk_end_request_all), then callbacks are re-enabled; then, in
+   * case the queue is stopped waiting for room on the ring, 6.1 restarts it if a request completed
+   * (blk_mq_start_stopped_hw_queues) and 3.2 always calls blk_start_queue, which runs the request
+   * function here, in the interrupt handler.
    */
-  private virtblk_done(): void {
+  private *virtblk_done(): KCode {
     const vq = this.vq!;
     const t = this.t;
     if (t.on) t.rec(this.n.done, 0);
+    let done = false;
     for (let b = vq.get_buf(); b; b = vq.get_buf()) {
       const req = b.data;
       const st = this.ram.u8(req.statusGpa);
@@ -312,9 +347,12 @@ export class VirtioBlkDriver {
       req.status = st === VIRTIO_BLK_S_OK ? 0 : st === 2 ? this.unsupp : -5;
       if (t.on) t.rec(this.n.complete, 0, req.status);
       req.done = true;
+      this.queue?.complete(req);
+      done = true;
     }
     // virtqueue_enable_cb: with EVENT_IDX, ask for the next interrupt after what was just consumed.
     vq.enable_cb();
+    if (this.queue && (done || this.kernel === '3.2')) yield* this.queue.restart();
   }
 
   get sectorSize(): number { return SECTOR_SIZE; }

@@ -32,6 +32,8 @@ export interface ImageFile {
   readonly violations: number;
   /** hdparm -W: the device's volatile write cache is on (as shipped) or off. */
   writeCache: boolean;
+  /** hdparm -W0 / -W1 on a running disk: turning the write cache off first flushes it (SET FEATURES). */
+  setWriteCache(on: boolean): void;
   /** Device write (O_DIRECT, or page-cache writeback): held in the write cache until a flush. */
   pwrite(offset: number, data: Uint8Array): void;
   /** Device read: what the disk returns (its write cache over its media). No side effects. */
@@ -50,10 +52,30 @@ export interface ImageFile {
   peek(offset: number, len: number): Uint8Array;
   /** The media alone: what survives a power loss now. */
   stable(offset: number, len: number): Uint8Array;
+  /**
+   * The indexes of the `span`-byte pieces of the file (as peek reads it) that may hold anything but
+   * zeros, in order: all of them for a file on the host, only those written for one in memory.
+   */
+  spansInUse(span: number): number[];
+  /**
+   * The host file that holds exactly what peek reads, when there is one: a raw image file none of
+   * whose pages wait dirty in the host's page cache. Null for an image in memory.
+   */
+  readableFile(): string | null;
   /** The least durable place any byte of the range is held in. */
   durability(offset: number, len: number): Durability;
   /** Power loss: the page cache and the device's write cache are gone. */
   powerLoss(): void;
+  /**
+   * For crash tests: power is lost right after `n` more device writes (pwrite, or page-cache
+   * writeback). From then on the disk keeps what was durable at that moment and takes nothing more;
+   * reads still answer (what a host reading the dead disk's media would see).
+   */
+  cutPowerAfterWrites(n: number): void;
+  /** The power was cut by cutPowerAfterWrites. */
+  readonly powerCut: boolean;
+  /** Called after every device write and every cache flush: what survives a power loss may have changed. */
+  onDurableChange: (() => void) | undefined;
   close(): void;
 }
 
@@ -62,6 +84,9 @@ interface Page { data: Uint8Array; dirty: boolean }
 abstract class StorageStack implements ImageFile {
   violations = 0;
   writeCache = true;
+  onDurableChange: (() => void) | undefined;
+  private writesBeforeCut = -1;
+  powerCut = false;
   /** sector → its durable content, for sectors written since the last flush (the write cache). */
   private readonly preImages = new Map<number, Uint8Array>();
   /** page index → cached page (the file's address_space). */
@@ -71,6 +96,8 @@ abstract class StorageStack implements ImageFile {
 
   /** The backing bytes: what the device returns. Callers have checked the range. */
   protected abstract rawRead(offset: number, len: number): Uint8Array;
+  /** Whether the range was never written (reads as zeros); false when unknown. */
+  protected rawIsZero(_offset: number, _len: number): boolean { return false; }
   protected abstract rawWrite(offset: number, data: Uint8Array): void;
   abstract close(): void;
 
@@ -81,15 +108,40 @@ abstract class StorageStack implements ImageFile {
     return false;
   }
 
+  setWriteCache(on: boolean): void {
+    if (!on) this.flushDevice();
+    this.writeCache = on;
+  }
+
+  cutPowerAfterWrites(n: number): void { this.writesBeforeCut = n; if (n <= 0) this.cutNow(); }
+
+  private cutNow(): void { this.powerLoss(); this.powerCut = true; this.writesBeforeCut = -1; }
+
   pwrite(offset: number, data: Uint8Array): void {
+    if (this.powerCut) return;
     if (!this.ok(offset, data.length)) return;
+    const end = offset + data.length;
     if (this.writeCache) {
-      const end = offset + data.length;
-      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) {
-        if (!this.preImages.has(s)) this.preImages.set(s, this.rawRead(s * SECTOR, Math.min(SECTOR, this.size - s * SECTOR)));
+      // The durable content of the sectors not yet in the cache, read once for the whole write.
+      const first = Math.floor(offset / SECTOR);
+      const last = Math.ceil(end / SECTOR);
+      let pre: Uint8Array | undefined;
+      let zero: boolean | undefined;
+      for (let s = first; s < last; s++) {
+        if (this.preImages.has(s)) continue;
+        const len = Math.min(last * SECTOR, this.size) - first * SECTOR;
+        // Sectors never written have zeros for pre-image: one shared copy, nothing read.
+        if (zero === undefined) { zero = this.rawIsZero(first * SECTOR, len); if (!zero) pre = this.rawRead(first * SECTOR, len); }
+        const o = (s - first) * SECTOR;
+        this.preImages.set(s, zero ? ZEROS.subarray(0, Math.min(SECTOR, this.size - s * SECTOR)) : pre!.subarray(o, Math.min(o + SECTOR, len)));
       }
+    } else if (this.preImages.size > 0) {
+      // Written through: these sectors are on the media now, whatever the cache held for them.
+      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) this.preImages.delete(s);
     }
     this.rawWrite(offset, data);
+    this.onDurableChange?.();
+    if (this.writesBeforeCut > 0 && --this.writesBeforeCut === 0) this.cutNow();
   }
 
   pread(offset: number, len: number): Uint8Array {
@@ -98,7 +150,11 @@ abstract class StorageStack implements ImageFile {
   }
 
   /** blkdev_issue_flush: everything in the write cache reaches the media. */
-  private flushDevice(): void { this.preImages.clear(); }
+  private flushDevice(): void {
+    if (this.powerCut) return;
+    this.preImages.clear();
+    this.onDurableChange?.();
+  }
 
   fdatasync(): void {
     this.writebackRange(0, this.size);
@@ -118,6 +174,7 @@ abstract class StorageStack implements ImageFile {
   }
 
   bufferedWrite(offset: number, data: Uint8Array): void {
+    if (this.powerCut) return;
     if (!this.ok(offset, data.length)) return;
     let done = 0;
     while (done < data.length) {
@@ -153,11 +210,24 @@ abstract class StorageStack implements ImageFile {
     if (!this.ok(offset, len) || this.pages.size === 0) return;
     const first = Math.floor(offset / PAGE);
     const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
-    for (const [idx, p] of [...this.pages].sort((a, b) => a[0] - b[0])) {
-      if (idx < first || idx > last || !p.dirty) continue;
-      const start = idx * PAGE;
-      this.pwrite(start, p.data.subarray(0, Math.min(PAGE, this.size - start)));
-      p.dirty = false;
+    const dirty: number[] = [];
+    for (const [idx, p] of this.pages) if (p.dirty && idx >= first && idx <= last) dirty.push(idx);
+    dirty.sort((a, b) => a - b);
+    // Runs of consecutive dirty pages go to the device as one write each.
+    for (let i = 0; i < dirty.length;) {
+      let j = i + 1;
+      while (j < dirty.length && dirty[j] === dirty[j - 1]! + 1) j++;
+      const start = dirty[i]! * PAGE;
+      const len = Math.min((j - i) * PAGE, this.size - start);
+      const buf = new Uint8Array(len);
+      for (let k = i; k < j; k++) {
+        const p = this.pages.get(dirty[k]!)!;
+        const o = (k - i) * PAGE;
+        buf.set(p.data.subarray(0, Math.min(PAGE, len - o)), o);
+        p.dirty = false;
+      }
+      this.pwrite(start, buf);
+      i = j;
     }
   }
 
@@ -166,6 +236,19 @@ abstract class StorageStack implements ImageFile {
     const first = Math.floor(offset / PAGE);
     const last = Math.floor((offset + Math.max(len, 1) - 1) / PAGE);
     for (const idx of [...this.pages.keys()]) if (idx >= first && idx <= last) this.pages.delete(idx);
+  }
+
+  readableFile(): string | null {
+    if (this.path === null) return null;
+    for (const p of this.pages.values()) if (p.dirty) return null;
+    return this.path;
+  }
+
+  spansInUse(span: number): number[] {
+    const used = new Set<number>();
+    for (let i = 0; i * span < this.size; i++) if (!this.rawIsZero(i * span, Math.min(span, this.size - i * span))) used.add(i);
+    for (const idx of this.pages.keys()) for (let i = Math.floor((idx * PAGE) / span); i * span < (idx + 1) * PAGE; i++) used.add(i);
+    return [...used].sort((a, b) => a - b);
   }
 
   peek(offset: number, len: number): Uint8Array {
@@ -178,7 +261,11 @@ abstract class StorageStack implements ImageFile {
   stable(offset: number, len: number): Uint8Array {
     if (!this.ok(offset, len)) return new Uint8Array(0);
     const out = this.rawRead(offset, len);
-    for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
+    const first = Math.floor(offset / SECTOR);
+    const last = Math.ceil((offset + len) / SECTOR);
+    if (last - first < this.preImages.size) {
+      for (let s = first; s < last; s++) { const pre = this.preImages.get(s); if (pre) overlay(out, offset, s * SECTOR, pre); }
+    } else for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
     return out;
   }
 
@@ -198,6 +285,8 @@ abstract class StorageStack implements ImageFile {
 }
 
 const CHUNK = 64 * 1024;
+/** Zeros, shared by every pre-image of a sector that was never written. */
+const ZEROS = new Uint8Array(SECTOR);
 
 /** Lay `data`, which holds the bytes from `start` on, over `out`, which holds the bytes from `offset` on, where they overlap. */
 function overlay(out: Uint8Array, offset: number, start: number, data: Uint8Array): void {
@@ -223,6 +312,11 @@ export class MemoryImage extends StorageStack {
       c.set(data.subarray(done, done + n), co);
       done += n;
     }
+  }
+
+  protected override rawIsZero(offset: number, len: number): boolean {
+    for (let ci = Math.floor(offset / CHUNK); ci * CHUNK < offset + len; ci++) if (this.chunks.has(ci)) return false;
+    return true;
   }
 
   protected rawRead(offset: number, len: number): Uint8Array {

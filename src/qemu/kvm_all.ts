@@ -30,6 +30,17 @@ const EV_STOP = defineEvent('tracepoint', 'qemu-kvm', 'qemu-kvm', 'vm_stop', ['r
 export interface QemuNames { handleIo: string; cpuExec: string; mmio: string; runExitTrace: boolean }
 export const QEMU_NAMES_9_0: QemuNames = { handleIo: 'kvm_handle_io', cpuExec: 'kvm_cpu_exec', mmio: 'address_space_rw', runExitTrace: true };
 export const QEMU_NAMES_0_14: QemuNames = { handleIo: 'kvm_handle_io', cpuExec: 'kvm_run', mmio: 'handle_mmio', runExitTrace: false };
+/** The events named by an era's functions; both eras' are declared when the module loads. */
+function namedEvents(names: QemuNames): { handleIo: number; dispatch: number; mmio: number } {
+  return {
+    handleIo: defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']),
+    // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.14).
+    dispatch: defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.cpuExec, ['reason']),
+    mmio: defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.mmio, ['addr:hex', 'len', 'is_write']),
+  };
+}
+namedEvents(QEMU_NAMES_9_0);
+namedEvents(QEMU_NAMES_0_14);
 const EV_MAIN_LOOP_WAIT_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'kvm_main_loop_wait', ['thread:str']);
 
 /**
@@ -80,10 +91,7 @@ export class KvmCpu {
     },
     names: QemuNames) {
     this.threadName = `CPU ${index}/KVM`;
-    this.evHandleIo = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.handleIo, ['port:hex', 'direction', 'size', 'count']);
-    // Who switches on kvm_run->exit_reason: kvm_cpu_exec (QEMU), kvm_run in qemu-kvm.c (qemu-kvm 0.14).
-    this.evDispatch = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.cpuExec, ['reason']);
-    this.evMmio = defineEvent('call', 'qemu-kvm', 'qemu-kvm', names.mmio, ['addr:hex', 'len', 'is_write']);
+    ({ handleIo: this.evHandleIo, dispatch: this.evDispatch, mmio: this.evMmio } = namedEvents(names));
     this.runExitTrace = names.runExitTrace;
   }
 

@@ -59,7 +59,9 @@ const EV_HANDLE_READ_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_
 const EV_SUBMIT_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'virtio_submit_multiwrite', ['num_writes']);
 const EV_AIO_MULTIWRITE_0_14 = defineEvent('call', 'qemu-kvm', 'qemu-kvm', 'bdrv_aio_multiwrite', ['num_reqs']);
 
+/** The queue's size: QEMU 9.0's queue-size property (256); qemu-kvm 0.14's virtio_blk_init: virtio_add_queue(&s->vdev, 128, …). */
 export const VIRTIO_BLK_QUEUE_SIZE = 256;
+const VIRTIO_BLK_QUEUE_SIZE_0_14 = 128;
 
 /** VirtIOBlockReq */
 export interface VirtIOBlockReq {
@@ -124,7 +126,7 @@ export class VirtIOBlock extends VirtIODevice {
     this.hostFeatures = (1 << VIRTIO_BLK_F_SEG_MAX) | (1 << VIRTIO_BLK_F_BLK_SIZE)
       | (blk.blk_enable_write_cache() ? 1 << VIRTIO_BLK_F_FLUSH : 0)
       | (1 << VIRTIO_F_NOTIFY_ON_EMPTY) | (1 << VIRTIO_RING_F_INDIRECT_DESC) | (1 << VIRTIO_RING_F_EVENT_IDX);
-    this.virtio_add_queue(VIRTIO_BLK_QUEUE_SIZE, (vq) => this.virtio_blk_handle_output(vq));
+    this.virtio_add_queue(this.old ? VIRTIO_BLK_QUEUE_SIZE_0_14 : VIRTIO_BLK_QUEUE_SIZE, (vq) => this.virtio_blk_handle_output(vq));
     void this.mm;
   }
 

@@ -37,6 +37,16 @@ const KEY_FUNCTIONS = new Set(['virtio_queue_rq', 'vp_notify', 'kvm_cpu_exec', '
 /** A walk's title: the scenario, and the step that ran it. */
 export const walkTitle = (scenario: string, w: { action: string }): string => (w.action ? `${scenario}: ${w.action}` : scenario);
 
+/**
+ * A walk longer than this (an exit storm, a hundred writes, an fsync of a hundred requests) is
+ * attached by its first events, so that no attachment of a report passes about a megabyte; its
+ * summary still covers all of it.
+ */
+export const MAX_ATTACHED_EVENTS = 5_000;
+
+/** The part of a walk a report attaches: all of it, or its first MAX_ATTACHED_EVENTS events. */
+const shown = (w: ScenarioWalk): ScenarioWalk => (w.events.length <= MAX_ATTACHED_EVENTS ? w : { ...w, events: w.events.slice(0, MAX_ATTACHED_EVENTS) });
+
 export function scenarioEvidence(s: { scenario: string; config: VmConfig; walks: ScenarioWalk[]; lang?: 'en' | 'ja' }): Evidence {
   return { attachments: scenarioAttachments(s), ...scenarioFacts(s) };
 }
@@ -47,16 +57,18 @@ export function scenarioAttachments(s: { scenario: string; config: VmConfig; wal
   const attachments: Attachment[] = [];
   const era = s.config.profile;
   const lang = s.lang ?? 'en';
-  s.walks.forEach((w, i) => {
+  s.walks.forEach((whole, i) => {
+    const w = shown(whole);
     const n = many ? `-${i + 1}` : '';
-    const title = walkTitle(s.scenario, w);
+    const cut = whole.events.length > w.events.length ? ` (the first ${w.events.length} of ${whole.events.length} events)` : '';
+    const title = walkTitle(s.scenario, w) + cut;
     attachments.push({ fileName: `walk${n}.svg`, mediaType: 'image/svg+xml', body: sequenceSvg(w.events, { title, lang }) });
     attachments.push({ fileName: `walk${n}.txt`, mediaType: 'text/plain', body: narrate(`${title}  (profile ${era}, irqchip ${s.config.irqchip})`, w.events, w.summary, false, lang) });
     attachments.push({ fileName: `kvm-trace${n}.txt`, mediaType: 'text/plain', body: ftraceText(w.events, { era }) || '(no kvm tracepoint fired on this walk)\n' });
   });
   attachments.push({
     fileName: TRACE_ATTACHMENT, mediaType: 'application/json',
-    body: JSON.stringify({ config: s.config, walks: s.walks.map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
+    body: JSON.stringify({ config: s.config, walks: s.walks.map(shown).map((w) => ({ action: w.action, events: w.events, summary: w.summary })) }),
   });
   return attachments;
 }

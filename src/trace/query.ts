@@ -32,12 +32,18 @@ export interface Summary {
 
 const isUserspaceExit = (e: TraceEvent) => e.kind === 'ioctl-return' && e.from === 'kvm' && e.name.startsWith('KVM_EXIT_');
 
+/** The syscalls whose walk is the talk's: the process's data moving (or made durable). */
+const DATA_SYSCALLS = new Set(['write', 'read', 'fsync', 'fdatasync']);
+
 /**
  * Mark the seed's stages ①–⑩ on a walk: the guest syscall that leads to a VM exit (①), the
  * instruction that exits (②), the exit (③), KVM_RUN returning to qemu-kvm (④), qemu's first host
  * syscall while handling it (⑤) and its return (⑥), KVM_RUN again (⑦), the VM entry (⑧), the
  * instruction completing in the guest (⑨), and the syscall returning (⑩). Stages a path does not
- * take (④–⑦ for an exit handled in the kernel) are simply absent.
+ * take (④–⑦ for an exit handled in the kernel) are simply absent. The exit is the walk's first,
+ * unless that came inside a syscall that moves no data — an open whose lookup read the disk: then,
+ * if the next syscall is a write, read, fsync or fdatasync that exits, its first exit (the open's
+ * I/O is the preamble of the talk's walk).
  */
 export function markStages(events: TraceEvent[]): void {
   const find = (from: number, pred: (e: TraceEvent) => boolean, stop?: (e: TraceEvent) => boolean): number => {
@@ -48,7 +54,23 @@ export function markStages(events: TraceEvent[]): void {
     }
     return -1;
   };
-  const firstExit = find(0, (e) => e.kind === 'vm-exit');
+  const isGuestSyscall = (e: TraceEvent) => e.kind === 'syscall' && e.from === 'guest process';
+  const returnOf = (name: string) => (e: TraceEvent) => e.kind === 'syscall-return' && e.to === 'guest process' && e.name === name;
+  let firstExit = find(0, (e) => e.kind === 'vm-exit');
+  // No instruction before the first exit: no stages at all.
+  if (firstExit < 0 || !events.slice(0, firstExit).some((e) => e.kind === 'instruction')) return;
+  {
+    let before = -1;
+    for (let i = firstExit - 1; i >= 0; i--) if (isGuestSyscall(events[i]!)) { before = i; break; }
+    if (before >= 0 && !DATA_SYSCALLS.has(events[before]!.name)) {
+      const ret = find(firstExit + 1, returnOf(events[before]!.name));
+      const next = ret >= 0 ? find(ret + 1, isGuestSyscall) : -1;
+      if (next >= 0 && DATA_SYSCALLS.has(events[next]!.name)) {
+        const exit = find(next + 1, (e) => e.kind === 'vm-exit', returnOf(events[next]!.name));
+        if (exit >= 0) firstExit = exit;
+      }
+    }
+  }
   if (firstExit < 0) return;
   let s1 = -1;
   for (let i = firstExit - 1; i >= 0; i--) {

@@ -2,8 +2,9 @@
 // of any length can be summarised and written out without being held: what markStages and
 // summarize (query.ts) compute over a whole walk, the scanner computes looking at each event once,
 // in order, from the compact store. Its only look back is for stages ① and ②, which are known
-// at the first VM exit: until then the events from the last candidate on must stay in the store
-// (`holdFrom`). The two give the same answer on every walk (test/scan.test.ts).
+// at the first VM exit — or, when that exit came inside an open, at the next syscall's first exit:
+// until then the events from the first candidate on must stay in the store (`holdFrom`). The two
+// give the same answer on every walk (test/scan.test.ts).
 
 import { eventType } from './events';
 import { hex } from './recorder';
@@ -75,25 +76,40 @@ interface OpenExit { e: ExitSummary; done: boolean }
  */
 export const MAX_STAGE_LOOKBACK = 1 << 22;
 
+/** DATA_SYSCALLS of query.ts: the syscalls whose walk is the talk's. */
+const DATA_SYSCALLS = new Set(['write', 'read', 'fsync', 'fdatasync']);
+
+/** markStages' searches after stage ③, for one candidate first exit: where each stage stands. */
+interface StageWalk {
+  /** Where this walk's marks go: the scanner's stages, or held apart while it may yet be replaced. */
+  marks: Map<number, number>;
+  /** Its first marked event (① or ②). */
+  first: number;
+  s1Name: string;
+  s2Rip: number;
+  s4: 'look' | 'found' | 'absent';
+  s5: 'look' | 'found' | 'stopped';
+  s5Name: string;
+  s6: boolean; s7: boolean; s8: boolean; s9: boolean; s10: boolean;
+}
+
 export class WalkScanner {
   /** Events scanned so far: [from, next). */
   next: number;
   /** Stages marked, by seq (at most ten). */
   readonly stages = new Map<number, number>();
   // ---- stages: the state of markStages, kept as the walk goes by
-  private phase: 'before-exit' | 'after-exit' | 'done' = 'before-exit';
+  private phase: 'before-exit' | 'deferred' | 'after-exit' | 'done' = 'before-exit';
   private lastSyscall = -1;
   private lastInsn = -1;
-  private s1Name = '';
-  private s2Rip = Number.NaN;
-  private s4: 'look' | 'found' | 'absent' = 'look';
-  private s5: 'look' | 'found' | 'stopped' = 'look';
-  private s5Name = '';
-  private s6 = false;
-  private s7 = false;
-  private s8 = false;
-  private s9 = false;
-  private s10 = false;
+  /** The walk from the candidate first exit. */
+  private w: StageWalk | undefined;
+  /**
+   * While deferred (the first exit came inside a syscall that is not a data syscall): waiting for
+   * that syscall's return, then for the next syscall, then — a data syscall — for its first exit.
+   */
+  private defer: 'return' | 'next' | 'data' = 'return';
+  private dataSyscall = -1;
   // ---- summary
   private readonly open = new Map<number, OpenExit>();
   private readonly pending: OpenExit[] = [];
@@ -111,8 +127,9 @@ export class WalkScanner {
     if (full) { this.exitList = []; this.entryList = []; this.syscallList = []; }
   }
 
-  /** The first event that may still get a stage (① or ②): events before it are final. */
+  /** The first event that may still get a stage (① or ②), or lose one: events before it are final. */
   get holdFrom(): number {
+    if (this.phase === 'deferred') return Math.min(this.w!.first, this.next);
     if (this.phase !== 'before-exit') return this.next;
     const c = [this.lastSyscall, this.lastInsn].filter((x) => x >= 0);
     return c.length ? Math.min(...c) : this.next;
@@ -134,53 +151,96 @@ export class WalkScanner {
     }
   }
 
-  private mark(seq: number, stage: number): void { this.stages.set(seq, stage); }
+  /** The walk has ended: a deferred first exit keeps its stages (no data syscall took them). */
+  end(): void {
+    if (this.phase === 'deferred') this.commit();
+  }
+
+  /** Stages ①–③ of a candidate first exit; ④–⑩ follow as the walk goes on. */
+  private begin(syscall: number, insn: number, exit: number, marks: Map<number, number>): StageWalk {
+    const r = this.r;
+    const ii = info(r.typeAt(insn));
+    const w: StageWalk = {
+      marks, first: syscall >= 0 ? Math.min(syscall, insn) : insn, s1Name: syscall >= 0 ? info(r.typeAt(syscall)).name : '',
+      s2Rip: ii.argRip >= 0 ? r.argAt(insn, ii.argRip) : Number.NaN,
+      s4: 'look', s5: 'look', s5Name: '', s6: false, s7: false, s8: false, s9: false, s10: syscall < 0,
+    };
+    if (syscall >= 0) marks.set(syscall, 1);
+    marks.set(insn, 2);
+    marks.set(exit, 3);
+    return w;
+  }
+
+  /** The deferred walk's stages are the walk's. */
+  private commit(): void {
+    const w = this.w!;
+    for (const [seq, st] of w.marks) this.stages.set(seq, st);
+    w.marks = this.stages;
+    this.phase = 'after-exit';
+  }
 
   /** markStages, one event at a time. */
   private stage(seq: number, i: TypeInfo): void {
-    const r = this.r;
     if (this.phase === 'done') return;
+    if (i.k === K.Instruction) this.lastInsn = seq;
     if (this.phase === 'before-exit') {
       if (i.k === K.GuestSyscall) this.lastSyscall = seq;
-      else if (i.k === K.Instruction) this.lastInsn = seq;
       else if (i.k === K.Exit || i.k === K.FailedEntry) {
         if (this.lastInsn < 0) { this.phase = 'done'; return; }
-        if (this.lastSyscall >= 0) { this.mark(this.lastSyscall, 1); this.s1Name = info(r.typeAt(this.lastSyscall)).name; }
-        this.mark(this.lastInsn, 2);
-        const ii = info(r.typeAt(this.lastInsn));
-        this.s2Rip = ii.argRip >= 0 ? r.argAt(this.lastInsn, ii.argRip) : Number.NaN;
-        this.mark(seq, 3);
-        this.s10 = this.lastSyscall < 0;
-        this.lastSyscall = this.lastInsn = -1;
-        this.phase = 'after-exit';
+        const deferred = this.lastSyscall >= 0 && !DATA_SYSCALLS.has(info(this.r.typeAt(this.lastSyscall)).name);
+        this.w = this.begin(this.lastSyscall, this.lastInsn, seq, deferred ? new Map() : this.stages);
+        this.lastSyscall = -1;
+        this.phase = deferred ? 'deferred' : 'after-exit';
+        this.defer = 'return';
       }
       return;
     }
-    // After the first exit: each search looks forward from where markStages starts it.
-    if (!this.s10 && i.k === K.GuestSyscallReturn && i.name === this.s1Name) { this.mark(seq, 10); this.s10 = true; }
-    if (this.s4 === 'look') {
-      if (i.k === K.UserspaceExit) { this.mark(seq, 4); this.s4 = 'found'; return; }
-      if (i.k === K.Entry) { this.s4 = 'absent'; this.mark(seq, 8); this.s8 = true; return; }
+    this.follow(this.w!, seq, i);
+    if (this.phase !== 'deferred') return;
+    // The first exit came inside an open (or another syscall that is not the talk's): the next
+    // syscall takes the stages if it is a data syscall and exits before it returns.
+    if (this.defer === 'return') {
+      if (i.k === K.GuestSyscallReturn && i.name === this.w!.s1Name) this.defer = 'next';
+    } else if (this.defer === 'next') {
+      if (i.k === K.GuestSyscall) {
+        if (DATA_SYSCALLS.has(i.name)) { this.dataSyscall = seq; this.defer = 'data'; } else this.commit();
+      }
+    } else if (i.k === K.GuestSyscallReturn && i.name === info(this.r.typeAt(this.dataSyscall)).name) {
+      this.commit();
+    } else if (i.k === K.Exit || i.k === K.FailedEntry) {
+      this.w = this.begin(this.dataSyscall, this.lastInsn, seq, this.stages);
+      this.phase = 'after-exit';
+    }
+  }
+
+  /** After stage ③: each search looks forward from where markStages starts it. */
+  private follow(w: StageWalk, seq: number, i: TypeInfo): void {
+    const r = this.r;
+    const mark = (s: number, st: number) => w.marks.set(s, st);
+    if (!w.s10 && i.k === K.GuestSyscallReturn && i.name === w.s1Name) { mark(seq, 10); w.s10 = true; }
+    if (w.s4 === 'look') {
+      if (i.k === K.UserspaceExit) { mark(seq, 4); w.s4 = 'found'; return; }
+      if (i.k === K.Entry) { w.s4 = 'absent'; mark(seq, 8); w.s8 = true; return; }
       return;
     }
-    if (this.s4 === 'found') {
-      if (this.s5 === 'look') {
-        if (i.k === K.QemuSyscall) { this.mark(seq, 5); this.s5 = 'found'; this.s5Name = i.name; return; }
-        if (i.k === K.KvmRunIoctl) this.s5 = 'stopped';
-      } else if (this.s5 === 'found' && !this.s6 && i.k === K.HostSyscallReturn && !i.ioctl && i.to === 'qemu-kvm' && i.name === this.s5Name) {
-        this.mark(seq, 6); this.s6 = true; return;
+    if (w.s4 === 'found') {
+      if (w.s5 === 'look') {
+        if (i.k === K.QemuSyscall) { mark(seq, 5); w.s5 = 'found'; w.s5Name = i.name; return; }
+        if (i.k === K.KvmRunIoctl) w.s5 = 'stopped';
+      } else if (w.s5 === 'found' && !w.s6 && i.k === K.HostSyscallReturn && !i.ioctl && i.to === 'qemu-kvm' && i.name === w.s5Name) {
+        mark(seq, 6); w.s6 = true; return;
       }
-      if (!this.s7) {
-        if (i.k === K.KvmRunIoctl) { this.mark(seq, 7); this.s7 = true; }
+      if (!w.s7) {
+        if (i.k === K.KvmRunIoctl) { mark(seq, 7); w.s7 = true; }
         return;
       }
-      if (!this.s8) {
-        if (i.k === K.Entry) { this.mark(seq, 8); this.s8 = true; }
+      if (!w.s8) {
+        if (i.k === K.Entry) { mark(seq, 8); w.s8 = true; }
         return;
       }
     }
-    if (this.s8 && !this.s9 && i.k === K.EmulationComplete && i.argRip >= 0 && r.argAt(seq, i.argRip) === this.s2Rip) {
-      this.mark(seq, 9); this.s9 = true;
+    if (w.s8 && !w.s9 && i.k === K.EmulationComplete && i.argRip >= 0 && r.argAt(seq, i.argRip) === w.s2Rip) {
+      mark(seq, 9); w.s9 = true;
     }
   }
 
@@ -266,6 +326,7 @@ export class WalkScanner {
   private sortedStages(): number[] { return [...this.stages.values()].sort((a, b) => a - b); }
 
   private finish(): void {
+    this.end();
     for (const o of this.pending) o.done = true;
     this.open.clear();
     this.drain();

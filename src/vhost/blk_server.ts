@@ -9,7 +9,7 @@ import { defineEvent, type Tracer } from '../trace/events';
 import type { Block } from '../sim/scheduler';
 import { IOCB_CMD_PREADV, IOCB_CMD_PWRITEV, IOCB_FLAG_RESFD, io_event, iocb, iovec } from '../uapi/aio';
 import {
-  SECTOR_SHIFT, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
+  SECTOR_SHIFT, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
   VRING_DESC_F_NEXT, VRING_DESC_F_WRITE, virtio_blk_outhdr, vring_avail, vring_desc, vring_used, vring_used_elem,
 } from '../uapi/virtio';
 import * as VU from '../uapi/vhost_user';
@@ -193,6 +193,15 @@ export class VhostUserBlkServer {
     const sector = mm.u64(h.va + virtio_blk_outhdr.sector);
     if (this.t.on) this.t.rec(EV_REQ, -1, type, sector);
     const isWrite = type === VIRTIO_BLK_T_OUT;
+    if (type === VIRTIO_BLK_T_FLUSH) {
+      // VIRTIO_BLK_T_FLUSH → blk_co_flush: the daemon's thread-pool worker calls fdatasync (the device offers
+      // VIRTIO_BLK_F_FLUSH). Simplification: a worker thread per flush, without the pool's futex hand-off.
+      this.host.clone(this.proc, 'worker', (function* (this: VhostUserBlkServer) {
+        const r = yield* this.host.fdatasync(this.proc, this.imgfd);
+        this.complete(head, status, inLen, r === 0 ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+      }).call(this));
+      return;
+    }
     if (type !== VIRTIO_BLK_T_IN && !isWrite) { this.complete(head, status, inLen, VIRTIO_BLK_S_UNSUPP); return; }
     const data = isWrite ? out.slice(1) : [...inp.slice(0, -1), ...(last.len > 1 ? [{ va: last.va, len: last.len - 1 }] : [])];
     const slot = this.free.pop() ?? this.alloc(iocb.sizeof + 8 + 16 * 16);

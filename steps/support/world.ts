@@ -44,6 +44,17 @@ export class SpecError extends Error {
   constructor(message: string) { super(message); this.name = 'SpecError'; this.stack = `${this.name}: ${message}`; }
 }
 
+/** Whether an event type is KVM_RUN returning to qemu-kvm with an exit, by type id (decided once per type). */
+const userspaceExitTypes: (boolean | undefined)[] = [];
+function isUserspaceExit(type: number): boolean {
+  let v = userspaceExitTypes[type];
+  if (v === undefined) {
+    const ty = eventType(type);
+    v = userspaceExitTypes[type] = ty.kind === 'ioctl-return' && ty.name.startsWith('KVM_EXIT_');
+  }
+  return v;
+}
+
 export class ExitpathWorld extends World<Parameters> {
   config: VmConfig = structuredClone(DEFAULT_CONFIG);
   traceBoot = false;
@@ -69,11 +80,11 @@ export class ExitpathWorld extends World<Parameters> {
       // An observer of the trace, as a reader of the kvm_run page would be: at each KVM_RUN that
       // returns to qemu-kvm with an exit, keep the page as qemu-kvm reads it then.
       s.trace.onEvent = (r, seq) => {
-        const ty = eventType(r.typeAt(seq));
-        if (ty.kind !== 'ioctl-return' || !ty.name.startsWith('KVM_EXIT_')) return;
+        const type = r.typeAt(seq);
+        if (!isUserspaceExit(type)) return;
         const vcpu = r.vcpuAt(seq);
         const run = s.kvm.vms[0]?.vcpus[vcpu]?.run;
-        if (run) this.pages.push({ vcpu, exit: ty.name, page: run.bytes.slice() });
+        if (run) this.pages.push({ vcpu, exit: eventType(type).name, page: run.bytes.slice() });
       };
     }
     return this.stackInstance;

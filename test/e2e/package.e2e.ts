@@ -22,10 +22,13 @@ function sh(cmd: string, args: string[], cwd: string): SpawnSyncReturns<string> 
 }
 
 const OK = `Feature: our exit path
-  Scenario: the seed's write reaches qemu-kvm once for the kick
+  Scenario: the seed's write submits its five reads and writes with Linux AIO
+    The open reads the directory's block and the inode bitmap, the write the block bitmap, then
+    writes the data and the inode; its flush goes to a worker thread's fdatasync.
     When the guest process writes "hello" to "/hello.txt"
     Then the VM exit reason is IO_INSTRUCTION
-    And the host calls io_submit 1 time
+    And the host calls io_submit 5 times
+    And the host calls fdatasync 1 time
 `;
 const TYPO = `Feature: a misspelt name
   Scenario: a syscall nobody makes
