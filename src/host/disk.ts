@@ -11,7 +11,8 @@
 //
 // The bytes live in memory (sparse: a 64 MiB disk costs what is written) or in a real raw file on
 // the host, which always holds what the device would return; writes not yet durable keep their
-// durable pre-image per sector, so a power loss can restore it.
+// durable pre-image per sector, so a power loss can restore it (a sector never written has zeros
+// for pre-image: a bit says so, nothing is copied).
 //
 // Every access goes through one bounds-checked path: a range outside [0, size) is refused and
 // counted as a violation. The host kernel never forwards such a request (it returns -ENOSPC or a
@@ -87,7 +88,16 @@ abstract class StorageStack implements ImageFile {
   onDurableChange: (() => void) | undefined;
   private writesBeforeCut = -1;
   powerCut = false;
-  /** sector → its durable content, for sectors written since the last flush (the write cache). */
+  /**
+   * The device's write cache, by sector: one bit for each sector written since the last flush, and
+   * that sector's durable content (its pre-image) when it is not zeros — a sector never written has
+   * zeros for pre-image: its bit is all the cache keeps of it. The bits that may be set lie in
+   * [cachedLo, cachedHi].
+   */
+  private cached: Uint8Array | undefined;
+  private cachedCount = 0;
+  private cachedLo = Number.MAX_SAFE_INTEGER;
+  private cachedHi = -1;
   private readonly preImages = new Map<number, Uint8Array>();
   /** page index → cached page (the file's address_space). */
   private readonly pages = new Map<number, Page>();
@@ -117,27 +127,46 @@ abstract class StorageStack implements ImageFile {
 
   private cutNow(): void { this.powerLoss(); this.powerCut = true; this.writesBeforeCut = -1; }
 
+  private inCache(s: number): boolean { const b = this.cached; return b !== undefined && (b[s >> 3]! & (1 << (s & 7))) !== 0; }
+  private addToCache(s: number): void {
+    const b = this.cached ??= new Uint8Array(Math.ceil(this.size / SECTOR / 8));
+    b[s >> 3] = b[s >> 3]! | (1 << (s & 7));
+    this.cachedCount++;
+    if (s < this.cachedLo) this.cachedLo = s;
+    if (s > this.cachedHi) this.cachedHi = s;
+  }
+  private dropFromCache(s: number): void {
+    if (!this.inCache(s)) return;
+    this.cached![s >> 3] = this.cached![s >> 3]! & ~(1 << (s & 7));
+    this.cachedCount--;
+    this.preImages.delete(s);
+  }
+  /** What the media held for a cached sector before it was written (its pre-image). */
+  private preImage(s: number): Uint8Array {
+    return this.preImages.get(s) ?? (s * SECTOR + SECTOR <= this.size ? ZEROS : ZEROS.subarray(0, this.size - s * SECTOR));
+  }
+
   pwrite(offset: number, data: Uint8Array): void {
     if (this.powerCut) return;
     if (!this.ok(offset, data.length)) return;
     const end = offset + data.length;
     if (this.writeCache) {
-      // The durable content of the sectors not yet in the cache, read once for the whole write.
+      // The durable content of the sectors not yet in the cache that were ever written, read once
+      // for the whole write; a sector never written keeps only its bit (its pre-image is zeros).
       const first = Math.floor(offset / SECTOR);
       const last = Math.ceil(end / SECTOR);
       let pre: Uint8Array | undefined;
-      let zero: boolean | undefined;
       for (let s = first; s < last; s++) {
-        if (this.preImages.has(s)) continue;
-        const len = Math.min(last * SECTOR, this.size) - first * SECTOR;
-        // Sectors never written have zeros for pre-image: one shared copy, nothing read.
-        if (zero === undefined) { zero = this.rawIsZero(first * SECTOR, len); if (!zero) pre = this.rawRead(first * SECTOR, len); }
+        if (this.inCache(s)) continue;
+        this.addToCache(s);
+        if (this.rawIsZero(s * SECTOR, Math.min(SECTOR, this.size - s * SECTOR))) continue;
+        pre ??= this.rawRead(first * SECTOR, Math.min(last * SECTOR, this.size) - first * SECTOR);
         const o = (s - first) * SECTOR;
-        this.preImages.set(s, zero ? ZEROS.subarray(0, Math.min(SECTOR, this.size - s * SECTOR)) : pre!.subarray(o, Math.min(o + SECTOR, len)));
+        this.preImages.set(s, pre.subarray(o, Math.min(o + SECTOR, pre.length)));
       }
-    } else if (this.preImages.size > 0) {
+    } else if (this.cachedCount > 0) {
       // Written through: these sectors are on the media now, whatever the cache held for them.
-      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) this.preImages.delete(s);
+      for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) this.dropFromCache(s);
     }
     this.rawWrite(offset, data);
     this.onDurableChange?.();
@@ -152,8 +181,16 @@ abstract class StorageStack implements ImageFile {
   /** blkdev_issue_flush: everything in the write cache reaches the media. */
   private flushDevice(): void {
     if (this.powerCut) return;
-    this.preImages.clear();
+    this.emptyCache();
     this.onDurableChange?.();
+  }
+
+  private emptyCache(): void {
+    if (this.cachedCount > 0) this.cached!.fill(0, this.cachedLo >> 3, (this.cachedHi >> 3) + 1);
+    this.cachedCount = 0;
+    this.cachedLo = Number.MAX_SAFE_INTEGER;
+    this.cachedHi = -1;
+    this.preImages.clear();
   }
 
   fdatasync(): void {
@@ -261,11 +298,9 @@ abstract class StorageStack implements ImageFile {
   stable(offset: number, len: number): Uint8Array {
     if (!this.ok(offset, len)) return new Uint8Array(0);
     const out = this.rawRead(offset, len);
-    const first = Math.floor(offset / SECTOR);
-    const last = Math.ceil((offset + len) / SECTOR);
-    if (last - first < this.preImages.size) {
-      for (let s = first; s < last; s++) { const pre = this.preImages.get(s); if (pre) overlay(out, offset, s * SECTOR, pre); }
-    } else for (const [s, pre] of this.preImages) overlay(out, offset, s * SECTOR, pre);
+    const first = Math.max(Math.floor(offset / SECTOR), this.cachedLo);
+    const last = Math.min(Math.ceil((offset + len) / SECTOR), this.cachedHi + 1);
+    for (let s = first; s < last; s++) if (this.inCache(s)) overlay(out, offset, s * SECTOR, this.preImage(s));
     return out;
   }
 
@@ -273,19 +308,19 @@ abstract class StorageStack implements ImageFile {
     if (!this.ok(offset, len)) return 'stable storage';
     const end = offset + Math.max(len, 1);
     for (let i = Math.floor(offset / PAGE); i * PAGE < end; i++) if (this.pages.get(i)?.dirty) return 'host page cache';
-    for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) if (this.preImages.has(s)) return 'disk write cache';
+    for (let s = Math.floor(offset / SECTOR); s * SECTOR < end; s++) if (this.inCache(s)) return 'disk write cache';
     return 'stable storage';
   }
 
   powerLoss(): void {
     this.pages.clear();
-    for (const [s, pre] of this.preImages) this.rawWrite(s * SECTOR, pre);
-    this.preImages.clear();
+    for (let s = this.cachedLo; s <= this.cachedHi; s++) if (this.inCache(s)) this.rawWrite(s * SECTOR, this.preImage(s));
+    this.emptyCache();
   }
 }
 
 const CHUNK = 64 * 1024;
-/** Zeros, shared by every pre-image of a sector that was never written. */
+/** Zeros: the pre-image of every sector that was never written. */
 const ZEROS = new Uint8Array(SECTOR);
 
 /** Lay `data`, which holds the bytes from `start` on, over `out`, which holds the bytes from `offset` on, where they overlap. */
@@ -298,9 +333,13 @@ function overlay(out: Uint8Array, offset: number, start: number, data: Uint8Arra
 export class MemoryImage extends StorageStack {
   readonly path = null;
   private chunks = new Map<number, Uint8Array>();
-  constructor(readonly size: number) { super(); }
+  /** One bit for each sector ever written: the others read as zeros. */
+  private readonly written: Uint8Array;
+  constructor(readonly size: number) { super(); this.written = new Uint8Array(Math.ceil(size / SECTOR / 8)); }
 
   protected rawWrite(offset: number, data: Uint8Array): void {
+    const w = this.written;
+    for (let s = Math.floor(offset / SECTOR), e = Math.ceil((offset + data.length) / SECTOR); s < e; s++) w[s >> 3] = w[s >> 3]! | (1 << (s & 7));
     let done = 0;
     while (done < data.length) {
       const pos = offset + done;
@@ -315,7 +354,8 @@ export class MemoryImage extends StorageStack {
   }
 
   protected override rawIsZero(offset: number, len: number): boolean {
-    for (let ci = Math.floor(offset / CHUNK); ci * CHUNK < offset + len; ci++) if (this.chunks.has(ci)) return false;
+    const w = this.written;
+    for (let s = Math.floor(offset / SECTOR), e = Math.ceil((offset + len) / SECTOR); s < e; s++) if (w[s >> 3]! & (1 << (s & 7))) return false;
     return true;
   }
 
