@@ -32,13 +32,17 @@ export function* blockdev_direct_IO(fs: Ext2Sb, inode: Ext2Inode, write: boolean
   let bio: Bio | undefined;
   let nextSector = -1;
   const plug = fs.blk.blk_start_plug();
-  const submit = function* (): KCode { if (bio) { const b = bio; bio = undefined; yield* fs.blk.submit_bio(b); } };
-  const add = function* (sector: number, gpa: number, len: number): KCode {
-    if (bio && sector !== nextSector) yield* submit();
+  // dio_bio_add_page: a piece contiguous with the bio being built joins it; any other ends that bio
+  // (returned, for the caller to submit: dio_bio_submit) and starts the next.
+  const add = (sector: number, gpa: number, len: number): Bio | undefined => {
+    let full: Bio | undefined;
+    if (bio && sector !== nextSector) { full = bio; bio = undefined; }
     if (!bio) { bio = newBio(write ? 'write' : 'read', sector); bios.push(bio); }
     bioAddPage(bio, gpa, len);
     nextSector = sector + len / SECTOR_SIZE;
+    return full;
   };
+  let full: Bio | undefined;
   let done = 0;
   let p = pos;
   const stop = write ? end : endRead;
@@ -63,13 +67,13 @@ export function* blockdev_direct_IO(fs: Ext2Sb, inode: Ext2Inode, write: boolean
       const off = p % bs;
       const n = Math.min(bs - off, stop - p);
       const sector = (block * bs + off) / SECTOR_SIZE;
-      if (m.isNew && write && off > 0) yield* add((block * bs) / SECTOR_SIZE, zeroPage, off);
-      yield* add(sector, buf + done, n);
-      if (m.isNew && write && off + n < bs) yield* add(sector + n / SECTOR_SIZE, zeroPage, bs - off - n);
+      if (m.isNew && write && off > 0 && (full = add((block * bs) / SECTOR_SIZE, zeroPage, off))) yield* fs.blk.submit_bio(full);
+      if ((full = add(sector, buf + done, n))) yield* fs.blk.submit_bio(full);
+      if (m.isNew && write && off + n < bs && (full = add(sector + n / SECTOR_SIZE, zeroPage, bs - off - n))) yield* fs.blk.submit_bio(full);
       p += n; done += n;
     }
   }
-  yield* submit();
+  if (bio) yield* fs.blk.submit_bio(bio);
   yield* fs.blk.blk_finish_plug(plug);
   const e = yield* fs.blk.wait_bios(bios);
   if (err && done === 0) return err;

@@ -1,6 +1,8 @@
 // Guest-physical memory as the guest kernel sees it once its pages are mapped: plain loads and
 // stores, which the CPU executes natively. The bytes are the memslot qemu allocated.
 
+import { getU64, setU64 } from '../uapi/u64';
+
 export class GuestRam {
   readonly view: DataView;
   constructor(readonly bytes: Uint8Array) { this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length); }
@@ -8,11 +10,11 @@ export class GuestRam {
   u8(a: number): number { return this.view.getUint8(a); }
   u16(a: number): number { return this.view.getUint16(a, true); }
   u32(a: number): number { return this.view.getUint32(a, true); }
-  u64(a: number): number { return Number(this.view.getBigUint64(a, true)); }
+  u64(a: number): number { return getU64(this.view, a); }
   setU8(a: number, v: number): void { this.view.setUint8(a, v); }
   setU16(a: number, v: number): void { this.view.setUint16(a, v, true); }
   setU32(a: number, v: number): void { this.view.setUint32(a, v >>> 0, true); }
-  setU64(a: number, v: number): void { this.view.setBigUint64(a, BigInt(v), true); }
+  setU64(a: number, v: number): void { setU64(this.view, a, v); }
 }
 
 /** The guest kernel found no free pages for a request (the model's guest has no swap or reclaim). */
