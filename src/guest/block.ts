@@ -152,6 +152,7 @@ export abstract class BlockLayer {
   /** Wait until every bio of the list is done (filemap_fdatawait, wait_on_buffer); the first error. */
   *wait_bios(bios: readonly Bio[]): KCode<number> {
     yield* this.flushPlug(true);
+    if (bios.length === 0) return 0;
     yield* this.waitUntil(() => bios.every((b) => b.done));
     return bios.find((b) => b.status !== 0)?.status ?? 0;
   }

@@ -4,6 +4,8 @@
 // knowing the disk block behind it and whether it is up to date and dirty.
 
 export const PAGE_SIZE = 4096;
+/** No pages: what a mapping without cached pages has dirty. */
+const NO_PAGES: readonly never[] = [];
 
 /** struct buffer_head, reduced. `blocknr` is meaningful once `mapped`. */
 export interface BufferHead {
@@ -56,7 +58,8 @@ export class AddressSpace {
   }
 
   /** Dirty pages with first ≤ index ≤ last, in index order (what write_cache_pages walks). */
-  dirtyPages(first = 0, last = Number.MAX_SAFE_INTEGER): Page[] {
+  dirtyPages(first = 0, last = Number.MAX_SAFE_INTEGER): readonly Page[] {
+    if (this.pages.size === 0) return NO_PAGES;
     const out: Page[] = [];
     for (const p of this.pages.values()) if (p.dirty && p.index >= first && p.index <= last) out.push(p);
     return out.sort((a, b) => a.index - b.index);
