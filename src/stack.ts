@@ -260,8 +260,9 @@ export class Stack {
 
   /**
    * The harness is done with the machine: qemu-kvm (and a vhost-user backend) exit, so the host takes
-   * their memory back — guest RAM goes to the next machine's mapping, zeroed — and the trace's
-   * events are dropped (its chunks go to the next store). Nothing runs here afterwards.
+   * their memory back — guest RAM goes to the next machine's mapping, zeroed — the disk image is
+   * closed (one in memory is gone, its memory reused) and the trace's events are dropped (its chunks
+   * go to the next store). Nothing runs here afterwards.
    */
   close(): void {
     if (this.gone === CLOSED) return;
@@ -270,6 +271,7 @@ export class Stack {
     this.guestPagesWritten();
     if (this.vhost) this.host.exit_group(this.vhost.proc);
     this.host.exit_group(this.qemu.proc);
+    this.image.close();
     this.trace.clear(true);
   }
 
