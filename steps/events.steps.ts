@@ -35,7 +35,7 @@ When('an NMI arrives for the host', { doc: 'a host NMI: EXCEPTION_NMI with an NM
 
 When('an INIT signal arrives at the host CPU', { doc: 'INIT in VMX non-root operation: INIT_SIGNAL' }, function (this: ExitpathWorld) {
   cpu0(this).initArrives();
-  this.start(nop);
+  this.run(nop);
 });
 
 When('the VMCS guest state is made invalid', { doc: 'the next VM entry fails its guest-state checks: KVM_EXIT_FAIL_ENTRY with reason 33 and the failed-entry bit' }, function (this: ExitpathWorld) {
@@ -43,18 +43,18 @@ When('the VMCS guest state is made invalid', { doc: 'the next VM entry fails its
   // VM entry after it checks the guest state.
   cpu0(this).invalidateGuestStateOnNextEntry();
   cpu0(this).hostInterrupt(RESCHEDULE_VECTOR);
-  this.start(nop);
+  this.run(nop);
 });
 
 When('a machine check occurs during VM entry', { doc: 'MCE_DURING_VMENTRY: the entry fails, kvm_machine_check, KVM_EXIT_FAIL_ENTRY' }, function (this: ExitpathWorld) {
   cpu0(this).machineCheckOnNextEntry();
   cpu0(this).hostInterrupt(RESCHEDULE_VECTOR);
-  this.start(nop);
+  this.run(nop);
 });
 
 When('the guest triple-faults', { doc: 'an IDT of limit 0 and then an exception: TRIPLE_FAULT → KVM_EXIT_SHUTDOWN; qemu-kvm requests a system reset, and the model\'s machine stops there' }, function (this: ExitpathWorld) {
   // An IDT of limit 0 (loaded from zeroed memory), then an exception: nothing can be delivered.
-  this.start(instructionAction('lidt 0x0; ud2'));
+  this.run(instructionAction('lidt 0x0; ud2'));
 });
 
 When(/^qemu-kvm injects (an|\d+) NMIs? into the guest$/, { doc: 'the monitor\'s `nmi` (qmp_inject_nmi → KVM_NMI per vCPU thread), once or that many times', example: 'qemu-kvm injects 2 NMIs into the guest' }, function (this: ExitpathWorld, n: string) {
@@ -95,7 +95,7 @@ Given('the guest\'s local APIC is in xAPIC mode', { doc: 'the guest leaves x2API
 
 When('the guest executes {string}, which stops the VM', { doc: 'an instruction whose exit ends with qemu-kvm stopping the machine (`KVM_EXIT_SHUTDOWN`, `KVM_EXIT_INTERNAL_ERROR`, …); the action stays unfinished' }, function (this: ExitpathWorld, text: string) {
   // An instruction whose exit ends with qemu-kvm stopping the machine: the action never completes.
-  const w = this.start(instructionAction(text));
+  const w = this.run(instructionAction(text));
   if (w.state === 'done') throw new Error(`"${text}" completed: the VM did not stop`);
 });
 

@@ -106,8 +106,6 @@ export class ExitpathWorld extends World<Parameters> {
     return this.record(this.stack.submit(action, cpu));
   }
 
-  /** The same as run: kept for the steps whose action is expected not to finish. */
-  start(action: Action): Walk { return this.run(action); }
   /** Where the hostile steps put the request's buffers (guest-physical). */
   hostileLayout: Record<string, number> | undefined;
 
