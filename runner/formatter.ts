@@ -11,7 +11,7 @@ import { docsPath } from './paths';
 
 const MESSAGE_LINES = 40;
 
-interface Problem { status: string; name: string; where: string; step: string; message: string[] }
+interface Problem { status: string; name: string; where: string; step: string; message: string[]; reason?: string }
 
 /** The lines of an error worth reading: the message, without the stack frames that follow it. */
 export function messageLines(m: string | undefined): string[] {
@@ -80,6 +80,7 @@ export default class ExitpathFormatter extends Formatter {
       let step = 'after the last step';
       let message: string[] = [];
       let status: string = a.worstTestStepResult.status;
+      let reason: string | undefined;
       for (const ts of a.testCase.testSteps) {
         const r = a.stepResults[ts.id];
         if (!r || r.status === Status.PASSED || r.status === Status.SKIPPED) continue;
@@ -91,11 +92,12 @@ export default class ExitpathFormatter extends Formatter {
           const near = closestSteps(ps.text, this.supportCodeLibrary.stepDefinitions.map((d) => d.pattern.toString()));
           message = ['no step matches this text. The closest steps are:', ...near.map((p) => `  ${p}`),
             `every step is listed in ${path.relative(this.cwd, docsPath()) || docsPath()}`];
+          reason = near.length ? `no step matches this text; the closest is "${near[0]}"` : 'no step matches this text';
         } else if (r.status === Status.PENDING) message = ['the step is pending'];
         else message = messageLines(r.message ?? r.exception?.message);
         break;
       }
-      out.push({ status, name: a.pickle.name, where, step, message });
+      out.push({ status, name: a.pickle.name, where, step, message, reason });
     }
     return out;
   }
@@ -113,7 +115,7 @@ export default class ExitpathFormatter extends Formatter {
     }
     if (problems.length > 0) {
       this.log('Scenarios that did not pass:\n');
-      for (const p of problems) this.log(`  ${p.where}  ${p.name} — ${p.step}: ${p.message[0] ?? p.status.toLowerCase()}\n`);
+      for (const p of problems) this.log(`  ${p.where}  ${p.name} — ${p.step}: ${p.reason ?? p.message[0] ?? p.status.toLowerCase()}\n`);
       this.log('\n');
     }
     const passed = this.done - problems.length;

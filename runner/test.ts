@@ -4,7 +4,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfiguration, runCucumber, type IRunEnvironment } from '@cucumber/cucumber/api';
+import { loadConfiguration, loadSources, runCucumber, type IRunEnvironment, type ISourcesCoordinates } from '@cucumber/cucumber/api';
 import type { IConfiguration } from '@cucumber/cucumber';
 import { parseTestArgs, TEST_USAGE, UsageError, type TestOptions } from './args';
 import { runnerModule, stepsEntry } from './paths';
@@ -29,6 +29,36 @@ function featurePaths(o: TestOptions, cwd: string): string[] {
     return p;
   });
 }
+
+/**
+ * A run that checks nothing is not a green run: a `PATH:LINE` whose line starts no scenario (nor an
+ * example row, nor a rule or feature), or a selection (--tags, --name) that leaves no scenario, is an
+ * error before anything runs. A feature file that cannot be parsed is left to the run, which reports it.
+ */
+async function checkSelection(o: TestOptions, sources: ISourcesCoordinates, environment: IRunEnvironment): Promise<void> {
+  const all = o.paths.length ? o.paths : ['features/'];
+  for (const p of all) {
+    const m = /^(.*?)((?::\d+)+)$/.exec(p);
+    if (!m) continue;
+    const file = m[1]!;
+    const whole = await loadSources({ ...sources, paths: [file], names: [], tagExpression: '' }, environment);
+    if (whole.errors.length) continue;
+    for (const line of m[2]!.slice(1).split(':')) {
+      const one = await loadSources({ ...sources, paths: [`${file}:${line}`], names: [], tagExpression: '' }, environment);
+      if (one.plan.length) continue;
+      const starts = [...new Set(whole.plan.map((x) => x.location.line))];
+      throw new UsageError(`${file}:${line}: no scenario at line ${line}` +
+        (starts.length ? ` (the scenarios of ${file} start at line${starts.length > 1 ? 's' : ''} ${starts.join(', ')})` : ` (${file} has no scenario)`));
+    }
+  }
+  const planned = await loadSources(sources, environment);
+  if (planned.plan.length || planned.errors.length) return;
+  const filters = [o.tags ? `--tags '${o.tags}'` : '', ...(o.names ?? []).map((n) => `--name '${n}'`)].filter(Boolean);
+  throw new NothingToRun(`no scenario to run: ${all.join(' ')}${filters.length ? ` with ${filters.join(' ')}` : ''} selects none`);
+}
+
+/** A selection that leaves no scenario: exit status 1, as a run that checked nothing cannot pass. */
+export class NothingToRun extends Error {}
 
 /** The project's own JavaScript support code in features/ (cucumber's default place for it). */
 function projectSupport(cwd: string): string[] {
@@ -85,6 +115,7 @@ export async function runTests(o: TestOptions, cwd: string): Promise<number> {
   // and its formatter writes stdout.
   const run = configuration.runConfiguration;
   run.support.requirePaths = [...new Set([...(run.support.requirePaths ?? []), ...provided.require!])];
+  await checkSelection(o, run.sources, environment);
   const { success } = await runCucumber(run, environment);
   let status = success ? 0 : 1;
   if (reportDir) {
@@ -102,6 +133,10 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write(TEST_USAGE + '\n'); return 0; }
     return await runTests(parseTestArgs(argv), cwd);
   } catch (e) {
+    if (e instanceof NothingToRun) {
+      process.stderr.write(`exitpath test: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof UsageError) {
       process.stderr.write(`exitpath test: ${e.message} (exitpath test --help for more)\n`);
       return 2;

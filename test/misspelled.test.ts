@@ -107,3 +107,26 @@ test('every step that takes a name fails on a misspelt one, in one line that nam
     expect(message!.trim(), `${c.name}: ${c.text}`).to.include(c.says);
   }
 });
+
+test('a selection that checks nothing is not green: a line with no scenario, a --name or --tags that selects none', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-selection-'));
+  fs.mkdirSync(path.join(dir, 'features'));
+  fs.writeFileSync(path.join(dir, 'features', 'one.feature'), [
+    'Feature: one', '', '  Scenario: cpuid', '    When the guest executes "cpuid 0x0"', '    Then the VM exit reason is CPUID', '',
+    '  Scenario: a misspelt step', '    Given ioeventfd is enabeld', '    When the guest executes "cpuid 0x0"', ''].join('\n'));
+  const run = (...args: string[]) => spawnSync(process.execPath, [path.join(packageRoot(), 'bin', 'exitpath.js'), 'test', ...args], { cwd: dir, encoding: 'utf8' });
+  const line = run('features/one.feature:4');
+  expect(line.status).to.equal(2);
+  expect(line.stderr).to.include('features/one.feature:4: no scenario at line 4 (the scenarios of features/one.feature start at lines 3, 7)');
+  const name = run('--name', 'nothing like it');
+  expect(name.status).to.equal(1);
+  expect(name.stderr).to.include("no scenario to run: features/ with --name 'nothing like it' selects none");
+  expect(run('--tags', '@absent').status).to.equal(1);
+  const one = run('features/one.feature:3');
+  expect(one.status, one.stderr).to.equal(0);
+  expect(one.stdout).to.match(/^scenarios: 1 passed, 0 failed$/m);
+  // An undefined step's one-line reason names the closest step, not an unfinished sentence.
+  const misspelt = run('features/one.feature:7');
+  expect(misspelt.status).to.equal(1);
+  expect(misspelt.stdout).to.include('Given ioeventfd is enabeld (line 8): no step matches this text; the closest is "ioeventfd is enabled"');
+});
