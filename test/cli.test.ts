@@ -54,6 +54,7 @@ test('--set errors name the --set argument; usage errors are one line that point
     oneLine(r);
     expect(r.stderr, argv.join(' ')).to.match(/; try `exitpath --help`\n$/);
   }
+  expect(cli('expalin', 'cpuid 0x0').stderr).to.equal("exitpath: unknown command 'expalin' (closest: explain); try `exitpath --help`\n");
   const h = cli('--help');
   expect(h.status).to.equal(0);
   expect(h.stdout).to.match(/^usage: exitpath test .*\n +exitpath explain/);

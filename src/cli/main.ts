@@ -19,6 +19,7 @@ import { ReportInputError, WALK_FORMATS, coverageCommand, diffCommand, formatWal
 import { STAT_USAGE, StatUsageError, statCommand } from './stat';
 import { CONFORM_USAGE, ConformUsageError, conformCommand } from './conform';
 import { ImportError } from '../trace/import';
+import { editDistance } from '../edit_distance';
 
 class UsageError extends Error {}
 /** A file the command cannot write: one line, status 2 (no usage text). */
@@ -252,6 +253,9 @@ function handleClosedPipes(): void {
   }
 }
 
+/** Every command of `exitpath`, `test` (the spec runner) first. */
+const COMMANDS = ['test', 'explain', 'compare', 'diff', 'coverage', 'constants', 'stat', 'conform'];
+
 export function main(argv: string[]): number {
   handleClosedPipes();
   // Until the simulation starts, anything that goes wrong is about the input.
@@ -310,7 +314,9 @@ export function main(argv: string[]): number {
       process.stdout.write(opts.json ? JSON.stringify(table, null, 2) + '\n' : Object.entries(table).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
       return EXIT.OK;
     }
-    throw new UsageError(cmd ? `unknown command '${cmd}'` : 'no command given');
+    if (!cmd) throw new UsageError('no command given');
+    const near = COMMANDS.filter((c) => editDistance(cmd, c) <= 2);
+    throw new UsageError(`unknown command '${cmd}'${near.length ? ` (closest: ${near.join(', ')})` : ` (the commands: ${COMMANDS.join(', ')})`}`);
   } catch (e) {
     if (e instanceof UsageError) { process.stderr.write(`exitpath: ${e.message}; try \`exitpath --help\`\n`); return EXIT.INPUT; }
     if (isInputError(e)) { process.stderr.write(`exitpath: ${e.message}\n`); return EXIT.INPUT; }
