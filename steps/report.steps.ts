@@ -14,14 +14,24 @@ import { SpecError, type ExitpathWorld } from './support/world';
 
 const { Then } = stepsAbout('golden traces');
 
-Then(V.golden, { doc: 'the normalised walk equals the golden file, a path relative to the feature file (crossings and kvm\'s exit handlers, in order; no time, guest RIPs, host pointers or qemu-kvm fd numbers); a difference prints the crossings that vanished, appeared or changed; `exitpath test FEATURE --update-golden` rewrites it', example: 'the trace matches the golden file "seed-write.yaml"' }, async function (this: ExitpathWorld, name: string) {
+Then(V.golden, { doc: 'the normalised walk equals the golden file, a YAML file named relative to the feature file (crossings and kvm\'s exit handlers, in order; no time, guest RIPs, host pointers or qemu-kvm fd numbers); a difference prints the crossings that vanished, appeared or changed; `exitpath test FEATURE --update-golden` rewrites it', example: 'the trace matches the golden file "seed-write.yaml"' }, async function (this: ExitpathWorld, name: string) {
   if (!/\.ya?ml$/.test(name)) throw new SpecError(`golden file '${name}': expected a YAML file name like 'seed-write.yaml', relative to the feature file`);
   const feature = scenarioOf(this).uri;
   const file = path.join(path.dirname(feature), name);
   const current: GoldenTrace = { title: scenarioOf(this).name, config: changedFrom(DEFAULT_CONFIG, this.config), walk: normalise(this.last.events) };
   if (this.parameters.updateGolden || process.env.UPDATE_GOLDEN === '1') {
+    // A golden file that exists keeps its title: two scenarios (a feature and its translation) may
+    // share one, and the file should not change with the order they ran in.
+    const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+    let title = current.title;
+    try { if (before !== undefined) title = parseTraceFile(before, file).title ?? title; } catch { /* a file that cannot be read is rewritten whole */ }
+    const text = goldenToYaml({ ...current, title });
+    if (text === before) {
+      await this.attach(`${file} is unchanged (${current.walk.length} events)`, 'text/plain');
+      return;
+    }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, goldenToYaml(current));
+    fs.writeFileSync(file, text);
     await this.attach(`wrote ${file} (${current.walk.length} events)`, 'text/plain');
     return;
   }

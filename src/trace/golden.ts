@@ -70,8 +70,9 @@ export function normalise(events: readonly TraceEvent[]): GoldenEntry[] {
 
 // ------------------------------------------------------------------ YAML
 
-const HEADER = `# A golden trace of exitpath: the walk, normalised (see src/trace/golden.ts for what is kept), and
-# the configuration keys its scenario changed from the defaults. Regenerate after an intended change
+const HEADER = `# A golden trace of exitpath: the walk, normalised (the crossings and kvm's exit handlers in order;
+# no times, guest RIPs, host pointers or qemu-kvm fd numbers), and the configuration keys its
+# scenario changed from the defaults. Regenerate after an intended change
 # with \`exitpath test FEATURE --update-golden\` (or UPDATE_GOLDEN=1), and review the diff.
 `;
 
