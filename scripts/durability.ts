@@ -15,7 +15,7 @@
 import { DEFAULT_CONFIG, type VmConfig } from '../src/config';
 import { Ext2Image } from '../src/ext2/image';
 import { fsyncAction } from '../src/guest/actions';
-import { bufferedWriteAction } from '../src/guest/buffered';
+import { bufferedWriteAction, patterned } from '../src/guest/buffered';
 import { Stack } from '../src/stack';
 
 type Mode = { cache: 'none' | 'directsync' | 'writeback' | 'writethrough' | 'unsafe'; backend: 'linux-aio' | 'threads' };
@@ -26,18 +26,6 @@ const PROMISING: Mode[] = [
 const CASES: { bytes: number; blockSize: 1024 | 4096 }[] = [
   { bytes: 1024, blockSize: 4096 }, { bytes: 344 * 1024, blockSize: 4096 }, { bytes: 4 << 20, blockSize: 4096 }, { bytes: 64 << 20, blockSize: 1024 },
 ];
-
-/** Data that shows where each sector belongs: its sector number in its first 4 bytes, its low byte after. */
-function patterned(bytes: number): Uint8Array {
-  const d = new Uint8Array(bytes);
-  const v = new DataView(d.buffer);
-  for (let s = 0; s * 512 < bytes; s++) {
-    const o = s * 512;
-    d.fill(s & 0xff, o, Math.min(o + 512, bytes));
-    if (o + 4 <= bytes) v.setUint32(o, s, true);
-  }
-  return d;
-}
 
 export interface SweepResult { name: string; lost: number; requests: number; stops: number; tagWaits: number; ok: boolean; note: string }
 

@@ -13,7 +13,7 @@ import {
 } from '../src/guest/actions';
 import { O_APPEND, O_CREAT, O_DIRECT, O_DSYNC, O_RDONLY, O_SYNC, O_TRUNC, O_WRONLY } from '../src/guest/kernel';
 import { Ext2Image } from '../src/ext2/image';
-import { bufferedWriteAction, interleavedWriteAction } from '../src/guest/buffered';
+import { bufferedWriteAction, patterned, interleavedWriteAction } from '../src/guest/buffered';
 import { writeImageFile } from '../src/walk';
 import { stepsAbout } from './support/define';
 import { SpecError, type ExitpathWorld } from './support/world';
@@ -51,18 +51,6 @@ When('the guest process writes {int} KiB of {string} to {string} with {word} whi
   { doc: 'the same write, while a process that computes (no exit) runs whenever the writer sleeps' }, function (this: ExitpathWorld, kib: number, ch: string, file: string, flags: string, us: number) {
     this.run(writeWhileComputingAction(new TextEncoder().encode(ch.repeat(kib * 1024)), file, us * 1000 * this.stack.clock.ghz, flagsOf(flags)));
   });
-
-/** Data that shows where each sector belongs: its sector number in its first 4 bytes, its low byte after. */
-function patterned(bytes: number): Uint8Array {
-  const d = new Uint8Array(bytes);
-  const v = new DataView(d.buffer);
-  for (let s = 0; s * 512 < bytes; s++) {
-    const o = s * 512;
-    d.fill(s & 0xff, o, Math.min(o + 512, bytes));
-    if (o + 4 <= bytes) v.setUint32(o, s, true);
-  }
-  return d;
-}
 
 /** What each path was last written with, and the inode ext2_new_inode gave it. */
 const written = new WeakMap<ExitpathWorld, Map<string, { data: Uint8Array; ino: number }>>();

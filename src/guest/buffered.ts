@@ -47,3 +47,18 @@ export function interleavedWriteAction(a: string, dataA: Uint8Array, b: string, 
     return err < 0 ? { value: err, errno: -err } : { value: total, errno: null };
   })();
 }
+
+/**
+ * Data for a write whose sectors can be told apart on the disk: each 512-byte sector holds its sector
+ * number (of the data) in its first 4 bytes and its low byte after.
+ */
+export function patterned(bytes: number): Uint8Array {
+  const d = new Uint8Array(bytes);
+  const v = new DataView(d.buffer);
+  for (let s = 0; s * 512 < bytes; s++) {
+    const o = s * 512;
+    d.fill(s & 0xff, o, Math.min(o + 512, bytes));
+    if (o + 4 <= bytes) v.setUint32(o, s, true);
+  }
+  return d;
+}
