@@ -165,7 +165,7 @@ test('the model\'s own decoders read the qualifications kvm_exit prints', () => 
   for (const [size, isIn, port] of [[1, false, 0x3f8], [2, false, 0xc050], [4, true, 0x1234], [1, true, 0xe9]] as const) {
     expect(decodeIoQualification(encodeIoQualification(size, isIn, port))).to.include({ size, in: isIn, port });
   }
-  // Values of real traces (kvm-facts §4.1): `in al,0x60` (immediate), `outb` to 0xa0.
+  // Values of a real trace (in Volker Rümelin's qemu-devel "pckbd" patch mail; layout per the Intel SDM): `in al,0x60` (immediate), `outb` to 0xa0.
   expect(decodeIoQualification(0x600048)).to.include({ port: 0x60, size: 1, in: true, imm: true });
   expect(decodeIoQualification(0xa00040)).to.include({ port: 0xa0, in: false, imm: true });
   expect(decodeCrQualification(0x4)).to.include({ cr: 4, type: 'mov-to-cr', gpr: 0 });
@@ -265,7 +265,7 @@ test('every golden scenario also round-trips through the host trace formats', ()
 });
 
 test('an event a mail client wrapped onto the next line is joined; a prefix with nothing after it is reported', () => {
-  // kvm-facts §7.3 sample C: each event over two lines in the mail.
+  // As in Volker Rümelin's qemu-devel "pckbd" patch mail: each event over two lines in the mail.
   const { events, r } = read([
     'qemu-system-x86-5665  [000] ....   280.971121:',
     ' kvm_exit: reason EXTERNAL_INTERRUPT rip 0x22da info 0 800000fd',

@@ -1,10 +1,10 @@
 Feature: What an exit costs: the published ratios the cost model must reproduce
 
   Cycles are never typed into a scenario: each transition a walk takes has a cost from the CPU
-  profile (src/sim/costs.ts, each figure cited from ../shared/reference/exit-costs.md), and an
-  action costs the sum of what it took. The bands below are the ones that hold across machines in
-  exit-costs.md §7: a userspace I/O exit is about 4–6× a minimal exit (kvm-unit-tests
-  inl_from_qemu / vmcall) and 3–5× an exit served by an in-kernel device (outl_to_kernel; here the
+  profile (src/sim/costs.ts, each figure citing the published measurement it comes from), and an
+  action costs the sum of what it took. The bands below hold across machines in the published
+  kvm-unit-tests figures (commit 00bfecaa, 2012, and later kvm-list posts): a userspace I/O exit is
+  about 4–6× a minimal exit (inl_from_qemu / vmcall) and 3–5× an exit served by an in-kernel device (outl_to_kernel; here the
   in-kernel PIC's ELCR at port 0x4d0); an in-kernel device exit is 1.0–1.6× a minimal one; and an
   ioeventfd kick, which kvm serves in the kernel with an eventfd signal, costs about what an
   in-kernel device exit does.

@@ -4,7 +4,7 @@
 
 export type Fields = Record<string, string | number>;
 
-/** How kvm_exit's payload was printed (trace-formats §3.1): decides the era of the trace. */
+/** How kvm_exit's payload was printed (arch/x86/kvm/trace.h TRACE_EVENT(kvm_exit), or libtraceevent's plugin_kvm.c): decides the era of the trace. */
 export type ExitForm =
   /** `reason %s rip 0x%lx` (2.6.31–2.6.3x) */
   | 'E1'
@@ -15,7 +15,7 @@ export type ExitForm =
   /** E5 + ` requests 0x%016llx` (~6.14+) */
   | 'E6';
 
-/** How kvm_entry was printed (trace-formats §3.2). */
+/** How kvm_entry was printed (arch/x86/kvm/trace.h TRACE_EVENT(kvm_entry), or plugin_kvm.c's kvm_entry_handler). */
 export type EntryForm = 'N1' | 'N2' | 'N3' | 'NP';
 
 export class HostEvent {

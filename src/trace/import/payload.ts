@@ -1,5 +1,5 @@
 // The payloads of kvm's tracepoints, one small reader per event, every era's TP_printk of it.
-// Formats (trace-formats.md §3; kvm-facts §7.1), each from the kernel's TRACE_EVENT definition:
+// Formats, each from the kernel's TRACE_EVENT definition (the newest read in Linux 6.17-rc3):
 //   arch/x86/kvm/trace.h          — Linux 3.6 (New-B/Linux3.6 @ b5154d3e), ~5.12 (torvalds/linux @ 029e8c8a),
 //                                   and a 6.x tree (kvm_page_fault, kvm_inj_virq and kvm_inj_exception in
 //                                   their 2022 forms: Sean Christopherson's page-fault patch of 2022-08-30,
@@ -78,7 +78,7 @@ function group(c: Cursor): string[] | null {
 // ---------------------------------------------------------------- kvm_exit, kvm_entry
 
 /**
- * kvm_exit, every era (§3.1): E1 `reason %s rip 0x%lx`; E2 `… info %llx %llx`; E3/E4 `vcpu %u …`;
+ * kvm_exit, every era of trace.h's TRACE_EVENT(kvm_exit): E1 `reason %s rip 0x%lx`; E2 `… info %llx %llx`; E3/E4 `vcpu %u …`;
  * E5 `vcpu %u reason %s%s%s rip 0x%lx info1 0x%016llx info2 0x%016llx intr_info 0x%08x error_code
  * 0x%08x`; E6 `… requests 0x%016llx`; the plugin's `reason %s rip 0x%llx[ func+off] info %llx %llx`.
  */
@@ -142,7 +142,7 @@ const kvm_exit: PayloadReader = (c, ev, hints) => {
   return null;
 };
 
-/** kvm_entry (§3.2): N1 `vcpu %u`; N2 `vcpu %u, rip 0x%lx`; N3 `… intr_info 0x%08x error_code 0x%08x[ [immediate exit]]`; the plugin's ` vcpu %u rip 0x%llx`. */
+/** kvm_entry, every era of trace.h's TRACE_EVENT(kvm_entry): N1 `vcpu %u`; N2 `vcpu %u, rip 0x%lx`; N3 `… intr_info 0x%08x error_code 0x%08x[ [immediate exit]]`; the plugin's ` vcpu %u rip 0x%llx`. */
 const kvm_entry: PayloadReader = (c, ev, hints) => {
   c.skipSpaces();
   if (!c.lit('vcpu ')) return bad('"vcpu N"');

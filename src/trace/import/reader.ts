@@ -1,5 +1,5 @@
 // Reading a host's kvm trace as text, one line at a time, in bounded memory: the line prefixes of
-// every tool that prints one (trace-formats.md §2), then the payload readers of payload.ts.
+// every tool that prints one (each tool's source below), then the payload readers of payload.ts.
 //
 //   raw ftrace (kernel/trace/trace_output.c, trace_print_context + trace_print_lat_fmt):
 //       `<comm>-<pid> [(<tgid>)] [<cpu>] <flags> <secs>.<usecs>: <event>: <payload>`, the flags 4
