@@ -126,3 +126,20 @@ test('a run that breaks an invariant prints its output, then says so, status 3; 
     expect(r.stderr).to.match(/^exitpath: internal error: cannot read properties of undefined \(reading 'x'\) — a defect of exitpath, not of the input; set EXITPATH_DEBUG=1 to see where it happened\n$/);
   } finally { BlockBackend.prototype.blk_aio_pwritev = pwritev; }
 });
+
+test('a misspelt action or instruction names the closest ones; an unknown one lists the forms', () => {
+  const cases: [string, string][] = [
+    ['wirte hello /x', "unknown action 'wirte' (closest: write); expected 'write TEXT PATH'"],
+    ['fsnyc /x', "unknown action 'fsnyc' (closest: fsync, sync)"],
+    ['cpuidd 0x0', "unknown instruction 'cpuidd' (closest: cpuid); expected e.g."],
+    ['frobnicate 1', "unknown instruction 'frobnicate'; expected e.g."],
+  ];
+  for (const [action, says] of cases) {
+    const r = cli('explain', action);
+    expect(r.status, action).to.equal(2);
+    oneLine(r);
+    expect(r.stderr, action).to.include(says);
+  }
+  // An instruction whose mnemonic is close to an action's verb is still an instruction.
+  expect(cli('explain', 'inl 0x1234').status).to.equal(0);
+});

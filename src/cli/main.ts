@@ -54,7 +54,7 @@ its progress on stderr when stderr is a terminal (--progress: always, --no-progr
 explain --disk-out FILE unmounts the guest's file system after the action and writes the disk image
 to FILE (e2fsck -fn FILE, debugfs -R "cat /hello.txt" FILE).
 
-Exit status: 0 done, 1 diff found a difference, 2 the input was refused, 3 the run broke an invariant
+Exit status: 0 done, 1 diff or conform found a difference (or exitpath test a failed scenario), 2 the input was refused, 3 the run broke an invariant
 of the model (a defect of exitpath), 70 an internal error of exitpath.`;
 
 interface Opts {

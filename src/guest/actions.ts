@@ -1,7 +1,8 @@
 // What the harness asks the guest to do: a process's syscalls, or one instruction in kernel mode.
 
 import { ERRNO } from '../uapi/errno';
-import { AsmError, parseInsn, parseProgram } from './asm';
+import { AsmError, MNEMONICS, parseInsn, parseProgram } from './asm';
+import { editDistance } from '../edit_distance';
 import type { KCode } from './io';
 import { O_APPEND, O_CREAT, O_DIRECT, O_RDONLY, O_SYNC, O_WRONLY, POOL_START, type Action, type ActionResult, type GuestKernel } from './kernel';
 
@@ -189,6 +190,11 @@ function buffer(bytes: number, what: string, text: string, ramBytes: number | un
  * Parse an ACTION as `exitpath explain` takes it. With `ramBytes` (the guest's RAM), a read or write
  * whose buffer cannot fit in the guest is refused here, with the limit.
  */
+/** The process actions' forms, for the errors that name them. */
+const ACTION_FORMS = `expected 'write TEXT PATH', 'append TEXT PATH', 'read N PATH', 'fsync PATH', 'fdatasync PATH', `
+  + `'mkdir PATH', 'unlink PATH', 'rename PATH PATH', 'sync', 'drop-caches', 'write-blocks N KIB PATH', 'loop N INSTRUCTION', `
+  + `'ipi CPU' (PATH starts with /) or an instruction`;
+
 export function parseAction(text: string, limits: { ramBytes?: number } = {}): Action {
   const t = text.trim();
   let m = /^write\s+(?:"([^"]*)"|(\S+))\s+(\/\S*)$/.exec(t);
@@ -239,13 +245,18 @@ export function parseAction(text: string, limits: { ramBytes?: number } = {}): A
     }
   }
   if (/^(write|read|fsync|fdatasync|append|mkdir|unlink|rename|write-blocks|loop|ipi)\b/.test(t)) {
-    throw new ActionError(`action "${text}": expected 'write TEXT PATH', 'append TEXT PATH', 'read N PATH', 'fsync PATH', 'fdatasync PATH', `
-      + `'mkdir PATH', 'unlink PATH', 'rename PATH PATH', 'sync', 'drop-caches', 'write-blocks N KIB PATH', 'loop N INSTRUCTION' or 'ipi CPU' (PATH starts with /)`);
+    throw new ActionError(`action "${text}": ${ACTION_FORMS}`);
   }
   try { return instructionAction(t); } catch (e) {
-    if (e instanceof AsmError) throw new ActionError(`action ${e.message}`);
-    throw e;
+    if (!(e instanceof AsmError)) throw e;
+    // Not an instruction's mnemonic: a misspelt process action ("wirte hello /x") is named as one.
+    const word = t.split(/\s+/)[0] ?? '';
+    const near = MNEMONICS.includes(word.toLowerCase()) ? [] : ACTION_VERBS.filter((v) => editDistance(word, v) <= (word.length > 4 ? 2 : 1));
+    if (near.length) throw new ActionError(`action "${text}": unknown action '${word}' (closest: ${near.join(', ')}); ${ACTION_FORMS}`);
+    throw new ActionError(`action ${e.message}`);
   }
 }
+
+const ACTION_VERBS = ['write', 'append', 'read', 'fsync', 'fdatasync', 'mkdir', 'unlink', 'rename', 'sync', 'drop-caches', 'write-blocks', 'loop', 'ipi'];
 
 export { ERRNO };

@@ -5,6 +5,7 @@
 // instructions separated by `;` run one after the other (parseProgram).
 
 import { OP, setRax64, withReg, withSize, type Regs } from '../vmx/insn';
+import { editDistance } from '../edit_distance';
 
 export class AsmError extends Error {}
 
@@ -83,6 +84,13 @@ function sized(v: bigint, size: number, text: string): bigint {
   if (v >> BigInt(8 * size) !== 0n) throw new AsmError(`"${text}": value 0x${v.toString(16)} does not fit in ${size} byte${size === 1 ? '' : 's'}`);
   return v;
 }
+
+/** Every mnemonic parseInsn reads, for naming the closest to an unknown one. */
+export const MNEMONICS = [
+  'outb', 'outw', 'outl', 'inb', 'inw', 'inl', 'lock', 'writeb', 'writew', 'writel', 'writeq', 'readb', 'readw', 'readl', 'readq',
+  'cpuid', 'rdmsr', 'wrmsr', 'rdpmc', 'invlpg', 'xsetbv', 'sgdt', 'sidt', 'lgdt', 'lidt', 'xsaves', 'xrstors', 'lldt', 'ltr', 'invpcid', 'mov',
+  ...Object.keys(NO_OPERAND),
+];
 
 export function parseInsn(text: string): Insn {
   const words = text.trim().split(/\s+/);
@@ -181,7 +189,10 @@ export function parseInsn(text: string): Insn {
     }
     default: {
       const op = NO_OPERAND[m];
-      if (op === undefined) throw new AsmError(`"${text}": unknown instruction '${words[0] ?? ''}'; ${USAGE}`);
+      if (op === undefined) {
+        const near = MNEMONICS.filter((x) => editDistance(m, x) <= (m.length > 4 ? 2 : 1));
+        throw new AsmError(`"${text}": unknown instruction '${words[0] ?? ''}'${near.length ? ` (closest: ${near.join(', ')})` : ''}; ${USAGE}`);
+      }
       expectArgs(0);
       return { op, text, load: () => {}, result: rax };
     }
