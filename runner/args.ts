@@ -25,7 +25,8 @@ export const TEST_USAGE = `usage: exitpath test [PATH[:LINE]...] [--tags EXPR] [
 Runs the features named (default: features/) with exitpath's steps and the project's own step files
 (features/**/*.{js,cjs,mjs}, and --require GLOB for more; --require-module ts-node/register for
 TypeScript). Exit status 1 when a step failed, is undefined, pending or ambiguous, or when the selection
-leaves no scenario to run; 2 on a usage error (a PATH:LINE whose line starts no scenario is one).
+leaves no scenario to run; 2 on a usage error (a PATH:LINE whose line starts no scenario is one) and
+when a feature file cannot be parsed.
   --tags EXPR        cucumber's tag expression ("@smoke and not @slow")
   --name RE          only scenarios whose name matches (may be repeated)
   --profile P        a profile of the project's cucumber.js/.cjs/.mjs/.json/.yaml, under exitpath's settings

@@ -33,7 +33,7 @@ function featurePaths(o: TestOptions, cwd: string): string[] {
 /**
  * A run that checks nothing is not a green run: a `PATH:LINE` whose line starts no scenario (nor an
  * example row, nor a rule or feature), or a selection (--tags, --name) that leaves no scenario, is an
- * error before anything runs. A feature file that cannot be parsed is left to the run, which reports it.
+ * error before anything runs; so is a feature file that cannot be parsed (each place said in one line).
  */
 async function checkSelection(o: TestOptions, sources: ISourcesCoordinates, environment: IRunEnvironment): Promise<void> {
   const all = o.paths.length ? o.paths : ['features/'];
@@ -52,9 +52,33 @@ async function checkSelection(o: TestOptions, sources: ISourcesCoordinates, envi
     }
   }
   const planned = await loadSources(sources, environment);
-  if (planned.plan.length || planned.errors.length) return;
+  if (planned.errors.length) throw new UnreadableFeatures(planned.errors.map(parseErrorLine));
+  if (planned.plan.length) return;
   const filters = [o.tags ? `--tags '${o.tags}'` : '', ...(o.names ?? []).map((n) => `--name '${n}'`)].filter(Boolean);
   throw new NothingToRun(`no scenario to run: ${all.join(' ')}${filters.length ? ` with ${filters.join(' ')}` : ''} selects none`);
+}
+
+/** Gherkin's token names, as a reader says them. */
+const TOKENS: Record<string, string> = {
+  EOF: 'the end of the file', TableRow: 'a table row (| … |)', DocStringSeparator: 'a doc string (""")', StepLine: 'a step (Given/When/Then/And/But and its text)',
+  TagLine: 'a tag (@…)', ExamplesLine: '"Examples:"', ScenarioLine: '"Scenario:"', RuleLine: '"Rule:"', BackgroundLine: '"Background:"',
+  FeatureLine: '"Feature:"', Comment: 'a comment (# …)', Empty: 'an empty line', Language: 'a "# language:" line', Other: 'free text',
+};
+
+/** One parse error of a feature file: where, what was there, and what could have been. */
+function parseErrorLine(e: { uri: string; location: { line: number; column?: number }; message: string }): string {
+  const where = `${e.uri}:${e.location.line}${e.location.column ? `:${e.location.column}` : ''}`;
+  const m = /expected: (.*), got '(.*)'$/.exec(e.message);
+  if (!m) return `${where}: ${e.message.replace(/^\(\d+:\d+\): /, '')}`;
+  const expected = m[1]!.split(/,\s*/).map((t) => TOKENS[t.replace(/^#/, '')] ?? t.replace(/^#/, ''))
+    .filter((t) => t !== TOKENS.Empty && t !== TOKENS.Comment);
+  const last = expected.pop();
+  return `${where}: cannot read '${m[2]!.trim()}' here; expected ${expected.length ? `${expected.join(', ')} or ` : ''}${last}`;
+}
+
+/** Feature files that cannot be parsed: each error in one line, status 2, and nothing runs. */
+export class UnreadableFeatures extends Error {
+  constructor(readonly lines: string[]) { super(lines.join('\n')); }
 }
 
 /** A selection that leaves no scenario: exit status 1, as a run that checked nothing cannot pass. */
@@ -133,6 +157,11 @@ export async function main(argv: readonly string[], cwd = process.cwd()): Promis
     if (argv.includes('-h') || argv.includes('--help')) { process.stdout.write(TEST_USAGE + '\n'); return 0; }
     return await runTests(parseTestArgs(argv), cwd);
   } catch (e) {
+    if (e instanceof UnreadableFeatures) {
+      for (const l of e.lines) process.stderr.write(`exitpath test: ${l}\n`);
+      process.stderr.write(`exitpath test: ${e.lines.length === 1 ? 'a feature file' : `${e.lines.length} places in the feature files`} could not be read: nothing ran\n`);
+      return 2;
+    }
     if (e instanceof NothingToRun) {
       process.stderr.write(`exitpath test: ${e.message}\n`);
       return 1;

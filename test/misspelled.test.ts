@@ -129,4 +129,10 @@ test('a selection that checks nothing is not green: a line with no scenario, a -
   const misspelt = run('features/one.feature:7');
   expect(misspelt.status).to.equal(1);
   expect(misspelt.stdout).to.include('Given ioeventfd is enabeld (line 8): no step matches this text; the closest is "ioeventfd is enabled"');
+  // A feature file that cannot be parsed: where and what could stand there, and nothing runs.
+  fs.writeFileSync(path.join(dir, 'features', 'broken.feature'), 'Feature: broken\n  Scenario: x\n    When the guest executes "cpuid 0x0"\n  Then\n');
+  const broken = run();
+  expect(broken.status).to.equal(2);
+  expect(broken.stderr).to.include("features/broken.feature:4:3: cannot read 'Then' here; expected the end of the file, a table row");
+  expect(broken.stderr).to.include('a feature file could not be read: nothing ran');
 });
