@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { After, type DataTable } from '@cucumber/cucumber';
+import { After, Status, type DataTable, type ITestCaseHookParameter } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import {
   dropCachesAction, fsyncAction, mkdirAction, readAction, renameAction, syncAction, umountAction, unlinkAction, writeAction, writeWhileComputingAction,
@@ -346,4 +346,44 @@ After(function (this: ExitpathWorld) {
   if (!dirs) return;
   (this as unknown as { stackInstance?: { image: { close(): void } } }).stackInstance?.image.close();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+
+/**
+ * With EXITPATH_CHECK_DISKS=1 in the environment (test/disks.test.ts runs the whole suite so), every
+ * scenario that passed ends with a check of the disk its guest wrote: the guest unmounts its ext2
+ * (sync_filesystem and ext2_put_super: every dirty page and buffer written, the superblock marked
+ * clean) and the real `e2fsck -fn` reads the image; a finding fails the scenario. A disk is not
+ * checked, for a reason said in EXITPATH_CHECK_DISKS_LOG, when no machine ran, when its last action
+ * did not finish (the guest waits, the VM is paused), when the host lost power (the crash scenarios
+ * state what e2fsck finds then), when a step wrote sectors behind the file system (the driver's own
+ * requests), or when the guest can no longer finish the unmount's I/O.
+ */
+After({ name: 'the guest\'s ext2 is whole on the disk' }, function (this: ExitpathWorld, { result, pickle }: ITestCaseHookParameter) {
+  if (process.env.EXITPATH_CHECK_DISKS !== '1' || result?.status !== Status.PASSED) return;
+  const where = `${pickle.uri}\t${pickle.name}`;
+  const log = (what: string) => { const f = process.env.EXITPATH_CHECK_DISKS_LOG; if (f) fs.appendFileSync(f, `${what}\t${where}\n`); };
+  const last = this.walks[this.walks.length - 1];
+  const skip = !this.running ? 'no machine ran'
+    : last && last.state !== 'done' ? 'the last action did not finish'
+      : this.stack.image.powerCut || this.stack.isGone ? 'the host lost power'
+        : this.rawDiskWrites ? 'sectors were written behind the file system' : undefined;
+  if (skip) { log(`not checked: ${skip}`); return; }
+  try {
+    this.stack.run(umountAction());
+  } catch (e) {
+    log(`not checked: the unmount could not finish (${(e as Error).message.split('\n')[0]})`);
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'exitpath-check-disk-'));
+  try {
+    const file = path.join(dir, 'disk.img');
+    writeImageFile(this.stack.image, file);
+    const r = e2fsckFindings(file);
+    if (r.status !== 0 || r.findings.length) {
+      log('dirty');
+      throw new Error(`after the scenario and an unmount, e2fsck -fn finds the guest's ext2 damaged (status ${r.status}):\n${r.findings.join('\n')}`);
+    }
+    log('clean');
+  } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 });

@@ -57,6 +57,7 @@ function twoKicks(a: { text: string; sector: number }, b: { text: string; sector
 }
 
 When('the guest writes {string} to sector {int} and {string} to sector {int}, kicking after each', { doc: 'two one-sector writes, each kicked as soon as queued, then the wait for both' }, function (this: ExitpathWorld, t1: string, s1: number, t2: string, s2: number) {
+  this.rawDiskWrites = true;
   this.run(twoKicks({ text: t1, sector: s1 }, { text: t2, sector: s2 }));
 });
 

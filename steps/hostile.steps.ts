@@ -118,10 +118,12 @@ function rowsOf(table: DataTable): { field: string; value: string }[] {
 }
 
 When('the guest queues a write of {string} to sector {int} and, before the kick, rewrites:', { doc: 'the same, but first the guest stores each value with store instructions (a 64-bit field as two `writel`). Fields: `desc[N].addr|len|flags|next`, `table[N].…` (an indirect table in a spare page), `header.type|ioprio|sector`, `avail.flags|idx|ring[N]`. Values: numbers up to 64 bits, flags `NEXT+WRITE+INDIRECT`, or a buffer `header`, `data`, `status`, `table`, `desc`, `avail`, `used`, `ram-end`, ± an offset' }, function (this: ExitpathWorld, text: string, sector: number, table: DataTable) {
+  this.rawDiskWrites = true;
   this.run(hostileWrite(text, sector, rowsOf(table), this));
 });
 
 When('the guest queues a write of {string} to sector {int} and kicks', { doc: 'the driver queues a one-sector write (descriptors header, data, status), kicks, and waits for the device; may end with the guest still waiting' }, function (this: ExitpathWorld, text: string, sector: number) {
+  this.rawDiskWrites = true;
   this.run(hostileWrite(text, sector, [], this));
 });
 
@@ -218,6 +220,7 @@ function resetWithRequestInFlight(w: ExitpathWorld) {
 When('the guest resets the device while a write with its data outside guest RAM is in flight, then sets the queue up again and queues another such write',
   { doc: 'a one-sector write whose data descriptor points outside guest RAM (a bounce buffer), a device reset while it is in flight, the driver\'s set-up again, and a second such write' },
   function (this: ExitpathWorld) {
+    this.rawDiskWrites = true;
     this.run(resetWithRequestInFlight(this));
   });
 

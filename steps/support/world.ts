@@ -64,6 +64,8 @@ export class ExitpathWorld extends World<Parameters> {
   readonly walks: Walk[] = [];
   /** A Then step has stated how the last, unfinished action stands (paused, halted, not returned). */
   stateStated = false;
+  /** A step wrote sectors of the disk behind the guest's file system (the driver's own requests). */
+  rawDiskWrites = false;
   private stackInstance: Stack | undefined;
   private pages: RunPageSnapshot[] = [];
 
