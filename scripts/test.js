@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // `npm test`: build (the type check and the compiled JavaScript everything below runs), then either
-// the features named — `npm test -- features/seed/write-walk.feature:8`, with any `exitpath test`
+// the features named — `npm test -- features/seed/write-walk.feature:38`, with any `exitpath test`
 // option — or everything: the layer rules, the unit tests and every feature.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
