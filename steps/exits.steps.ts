@@ -145,17 +145,17 @@ Then('kvm_run\'s {word} is {word}', { doc: 'a field of the kvm_run page as qemu-
   expect(show(got), `kvm_run.${field} when KVM_RUN returned ${snap.exit} on vCPU ${snap.vcpu}`).to.equal(show(want));
 });
 
-Then('the walk includes {word}', { doc: 'an event of that name (a function, tracepoint, syscall or crossing) in the action\'s trace', names: ['event'], scope: true }, function (this: ExitpathWorld, name: string) {
+Then(V.walkIncludes, { doc: 'an event of that name (a function, tracepoint, syscall or crossing) in the action\'s trace', names: ['event'], scope: true }, function (this: ExitpathWorld, name: string) {
   const names = new Set(this.scoped.events.map((e) => e.name));
   expect(names.has(name), `${name} is not in the walk ${this.scopeWords}`).to.equal(true);
 });
 
-Then('the walk does not include {word}', { doc: 'no event of that name in the action\'s trace', names: ['event'], negative: true, scope: true }, function (this: ExitpathWorld, name: string) {
+Then(V.walkExcludes, { doc: 'no event of that name in the action\'s trace', names: ['event'], negative: true, scope: true }, function (this: ExitpathWorld, name: string) {
   expect(this.scoped.events.some((e) => e.name === name), `${name} is in the walk ${this.scopeWords}`).to.equal(false);
 });
 
 /** A tracepoint or call in the walk with one detail: `kvm_ple_window_update new 8192`. */
-Then('the walk includes {word} with {word} {word}', { doc: 'such an event with one detail (`kvm_ple_window_update new 8192`)', names: ['event'] }, function (this: ExitpathWorld, name: string, key: string, value: string) {
+Then(V.walkIncludesWith, { doc: 'such an event with one detail (`kvm_ple_window_update new 8192`)', names: ['event'] }, function (this: ExitpathWorld, name: string, key: string, value: string) {
   const seen = this.last.events.filter((e) => e.name === name);
   expect(seen.length, `${name} is not in the walk`).to.be.greaterThan(0);
   const keys = [...new Set(seen.flatMap((e) => Object.keys(e.detail)))];

@@ -122,6 +122,25 @@ test('the matrix marks what scenarios specify, what they only walk through, and 
   expect(text).to.match(/○ HLT \(12\)\s+walked through by 1/);
 });
 
+test('"the walk includes NAME" specifies a kvm tracepoint (in either language, with a scope suffix too); a function of the same step names no row', () => {
+  const def = (id: string, source: string) => ({ stepDefinition: { id, pattern: { source, type: 'CUCUMBER_EXPRESSION' } } });
+  const step = (id: string, d: string, value: string) => ({ id: `ts${id}`, pickleStepId: `ps${id}`, stepDefinitionIds: [d], stepMatchArgumentsLists: [{ stepMatchArguments: [{ group: { value } }] }] });
+  const m = buildMatrix([
+    def('d1', 'the walk includes {word} in the whole scenario'), def('d2', 'the walk does not include {word}'),
+    def('d3', 'the walk includes {word}'), def('d4', '処理に {word} が含まれる'),
+    { pickle: { id: 'p1', name: 'tp', uri: 'features/a.feature', astNodeIds: ['s1'], steps: ['1', '2', '3', '4'].map((i) => ({ id: `ps${i}`, text: i })) } },
+    { testCase: { id: 't1', pickleId: 'p1', testSteps: [step('1', 'd1', 'kvm_pio'), step('2', 'd2', 'kvm_fast_mmio'), step('3', 'd3', 'kvm_cpu_exec'), step('4', 'd4', 'kvm_vcpu_wakeup')] } },
+    { testCaseStarted: { id: 'c1', testCaseId: 't1' } },
+    ...['1', '2', '3', '4'].map((i) => ({ testStepFinished: { testCaseStartedId: 'c1', testStepId: `ts${i}`, testStepResult: { status: 'PASSED' } } })),
+  ] as never);
+  const row = (name: string) => m.rows.find((r) => r.kind === 'tracepoint' && r.name === name);
+  expect(row('kvm_pio')!.cells).to.deep.equal([{ scenario: 'p1', how: 'specified' }]);
+  expect(row('kvm_fast_mmio')!.cells).to.deep.equal([{ scenario: 'p1', how: 'not called' }]);
+  expect(row('kvm_vcpu_wakeup')!.cells).to.deep.equal([{ scenario: 'p1', how: 'specified' }]);
+  expect(row('kvm_cpu_exec'), 'a qemu function is no tracepoint row').to.equal(undefined);
+  expect(m.rows.some((r) => r.note === 'named by a scenario, not known to the model')).to.equal(false);
+});
+
 test('the page and `exitpath coverage` give the same counts: a row walked through is never "no scenario"', () => {
   const m = buildMatrix(messages() as never);
   const html = matrixHtml(m);

@@ -110,9 +110,7 @@ export function knownRows(): MatrixRow[] {
   for (const t of allEventTypes()) if (t.kind === 'syscall' && t.to === 'host kernel') syscalls.add(t.name);
   for (const s of [...syscalls].sort()) rows.push({ kind: 'host syscall', name: s, cells: [] });
   for (const name of Object.keys(KVM_IOCTLS)) rows.push({ kind: 'host syscall', name, note: 'ioctl on a kvm file', cells: [] });
-  const tracepoints = new Set(['kvm_exit', 'kvm_entry', 'kvm_userspace_exit']);
-  for (const t of allEventTypes()) if (t.kind === 'tracepoint' && t.from === 'kvm' && t.to === 'kvm') tracepoints.add(t.name);
-  for (const name of tracepoints) rows.push({ kind: 'tracepoint', name, cells: [], note: TRACEPOINT_NOTE[name] ?? 'arch/x86/kvm/trace.h' });
+  for (const name of kvmTracepoints()) rows.push({ kind: 'tracepoint', name, cells: [], note: TRACEPOINT_NOTE[name] ?? 'arch/x86/kvm/trace.h' });
   return rows;
 }
 
@@ -138,6 +136,13 @@ export function itemsOfCrossings(events: readonly TraceItem[]): Specified[] {
   return out;
 }
 
+/** kvm's tracepoints: kvm_exit, kvm_entry and kvm_userspace_exit (at crossings), and every one kvm records by name. */
+function kvmTracepoints(): Set<string> {
+  const tracepoints = new Set(['kvm_exit', 'kvm_entry', 'kvm_userspace_exit']);
+  for (const t of allEventTypes()) if (t.kind === 'tracepoint' && t.from === 'kvm' && t.to === 'kvm') tracepoints.add(t.name);
+  return tracepoints;
+}
+
 /** The kvm tracepoints a walk fires: kvm_exit and kvm_entry at each exit and entry, kvm_userspace_exit
  *  when KVM_RUN returns with an exit for qemu-kvm, and the ones kvm records by name. */
 export function tracepointsOf(events: readonly TraceItem[]): Specified[] {
@@ -158,6 +163,8 @@ function specifiedBy(source: string, args: string[], table: string[][] | undefin
     let name = args[sp.arg] ?? '';
     if (sp.kind === 'exit reason') { const n = parseExitReason(name); if (n === undefined) return []; name = exitReasonName(n); }
     if (sp.kind === 'host syscall' && name.startsWith('ioctl(')) name = name.slice(6, -1);
+    // "the walk includes NAME" names any event: only a kvm tracepoint is a row of its own.
+    if (sp.kind === 'tracepoint' && !kvmTracepoints().has(name)) return [];
     return [{ kind: sp.kind, name, ...(sp.negated ? { negated: true } : {}) }];
   }
   if (sp.from === 'crossings') {

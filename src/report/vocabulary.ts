@@ -1,5 +1,5 @@
 // The step vocabulary as the conformance matrix reads it: which steps specify an exit reason, a kvm
-// handler, a KVM_EXIT_* code or a host syscall (no step specifies a tracepoint yet), in English (steps/*.steps.ts) and in Japanese
+// handler, a KVM_EXIT_* code, a host syscall or a kvm tracepoint, in English (steps/*.steps.ts) and in Japanese
 // (steps/ja/, which registers its phrasings from here, so the two cannot drift apart).
 
 export type RowKind = 'exit reason' | 'KVM_EXIT' | 'handler' | 'host syscall' | 'tracepoint';
@@ -64,6 +64,11 @@ export const VOCABULARY = {
   fails: { en: 'the call fails with {word}', ja: '呼び出しは {word} で失敗する' },
   fault: { en: 'the guest takes a {word} fault', ja: 'ゲストに {word} 例外が起きる' },
   processReads: { en: 'the process reads {string}', ja: 'プロセスは {string} を読む' },
+  // An event by name: the matrix counts it for a kvm tracepoint (kvm_pio, kvm_vcpu_wakeup, …); a
+  // function or a crossing of the same step is specified by the walk's other rows, not here.
+  walkIncludes: { en: 'the walk includes {word}', ja: '処理に {word} が含まれる', specifies: { from: 'arg', kind: 'tracepoint', arg: 0 } },
+  walkExcludes: { en: 'the walk does not include {word}', ja: '処理に {word} は含まれない', specifies: { from: 'arg', kind: 'tracepoint', arg: 0, negated: true } },
+  walkIncludesWith: { en: 'the walk includes {word} with {word} {word}', ja: '処理に {word} が含まれ、その {word} は {word}', specifies: { from: 'arg', kind: 'tracepoint', arg: 0 } },
   golden: { en: 'the trace matches the golden file {string}', ja: 'トレースはゴールデンファイル {string} と一致する', specifies: { from: 'golden', arg: 0 } },
 } as const satisfies Record<string, Phrase>;
 
@@ -76,6 +81,8 @@ export function pattern(p: string): string | RegExp {
 
 /** The specifier for a step definition's pattern source, as cucumber's messages report it. */
 export function specifierFor(source: string): Specifier | undefined {
+  // A step with a scope suffix ("… in the whole scenario") specifies what the step without it does.
+  source = source.replace(/ in the (?:last action|whole scenario)(\$?)$/, '$1');
   for (const p of Object.values(VOCABULARY) as Phrase[]) {
     if (!p.specifies) continue;
     for (const s of [p.en, p.ja]) if (s === source || (s.startsWith('/') && s.slice(1, -1) === source)) return p.specifies;
