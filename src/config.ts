@@ -308,15 +308,20 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
 }
 
 /** Check configuration data against the schema and the combinations qemu refuses; merge it over `base`. */
-function validateConfig(data: unknown, base: VmConfig, locate: Locate): VmConfig {
-  if (data === null || data === undefined) return base;
-  if (typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`${locate([], 'value')}: expected a mapping of configuration keys`);
+/** The schema's checks alone: every key known, every value of its type and range. */
+function checkSchema(data: unknown, locate: Locate): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`${locate([], 'value')}: expected a mapping of configuration keys`);
   if (!validate(data)) {
     const e = validate.errors![0]!;
     const path = e.instancePath.split('/').filter(Boolean);
     const extra = e.keyword === 'additionalProperties' ? [(e.params as { additionalProperty: string }).additionalProperty] : [];
     throw new ConfigError(`${extra.length ? locate([...path, ...extra], 'key') : locate(path, 'value')}: ${describe(e, path.join('.'))}`);
   }
+}
+
+function validateConfig(data: unknown, base: VmConfig, locate: Locate): VmConfig {
+  if (data === null || data === undefined) return base;
+  checkSchema(data, locate);
   const given = data as { disk?: Record<string, unknown> };
   // A preset starts over from its machine; the document's other keys apply to it.
   const preset = (data as { preset?: VmConfig['preset'] }).preset;
@@ -398,6 +403,11 @@ export function loadConfigFile(path: string, base: VmConfig = DEFAULT_CONFIG): V
  * and the key, not a position: `--set disk.cahce=none: unknown key 'cahce' in disk — did you mean cache?`.
  */
 export function applySet(base: VmConfig, assignment: string): VmConfig {
+  return applySets(base, [assignment]);
+}
+
+/** One `--set KEY=VALUE`: its keys (checked one level at a time) and its value as a nested document. */
+function parseSet(assignment: string): { keys: string[]; data: Record<string, unknown> } {
   const where = `--set ${assignment}`;
   const m = /^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)=(.*)$/s.exec(assignment);
   if (!m) throw new ConfigError(`${where}: expected KEY=VALUE, e.g. --set disk.backend=threads`);
@@ -418,5 +428,32 @@ export function applySet(base: VmConfig, assignment: string): VmConfig {
   if (alias) throw new ConfigError(`${where}: YAML anchors and aliases are not accepted (${alias.text}): write the value itself`);
   let data: unknown = doc.toJS();
   for (let i = keys.length - 1; i >= 0; i--) data = { [keys[i]!]: data };
-  return validateConfig(data, base, () => where);
+  return { keys, data: data as Record<string, unknown> };
+}
+
+/**
+ * Every `--set` of a command line, as one document: each is checked alone (its key, its value's
+ * type), then they are merged (a later one wins for the same key) and the whole is checked as a
+ * configuration file is — so `--set disk.backend=linux-aio --set disk.cache=none` is the same
+ * machine in either order, and `--set preset=…` starts from the preset whatever its place. An error
+ * names the `--set` of the key it is about.
+ */
+export function applySets(base: VmConfig, assignments: readonly string[]): VmConfig {
+  if (assignments.length === 0) return base;
+  const sets = assignments.map((a) => ({ a, ...parseSet(a) }));
+  for (const x of sets) checkSchema(x.data, () => `--set ${x.a}`);
+  const doc: Record<string, unknown> = {};
+  for (const { data } of sets) {
+    for (const [k, v] of Object.entries(data)) {
+      const d = doc[k];
+      doc[k] = v && typeof v === 'object' && !Array.isArray(v) && d && typeof d === 'object' ? { ...(d as object), ...(v as object) } : v;
+    }
+  }
+  // The --set a path comes from: the last one whose key is the path or a part of it (or contains it).
+  const locate: Locate = (path) => {
+    const p = path.join('.');
+    const hit = [...sets].reverse().find((x) => { const k = x.keys.join('.'); return p === k || p.startsWith(`${k}.`) || k.startsWith(`${p}.`); });
+    return hit ? `--set ${hit.a}` : sets.map((x) => `--set ${x.a}`).join(' ');
+  };
+  return validateConfig(doc, base, locate);
 }

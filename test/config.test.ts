@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, parseConfig } from '../src/config';
+import { ConfigError, DEFAULT_CONFIG, applySet, applySets, loadConfigFile, parseConfig } from '../src/config';
 import { umountAction, writeAction } from '../src/guest/actions';
 import { mkfsExt2 } from '../src/ext2/mkfs';
 import { Ext2Image } from '../src/ext2/image';
@@ -52,6 +52,18 @@ test('--set errors name the --set argument and the key, not a position in a docu
   expect(bad('vcpus.x=1')).to.equal("--set vcpus.x=1: 'vcpus' has no keys below it (it takes a value: --set vcpus=VALUE)");
   expect(bad('vcpus')).to.equal('--set vcpus: expected KEY=VALUE, e.g. --set disk.backend=threads');
   expect(bad('disk.cache=writeback')).to.match(/^--set disk\.cache=writeback: 'disk\.cache' writeback needs 'disk\.backend' threads or io_uring/);
+});
+
+test('the --sets of a command are one document: their order does not matter, a later one wins, and an error names the --set of its key', () => {
+  const sets = ['preset=qemu-default', 'disk.backend=linux-aio', 'disk.cache=none'];
+  const forward = applySets(DEFAULT_CONFIG, sets);
+  expect([forward.disk.backend, forward.disk.cache, forward.ioeventfd]).to.deep.equal(['linux-aio', 'none', true]);
+  expect(applySets(DEFAULT_CONFIG, [...sets].reverse())).to.deep.equal(forward);
+  expect(applySets(DEFAULT_CONFIG, ['disk.cache=writeback', 'disk.backend=threads', 'disk.cache=none']).disk.cache).to.equal('none');
+  const bad = (a: string[]) => { try { applySets(DEFAULT_CONFIG, a); } catch (e) { expect(e).to.be.instanceOf(ConfigError); return (e as Error).message; } throw new Error('accepted'); };
+  expect(bad(['disk.backend=linux-aio', 'disk.cache=writeback'])).to.match(/^--set disk\.cache=writeback: 'disk\.cache' writeback needs 'disk\.backend' threads or io_uring/);
+  expect(bad(['profile=qemu-kvm-2013', 'apicv=true'])).to.match(/^--set apicv=true: 'apicv' does not exist with profile qemu-kvm-2013/);
+  expect(bad(['vcpus=2', 'memory_mib=lots'])).to.equal("--set memory_mib=lots: 'memory_mib' must be integer");
 });
 
 test('YAML anchors and aliases are refused with one line, in a file and in --set (an alias bomb never expands)', () => {

@@ -3,7 +3,7 @@
 // Status 0 when they agree, 1 when they differ, 2 on bad input (one line).
 
 import * as fs from 'node:fs';
-import { ConfigError, DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
+import { ConfigError, DEFAULT_CONFIG, applySets, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { importTrace } from '../trace/import';
 import { conform } from '../trace/import/conform';
 import type { TraceEvent } from '../trace/recorder';
@@ -41,7 +41,7 @@ export function conformCommand(argv: readonly string[]): { text: string; same: b
     label = `${sim} (simulated)`;
   } else {
     let c: VmConfig = config ? loadConfigFile(config) : DEFAULT_CONFIG;
-    for (const s of set) c = applySet(c, s);
+    c = applySets(c, set);
     const nm = notModelled(c);
     if (nm) throw new ConfigError(`${config ?? '--set'}: ${nm} is not modelled yet`);
     events = explain(c, sim, { vcpu }).events;

@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, PROFILE_STACK, applySet, loadConfigFile, notModelled, type VmConfig } from '../config';
+import { ConfigError, DEFAULT_CONFIG, PROFILE_STACK, applySets, loadConfigFile, notModelled, type VmConfig } from '../config';
 import { ActionError, parseAction } from '../guest/actions';
 import { GuestOutOfMemory } from '../guest/memory';
 import { StackError } from '../stack';
@@ -113,7 +113,7 @@ function checkWritable(option: string, file: string): void {
 
 function configFrom(opts: { config?: string; set: string[] }): VmConfig {
   let c = opts.config ? loadConfigFile(opts.config) : DEFAULT_CONFIG;
-  for (const s of opts.set) c = applySet(c, s);
+  c = applySets(c, opts.set);
   const nm = notModelled(c);
   if (nm) throw new ConfigError(`${opts.config ?? '--set'}: ${nm} is not modelled yet`);
   return c;

@@ -2,7 +2,7 @@
 // report, perf script, perf top text) or a simulated action, plus where each exit went and kvm's
 // handler. Usage errors are one line and exit status 2.
 
-import { DEFAULT_CONFIG, applySet, loadConfigFile, notModelled, ConfigError, type VmConfig } from '../config';
+import { DEFAULT_CONFIG, applySets, loadConfigFile, notModelled, ConfigError, type VmConfig } from '../config';
 import { hostEventsOfWalk, statEvents, statFiles, type StatEvent, type StatKey, type StatJson } from '../trace/import';
 import type { ReadSummary } from '../trace/import/reader';
 import type { StatSource } from '../trace/import/stat';
@@ -73,7 +73,7 @@ export function statCommand(argv: readonly string[]): string {
   const opts = { event: a.event, key: a.key, ...(a.vcpu !== undefined ? { vcpu: a.vcpu } : {}) };
   if (a.action !== undefined) {
     let c: VmConfig = a.config ? loadConfigFile(a.config) : DEFAULT_CONFIG;
-    for (const s of a.set) c = applySet(c, s);
+    c = applySets(c, a.set);
     const nm = notModelled(c);
     if (nm) throw new ConfigError(`${a.config ?? '--set'}: ${nm} is not modelled yet`);
     const w = explain(c, a.action);
