@@ -307,7 +307,6 @@ export function parseConfig(text: string, where: string, base: VmConfig = DEFAUL
   return validateConfig(doc.toJS() as unknown, base, locate);
 }
 
-/** Check configuration data against the schema and the combinations qemu refuses; merge it over `base`. */
 /** The schema's checks alone: every key known, every value of its type and range. */
 function checkSchema(data: unknown, locate: Locate): void {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`${locate([], 'value')}: expected a mapping of configuration keys`);
@@ -319,6 +318,7 @@ function checkSchema(data: unknown, locate: Locate): void {
   }
 }
 
+/** Check configuration data against the schema and the combinations qemu refuses; merge it over `base`. */
 function validateConfig(data: unknown, base: VmConfig, locate: Locate): VmConfig {
   if (data === null || data === undefined) return base;
   checkSchema(data, locate);

@@ -249,13 +249,13 @@ export class Stack {
     return this.drive(from);
   }
 
+  /** Whether the machine is gone (the host lost power, or the guest reached code the model does not have). */
+  get isGone(): boolean { return this.gone !== undefined; }
+
   /**
    * The host loses power: the page cache and the disk's write cache are gone, and so is the machine.
    * What the image holds afterwards is what was durable.
    */
-  /** Whether the machine is gone (the host lost power, or the guest reached code the model does not have). */
-  get isGone(): boolean { return this.gone !== undefined; }
-
   powerLoss(): void {
     this.image.powerLoss();
     this.gone = 'the host has lost power: the machine is gone';

@@ -348,7 +348,6 @@ After(function (this: ExitpathWorld) {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-
 /**
  * With EXITPATH_CHECK_DISKS=1 in the environment (test/disks.test.ts runs the whole suite so), every
  * scenario that passed ends with a check of the disk its guest wrote: the guest unmounts its ext2
