@@ -54,8 +54,9 @@ its progress on stderr when stderr is a terminal (--progress: always, --no-progr
 explain --disk-out FILE unmounts the guest's file system after the action and writes the disk image
 to FILE (e2fsck -fn FILE, debugfs -R "cat /hello.txt" FILE).
 
-Exit status: 0 done, 1 diff or conform found a difference (or exitpath test a failed scenario), 2 the input was refused, 3 the run broke an invariant
-of the model (a defect of exitpath), 70 an internal error of exitpath.`;
+Exit status: 0 done, 1 diff or conform found a difference (exitpath test: a scenario did not pass),
+2 the input was refused, 3 the run broke an invariant of the model (a defect of exitpath), 70 an
+internal error of exitpath.`;
 
 interface Opts {
   config?: string; set: string[]; format: string; traceBoot: boolean; verbose: boolean; json: boolean; lang: string;
