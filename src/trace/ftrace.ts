@@ -281,48 +281,39 @@ function flags(r: TraceRecord, era: FtraceEra): string {
   return era === 'qemu-kvm-2013' ? `${off ? 'd' : '.'}..${depth}` : `${off ? 'd' : '.'}..${depth}.`;
 }
 
-/** The kvm tracepoints of a walk, one line each, as trace_pipe prints them. */
-export function ftraceText(events: readonly TraceEvent[], opts: FtraceOptions = {}): string {
+/** One line per kvm tracepoint of the walk, in the era's formats, with the thread that fired it. */
+function toolLines(events: readonly TraceEvent[], opts: FtraceOptions, line: (r: TraceRecord, t: { comm: string; tid: number }, era: FtraceEra) => string): string[] {
   const era = opts.era ?? 'linux-6.1';
   const pid = opts.pid ?? 4000;
-  const old = era === 'qemu-kvm-2013';
-  const out: string[] = [];
-  for (const r of tracepointRecords(events, era)) {
-    const t = thread(r, era, pid);
-    out.push(`${t.comm.padStart(16)}-${String(t.tid).padEnd(old ? 5 : 7)} [000] ${flags(r, era)} ${timestamp(r.e.t_ns)}: ${r.event}: ${r.kernel}`);
-  }
+  return tracepointRecords(events, era).map((r) => line(r, thread(r, era, pid), era));
+}
+
+/** The kvm tracepoints of a walk, one line each, as trace_pipe prints them. */
+export function ftraceText(events: readonly TraceEvent[], opts: FtraceOptions = {}): string {
+  const out = toolLines(events, opts, (r, t, era) =>
+    `${t.comm.padStart(16)}-${String(t.tid).padEnd(era === 'qemu-kvm-2013' ? 5 : 7)} [000] ${flags(r, era)} ${timestamp(r.e.t_ns)}: ${r.event}: ${r.kernel}`);
   return out.join('\n') + (out.length ? '\n' : '');
 }
 
 /** `trace-cmd report` of a `trace-cmd record -e kvm` of the walk. */
 export function traceCmdText(events: readonly TraceEvent[], opts: FtraceOptions = {}): string {
-  const era = opts.era ?? 'linux-6.1';
-  const pid = opts.pid ?? 4000;
-  const records = tracepointRecords(events, era);
-  const out: string[] = [`cpus=1`];
-  for (const r of records) {
-    const t = thread(r, era, pid);
+  const out = toolLines(events, opts, (r, t) => {
     // The saved cmdlines are read back with "%d %s": a comm with a space is cut there.
     const comm = t.comm.split(' ')[0]!;
-    const name = `${r.event}:`.padEnd(21);
-    out.push(`${comm.padStart(16)}-${String(t.tid).padEnd(5)} [000] ${timestamp(r.e.t_ns)}: ${name} ${r.plugin ?? r.kernel}`);
-  }
-  return out.join('\n') + '\n';
+    return `${comm.padStart(16)}-${String(t.tid).padEnd(5)} [000] ${timestamp(r.e.t_ns)}: ${`${r.event}:`.padEnd(21)} ${r.plugin ?? r.kernel}`;
+  });
+  return ['cpus=1', ...out].join('\n') + '\n';
 }
 
 /** `perf script` of a `perf record -e 'kvm:*'` of the walk. */
 export function perfScriptText(events: readonly TraceEvent[], opts: FtraceOptions = {}): string {
-  const era = opts.era ?? 'linux-6.1';
-  const pid = opts.pid ?? 4000;
-  const old = era === 'qemu-kvm-2013';
-  const out: string[] = [];
-  for (const r of tracepointRecords(events, era)) {
-    const t = thread(r, era, pid);
+  const out = toolLines(events, opts, (r, t, era) => {
+    const old = era === 'qemu-kvm-2013';
     const name = `kvm:${r.event}`;
     // perf 3.x printed the kernel's text and the name unpadded; later perf pads to the longest name.
     const payload = old ? r.kernel : (r.plugin ?? r.kernel).replace(/\n$/, '');
-    out.push(`${t.comm.padStart(16)} ${String(t.tid).padStart(old ? 5 : 7)} [000] ${timestamp(r.e.t_ns)}: ${old ? name : name.padStart(34)}: ${payload}`);
-  }
+    return `${t.comm.padStart(16)} ${String(t.tid).padStart(old ? 5 : 7)} [000] ${timestamp(r.e.t_ns)}: ${old ? name : name.padStart(34)}: ${payload}`;
+  });
   return out.join('\n') + (out.length ? '\n' : '');
 }
 
