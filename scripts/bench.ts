@@ -489,6 +489,12 @@ export function runBench(opts: BenchOptions): BenchReport {
     log(`bench: ${name} (${seconds(t0).toFixed(1)} s)`);
     return r;
   };
+  /** A figure measured on its own: into the figures and the headline numbers alike. */
+  const measure = (name: Exclude<FigureName, 'inKernelExitsPerSec' | 'inKernelExitVsBaseline' | 'suiteSeconds' | 'suiteParallelSeconds'>, label: string, fn: () => Figure): void => {
+    if (!want(name)) return;
+    const f = figures[name] = step(label, fn);
+    report[name] = f.value;
+  };
 
   if (want('inKernelExitsPerSec') || want('inKernelExitVsBaseline')) {
     const k = step('in-kernel exits', () => inKernelExits(z));
@@ -502,26 +508,11 @@ export function runBench(opts: BenchOptions): BenchReport {
       report.baselineRecordsPerSec = b.baseline;
     }
   }
-  if (want('userspaceRoundTripsPerSec')) {
-    figures.userspaceRoundTripsPerSec = step('userspace round trips', () => userspaceRoundTrips(z));
-    report.userspaceRoundTripsPerSec = figures.userspaceRoundTripsPerSec.value;
-  }
-  if (want('writeWalksPerSec')) {
-    figures.writeWalksPerSec = step('write walks', () => writeWalks(z));
-    report.writeWalksPerSec = figures.writeWalksPerSec.value;
-  }
-  if (want('traceBytesPerEvent')) {
-    figures.traceBytesPerEvent = step('trace bytes per event', () => traceBytes(z));
-    report.traceBytesPerEvent = figures.traceBytesPerEvent.value;
-  }
-  if (want('importLinesPerSec')) {
-    figures.importLinesPerSec = step('import', () => importLines(z));
-    report.importLinesPerSec = figures.importLinesPerSec.value;
-  }
-  if (want('bootMs')) {
-    figures.bootMs = step('boot', () => bootCost(z));
-    report.bootMs = figures.bootMs.value;
-  }
+  measure('userspaceRoundTripsPerSec', 'userspace round trips', () => userspaceRoundTrips(z));
+  measure('writeWalksPerSec', 'write walks', () => writeWalks(z));
+  measure('traceBytesPerEvent', 'trace bytes per event', () => traceBytes(z));
+  measure('importLinesPerSec', 'import', () => importLines(z));
+  measure('bootMs', 'boot', () => bootCost(z));
   if (want('suiteSeconds') || want('suiteParallelSeconds')) {
     const r = step('suite', () => suite(z, opts.quick));
     figures.suiteSeconds = r.serial;
@@ -530,14 +521,8 @@ export function runBench(opts: BenchOptions): BenchReport {
     report.suiteParallelSeconds = r.parallel.value;
     if (r.serial.value !== null && r.parallel.value !== null) report.fasterParallel = r.parallel.value < r.serial.value ? 2 : 0;
   }
-  if (want('featureSeconds')) {
-    figures.featureSeconds = step('one feature', () => oneFeature(z, opts.quick));
-    report.featureSeconds = figures.featureSeconds.value;
-  }
-  if (want('explainColdSeconds')) {
-    figures.explainColdSeconds = step('explain cold', () => explainCold(z, opts.quick));
-    report.explainColdSeconds = figures.explainColdSeconds.value;
-  }
+  measure('featureSeconds', 'one feature', () => oneFeature(z, opts.quick));
+  measure('explainColdSeconds', 'explain cold', () => explainCold(z, opts.quick));
   report.at = new Date().toISOString();
   report.machine.loadAverage = machine().loadAverage;
   return report;
