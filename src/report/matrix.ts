@@ -110,7 +110,9 @@ export function knownRows(): MatrixRow[] {
   for (const t of allEventTypes()) if (t.kind === 'syscall' && t.to === 'host kernel') syscalls.add(t.name);
   for (const s of [...syscalls].sort()) rows.push({ kind: 'host syscall', name: s, cells: [] });
   for (const name of Object.keys(KVM_IOCTLS)) rows.push({ kind: 'host syscall', name, note: 'ioctl on a kvm file', cells: [] });
-  for (const name of kvmTracepoints()) rows.push({ kind: 'tracepoint', name, cells: [], note: TRACEPOINT_NOTE[name] ?? 'arch/x86/kvm/trace.h' });
+  const tracepoints = new Set(['kvm_exit', 'kvm_entry', 'kvm_userspace_exit']);
+  for (const t of allEventTypes()) if (t.kind === 'tracepoint' && t.from === 'kvm' && t.to === 'kvm') tracepoints.add(t.name);
+  for (const name of tracepoints) rows.push({ kind: 'tracepoint', name, cells: [], note: TRACEPOINT_NOTE[name] ?? 'arch/x86/kvm/trace.h' });
   return rows;
 }
 
@@ -136,13 +138,6 @@ export function itemsOfCrossings(events: readonly TraceItem[]): Specified[] {
   return out;
 }
 
-/** kvm's tracepoints: kvm_exit, kvm_entry and kvm_userspace_exit (at crossings), and every one kvm records by name. */
-function kvmTracepoints(): Set<string> {
-  const tracepoints = new Set(['kvm_exit', 'kvm_entry', 'kvm_userspace_exit']);
-  for (const t of allEventTypes()) if (t.kind === 'tracepoint' && t.from === 'kvm' && t.to === 'kvm') tracepoints.add(t.name);
-  return tracepoints;
-}
-
 /** The kvm tracepoints a walk fires: kvm_exit and kvm_entry at each exit and entry, kvm_userspace_exit
  *  when KVM_RUN returns with an exit for qemu-kvm, and the ones kvm records by name. */
 export function tracepointsOf(events: readonly TraceItem[]): Specified[] {
@@ -156,7 +151,7 @@ export function tracepointsOf(events: readonly TraceItem[]): Specified[] {
   return out;
 }
 
-function specifiedBy(source: string, args: string[], table: string[][] | undefined, goldenDir: string): Specified[] {
+function specifiedBy(source: string, args: string[], table: string[][] | undefined, goldenDir: string, tracepoints: ReadonlySet<string>): Specified[] {
   const sp = specifierFor(source);
   if (!sp) return [];
   if (sp.from === 'arg') {
@@ -164,7 +159,7 @@ function specifiedBy(source: string, args: string[], table: string[][] | undefin
     if (sp.kind === 'exit reason') { const n = parseExitReason(name); if (n === undefined) return []; name = exitReasonName(n); }
     if (sp.kind === 'host syscall' && name.startsWith('ioctl(')) name = name.slice(6, -1);
     // "the walk includes NAME" names any event: only a kvm tracepoint is a row of its own.
-    if (sp.kind === 'tracepoint' && !kvmTracepoints().has(name)) return [];
+    if (sp.kind === 'tracepoint' && !tracepoints.has(name)) return [];
     return [{ kind: sp.kind, name, ...(sp.negated ? { negated: true } : {}) }];
   }
   if (sp.from === 'crossings') {
@@ -186,6 +181,7 @@ export function buildMatrix(envelopes: readonly Envelope[], cwd = '.'): Matrix {
   const run = readRun(envelopes);
   const rows = knownRows();
   const index = new Map(rows.map((r) => [`${r.kind}|${r.name}`, r]));
+  const tracepoints = new Set(rows.filter((r) => r.kind === 'tracepoint').map((r) => r.name));
   const add = (it: Specified, scenario: string, how: MatrixCell['how']) => {
     let r = index.get(`${it.kind}|${it.name}`);
     if (!r) {
@@ -205,7 +201,7 @@ export function buildMatrix(envelopes: readonly Envelope[], cwd = '.'): Matrix {
     const goldenDir = path.dirname(path.resolve(cwd, sc.uri));
     for (const step of sc.steps) {
       for (const m of step.matches) {
-        for (const it of specifiedBy(m.source, m.args, step.table, goldenDir)) add(it, sc.id, it.negated ? 'not called' : 'specified');
+        for (const it of specifiedBy(m.source, m.args, step.table, goldenDir, tracepoints)) add(it, sc.id, it.negated ? 'not called' : 'specified');
       }
     }
     const events = sc.walks.flatMap((w) => w.events);
