@@ -54,7 +54,7 @@ async function checkSelection(o: TestOptions, sources: ISourcesCoordinates, envi
   const planned = await loadSources(sources, environment);
   if (planned.errors.length) throw new UnreadableFeatures(planned.errors.map(parseErrorLine));
   if (planned.plan.length) return;
-  const filters = [o.tags ? `--tags '${o.tags}'` : '', ...(o.names ?? []).map((n) => `--name '${n}'`)].filter(Boolean);
+  const filters = [o.tags ? `--tags '${o.tags}'` : '', ...o.names.map((n) => `--name '${n}'`)].filter(Boolean);
   throw new NothingToRun(`no scenario to run: ${all.join(' ')}${filters.length ? ` with ${filters.join(' ')}` : ''} selects none`);
 }
 
